@@ -1,0 +1,83 @@
+"""Kafka plumbing shared by every process: the broker factory and topic provisioning.
+
+Only this module (and the FastStream apps it builds brokers for) talks to Kafka.
+Topics are created by the service itself with explicit partitions and configs;
+the broker's auto-create is off (deploy/kafka/server.properties) and so is
+FastStream's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+
+from .errors import BusUnavailable
+from .names import ALL_TOPICS, TOPIC_RAW
+from .settings import Settings
+
+__all__ = ["make_broker", "ensure_topics", "topic_configs", "producer_max_request_size"]
+
+log = logging.getLogger("sales_analyzer.bus")
+
+# Headroom over the largest accepted body for the record's key, headers and framing.
+_RECORD_OVERHEAD = 64 * 1024
+
+
+def producer_max_request_size(settings: Settings) -> int:
+    # aiokafka checks this before compression, so it must exceed the raw body.
+    return settings.max_upload_bytes + _RECORD_OVERHEAD
+
+
+def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
+    """Per-topic configs. sales.raw holds whole files; the rest hold small JSON events."""
+    raw_limit = str(producer_max_request_size(settings))
+    common = {"compression.type": "producer", "min.insync.replicas": "1"}
+    configs = {t: dict(common) for t in ALL_TOPICS}
+    # The broker checks max.message.bytes against the compressed batch; allowing the
+    # uncompressed size means even an incompressible maximal upload fits.
+    configs[TOPIC_RAW] |= {"max.message.bytes": raw_limit, "retention.ms": str(14 * 24 * 3600 * 1000)}
+    return configs
+
+
+def make_broker(settings: Settings, *, client_id: str, **kwargs: object) -> KafkaBroker:
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=client_id,
+        enable_idempotence=True,  # acks=all, and the producer's own retries never duplicate
+        compression_type="zstd",
+        max_request_size=producer_max_request_size(settings),
+        linger_ms=2,  # lets concurrent publishes share a batch; 2 ms is below our latency budget
+        allow_auto_create_topics=False,
+        graceful_timeout=30.0,
+        request_timeout_ms=15_000,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+async def ensure_topics(settings: Settings, *, timeout: float = 60.0) -> list[str]:
+    """Create missing topics with our partitions and configs; return the ones created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers,
+                                client_id="sales-analyzer-admin", request_timeout_ms=15_000)
+    try:
+        await asyncio.wait_for(admin.start(), timeout)
+        existing = set(await admin.list_topics())
+        configs = topic_configs(settings)
+        missing = [t for t in ALL_TOPICS if t not in existing]
+        if missing:
+            new = [NewTopic(t, num_partitions=settings.kafka_partitions,
+                            replication_factor=settings.kafka_replication_factor,
+                            topic_configs=configs[t]) for t in missing]
+            try:
+                await admin.create_topics(new, validate_only=False)
+            except TopicAlreadyExistsError:
+                pass  # another process won the race; fine
+            log.info("created topics", extra={"topics": missing})
+        return missing
+    except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+        raise BusUnavailable(f"cannot provision topics: {type(exc).__name__}: {exc}") from exc
+    finally:
+        await admin.close()

@@ -1,0 +1,115 @@
+"""Redis: the fast path of the date dedupe and the gateway's "received" markers.
+
+Only this module imports redis. A day is *claimed* with ``SET NX EX`` by the
+upload that will store it; the claim lives CACHE_LIFE_PERIOD seconds. Every
+upload of one date travels in one partition (the key is the date), so claims are
+taken in order and a crash leaves a claim only to the message that will be
+redelivered first, which finds its own id and goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from .errors import CacheUnavailable
+from .names import UPLOAD_MARKER_TTL_SECONDS, redis_day_key, redis_upload_key
+
+__all__ = ["Redis", "create_redis", "DayCache"]
+
+Redis = aioredis.Redis
+
+# SET NX EX, and when the key is taken, who holds it: one round trip, atomic.
+_CLAIM = """
+local ok = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2])
+if ok then return ARGV[1] end
+return redis.call('GET', KEYS[1])
+"""
+# Delete a claim only if it is still ours.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def create_redis(url: str) -> Redis:
+    # Connecting is lazy: nothing touches the network until the first command.
+    return aioredis.from_url(url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5,
+                             health_check_interval=30)
+
+
+@asynccontextmanager
+async def _translate(what: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        raise CacheUnavailable(f"Redis unavailable during {what}: {type(exc).__name__}") from exc
+
+
+class DayCache:
+    """Date claims and upload markers, over one Redis client."""
+
+    def __init__(self, client: Redis, *, ttl_seconds: int) -> None:
+        self._r = client
+        self._ttl = ttl_seconds
+        self._claim = client.register_script(_CLAIM)
+        self._release = client.register_script(_RELEASE)
+
+    async def claim(self, claims: Iterable[tuple[str, str]]) -> list[str]:
+        """Claim each (date, upload_id); return the holder of each date after the call."""
+        claims = list(claims)
+        if not claims:
+            return []
+        async with _translate("claim"):
+            pipe = self._r.pipeline(transaction=False)
+            for day, upload_id in claims:
+                await self._claim(keys=[redis_day_key(day)], args=[upload_id, self._ttl], client=pipe)
+            return [str(h) for h in await pipe.execute()]
+
+    async def release(self, claims: Iterable[tuple[str, str]]) -> None:
+        """Give back claims of uploads that were not stored after all."""
+        claims = list(claims)
+        if not claims:
+            return
+        async with _translate("release"):
+            pipe = self._r.pipeline(transaction=False)
+            for day, upload_id in claims:
+                await self._release(keys=[redis_day_key(day)], args=[upload_id], client=pipe)
+            await pipe.execute()
+
+    async def set_owner(self, day: str, upload_id: str) -> None:
+        """Record the real owner of a day (after PostgreSQL said who it is)."""
+        async with _translate("set_owner"):
+            await self._r.set(redis_day_key(day), upload_id, ex=self._ttl)
+
+    async def owner(self, day: str) -> str | None:
+        async with _translate("owner"):
+            value = await self._r.get(redis_day_key(day))
+        return None if value is None else str(value)
+
+    async def mark_received(self, upload_id: str, day: str) -> str | None:
+        """Mark an upload as received and return the day's current holder, in one round trip."""
+        async with _translate("mark_received"):
+            pipe = self._r.pipeline(transaction=False)
+            pipe.set(redis_upload_key(upload_id), day, ex=UPLOAD_MARKER_TTL_SECONDS)
+            pipe.get(redis_day_key(day))
+            _, holder = await pipe.execute()
+        return None if holder is None else str(holder)
+
+    async def forget_received(self, upload_id: str) -> None:
+        async with _translate("forget_received"):
+            await self._r.delete(redis_upload_key(upload_id))
+
+    async def received_day(self, upload_id: str) -> str | None:
+        async with _translate("received_day"):
+            value = await self._r.get(redis_upload_key(upload_id))
+        return None if value is None else str(value)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._r.ping())
+        except (RedisError, OSError):
+            return False

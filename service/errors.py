@@ -1,0 +1,70 @@
+"""The service's exceptions.
+
+    SalesAnalyzerError
+    ├── ConfigError            settings that must not start a process
+    ├── TransientError         worth retrying later: the message is not acked
+    │   ├── StorageUnavailable     PostgreSQL unreachable or failing (from asyncpg)
+    │   ├── CacheUnavailable       Redis unreachable (from redis-py)
+    │   ├── BusUnavailable         Kafka unreachable or refusing a publish
+    │   └── LLMUnavailable         LLM server down, rate limited, timed out, bad reply
+    └── PermanentError         retrying cannot help: record, reject, ack
+        └── LLMRejected            the LLM server refused the request itself (4xx)
+
+Libraries' own exceptions are translated at the module that talks to them and
+chained with ``raise ... from exc``; nothing else imports asyncpg's, redis's,
+aiokafka's or openai's exception types.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SalesAnalyzerError",
+    "ConfigError",
+    "TransientError",
+    "StorageUnavailable",
+    "CacheUnavailable",
+    "BusUnavailable",
+    "LLMUnavailable",
+    "PermanentError",
+    "LLMRejected",
+]
+
+
+class SalesAnalyzerError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(SalesAnalyzerError):
+    """A setting is missing or unsafe."""
+
+
+class TransientError(SalesAnalyzerError):
+    """Retrying later may succeed; the message stays unacknowledged."""
+
+
+class StorageUnavailable(TransientError):
+    """PostgreSQL could not be reached or failed the statement for a transient reason."""
+
+
+class CacheUnavailable(TransientError):
+    """Redis could not be reached."""
+
+
+class BusUnavailable(TransientError):
+    """Kafka could not be reached or did not confirm a publish."""
+
+
+class LLMUnavailable(TransientError):
+    """The LLM server is down, rate limited, timed out or answered nonsense."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(SalesAnalyzerError):
+    """Retrying cannot help."""
+
+
+class LLMRejected(PermanentError):
+    """The LLM server refused the request (bad key, unknown model, bad request)."""

@@ -1,0 +1,109 @@
+"""The gateway process: FastAPI app factory, lifespan, health and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ..cache import DayCache, create_redis
+from ..logs import ctx
+from ..metrics import GATEWAY_REQUESTS, STAGE_SECONDS
+from ..runtime import wait_for
+from ..settings import Settings, get_settings
+from ..storage.db import create_pool
+from ..storage.migrate import migrate
+from . import reads, uploads
+from .auth import TokenTable
+from .errors import install_error_handlers
+from .publisher import RawPublisher
+from .ratelimit import RateLimiter
+from .state import Gateway
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("sales_analyzer.gateway")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await wait_for("postgresql", lambda: create_pool(
+            settings.database_url.get_secret_value(), min_size=2, max_size=16))
+        await migrate(pool)
+        redis = create_redis(settings.redis_url.get_secret_value())
+        publisher = RawPublisher(settings)
+        if not await publisher.connect():
+            publisher.keep_trying()  # serve reads meanwhile; uploads answer 503
+        app.state.gateway = Gateway(
+            settings=settings, tokens=TokenTable(settings.tokens()), pool=pool, redis=redis,
+            days=DayCache(redis, ttl_seconds=settings.cache_life_period),
+            limiter=RateLimiter(redis, per_minute=settings.rate_limit_per_minute), publisher=publisher)
+        if not settings.tokens():
+            log.warning("no ACCESS_TOKEN configured: every authenticated endpoint answers 401")
+        try:
+            yield
+        finally:
+            await publisher.close()
+            await pool.close()
+            await redis.aclose()
+
+    app = FastAPI(title=settings.app_title, version="1.0", lifespan=lifespan,
+                  max_body_size=settings.max_upload_bytes,
+                  description="Upload daily sales XML; read stored days and their LLM-written reports.")
+    install_error_handlers(app)
+    app.include_router(uploads.router)
+    app.include_router(reads.router)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(settings.request_timeout_seconds):
+                response = await call_next(request)
+        except TimeoutError:
+            response = JSONResponse({"code": "timeout", "message": "the request took too long"}, status_code=504)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        GATEWAY_REQUESTS.labels(route=path, status=str(response.status_code)).inc()
+        elapsed = time.perf_counter() - started
+        STAGE_SECONDS.labels(stage="gateway").observe(elapsed)
+        if response.status_code >= 400 or request.method != "GET":
+            log.info("request", extra=ctx(method=request.method, route=path, status=response.status_code,
+                                          ms=round(elapsed * 1000, 2),
+                                          token=getattr(request.state, "principal", None)))
+        return response
+
+    @app.get("/healthz", summary="Liveness: the process answers", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="Readiness: Kafka, PostgreSQL and Redis reachable", tags=["health"])
+    async def readyz(request: Request) -> JSONResponse:
+        gw: Gateway = request.app.state.gateway
+        checks: dict[str, Any] = {}
+        checks["kafka"] = await gw.publisher.ping()
+        try:
+            async with asyncio.timeout(2):
+                checks["postgresql"] = await gw.pool.fetchval("SELECT 1") == 1
+        except Exception:  # noqa: BLE001 - any failure means "not ready"
+            checks["postgresql"] = False
+        checks["redis"] = await gw.days.ping()
+        ok = all(checks.values())
+        return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks},
+                            status_code=200 if ok else 503)
+
+    @app.get("/metrics", summary="Prometheus metrics", tags=["health"], include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

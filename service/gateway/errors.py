@@ -1,0 +1,76 @@
+"""HTTP errors of the gateway: every refusal is JSON with a code and a reason.
+
+    {"code": "invalid_xml", "message": "...", "errors": [{line, field, code, message}, ...]}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import BusUnavailable, CacheUnavailable, StorageUnavailable
+from ..metrics import GATEWAY_UPLOADS
+from .auth import AuthError
+
+__all__ = ["ApiError", "install_error_handlers"]
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
+                 **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def _json(status: int, code: str, message: str, headers: dict[str, str] | None = None,
+          **extra: Any) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message, **extra}, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api(request: Request, exc: ApiError) -> JSONResponse:
+        return _json(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
+
+    @app.exception_handler(AuthError)
+    async def _auth(request: Request, exc: AuthError) -> JSONResponse:
+        outcome = "unauthorized" if exc.status == 401 else "forbidden"
+        if request.method == "POST":
+            GATEWAY_UPLOADS.labels(outcome=outcome).inc()
+        headers = {"WWW-Authenticate": 'Bearer realm="sales-analyzer"'} if exc.status == 401 else None
+        return _json(exc.status, exc.code, exc.message, headers)
+
+    @app.exception_handler(BusUnavailable)
+    async def _bus(request: Request, exc: BusUnavailable) -> JSONResponse:
+        GATEWAY_UPLOADS.labels(outcome="unavailable").inc()
+        return _json(503, "kafka_unavailable", "the message bus is not reachable; nothing was accepted, "
+                     "retry later", {"Retry-After": "5"})
+
+    @app.exception_handler(StorageUnavailable)
+    async def _db(request: Request, exc: StorageUnavailable) -> JSONResponse:
+        return _json(503, "database_unavailable", "PostgreSQL is not reachable; retry later", {"Retry-After": "5"})
+
+    @app.exception_handler(CacheUnavailable)
+    async def _cache(request: Request, exc: CacheUnavailable) -> JSONResponse:
+        return _json(503, "cache_unavailable", "Redis is not reachable; retry later", {"Retry-After": "5"})
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        return _json(422, "bad_request", "the request's parameters are not valid", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 413:
+            GATEWAY_UPLOADS.labels(outcome="too_large").inc()
+            return _json(413, "too_large", "the body is larger than MAX_UPLOAD_BYTES allows")
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _json(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))

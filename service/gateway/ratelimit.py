@@ -1,0 +1,37 @@
+"""Per-token rate limit: a fixed one-minute window counted in Redis, so every
+gateway worker and replica shares one budget per token."""
+
+from __future__ import annotations
+
+import time
+
+from redis.exceptions import RedisError
+
+from ..cache import Redis
+from ..errors import CacheUnavailable
+
+__all__ = ["RateLimiter"]
+
+
+class RateLimiter:
+    def __init__(self, client: Redis, *, per_minute: int) -> None:
+        self._r = client
+        self._limit = per_minute
+
+    async def check(self, name: str) -> float | None:
+        """None when allowed, else seconds until the window resets (for Retry-After)."""
+        if self._limit <= 0:
+            return None
+        now = time.time()
+        window = int(now // 60)
+        key = f"sales:rate:{name}:{window}"
+        try:
+            pipe = self._r.pipeline(transaction=False)
+            pipe.incr(key)
+            pipe.expire(key, 120)
+            count, _ = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise CacheUnavailable(f"rate limit check failed: {type(exc).__name__}") from exc
+        if int(count) > self._limit:
+            return max(1.0, (window + 1) * 60 - now)
+        return None

@@ -1,0 +1,151 @@
+"""Read API: upload status, stored days and their lines, reports; regeneration requests."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from ..models import ReportRequest
+from ..names import HEADER_EVENT_ID, TOPIC_REPORT_REQUESTS
+from ..storage import reads as q
+from ..storage.reports import ReportRow, latest_report, list_reports
+from ..storage.uploads import upload_status
+from .auth import Principal
+from .errors import ApiError
+from .state import Gateway, gateway
+from .uploads import require
+
+__all__ = ["router", "report_json"]
+
+router = APIRouter(prefix="/v1")
+
+
+def _cursor(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
+def _uncursor(cursor: str | None) -> str | None:
+    if not cursor:
+        return None
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except ValueError as exc:
+        raise ApiError(400, "bad_cursor", "the cursor is not one this API returned") from exc
+
+
+@router.get("/uploads/{upload_id}", summary="Status of an upload")
+async def get_upload(upload_id: uuid.UUID, gw: Annotated[Gateway, Depends(gateway)],
+                     _: Annotated[Principal, require("read")]) -> dict[str, Any]:
+    row = await upload_status(gw.pool, upload_id)
+    if row is not None:
+        body: dict[str, Any] = {
+            "upload_id": str(row.upload_id), "status": row.status,
+            "sales_date": row.sales_date.isoformat() if row.sales_date else None,
+            "source": row.source, "sender": row.sender, "products_stored": row.products_stored,
+            "products_rejected": row.products_rejected, "updated_at": row.updated_at.isoformat(),
+            "kafka": {"topic": row.topic, "partition": row.partition, "offset": row.offset},
+        }
+        if row.errors:
+            body["errors"] = row.errors
+        return body
+    day = await gw.days.received_day(str(upload_id))
+    if day is not None:
+        return {"upload_id": str(upload_id), "status": "received", "sales_date": day}
+    raise ApiError(404, "unknown_upload", "no upload with this id")
+
+
+@router.get("/sales/{sales_date}", summary="A stored day's totals")
+async def get_day(sales_date: dt.date, gw: Annotated[Gateway, Depends(gateway)],
+                  _: Annotated[Principal, require("read")]) -> dict[str, Any]:
+    row = await q.day_summary(gw.pool, sales_date)
+    if row is None:
+        raise ApiError(404, "unknown_day", f"no sales stored for {sales_date}")
+    return {**row, "total_revenue": str(row["total_revenue"]), "upload_id": str(row["upload_id"])}
+
+
+@router.get("/sales/{sales_date}/lines", summary="A stored day's product lines, paginated")
+async def get_lines(sales_date: dt.date, gw: Annotated[Gateway, Depends(gateway)],
+                    _: Annotated[Principal, require("read")],
+                    cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                    ) -> dict[str, Any]:
+    after = _uncursor(cursor)
+    try:
+        after_id = int(after) if after is not None else None
+    except ValueError as exc:
+        raise ApiError(400, "bad_cursor", "the cursor is not one this API returned") from exc
+    rows = await q.day_lines(gw.pool, sales_date, after=after_id, limit=limit)
+    if not rows and after_id is None and await q.day_summary(gw.pool, sales_date) is None:
+        raise ApiError(404, "unknown_day", f"no sales stored for {sales_date}")
+    items = [{**r, "price": str(r["price"]), "revenue": str(r["revenue"])} for r in rows]
+    nxt = _cursor(str(rows[-1]["product_id"])) if len(rows) == limit else None
+    return {"sales_date": sales_date.isoformat(), "items": items, "next_cursor": nxt}
+
+
+def report_json(row: ReportRow) -> dict[str, Any]:
+    """A report as the API serves it; the original service's field names are kept as aliases."""
+    return {
+        "report_id": str(row.report_id), "sales_date": row.sales_date.isoformat(),
+        "upload_id": str(row.upload_id), "status": row.status, "verified": row.verified,
+        "unverified_numbers": row.unverified_numbers, "text": row.text, "language": row.language,
+        "model": row.model, "prompt_version": row.prompt_version, "system_prompt": row.system_prompt,
+        "prompt": row.prompt, "facts": row.facts, "usage": row.usage, "attempts": row.attempts,
+        "error": row.error, "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat(),
+        # the original service's names
+        "id": str(row.report_id), "date": row.sales_date.isoformat(), "start_prompt": row.prompt,
+        "report": row.text, "create_date": row.created_at.isoformat(),
+        "update_date": row.updated_at.isoformat(),
+    }
+
+
+def report_markdown(row: ReportRow) -> str:
+    state = "verified" if row.verified else f"NOT verified: {', '.join(row.unverified_numbers) or row.error}"
+    return (f"# Sales report {row.sales_date.isoformat()}\n\n{row.text or ''}\n\n---\n"
+            f"model: {row.model} · prompt {row.prompt_version} · {state} · {row.created_at.isoformat()}\n")
+
+
+@router.get("/reports", summary="Reports, one per day (the newest), by date range, paginated")
+async def get_reports(gw: Annotated[Gateway, Depends(gateway)], _: Annotated[Principal, require("read")],
+                      date_from: Annotated[dt.date | None, Query(alias="from")] = None,
+                      date_to: Annotated[dt.date | None, Query(alias="to")] = None,
+                      cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                      ) -> dict[str, Any]:
+    after_s = _uncursor(cursor)
+    try:
+        after = dt.date.fromisoformat(after_s) if after_s else None
+    except ValueError as exc:
+        raise ApiError(400, "bad_cursor", "the cursor is not one this API returned") from exc
+    rows = await list_reports(gw.pool, date_from=date_from, date_to=date_to, after=after, limit=limit)
+    nxt = _cursor(rows[-1].sales_date.isoformat()) if len(rows) == limit else None
+    return {"items": [report_json(r) for r in rows], "next_cursor": nxt}
+
+
+@router.get("/reports/{sales_date}", summary="The newest report of a day (JSON, or Markdown with ?format=md)",
+            response_model=None)
+async def get_report(sales_date: dt.date, gw: Annotated[Gateway, Depends(gateway)],
+                     _: Annotated[Principal, require("read")],
+                     format: Literal["json", "md"] = "json") -> Response | dict[str, Any]:
+    row = await latest_report(gw.pool, sales_date)
+    if row is None:
+        raise ApiError(404, "unknown_report", f"no report for {sales_date} yet")
+    if format == "md":
+        return PlainTextResponse(report_markdown(row), media_type="text/markdown; charset=utf-8")
+    return report_json(row)
+
+
+@router.post("/reports/{sales_date}/regenerate", status_code=202,
+             summary="Ask for a new report of a stored day (answered on sales.reports)")
+async def regenerate(sales_date: dt.date, gw: Annotated[Gateway, Depends(gateway)],
+                     principal: Annotated[Principal, require("upload")]) -> JSONResponse:
+    if await q.day_summary(gw.pool, sales_date) is None:
+        raise ApiError(404, "unknown_day", f"no sales stored for {sales_date}")
+    req = ReportRequest(request_id=uuid.uuid4(), sales_date=sales_date, requested_by=principal.name,
+                        requested_at=dt.datetime.now(dt.UTC))
+    await gw.publisher.publish(req, topic=TOPIC_REPORT_REQUESTS, key=sales_date.isoformat(),
+                               headers={HEADER_EVENT_ID: f"regenerate:{req.request_id}"})
+    return JSONResponse({"request_id": str(req.request_id), "sales_date": sales_date.isoformat(),
+                         "status": "requested"}, status_code=202)

@@ -1,0 +1,121 @@
+"""Upload routes: POST / (the original service's contract) and POST /v1/uploads.
+
+Both run the same steps: token (scope "upload") → rate limit → size limit (the
+app's max_body_size) → the cheap check of the document → "is the day already
+collected?" (Redis, then PostgreSQL) → publish to sales.raw and wait for Kafka's
+acknowledgement → answer with the upload id. The gateway never parses the whole
+file and never waits for ingest.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+
+from ..metrics import GATEWAY_UPLOADS
+from ..storage.uploads import day_owner
+from ..names import DUPLICATE_DAY_MESSAGE, HEADER_SENDER, HEADER_SOURCE, HEADER_UPLOAD_ID
+from .auth import Principal
+from .errors import ApiError
+from .precheck import precheck
+from .state import Gateway, gateway
+
+__all__ = ["router", "require"]
+
+router = APIRouter()
+
+# Client retries with the same Idempotency-Key map to the same upload id, which
+# ingest recognises, so a retried POST never stores or reports a day twice.
+_IDEMPOTENCY_NS = uuid.UUID("6f1d7f3e-8a63-4d55-9a55-5a1e5a1e0002")
+
+
+def require(scope: str) -> Any:
+    async def dependency(request: Request, gw: Annotated[Gateway, Depends(gateway)],
+                         authorization: Annotated[str | None, Header()] = None) -> Principal:
+        principal = gw.tokens.authenticate(authorization, scope=scope)
+        wait = await gw.limiter.check(principal.name)
+        if wait is not None:
+            if request.method == "POST":
+                GATEWAY_UPLOADS.labels(outcome="rate_limited").inc()
+            raise ApiError(429, "rate_limited", "too many requests for this token",
+                           headers={"Retry-After": str(int(wait + 0.999))})
+        request.state.principal = principal.name
+        return principal
+    return Depends(dependency)
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    upload_id: uuid.UUID
+    sales_date: str
+    duplicate: bool
+
+
+async def submit(gw: Gateway, body: bytes, principal: Principal, idempotency_key: str | None) -> Submitted:
+    checked = precheck(body)
+    if checked.issue is not None or checked.sales_date is None:
+        GATEWAY_UPLOADS.labels(outcome="invalid").inc()
+        issue = checked.issue
+        assert issue is not None
+        raise ApiError(400, issue.code, issue.message, errors=[issue.model_dump(exclude_none=True)])
+    day = checked.sales_date.isoformat()
+    if idempotency_key:
+        upload_id = uuid.uuid5(_IDEMPOTENCY_NS, f"{principal.name}\x00{idempotency_key[:200]}")
+    else:
+        upload_id = uuid.uuid4()
+
+    holder = await gw.days.mark_received(str(upload_id), day)
+    if holder is None:
+        owner = await day_owner(gw.pool, checked.sales_date)
+        if owner is not None:
+            holder = str(owner)
+            await gw.days.set_owner(day, holder)
+    if holder is not None and holder != str(upload_id):
+        await gw.days.forget_received(str(upload_id))
+        GATEWAY_UPLOADS.labels(outcome="duplicate").inc()
+        return Submitted(upload_id, day, duplicate=True)
+
+    headers = {"content-type": "application/xml", HEADER_UPLOAD_ID: str(upload_id),
+               HEADER_SENDER: principal.name, HEADER_SOURCE: "http"}
+    try:
+        await gw.publisher.publish(body, key=day, headers=headers)
+    except Exception:
+        await gw.days.forget_received(str(upload_id))
+        raise
+    GATEWAY_UPLOADS.labels(outcome="accepted").inc()
+    return Submitted(upload_id, day, duplicate=False)
+
+
+_XML_BODY = {"requestBody": {"required": True, "content": {"application/xml": {"schema": {
+    "type": "string", "description": "a sales day, see contracts/sales.xsd"}}}}}
+
+
+@router.post("/", summary="Upload a sales day (the original service's contract)", openapi_extra=_XML_BODY,
+             responses={200: {"description": '{"task_id": ...} or the duplicate-day message'}})
+async def legacy_upload(request: Request, gw: Annotated[Gateway, Depends(gateway)],
+                        principal: Annotated[Principal, require("upload")],
+                        idempotency_key: Annotated[str | None, Header()] = None) -> JSONResponse:
+    result = await submit(gw, await request.body(), principal, idempotency_key)
+    if result.duplicate:
+        return JSONResponse({"message": DUPLICATE_DAY_MESSAGE})
+    return JSONResponse({"task_id": str(result.upload_id), "upload_id": str(result.upload_id),
+                         "status_url": f"/v1/uploads/{result.upload_id}"})
+
+
+@router.post("/v1/uploads", status_code=202, summary="Upload a sales day", openapi_extra=_XML_BODY,
+             responses={202: {"description": "accepted; poll status_url"},
+                        409: {"description": "the day is already collected"}})
+async def upload(request: Request, gw: Annotated[Gateway, Depends(gateway)],
+                 principal: Annotated[Principal, require("upload")],
+                 idempotency_key: Annotated[str | None, Header()] = None) -> JSONResponse:
+    result = await submit(gw, await request.body(), principal, idempotency_key)
+    if result.duplicate:
+        raise ApiError(409, "duplicate_day", DUPLICATE_DAY_MESSAGE, sales_date=result.sales_date)
+    url = f"/v1/uploads/{result.upload_id}"
+    return JSONResponse({"upload_id": str(result.upload_id), "status": "received",
+                         "sales_date": result.sales_date, "status_url": url},
+                        status_code=202, headers={"Location": url})

@@ -1,0 +1,1 @@
+"""Ingest stage: sales.raw → validate → dedupe → PostgreSQL → sales.stored / sales.rejected."""

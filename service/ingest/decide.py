@@ -1,0 +1,155 @@
+"""Pure decisions of the ingest stage: what an upload is, and what became of it.
+
+No Kafka, Redis or PostgreSQL here: the handler (ingest/handler.py) feeds these
+functions what it read and writes what they return.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+from ..models import Issue, KafkaPosition, ParsedDay, SalesRejected, SalesStored
+from ..names import HEADER_SENDER, HEADER_SOURCE, HEADER_UPLOAD_ID, MAX_ISSUES_IN_EVENT, MAX_ISSUES_STORED
+from ..storage.uploads import StoredUpload, UploadRecord
+
+__all__ = ["RawUpload", "raw_upload", "judge", "stored_event", "rejected_event", "replay_event"]
+
+# Namespace for upload ids of records produced straight to Kafka (no x-upload-id
+# header): the id is derived from the record's position, so a redelivery of the
+# same record gets the same id and changes nothing.
+_POSITION_NS = uuid.UUID("6f1d7f3e-8a63-4d55-9a55-5a1e5a1e0001")
+
+Policy = Literal["lenient", "strict"]
+
+
+@dataclass(frozen=True, slots=True)
+class RawUpload:
+    upload_id: uuid.UUID
+    source: Literal["http", "kafka"]
+    sender: str | None
+    data: bytes
+    position: KafkaPosition
+
+
+def raw_upload(*, value: bytes | None, headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes],
+               topic: str, partition: int, offset: int) -> RawUpload:
+    """Read one sales.raw record; any client may have produced it, with or without headers."""
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    hdr = {k.lower(): v for k, v in items}
+    position = KafkaPosition(topic=topic, partition=partition, offset=offset)
+    upload_id: uuid.UUID | None = None
+    if HEADER_UPLOAD_ID in hdr:
+        try:
+            upload_id = uuid.UUID(hdr[HEADER_UPLOAD_ID].decode("ascii"))
+        except (ValueError, UnicodeDecodeError):
+            upload_id = None  # a foreign producer's odd header: fall back to the position
+    if upload_id is None:
+        upload_id = uuid.uuid5(_POSITION_NS, f"{topic}/{partition}/{offset}")
+    source: Literal["http", "kafka"] = "http" if hdr.get(HEADER_SOURCE) == b"http" else "kafka"
+    sender = hdr[HEADER_SENDER].decode("utf-8", "replace")[:100] if HEADER_SENDER in hdr else None
+    return RawUpload(upload_id, source, sender, value or b"", position)
+
+
+def _issues(issues: Sequence[Issue]) -> list[dict[str, Any]]:
+    return [i.model_dump(exclude_none=True) for i in issues[:MAX_ISSUES_STORED]]
+
+
+def _record(raw: RawUpload, status: str, sales_date: dt.date | None, **kw: Any) -> UploadRecord:
+    return UploadRecord(
+        upload_id=raw.upload_id, status=status, sales_date=sales_date, source=raw.source,
+        sender=raw.sender, size_bytes=len(raw.data), topic=raw.position.topic,
+        partition=raw.position.partition, offset=raw.position.offset, **kw,
+    )
+
+
+def duplicate(raw: RawUpload, sales_date: dt.date) -> UploadRecord:
+    """The fast path said the day is taken by another upload."""
+    issue = Issue(code="duplicate_day", field="date",
+                  message=f"sales date {sales_date.isoformat()} is already stored")
+    return _record(raw, "duplicate", sales_date, errors=_issues([issue]))
+
+
+def rejected_early(raw: RawUpload, issue: Issue) -> UploadRecord:
+    """The document failed the cheap check (no usable date): nothing was claimed."""
+    return _record(raw, "rejected", None, errors=_issues([issue]))
+
+
+def judge(raw: RawUpload, parsed: ParsedDay, *, policy: Policy) -> UploadRecord:
+    """Decide from a full parse: a candidate to store, or a rejection."""
+    seen, dropped = parsed.products_seen, parsed.rejected_products
+    if parsed.fatal or parsed.sales_date is None:
+        return _record(raw, "rejected", parsed.sales_date, products_seen=seen,
+                       errors=_issues(parsed.fatal or parsed.product_issues))
+    if parsed.product_issues and policy == "strict":
+        return _record(raw, "rejected", parsed.sales_date, products_seen=seen,
+                       products_rejected=dropped, errors=_issues(parsed.product_issues))
+    if not parsed.lines:
+        issue = Issue(code="no_valid_products", message="no product passed validation")
+        return _record(raw, "rejected", parsed.sales_date, products_seen=seen,
+                       products_rejected=dropped, errors=_issues([issue, *parsed.product_issues]))
+    units = sum(ln.quantity for ln in parsed.lines)
+    revenue = sum((ln.price * ln.quantity for ln in parsed.lines), Decimal(0))
+    return _record(raw, "stored", parsed.sales_date, products_seen=seen, products_rejected=dropped,
+                   errors=_issues(parsed.product_issues), lines=parsed.lines,
+                   total_units=units, total_revenue=revenue)
+
+
+def _reason(status: str, errors: list[dict[str, Any]], total: int | None = None) -> str:
+    if status == "duplicate":
+        return "the sales date is already stored"
+    if not errors:
+        return "rejected"
+    first = errors[0]
+    where = f" (line {first['line']})" if first.get("line") else ""
+    more = (total or len(errors)) - 1
+    tail = f"; and {more} more problem(s)" if more > 0 else ""
+    return f"{first['code']}: {first['message']}{where}{tail}"
+
+
+def stored_event(rec: UploadRecord, *, now: dt.datetime) -> SalesStored:
+    assert rec.sales_date is not None
+    return SalesStored(
+        event_id=f"stored:{rec.upload_id}", upload_id=rec.upload_id, sales_date=rec.sales_date,
+        products=len(rec.lines), rejected_products=rec.products_rejected,
+        total_units=rec.total_units, total_revenue=rec.total_revenue,
+        issues=[Issue(**e) for e in rec.errors[:MAX_ISSUES_IN_EVENT]],
+        source=rec.source, sender=rec.sender, stored_at=now,  # type: ignore[arg-type]
+    )
+
+
+def rejected_event(rec: UploadRecord, *, now: dt.datetime) -> SalesRejected:
+    status: Literal["rejected", "duplicate"] = "duplicate" if rec.status == "duplicate" else "rejected"
+    return SalesRejected(
+        event_id=f"rejected:{rec.upload_id}", upload_id=rec.upload_id, sales_date=rec.sales_date,
+        status=status, reason=_reason(status, rec.errors), source=rec.source,  # type: ignore[arg-type]
+        errors=[Issue(**e) for e in rec.errors[:MAX_ISSUES_IN_EVENT]], sender=rec.sender,
+        kafka=KafkaPosition(topic=rec.topic, partition=rec.partition, offset=rec.offset),
+        rejected_at=now,
+    )
+
+
+def replay_event(row: StoredUpload) -> SalesStored | SalesRejected:
+    """The event a redelivered, already recorded upload produced the first time."""
+    errors = row.errors[:MAX_ISSUES_IN_EVENT]
+    if row.status == "stored":
+        assert row.sales_date is not None
+        return SalesStored(
+            event_id=f"stored:{row.upload_id}", upload_id=row.upload_id, sales_date=row.sales_date,
+            products=row.products_stored, rejected_products=row.products_rejected,
+            total_units=row.total_units or 0, total_revenue=row.total_revenue or Decimal(0),
+            issues=[Issue(**e) for e in errors], source=row.source,  # type: ignore[arg-type]
+            sender=row.sender, stored_at=row.updated_at,
+        )
+    status: Literal["rejected", "duplicate"] = "duplicate" if row.status == "duplicate" else "rejected"
+    return SalesRejected(
+        event_id=f"rejected:{row.upload_id}", upload_id=row.upload_id, sales_date=row.sales_date,
+        status=status, reason=_reason(status, row.errors), errors=[Issue(**e) for e in errors],
+        source=row.source, sender=row.sender,  # type: ignore[arg-type]
+        kafka=KafkaPosition(topic=row.topic, partition=row.partition, offset=row.offset),
+        rejected_at=row.updated_at,
+    )

@@ -1,0 +1,143 @@
+"""The ingest batch: the I/O around the pure decisions in decide.py.
+
+Order of work for one batch (the offsets are committed by the caller only after
+this returns, so a crash anywhere means the whole batch is redelivered):
+
+1. uploads already recorded (a redelivery) are answered from PostgreSQL as before;
+2. the cheap check finds each day's date; Redis SET NX claims the day (fast dedupe);
+3. claimed uploads are parsed and validated off the event loop;
+4. one PostgreSQL transaction records every upload and stores the winning days
+   (the unique key on the day is the final word);
+5. claims of uploads that were not stored are released;
+6. one event per upload is published and confirmed by Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import anyio
+
+from ..cache import DayCache
+from ..gateway.precheck import precheck
+from ..metrics import INGEST_UPLOADS, STAGE_SECONDS
+from ..models import ParsedDay, SalesRejected, SalesStored
+from ..names import TOPIC_REJECTED, TOPIC_STORED
+from ..storage.db import Pool
+from ..storage.uploads import UploadRecord, find_uploads, record_batch
+from .decide import RawUpload, duplicate, judge, rejected_early, rejected_event, replay_event, stored_event
+from .parse import parse_day
+
+__all__ = ["IngestService", "Publish"]
+
+log = logging.getLogger("sales_analyzer.ingest")
+
+Event = SalesStored | SalesRejected
+Publish = Callable[[Sequence[tuple[str, str, Event]]], Awaitable[None]]
+
+
+class IngestService:
+    def __init__(self, *, pool: Pool, cache: DayCache, publish: Publish,
+                 policy: str, max_products: int) -> None:
+        self._pool = pool
+        self._cache = cache
+        self._publish = publish
+        self._policy = policy
+        self._max_products = max_products
+
+    async def handle(self, raws: Sequence[RawUpload]) -> None:
+        started = time.perf_counter()
+        now = dt.datetime.now(dt.UTC)
+        events: list[tuple[str, str, Event]] = []
+
+        # 1. Redeliveries of uploads that were already recorded, and repeats in this batch.
+        known = await find_uploads(self._pool, [r.upload_id for r in raws])
+        fresh: list[RawUpload] = []
+        seen: set[Any] = set(known)
+        for raw in raws:
+            if raw.upload_id in known:
+                events.append(_routed(replay_event(known[raw.upload_id])))
+                _log("replayed", raw, status=known[raw.upload_id].status)
+            elif raw.upload_id not in seen:
+                seen.add(raw.upload_id)
+                fresh.append(raw)
+
+        # 2. The cheap check for the date, then the Redis claim of each day.
+        records: dict[Any, UploadRecord] = {}
+        dated: list[tuple[RawUpload, dt.date]] = []
+        for raw in fresh:
+            pre = precheck(raw.data)
+            if pre.issue is not None or pre.sales_date is None:
+                assert pre.issue is not None
+                records[raw.upload_id] = rejected_early(raw, pre.issue)
+            else:
+                dated.append((raw, pre.sales_date))
+        holders = await self._cache.claim((d.isoformat(), str(r.upload_id)) for r, d in dated)
+        claimed = []
+        for (raw, day), holder in zip(dated, holders, strict=True):
+            if holder == str(raw.upload_id):
+                claimed.append(raw)
+            else:
+                records[raw.upload_id] = duplicate(raw, day)
+
+        # 3. Full parse and validation, off the event loop (lxml holds the GIL only in parts,
+        #    but a 50k-product day must not starve the consumer's heartbeats).
+        parsed = await anyio.to_thread.run_sync(self._parse_all, [r.data for r in claimed])
+        for raw, day in zip(claimed, parsed, strict=True):
+            records[raw.upload_id] = judge(raw, day, policy=self._policy)  # type: ignore[arg-type]
+
+        # 4. One transaction for the whole batch.
+        ordered = [records[r.upload_id] for r in fresh]
+        lost = await record_batch(self._pool, ordered)
+        for rec in ordered:
+            if rec.upload_id in lost:
+                rec.status = "duplicate"
+                rec.lines = []
+                rec.errors = [{"code": "duplicate_day", "field": "date",
+                               "message": f"sales date {rec.sales_date} is already stored"}]
+
+        # 5. Give back the claims of uploads that did not store their day.
+        claimed_ids = {r.upload_id for r in claimed}
+        await self._cache.release(
+            (r.sales_date.isoformat(), str(r.upload_id)) for r in ordered
+            if r.status != "stored" and r.sales_date is not None and r.upload_id in claimed_ids
+        )
+
+        # 6. Events, confirmed by Kafka before the offsets are committed.
+        by_id = {r.upload_id: r for r in fresh}
+        for rec in ordered:
+            event = stored_event(rec, now=now) if rec.status == "stored" else rejected_event(rec, now=now)
+            events.append(_routed(event))
+            INGEST_UPLOADS.labels(status=rec.status).inc()
+            _log(rec.status, by_id[rec.upload_id], sales_date=rec.sales_date, errors=len(rec.errors),
+                 products=len(rec.lines))
+        await self._publish(events)
+        STAGE_SECONDS.labels(stage="ingest_batch").observe(time.perf_counter() - started)
+
+    def _parse_all(self, bodies: list[bytes]) -> list[ParsedDay]:
+        return [parse_day(b, max_products=self._max_products) for b in bodies]
+
+
+def _routed(event: Event) -> tuple[str, str, Event]:
+    topic = TOPIC_STORED if isinstance(event, SalesStored) else TOPIC_REJECTED
+    key = event.sales_date.isoformat() if event.sales_date else "unknown"
+    return topic, key, event
+
+
+def _log(what: str, raw: RawUpload, **extra: Any) -> None:
+    p = raw.position
+    log.info(what, extra={"upload_id": str(raw.upload_id), "topic": p.topic, "partition": p.partition,
+                          "offset": p.offset, **{k: (str(v) if v is not None else None) for k, v in extra.items()}})
+
+
+async def publish_all(publish_one: Callable[..., Awaitable[Any]],
+                      events: Sequence[tuple[str, str, Event]]) -> None:
+    """Publish concurrently so the producer batches them; every one must be confirmed."""
+    await asyncio.gather(*(publish_one(ev, topic, key=key.encode(),
+                                        headers={"x-event-id": ev.event_id})
+                           for topic, key, ev in events))

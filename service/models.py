@@ -1,0 +1,141 @@
+"""Typed payloads: what the pure core produces and what travels on the topics.
+
+The event models are the source of the JSON Schemas in contracts/schemas/
+(``sales-analyzer contracts`` writes them; a test fails when they drift).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Issue",
+    "SalesLine",
+    "ParsedDay",
+    "KafkaPosition",
+    "SalesStored",
+    "SalesRejected",
+    "ReportEvent",
+    "ReportRequest",
+    "UploadStatus",
+]
+
+UploadStatus = Literal["received", "stored", "rejected", "duplicate"]
+
+
+class Issue(BaseModel):
+    """One problem found in an upload: where (line, product, field), what (code), why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str = Field(description="machine-readable error code, see contracts/errors.md")
+    message: str = Field(description="human-readable explanation")
+    line: int | None = Field(None, description="1-based line in the XML where the problem is")
+    field: str | None = Field(None, description="element or attribute name, e.g. 'price' or 'date'")
+    product_index: int | None = Field(None, description="1-based position of the <product> in the file")
+    product_id: str | None = Field(None, description="the product's <id> text as sent, if any")
+
+
+@dataclass(frozen=True, slots=True)
+class SalesLine:
+    """One validated product line of a day (plain dataclass: built 100k+ times a second)."""
+
+    product_id: int
+    name: str
+    category: str
+    quantity: int
+    price: Decimal
+
+
+@dataclass(slots=True)
+class ParsedDay:
+    """Result of parsing and validating one upload. Never raises for bad input."""
+
+    sales_date: dt.date | None
+    lines: list[SalesLine] = field(default_factory=list)
+    # Problems that make the whole document unusable (bad XML, bad date, ...).
+    fatal: list[Issue] = field(default_factory=list)
+    # Problems with single products (dropped in lenient mode, fatal in strict mode).
+    product_issues: list[Issue] = field(default_factory=list)
+    products_seen: int = 0
+
+    @property
+    def rejected_products(self) -> int:
+        return len({(i.product_index or 0) for i in self.product_issues})
+
+
+class KafkaPosition(BaseModel):
+    topic: str
+    partition: int
+    offset: int
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(ser_json_timedelta="iso_8601")
+
+    event_id: str = Field(description="deterministic id; consumers dedupe on it")
+    upload_id: UUID
+    sales_date: dt.date | None
+
+
+class SalesStored(_Event):
+    """A day was stored (or was already stored by this very upload: a redelivery)."""
+
+    event: Literal["sales.stored"] = "sales.stored"
+    sales_date: dt.date
+    products: int = Field(description="product lines stored")
+    rejected_products: int = Field(description="products dropped by lenient validation")
+    total_units: int
+    total_revenue: Decimal = Field(description="sum of quantity*price, exact, as a string")
+    issues: list[Issue] = Field(default_factory=list, description="why products were dropped")
+    source: Literal["http", "kafka"]
+    sender: str | None = None
+    stored_at: dt.datetime
+
+
+class SalesRejected(_Event):
+    """An upload was refused: invalid (status rejected) or a day already stored (duplicate)."""
+
+    event: Literal["sales.rejected"] = "sales.rejected"
+    status: Literal["rejected", "duplicate"]
+    reason: str = Field(description="one-line summary")
+    errors: list[Issue] = Field(default_factory=list)
+    source: Literal["http", "kafka"]
+    sender: str | None = None
+    kafka: KafkaPosition = Field(description="where the raw upload is, for replay")
+    rejected_at: dt.datetime
+
+
+class ReportEvent(_Event):
+    """A day's report, stored; status failed when the LLM kept failing."""
+
+    event: Literal["sales.reports"] = "sales.reports"
+    sales_date: dt.date
+    report_id: UUID
+    status: Literal["ok", "failed"]
+    verified: bool = Field(description="every number in text matches a computed fact")
+    unverified_numbers: list[str] = Field(default_factory=list)
+    text: str = Field(description="the report, Markdown")
+    language: Literal["ru", "en"]
+    model: str = Field(description="LLM model, or 'builtin' for the built-in writer")
+    prompt_version: str
+    attempts: int
+    facts: dict[str, Any] = Field(description="the computed figures the text is checked against")
+    error: str | None = Field(None, description="why the report failed, when status is failed")
+    created_at: dt.datetime
+
+
+class ReportRequest(BaseModel):
+    """Ask the reporter to write a day's report again (published by the read API)."""
+
+    event: Literal["sales.report-requests"] = "sales.report-requests"
+    request_id: UUID
+    sales_date: dt.date
+    requested_by: str | None = None
+    requested_at: dt.datetime

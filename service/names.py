@@ -1,0 +1,77 @@
+"""Every name and number other parts of the system agree on, in one place.
+
+Topics, consumer groups, headers, Redis keys and TTL-like constants live here so a
+reader (and a test) can see the whole contract at once. ARCHITECTURE.md and
+contracts/topics.md are the public side of this module: change both together.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "TOPIC_RAW",
+    "TOPIC_STORED",
+    "TOPIC_REJECTED",
+    "TOPIC_REPORTS",
+    "TOPIC_REPORT_REQUESTS",
+    "ALL_TOPICS",
+    "GROUP_INGEST",
+    "GROUP_REPORTS",
+    "HEADER_UPLOAD_ID",
+    "HEADER_SENDER",
+    "HEADER_SOURCE",
+    "HEADER_EVENT_ID",
+    "HEADER_CONTENT_TYPE",
+    "redis_day_key",
+    "redis_upload_key",
+    "DUPLICATE_DAY_MESSAGE",
+]
+
+# --- Kafka topics -----------------------------------------------------------------
+TOPIC_RAW = "sales.raw"  # raw XML bytes, key = sales date (ISO), one upload per record
+TOPIC_STORED = "sales.stored"  # JSON SalesStored, key = sales date
+TOPIC_REJECTED = "sales.rejected"  # JSON SalesRejected (incl. duplicates), key = date or "unknown"
+TOPIC_REPORTS = "sales.reports"  # JSON ReportEvent, key = sales date
+# Regeneration requests from the read API; our own addition, documented in contracts/.
+TOPIC_REPORT_REQUESTS = "sales.report-requests"
+
+ALL_TOPICS = (TOPIC_RAW, TOPIC_STORED, TOPIC_REJECTED, TOPIC_REPORTS, TOPIC_REPORT_REQUESTS)
+
+# --- consumer groups ----------------------------------------------------------------
+GROUP_INGEST = "sales-ingest"
+GROUP_REPORTS = "sales-reports"
+
+# --- record headers -----------------------------------------------------------------
+HEADER_UPLOAD_ID = "x-upload-id"  # set by the gateway; absent when a client produces directly
+HEADER_SENDER = "x-sender"  # the token's name, never the token itself
+HEADER_SOURCE = "x-source"  # "http" (gateway) or absent (direct produce)
+HEADER_EVENT_ID = "x-event-id"  # deterministic id of an event, for consumers that dedupe
+HEADER_CONTENT_TYPE = "content-type"
+
+# --- Redis keys -----------------------------------------------------------------------
+# "sales:day:<date>" holds the upload id that owns a day. Ingest claims it with
+# SET NX before storing (the fast path of the date dedupe); the TTL is
+# CACHE_LIFE_PERIOD, after which PostgreSQL's unique key on the day is the answer.
+_DAY_PREFIX = "sales:day:"
+# "sales:upload:<id>" marks an upload the gateway accepted but ingest has not
+# recorded yet, so GET /v1/uploads/<id> can answer "received" at once.
+_UPLOAD_PREFIX = "sales:upload:"
+# How long the "received" marker lives: far longer than any healthy ingest lag.
+UPLOAD_MARKER_TTL_SECONDS = 7 * 24 * 3600
+
+
+def redis_day_key(sales_date: str) -> str:
+    return f"{_DAY_PREFIX}{sales_date}"
+
+
+def redis_upload_key(upload_id: str) -> str:
+    return f"{_UPLOAD_PREFIX}{upload_id}"
+
+
+# The original service's answer for a day it already has (kept verbatim).
+DUPLICATE_DAY_MESSAGE = "Статистика за эту дату уже собрана."
+
+# --- limits on what errors we keep --------------------------------------------------
+# A broken 1M-product file could yield a million issues; keep the first ones in
+# PostgreSQL and fewer in the event, and say how many there were in `reason`.
+MAX_ISSUES_STORED = 1000
+MAX_ISSUES_IN_EVENT = 100

@@ -1,0 +1,1 @@
+"""Reporter stage: sales.stored → facts (SQL) → prompt → LLM → verify → PostgreSQL → sales.reports."""

@@ -1,0 +1,130 @@
+"""The reporter process: FastStream consumer of sales.stored and sales.report-requests
+in group sales-reports."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiokafka.errors import KafkaError
+from faststream import AckPolicy, ContextRepo
+from faststream.asgi import AsgiFastStream
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import REGISTRY
+from pydantic import ValidationError
+
+from ..bus import ensure_topics, make_broker
+from ..errors import BusUnavailable, LLMUnavailable, TransientError
+from ..lag import LagMonitor
+from ..logs import ctx
+from ..metrics import LAST_PROGRESS, RETRIES
+from ..models import ReportEvent, ReportRequest, SalesStored
+from ..names import GROUP_REPORTS, HEADER_EVENT_ID, TOPIC_REPORT_REQUESTS, TOPIC_REPORTS, TOPIC_STORED
+from ..retry import Backoff
+from ..runtime import health_routes, wait_for
+from ..settings import Settings
+from ..storage.db import create_pool
+from ..storage.migrate import migrate
+from .handler import ReporterService, report_id_for_upload
+from .llm import LLMClient
+
+__all__ = ["build_reporter"]
+
+log = logging.getLogger("sales_analyzer.reporter")
+
+# A report can take the LLM's timeout times its retries, twice (one correction
+# round): keep the poll interval well above that so the group never evicts us.
+_MAX_POLL_INTERVAL_MS = 900_000
+
+
+def build_reporter(settings: Settings) -> AsgiFastStream:
+    broker = make_broker(settings, client_id="sales-reporter", middlewares=[
+        KafkaPrometheusMiddleware(registry=REGISTRY, app_name="sales-reporter")])
+    state: dict[str, Any] = {}
+    backoff = Backoff(maximum=settings.retry_backoff_max_seconds)
+    lag = LagMonitor(settings.kafka_bootstrap_servers, group=GROUP_REPORTS,
+                     topics=(TOPIC_STORED, TOPIC_REPORT_REQUESTS))
+
+    async def publish(event: ReportEvent) -> None:
+        try:
+            await broker.publish(event, TOPIC_REPORTS, key=event.sales_date.isoformat().encode(),
+                                 headers={HEADER_EVENT_ID: event.event_id})
+        except KafkaError as exc:
+            raise BusUnavailable(f"report publish failed: {exc}") from exc
+
+    async def guarded(msg: KafkaMessage, work: Any) -> None:
+        """Run one message's work; transient failures back off and put the message back."""
+        raw = msg.raw_message
+        try:
+            await work
+        except TransientError as exc:
+            hint = exc.retry_after if isinstance(exc, LLMUnavailable) else None
+            delay = backoff.next(hint)
+            RETRIES.labels(stage="reporter", reason=type(exc).__name__).inc()
+            log.warning("transient failure, message will be retried",
+                        extra=ctx(error=str(exc), retry_in=round(delay, 2), topic=raw.topic,
+                                  partition=raw.partition, offset=raw.offset))
+            await asyncio.sleep(delay)
+            raise
+        backoff.reset()
+        LAST_PROGRESS.labels(stage="reporter").set(time.time())
+
+    def poison(msg: KafkaMessage, exc: Exception) -> None:
+        raw = msg.raw_message
+        log.error("unreadable event skipped", extra=ctx(error=str(exc)[:500], topic=raw.topic,
+                                                         partition=raw.partition, offset=raw.offset))
+
+    subscriber_options: dict[str, Any] = dict(
+        group_id=GROUP_REPORTS, ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest",
+        session_timeout_ms=30_000, heartbeat_interval_ms=3_000, max_poll_interval_ms=_MAX_POLL_INTERVAL_MS)
+
+    @broker.subscriber(TOPIC_STORED, **subscriber_options)
+    async def on_stored(msg: KafkaMessage) -> None:
+        try:
+            ev = SalesStored.model_validate_json(msg.body)
+        except ValidationError as exc:
+            poison(msg, exc)
+            return
+        svc: ReporterService = state["service"]
+        await guarded(msg, svc.produce(report_id_for_upload(ev.upload_id), ev.sales_date, ev.upload_id))
+
+    @broker.subscriber(TOPIC_REPORT_REQUESTS, **subscriber_options)
+    async def on_request(msg: KafkaMessage) -> None:
+        try:
+            req = ReportRequest.model_validate_json(msg.body)
+        except ValidationError as exc:
+            poison(msg, exc)
+            return
+        svc: ReporterService = state["service"]
+        await guarded(msg, svc.for_request(req.request_id, req.sales_date))
+
+    @asynccontextmanager
+    async def lifespan(context: ContextRepo) -> AsyncIterator[None]:
+        await wait_for("kafka topics", lambda: ensure_topics(settings))
+        pool = await wait_for("postgresql", lambda: create_pool(
+            settings.database_url.get_secret_value(), min_size=1, max_size=8))
+        await migrate(pool)
+        llm = LLMClient(settings) if settings.llm_enabled else None
+        if llm is None:
+            log.warning("OPENAI_API_KEY is not set: reports come from the built-in writer")
+        state["service"] = ReporterService(pool=pool, llm=llm, publish=publish,
+                                           language=settings.report_language,
+                                           max_attempts=settings.llm_max_attempts)
+        lag.start()
+        LAST_PROGRESS.labels(stage="reporter").set(time.time())
+        try:
+            yield
+        finally:
+            await lag.stop()
+            if llm is not None:
+                await llm.close()
+            await pool.close()
+
+    # A report may legitimately take minutes (LLM retries): stale only after 15 minutes.
+    return AsgiFastStream(broker, lifespan=lifespan,
+                          asgi_routes=health_routes("reporter", lag=lag, stale_after=900.0))

@@ -1,0 +1,113 @@
+"""The reporter's work for one day, around the pure core (facts → prompt → verify).
+
+report_id is derived from what asked for the report (the stored upload, or a
+regeneration request), so a redelivered message finds its finished row and only
+re-publishes it: no second LLM bill, no second report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+from ..errors import LLMRejected, LLMUnavailable
+from ..logs import ctx
+from ..metrics import REPORTS, STAGE_SECONDS
+from ..models import ReportEvent
+from ..storage.db import Pool, translate_errors
+from ..storage.facts_sql import load_facts
+from ..storage.reads import day_upload
+from ..storage.reports import ReportRow, get_report, record_failure, save_report
+from .llm import LLMClient
+from .prompt import PROMPT_VERSION, build_messages
+from .writer import write_report
+
+__all__ = ["ReporterService", "report_id_for_upload", "report_id_for_request", "event_of"]
+
+log = logging.getLogger("sales_analyzer.reporter")
+
+_REPORT_NS = uuid.UUID("6f1d7f3e-8a63-4d55-9a55-5a1e5a1e0003")
+
+
+def report_id_for_upload(upload_id: uuid.UUID) -> uuid.UUID:
+    return uuid.uuid5(_REPORT_NS, f"stored:{upload_id}")
+
+
+def report_id_for_request(request_id: uuid.UUID) -> uuid.UUID:
+    return uuid.uuid5(_REPORT_NS, f"request:{request_id}")
+
+
+def event_of(row: ReportRow) -> ReportEvent:
+    return ReportEvent(
+        event_id=f"report:{row.report_id}", upload_id=row.upload_id, sales_date=row.sales_date,
+        report_id=row.report_id, status=row.status, verified=row.verified,  # type: ignore[arg-type]
+        unverified_numbers=row.unverified_numbers, text=row.text or "", language=row.language,  # type: ignore[arg-type]
+        model=row.model or "", prompt_version=row.prompt_version, attempts=row.attempts,
+        facts=row.facts or {}, error=row.error, created_at=row.updated_at)
+
+
+class ReporterService:
+    def __init__(self, *, pool: Pool, llm: LLMClient | None, publish: Callable[[ReportEvent], Awaitable[None]],
+                 language: Literal["ru", "en"], max_attempts: int) -> None:
+        self._pool = pool
+        self._llm = llm
+        self._publish = publish
+        self._language = language
+        self._max_attempts = max_attempts
+
+    async def for_request(self, request_id: uuid.UUID, sales_date: dt.date) -> ReportEvent | None:
+        upload_id = await day_upload(self._pool, sales_date)
+        if upload_id is None:
+            log.warning("regeneration asked for a day that is not stored", extra=ctx(sales_date=sales_date))
+            return None
+        return await self.produce(report_id_for_request(request_id), sales_date, upload_id)
+
+    async def produce(self, report_id: uuid.UUID, sales_date: dt.date, upload_id: uuid.UUID) -> ReportEvent:
+        started = time.perf_counter()
+        done = await get_report(self._pool, report_id)
+        if done is not None and done.status != "pending":
+            event = event_of(done)
+            await self._publish(event)
+            log.info("report replayed", extra=ctx(report_id=report_id, sales_date=sales_date))
+            return event
+
+        async with translate_errors("load_facts"), self._pool.acquire() as conn:
+            facts = await load_facts(conn, sales_date)
+        facts_json = facts.model_dump(mode="json")
+        common = dict(report_id=report_id, sales_date=sales_date, upload_id=upload_id,
+                      language=self._language, prompt_version=PROMPT_VERSION, facts=facts_json)
+        try:
+            draft = await write_report(facts, llm=self._llm, language=self._language)
+        except LLMUnavailable as exc:
+            attempts = await record_failure(self._pool, report_id=report_id, sales_date=sales_date,
+                                            upload_id=upload_id, language=self._language,
+                                            prompt_version=PROMPT_VERSION, error=str(exc))
+            if attempts < self._max_attempts:
+                raise
+            row = await self._give_up(common, facts, attempts, f"gave up after {attempts} attempts: {exc}")
+        except LLMRejected as exc:
+            row = await self._give_up(common, facts, 1, str(exc))
+        else:
+            prior = done.attempts if done is not None else 0
+            row = await save_report(
+                self._pool, status="ok", system_prompt=draft.system_prompt, prompt=draft.prompt,
+                text=draft.text, model=draft.model, usage=draft.usage, verified=draft.verified,
+                unverified_numbers=draft.unverified_numbers, attempts=prior + 1, error=None, **common)
+        event = event_of(row)
+        await self._publish(event)
+        REPORTS.labels(status=row.status, verified=str(row.verified).lower()).inc()
+        STAGE_SECONDS.labels(stage="report").observe(time.perf_counter() - started)
+        log.info("report stored", extra=ctx(report_id=report_id, sales_date=sales_date, status=row.status,
+                                            verified=row.verified, model=row.model))
+        return event
+
+    async def _give_up(self, common: dict[str, object], facts: object, attempts: int, error: str) -> ReportRow:
+        system, user = build_messages(facts, language=self._language)  # type: ignore[arg-type]
+        return await save_report(
+            self._pool, status="failed", system_prompt=system, prompt=user, text=None,
+            model=self._llm.model if self._llm else None, usage={}, verified=False,
+            unverified_numbers=[], attempts=attempts, error=error, **common)  # type: ignore[arg-type]

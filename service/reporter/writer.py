@@ -1,0 +1,62 @@
+"""Write a day's report and check it: the LLM (or the built-in writer) writes, the
+verifier checks every number, and one correction round is allowed."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .builtin import write_builtin
+from .facts import Facts
+from .llm import LLMClient
+from .prompt import build_correction, build_messages
+from .verify import verify
+
+__all__ = ["Draft", "write_report", "BUILTIN_MODEL", "sanitize"]
+
+BUILTIN_MODEL = "builtin"
+
+# The LLM's text is untrusted: no images (they fetch URLs when rendered), no raw HTML.
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_HTML = re.compile(r"</?[A-Za-z][^>]*>")
+
+
+def sanitize(text: str) -> str:
+    return _HTML.sub("", _IMAGE.sub("", text)).strip()
+
+
+@dataclass(slots=True)
+class Draft:
+    text: str
+    model: str
+    system_prompt: str
+    prompt: str
+    verified: bool
+    unverified_numbers: list[str]
+    calls: int
+    usage: dict[str, int] = field(default_factory=dict)
+
+
+async def write_report(facts: Facts, *, llm: LLMClient | None,
+                       language: Literal["ru", "en"]) -> Draft:
+    system, user = build_messages(facts, language=language)
+    if llm is None:
+        text = write_builtin(facts, language=language)
+        wrong = verify(text, facts)
+        return Draft(text, BUILTIN_MODEL, system, user, not wrong, wrong, calls=0)
+
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    first = await llm.complete(messages)
+    text, usage, calls = sanitize(first.text), dict(first.usage), 1
+    wrong = verify(text, facts)
+    if wrong:
+        messages += [{"role": "assistant", "content": text},
+                     {"role": "user", "content": build_correction(wrong, language=language)}]
+        second = await llm.complete(messages)
+        calls += 1
+        for k, v in second.usage.items():
+            usage[k] = usage.get(k, 0) + v
+        text = sanitize(second.text)
+        wrong = verify(text, facts)
+    return Draft(text, first.model, system, user, not wrong, wrong, calls, usage)

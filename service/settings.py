@@ -1,0 +1,146 @@
+"""The one settings object. Nothing else in the package reads ``os.environ``.
+
+Precedence: environment variables, then ``.env``, then the defaults below. Names
+are the original service's where they still apply (ACCESS_TOKEN,
+NAME_OF_API_MODEL, CACHE_LIFE_PERIOD, OPENAI_API_KEY).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigError
+
+__all__ = ["Settings", "TokenSpec", "get_settings"]
+
+# Placeholder values a real deployment must never keep.
+_UNSAFE_TOKENS = {"", "changeme", "change-me", "token", "secret", "dev-token"}
+
+
+class TokenSpec:
+    """One bearer token with a name (for logs and metrics) and scopes."""
+
+    __slots__ = ("name", "secret", "scopes")
+
+    def __init__(self, name: str, secret: str, scopes: frozenset[str]) -> None:
+        self.name = name
+        self.secret = secret
+        self.scopes = scopes
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"TokenSpec(name={self.name!r}, scopes={sorted(self.scopes)!r})"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    environment: Literal["development", "production", "test"] = Field(
+        "development", validation_alias=AliasChoices("APP_ENV", "ENVIRONMENT")
+    )
+    app_title: str = Field("Sales Analyzer", validation_alias="APP_TITLE")
+
+    # --- services ---
+    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    database_url: SecretStr = Field(
+        SecretStr("postgresql://sales:sales@127.0.0.1:5432/sales"), validation_alias="DATABASE_URL"
+    )
+    redis_url: SecretStr = Field(
+        SecretStr("redis://127.0.0.1:6379/0"),
+        validation_alias=AliasChoices("REDIS_URL", "REDIS_CONNECT_URL"),
+    )
+
+    # --- Kafka topology (applied when topics are created) ---
+    kafka_partitions: int = Field(6, ge=1, le=1000, validation_alias="KAFKA_PARTITIONS")
+    kafka_replication_factor: int = Field(1, ge=1, validation_alias="KAFKA_REPLICATION_FACTOR")
+    # A day of 50,000 products is ~9 MB of XML; zstd makes it ~1 MB on the wire.
+    # The gateway refuses bodies over max_upload_bytes, the producer accepts records
+    # up to that size (checked before compression) and the topic takes the batch.
+    max_upload_bytes: int = Field(32 * 1024 * 1024, ge=1024, validation_alias="MAX_UPLOAD_BYTES")
+
+    # --- gateway ---
+    gateway_host: str = Field("127.0.0.1", validation_alias="GATEWAY_HOST")
+    gateway_port: int = Field(8000, validation_alias="GATEWAY_PORT")
+    gateway_workers: int = Field(1, ge=1, le=16, validation_alias="GATEWAY_WORKERS")
+    access_token: SecretStr = Field(SecretStr(""), validation_alias="ACCESS_TOKEN")
+    # Extra tokens: "name:secret[:scope+scope],name2:secret2" (scopes: upload, read).
+    access_tokens: SecretStr = Field(SecretStr(""), validation_alias="ACCESS_TOKENS")
+    rate_limit_per_minute: int = Field(6000, ge=0, validation_alias="RATE_LIMIT_PER_MINUTE")
+    request_timeout_seconds: float = Field(30.0, gt=0, validation_alias="REQUEST_TIMEOUT_SECONDS")
+
+    # --- ingest ---
+    cache_life_period: int = Field(86400, ge=1, validation_alias="CACHE_LIFE_PERIOD")
+    validation_policy: Literal["lenient", "strict"] = Field("lenient", validation_alias="VALIDATION_POLICY")
+    max_products_per_day: int = Field(1_000_000, ge=1, validation_alias="MAX_PRODUCTS_PER_DAY")
+    ingest_batch_size: int = Field(200, ge=1, le=5000, validation_alias="INGEST_BATCH_SIZE")
+    retry_backoff_max_seconds: float = Field(30.0, gt=0, validation_alias="RETRY_BACKOFF_MAX_SECONDS")
+
+    # --- reporter / LLM ---
+    openai_api_key: SecretStr = Field(SecretStr(""), validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
+    llm_model: str = Field(
+        "gpt-4o-mini", validation_alias=AliasChoices("NAME_OF_API_MODEL", "LLM_MODEL")
+    )
+    llm_timeout_seconds: float = Field(60.0, gt=0, validation_alias="LLM_TIMEOUT_SECONDS")
+    llm_max_retries: int = Field(2, ge=0, le=10, validation_alias="LLM_MAX_RETRIES")
+    llm_max_concurrency: int = Field(4, ge=1, validation_alias="LLM_MAX_CONCURRENCY")
+    llm_max_tokens: int = Field(1200, ge=64, validation_alias="LLM_MAX_TOKENS")
+    # After this many failed rounds (each round = the client's own retries) the
+    # day's report is stored as "failed" and can be regenerated later.
+    llm_max_attempts: int = Field(5, ge=1, validation_alias="LLM_MAX_ATTEMPTS")
+    report_language: Literal["ru", "en"] = Field("ru", validation_alias="REPORT_LANGUAGE")
+
+    # --- observability ---
+    log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+    log_format: Literal["json", "text"] = Field("json", validation_alias="LOG_FORMAT")
+    ingest_metrics_port: int = Field(9101, validation_alias="INGEST_METRICS_PORT")
+    reporter_metrics_port: int = Field(9102, validation_alias="REPORTER_METRICS_PORT")
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper(cls, v: str) -> str:
+        return v.upper()
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> "Settings":
+        if self.environment == "production":
+            tokens = self.tokens()
+            if not tokens:
+                raise ConfigError("production needs ACCESS_TOKEN or ACCESS_TOKENS")
+            for spec in tokens:
+                if spec.secret.lower() in _UNSAFE_TOKENS or len(spec.secret) < 16:
+                    raise ConfigError(f"token {spec.name!r} is a placeholder or shorter than 16 characters")
+        return self
+
+    def tokens(self) -> list[TokenSpec]:
+        """Every accepted bearer token; ACCESS_TOKEN is named "default" with all scopes."""
+        specs: list[TokenSpec] = []
+        every = frozenset({"upload", "read"})
+        if self.access_token.get_secret_value():
+            specs.append(TokenSpec("default", self.access_token.get_secret_value(), every))
+        for item in self.access_tokens.get_secret_value().split(","):
+            item = item.strip()
+            if not item:
+                continue
+            parts = item.split(":")
+            if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+                raise ConfigError("ACCESS_TOKENS items must look like name:secret[:upload+read]")
+            scopes = frozenset(parts[2].split("+")) if len(parts) == 3 else every
+            if not scopes <= every:
+                raise ConfigError(f"unknown scope in ACCESS_TOKENS for {parts[0]!r}: {sorted(scopes - every)}")
+            specs.append(TokenSpec(parts[0], parts[1], scopes))
+        return specs
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.openai_api_key.get_secret_value())
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""PostgreSQL: the system of record. Only this package imports asyncpg."""

@@ -1,0 +1,61 @@
+"""Connection pool and the translation of asyncpg's errors into ours."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from ..errors import StorageUnavailable
+
+__all__ = ["Pool", "create_pool", "translate_errors", "TRANSIENT"]
+
+Pool = asyncpg.Pool
+
+# Errors that mean "the database is not there right now", not "our SQL is wrong".
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,
+    ConnectionError,
+    TimeoutError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.QueryCanceledError,
+)
+
+
+@asynccontextmanager
+async def translate_errors(what: str) -> AsyncIterator[None]:
+    """Turn connectivity failures into StorageUnavailable; let real bugs surface."""
+    try:
+        yield
+    except TRANSIENT as exc:
+        raise StorageUnavailable(f"PostgreSQL unavailable during {what}: {type(exc).__name__}") from exc
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for typ in ("json", "jsonb"):
+        await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10, **kwargs: Any) -> asyncpg.Pool:
+    """Create the process's pool; raises StorageUnavailable when PostgreSQL is unreachable."""
+    # asyncpg does not understand SQLAlchemy's "+asyncpg" driver suffix that the
+    # original service's DATABASE_URL carried; accept it for compatibility.
+    dsn = dsn.replace("postgresql+asyncpg://", "postgresql://", 1)
+    async with translate_errors("connect"):
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+            command_timeout=60, **kwargs,
+        )
+    assert pool is not None
+    return pool

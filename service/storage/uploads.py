@@ -1,0 +1,172 @@
+"""Uploads and stored days: the ingest stage's writes and the gateway's reads.
+
+One ingest batch is one transaction: every upload of the batch gets its row,
+every winning day its sales_days row and its lines (COPY). The primary key on
+sales_days.sales_date is the final word on duplicates: whatever Redis said, a
+day that loses here is recorded as a duplicate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from ..models import SalesLine
+from .db import translate_errors
+
+__all__ = ["UploadRecord", "StoredUpload", "record_batch", "find_uploads", "upload_status", "day_owner"]
+
+
+@dataclass(slots=True)
+class UploadRecord:
+    """What ingest decided for one upload, ready to be written."""
+
+    upload_id: UUID
+    status: str  # "stored" (a candidate: may still lose to an existing day), "rejected", "duplicate"
+    sales_date: dt.date | None
+    source: str
+    sender: str | None
+    size_bytes: int
+    topic: str
+    partition: int
+    offset: int
+    products_seen: int = 0
+    products_rejected: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[SalesLine] = field(default_factory=list)
+    total_units: int = 0
+    total_revenue: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredUpload:
+    """An upload row as stored (used to replay a redelivered message's outcome)."""
+
+    upload_id: UUID
+    status: str
+    sales_date: dt.date | None
+    source: str
+    sender: str | None
+    products_stored: int
+    products_rejected: int
+    errors: list[dict[str, Any]]
+    topic: str
+    partition: int
+    offset: int
+    updated_at: dt.datetime
+    total_units: int | None
+    total_revenue: Decimal | None
+
+
+_SELECT_UPLOADS = """
+SELECT u.upload_id, u.status, u.sales_date, u.source, u.sender, u.products_stored,
+       u.products_rejected, u.errors, u.kafka_topic, u.kafka_partition, u.kafka_offset,
+       u.updated_at, d.total_units, d.total_revenue
+FROM uploads u LEFT JOIN sales_days d ON d.upload_id = u.upload_id
+WHERE u.upload_id = ANY($1::uuid[])
+"""
+
+
+def _stored(row: asyncpg.Record) -> StoredUpload:
+    return StoredUpload(
+        upload_id=row["upload_id"], status=row["status"], sales_date=row["sales_date"],
+        source=row["source"], sender=row["sender"], products_stored=row["products_stored"],
+        products_rejected=row["products_rejected"], errors=row["errors"],
+        topic=row["kafka_topic"], partition=row["kafka_partition"], offset=row["kafka_offset"],
+        updated_at=row["updated_at"], total_units=row["total_units"], total_revenue=row["total_revenue"],
+    )
+
+
+async def find_uploads(pool: asyncpg.Pool, ids: list[UUID]) -> dict[UUID, StoredUpload]:
+    """Uploads of this list that were already recorded (a redelivery)."""
+    async with translate_errors("find_uploads"):
+        rows = await pool.fetch(_SELECT_UPLOADS, ids)
+    return {r["upload_id"]: _stored(r) for r in rows}
+
+
+_INSERT_UPLOADS = """
+INSERT INTO uploads (upload_id, status, sales_date, source, sender, size_bytes, products_seen,
+                     products_stored, products_rejected, errors, kafka_topic, kafka_partition,
+                     kafka_offset)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::date[], $4::text[], $5::text[], $6::int[],
+                     $7::int[], $8::int[], $9::int[], $10::jsonb[], $11::text[], $12::int[],
+                     $13::bigint[])
+ON CONFLICT (upload_id) DO NOTHING
+"""
+
+_INSERT_DAYS = """
+INSERT INTO sales_days (sales_date, upload_id, products, total_units, total_revenue)
+SELECT * FROM unnest($1::date[], $2::uuid[], $3::int[], $4::bigint[], $5::numeric[])
+ON CONFLICT (sales_date) DO NOTHING
+RETURNING upload_id
+"""
+
+_MARK_DUPLICATE = """
+UPDATE uploads SET status = 'duplicate', products_stored = 0, errors = $2::jsonb, updated_at = now()
+WHERE upload_id = ANY($1::uuid[])
+"""
+
+
+async def record_batch(pool: asyncpg.Pool, records: list[UploadRecord]) -> set[UUID]:
+    """Write a batch in one transaction; return the ids of candidates that lost their day.
+
+    Candidates (status "stored") whose day already exists in PostgreSQL are turned
+    into duplicates here. Records whose upload row already exists are left alone.
+    """
+    if not records:
+        return set()
+    candidates = [r for r in records if r.status == "stored"]
+    lost: set[UUID] = set()
+    async with translate_errors("record_batch"), pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            _INSERT_UPLOADS,
+            [r.upload_id for r in records], [r.status for r in records],
+            [r.sales_date for r in records], [r.source for r in records],
+            [r.sender for r in records], [r.size_bytes for r in records],
+            [r.products_seen for r in records],
+            [len(r.lines) if r.status == "stored" else 0 for r in records],
+            [r.products_rejected for r in records], [r.errors for r in records],
+            [r.topic for r in records], [r.partition for r in records], [r.offset for r in records],
+        )
+        if candidates:
+            won_rows = await conn.fetch(
+                _INSERT_DAYS,
+                [r.sales_date for r in candidates], [r.upload_id for r in candidates],
+                [len(r.lines) for r in candidates], [r.total_units for r in candidates],
+                [r.total_revenue for r in candidates],
+            )
+            won = {row["upload_id"] for row in won_rows}
+            lost = {r.upload_id for r in candidates} - won
+            if lost:
+                await conn.execute(_MARK_DUPLICATE, list(lost), [_duplicate_issue()])
+            lines = [
+                (r.sales_date, ln.product_id, ln.name, ln.category, ln.quantity, ln.price)
+                for r in candidates if r.upload_id in won for ln in r.lines
+            ]
+            if lines:
+                await conn.copy_records_to_table(
+                    "sales_lines", records=lines,
+                    columns=["sales_date", "product_id", "name", "category", "quantity", "price"],
+                )
+    return lost
+
+
+def _duplicate_issue() -> dict[str, Any]:
+    return {"code": "duplicate_day", "message": "this sales date is already stored", "field": "date"}
+
+
+async def upload_status(pool: asyncpg.Pool, upload_id: UUID) -> StoredUpload | None:
+    found = await find_uploads(pool, [upload_id])
+    return found.get(upload_id)
+
+
+async def day_owner(pool: asyncpg.Pool, sales_date: dt.date) -> UUID | None:
+    """The upload that stored this day, if the day is stored."""
+    async with translate_errors("day_owner"):
+        value = await pool.fetchval("SELECT upload_id FROM sales_days WHERE sales_date = $1", sales_date)
+    return value  # type: ignore[no-any-return]
