@@ -77,8 +77,6 @@ class KafkaPosition(BaseModel):
 
 
 class _Event(BaseModel):
-    model_config = ConfigDict(ser_json_timedelta="iso_8601")
-
     event_id: str = Field(description="deterministic id; consumers dedupe on it")
     upload_id: UUID
     sales_date: dt.date | None

@@ -12,7 +12,6 @@ from typing import Any
 from aiokafka.errors import KafkaError
 from faststream import AckPolicy, ContextRepo
 from faststream.asgi import AsgiFastStream
-from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import REGISTRY
@@ -23,7 +22,8 @@ from ..errors import BusUnavailable, TransientError
 from ..lag import LagMonitor
 from ..logs import ctx
 from ..metrics import LAST_PROGRESS, RETRIES
-from ..names import GROUP_INGEST, TOPIC_RAW
+from ..models import SalesRejected, SalesStored
+from ..names import GROUP_INGEST, HEADER_EVENT_ID, TOPIC_RAW, TOPIC_REJECTED, TOPIC_STORED
 from ..retry import Backoff
 from ..runtime import health_routes, wait_for
 from ..settings import Settings
@@ -44,10 +44,18 @@ def build_ingest(settings: Settings) -> AsgiFastStream:
     backoff = Backoff(maximum=settings.retry_backoff_max_seconds)
     lag = LagMonitor(settings.kafka_bootstrap_servers, group=GROUP_INGEST, topics=(TOPIC_RAW,))
 
+    publishers = {
+        TOPIC_STORED: broker.publisher(TOPIC_STORED, schema=SalesStored, title="sales.stored",
+                                       description="a day was stored; key = sales date"),
+        TOPIC_REJECTED: broker.publisher(TOPIC_REJECTED, schema=SalesRejected, title="sales.rejected",
+                                         description="an upload was refused (invalid or duplicate day)"),
+    }
+
     async def publish(events: Sequence[tuple[str, str, Event]]) -> None:
+        # Concurrent publishes share producer batches; each one waits for acks=all.
         try:
-            await asyncio.gather(*(broker.publish(ev, topic, key=key.encode(),
-                                                  headers={"x-event-id": ev.event_id})
+            await asyncio.gather(*(publishers[topic].publish(ev, key=key.encode(),
+                                                             headers={HEADER_EVENT_ID: ev.event_id})
                                    for topic, key, ev in events))
         except KafkaError as exc:
             raise BusUnavailable(f"event publish failed: {exc}") from exc
@@ -59,6 +67,8 @@ def build_ingest(settings: Settings) -> AsgiFastStream:
         max_partition_fetch_bytes=settings.max_upload_bytes + 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024, session_timeout_ms=30_000, heartbeat_interval_ms=3_000,
         max_poll_interval_ms=300_000, batch_timeout_ms=100,
+        title="sales.raw", description="raw sales-day XML (bytes), key = sales date; "
+        "headers x-upload-id, x-sender, x-source are optional",
     )
     async def on_raw(msg: KafkaMessage) -> None:
         records = msg.raw_message
@@ -100,6 +110,3 @@ def build_ingest(settings: Settings) -> AsgiFastStream:
     return AsgiFastStream(broker, lifespan=lifespan,
                           asgi_routes=health_routes("ingest", lag=lag, stale_after=120.0))
 
-
-def broker_of(app: AsgiFastStream) -> KafkaBroker:
-    return app.broker  # type: ignore[return-value]

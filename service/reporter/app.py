@@ -50,10 +50,13 @@ def build_reporter(settings: Settings) -> AsgiFastStream:
     lag = LagMonitor(settings.kafka_bootstrap_servers, group=GROUP_REPORTS,
                      topics=(TOPIC_STORED, TOPIC_REPORT_REQUESTS))
 
+    reports_pub = broker.publisher(TOPIC_REPORTS, schema=ReportEvent, title="sales.reports",
+                                   description="a day's report (or its failure); key = sales date")
+
     async def publish(event: ReportEvent) -> None:
         try:
-            await broker.publish(event, TOPIC_REPORTS, key=event.sales_date.isoformat().encode(),
-                                 headers={HEADER_EVENT_ID: event.event_id})
+            await reports_pub.publish(event, key=event.sales_date.isoformat().encode(),
+                                      headers={HEADER_EVENT_ID: event.event_id})
         except KafkaError as exc:
             raise BusUnavailable(f"report publish failed: {exc}") from exc
 
@@ -83,7 +86,8 @@ def build_reporter(settings: Settings) -> AsgiFastStream:
         group_id=GROUP_REPORTS, ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest",
         session_timeout_ms=30_000, heartbeat_interval_ms=3_000, max_poll_interval_ms=_MAX_POLL_INTERVAL_MS)
 
-    @broker.subscriber(TOPIC_STORED, **subscriber_options)
+    @broker.subscriber(TOPIC_STORED, title="sales.stored", description="stored days to report on",
+                       **subscriber_options)
     async def on_stored(msg: KafkaMessage) -> None:
         try:
             ev = SalesStored.model_validate_json(msg.body)
@@ -93,7 +97,8 @@ def build_reporter(settings: Settings) -> AsgiFastStream:
         svc: ReporterService = state["service"]
         await guarded(msg, svc.produce(report_id_for_upload(ev.upload_id), ev.sales_date, ev.upload_id))
 
-    @broker.subscriber(TOPIC_REPORT_REQUESTS, **subscriber_options)
+    @broker.subscriber(TOPIC_REPORT_REQUESTS, title="sales.report-requests",
+                       description="ReportRequest: write a stored day's report again", **subscriber_options)
     async def on_request(msg: KafkaMessage) -> None:
         try:
             req = ReportRequest.model_validate_json(msg.body)

@@ -9,6 +9,7 @@ day that loses here is recorded as a duplicate.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -93,9 +94,10 @@ _INSERT_UPLOADS = """
 INSERT INTO uploads (upload_id, status, sales_date, source, sender, size_bytes, products_seen,
                      products_stored, products_rejected, errors, kafka_topic, kafka_partition,
                      kafka_offset)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::date[], $4::text[], $5::text[], $6::int[],
-                     $7::int[], $8::int[], $9::int[], $10::jsonb[], $11::text[], $12::int[],
-                     $13::bigint[])
+SELECT u, s, d, src, snd, sz, seen, kept, dropped, err::jsonb, t, p, o
+FROM unnest($1::uuid[], $2::text[], $3::date[], $4::text[], $5::text[], $6::int[], $7::int[],
+            $8::int[], $9::int[], $10::text[], $11::text[], $12::int[], $13::bigint[])
+     AS x(u, s, d, src, snd, sz, seen, kept, dropped, err, t, p, o)
 ON CONFLICT (upload_id) DO NOTHING
 """
 
@@ -130,7 +132,7 @@ async def record_batch(pool: asyncpg.Pool, records: list[UploadRecord]) -> set[U
             [r.sender for r in records], [r.size_bytes for r in records],
             [r.products_seen for r in records],
             [len(r.lines) if r.status == "stored" else 0 for r in records],
-            [r.products_rejected for r in records], [r.errors for r in records],
+            [r.products_rejected for r in records], [json.dumps(r.errors) for r in records],
             [r.topic for r in records], [r.partition for r in records], [r.offset for r in records],
         )
         if candidates:

@@ -1,0 +1,167 @@
+"""Fixtures: the real stack (Kafka, PostgreSQL, Redis), the fake LLM, the running service."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import json
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer
+
+from service.cache import create_redis
+from service.storage.db import create_pool
+from service.storage.migrate import migrate
+
+from .fake_llm import FakeLLM
+from .procs import Pipeline
+from .stack import Stack, provide_stack
+
+TOKEN = "test-token-" + secrets.token_hex(8)
+READ_TOKEN = "read-token-" + secrets.token_hex(8)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    with provide_stack() as s:
+        yield s
+
+
+@pytest_asyncio.fixture(scope="session")
+async def pg_pool(stack: Stack) -> AsyncIterator[Any]:
+    pool = await create_pool(stack.database_url, min_size=1, max_size=10)
+    await migrate(pool)
+    # A clean slate per test session: tests allocate their own dates below.
+    await pool.execute("TRUNCATE reports, sales_lines, sales_days, uploads")
+    yield pool
+    await pool.close()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def redis_client(stack: Stack) -> AsyncIterator[Any]:
+    client = create_redis(stack.redis_url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+_blocks = itertools.count()
+
+
+@pytest.fixture
+def days() -> list[dt.date]:
+    """30 consecutive dates no other test uses, with 30 empty days around them (no shared history)."""
+    start = dt.date(2001, 1, 1) + dt.timedelta(days=60 * next(_blocks))
+    return [start + dt.timedelta(days=i) for i in range(30)]
+
+
+@pytest.fixture(scope="session")
+def fake_llm() -> Iterator[FakeLLM]:
+    server = FakeLLM().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pipeline(stack: Stack, pg_pool: Any, redis_client: Any, fake_llm: FakeLLM,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """gateway + ingest + reporter as real processes against the real stack."""
+    env = {**stack.env(), "ACCESS_TOKEN": TOKEN, "ACCESS_TOKENS": f"reader:{READ_TOKEN}:read",
+           "OPENAI_API_KEY": "sk-test-not-a-real-key", "OPENAI_BASE_URL": fake_llm.url,
+           "NAME_OF_API_MODEL": "fake-model", "LLM_TIMEOUT_SECONDS": "2", "LLM_MAX_RETRIES": "1",
+           "LLM_MAX_ATTEMPTS": "4", "RETRY_BACKOFF_MAX_SECONDS": "1", "LOG_FORMAT": "json",
+           "RATE_LIMIT_PER_MINUTE": "100000", "CACHE_LIFE_PERIOD": "3600", "APP_ENV": "test"}
+    pipe = Pipeline.create(env, tmp_path_factory.mktemp("logs"))
+    try:
+        for name in ("ingest", "reporter", "gateway"):
+            pipe.start(name)
+        yield pipe
+    finally:
+        pipe.stop_all()
+
+
+@pytest_asyncio.fixture
+async def api(pipeline: Pipeline) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=pipeline.gateway_url, timeout=30,
+                                 headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        yield client
+
+
+class Events:
+    """Reads sales.stored / sales.rejected / sales.reports from where they are now."""
+
+    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+        self._consumer = consumer
+        self.seen: list[tuple[str, dict[str, Any]]] = []
+
+    async def wait(self, topic: str, *, timeout: float = 30.0, **match: Any) -> dict[str, Any]:
+        found = await self.collect(topic, 1, timeout=timeout, **match)
+        return found[0]
+
+    async def collect(self, topic: str, n: int, *, timeout: float = 30.0, **match: Any) -> list[dict[str, Any]]:
+        def hits() -> list[dict[str, Any]]:
+            return [e for t, e in self.seen if t == topic and all(str(e.get(k)) == str(v) for k, v in match.items())]
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(hits()) < n:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise AssertionError(f"only {len(hits())}/{n} events on {topic} matching {match}")
+            batch = await self._consumer.getmany(timeout_ms=int(min(left, 0.5) * 1000))
+            for records in batch.values():
+                for r in records:
+                    self.seen.append((r.topic, json.loads(r.value)))
+        return hits()
+
+    async def settle(self, seconds: float = 1.0) -> None:
+        """Read whatever arrives within `seconds` (to check that nothing more comes)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while loop.time() < end:
+            batch = await self._consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for r in records:
+                    self.seen.append((r.topic, json.loads(r.value)))
+
+
+@pytest_asyncio.fixture
+async def events(stack: Stack, pipeline: Pipeline) -> AsyncIterator[Events]:
+    consumer = AIOKafkaConsumer(
+        "sales.stored", "sales.rejected", "sales.reports", bootstrap_servers=stack.kafka,
+        group_id=f"test-{uuid.uuid4()}", auto_offset_reset="latest", enable_auto_commit=False)
+    await consumer.start()
+    # Make sure the assignment happened and positions are fixed before the test acts.
+    while not consumer.assignment():
+        await consumer.getmany(timeout_ms=200)
+    for tp in consumer.assignment():
+        await consumer.position(tp)
+    try:
+        yield Events(consumer)
+    finally:
+        await consumer.stop()
+
+
+def sales_xml(day: dt.date, products: list[tuple[int, str, int, str, str]] | int = 5, *,
+              seed: int = 0) -> bytes:
+    """A sales day; products as (id, name, quantity, price, category), or a count to generate."""
+    if isinstance(products, int):
+        cats = ["Electronics", "Books", "Garden", "Toys", "Food"]
+        products = [(i, f"Product {i}", (i * 7 + seed) % 50 + 1, f"{(i * 13 + seed) % 900 + 10}.{i % 100:02d}",
+                     cats[i % len(cats)]) for i in range(1, products + 1)]
+    rows = "".join(f"<product><id>{i}</id><name>{n}</name><quantity>{q}</quantity><price>{p}</price>"
+                   f"<category>{c}</category></product>" for i, n, q, p, c in products)
+    return f'<sales_data date="{day.isoformat()}"><products>{rows}</products></sales_data>'.encode()
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent

@@ -1,0 +1,65 @@
+"""Three days uploaded → three checked reports on sales.reports → served by the gateway."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from ..conftest import sales_xml
+
+
+async def test_three_days_three_reports_served_by_date(api, events, pg_pool, fake_llm, days):
+    """Three consecutive days produce three verified reports; the third compares with the first two."""
+    ids = []
+    for i in range(3):
+        r = await api.post("/v1/uploads", content=sales_xml(days[i], 30, seed=i))
+        assert r.status_code == 202
+        ids.append(r.json()["upload_id"])
+    reports = [await events.wait("sales.reports", upload_id=u, timeout=30) for u in ids]
+    for report, day in zip(reports, days):
+        check = await pg_pool.fetchrow(
+            "SELECT sum(quantity*price) AS revenue, sum(quantity) AS units FROM sales_lines "
+            "WHERE sales_date = $1", day)
+        assert Decimal(report["facts"]["total_revenue"]) == check["revenue"]
+        assert report["facts"]["total_units"] == check["units"]
+        assert report["verified"] and report["status"] == "ok"
+    assert reports[2]["facts"]["history"]["previous_date"] == days[1].isoformat()
+
+    got = (await api.get(f"/v1/reports/{days[2].isoformat()}")).json()
+    assert got["report_id"] == reports[2]["report_id"] and got["report"] == got["text"]
+    md = await api.get(f"/v1/reports/{days[2].isoformat()}", params={"format": "md"})
+    assert md.headers["content-type"].startswith("text/markdown") and days[2].isoformat() in md.text
+
+    page1 = (await api.get("/v1/reports", params={"from": days[0].isoformat(), "to": days[2].isoformat(),
+                                                  "limit": 2})).json()
+    page2 = (await api.get("/v1/reports", params={"from": days[0].isoformat(), "to": days[2].isoformat(),
+                                                  "limit": 2, "cursor": page1["next_cursor"]})).json()
+    dates = [r["sales_date"] for r in page1["items"] + page2["items"]]
+    assert dates == [d.isoformat() for d in days[:3]] and page2["next_cursor"] is None
+
+
+async def test_regenerate_publishes_a_new_report(api, events, days):
+    """POST /v1/reports/{date}/regenerate answers 202 and a new report arrives for the day."""
+    r = await api.post("/v1/uploads", content=sales_xml(days[0]))
+    first = await events.wait("sales.reports", upload_id=r.json()["upload_id"])
+    regen = await api.post(f"/v1/reports/{days[0].isoformat()}/regenerate")
+    assert regen.status_code == 202
+    await events.collect("sales.reports", 2, sales_date=days[0].isoformat())
+    latest = (await api.get(f"/v1/reports/{days[0].isoformat()}")).json()
+    assert latest["report_id"] != first["report_id"]
+    assert (await api.post("/v1/reports/1999-01-01/regenerate")).status_code == 404
+
+
+async def test_sales_lines_are_paginated(api, events, days):
+    """A day's lines come back in pages that together hold every product once."""
+    r = await api.post("/v1/uploads", content=sales_xml(days[0], 25))
+    await events.wait("sales.stored", upload_id=r.json()["upload_id"])
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 10, **({"cursor": cursor} if cursor else {})}
+        page = (await api.get(f"/v1/sales/{days[0].isoformat()}/lines", params=params)).json()
+        seen += [item["product_id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == list(range(1, 26))
+    assert (await api.get("/v1/sales/1999-01-01/lines")).status_code == 404

@@ -1,0 +1,211 @@
+"""Ingest's decisions and writes on real PostgreSQL and Redis (Kafka replaced by a list).
+
+The Kafka flow itself is covered in tests/e2e; here each rule of the stage is
+checked directly: policies, dedupe layers, redelivery, concurrency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from service.cache import DayCache
+from service.ingest.decide import RawUpload, raw_upload
+from service.ingest.handler import IngestService
+from service.names import redis_day_key
+
+from ..conftest import sales_xml
+
+_offsets = iter(range(10**9))
+
+
+def raw(body: bytes, *, upload_id: uuid.UUID | None = None) -> RawUpload:
+    headers = [("x-upload-id", str(upload_id).encode())] if upload_id else []
+    return raw_upload(value=body, headers=headers, topic="sales.raw", partition=0, offset=next(_offsets))
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, Any]] = []
+
+    async def __call__(self, events: Sequence[tuple[str, str, Any]]) -> None:
+        self.events.extend(events)
+
+    def of(self, upload_id: uuid.UUID) -> list[tuple[str, Any]]:
+        return [(t, e) for t, _, e in self.events if e.upload_id == upload_id]
+
+
+@pytest.fixture
+def sink() -> Sink:
+    return Sink()
+
+
+def service(pg_pool: Any, redis_client: Any, sink: Sink, policy: str = "lenient") -> IngestService:
+    return IngestService(pool=pg_pool, cache=DayCache(redis_client, ttl_seconds=3600), publish=sink,
+                         policy=policy, max_products=100_000)
+
+
+async def status_of(pg_pool: Any, upload_id: uuid.UUID) -> str | None:
+    return await pg_pool.fetchval("SELECT status FROM uploads WHERE upload_id = $1", upload_id)
+
+
+async def test_valid_day_is_stored_with_exact_totals(pg_pool, redis_client, sink, days):
+    """A valid day is stored in one go: upload row, day row with exact totals, every line."""
+    body = sales_xml(days[0], [(1, "A", 3, "10.10", "X"), (2, "B", 1, "0.20", "Y")])
+    up = raw(body)
+    await service(pg_pool, redis_client, sink).handle([up])
+    assert await status_of(pg_pool, up.upload_id) == "stored"
+    day = await pg_pool.fetchrow("SELECT * FROM sales_days WHERE sales_date = $1", days[0])
+    assert (day["products"], day["total_units"], str(day["total_revenue"])) == (2, 4, "30.50")
+    assert await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[0]) == 2
+    [(topic, event)] = sink.of(up.upload_id)
+    assert topic == "sales.stored" and str(event.total_revenue) == "30.50"
+
+
+async def test_lenient_keeps_valid_products_and_records_the_rest(pg_pool, redis_client, sink, days):
+    """Lenient policy stores the valid products and records each rejected one with its error."""
+    body = sales_xml(days[0], [(1, "A", 3, "10.10", "X"), (2, "B", -1, "1.234", "Y")])
+    up = raw(body)
+    await service(pg_pool, redis_client, sink).handle([up])
+    row = await pg_pool.fetchrow("SELECT * FROM uploads WHERE upload_id = $1", up.upload_id)
+    assert row["status"] == "stored" and row["products_stored"] == 1 and row["products_rejected"] == 1
+    codes = {e["code"] for e in row["errors"]}
+    assert codes >= {"too_many_decimals"} and all(e.get("line") for e in row["errors"])
+
+
+async def test_strict_rejects_the_whole_day(pg_pool, redis_client, sink, days):
+    """Strict policy rejects a day with any bad product and frees the day for a corrected upload."""
+    svc = service(pg_pool, redis_client, sink, policy="strict")
+    bad = raw(sales_xml(days[0], [(1, "A", 3, "10.10", "X"), (2, "B", 1, "abc", "Y")]))
+    await svc.handle([bad])
+    assert await status_of(pg_pool, bad.upload_id) == "rejected"
+    [(topic, event)] = sink.of(bad.upload_id)
+    assert topic == "sales.rejected" and event.errors[0].code == "bad_decimal"
+    assert await redis_client.get(redis_day_key(days[0].isoformat())) is None
+    good = raw(sales_xml(days[0], [(1, "A", 3, "10.10", "X")]))
+    await svc.handle([good])
+    assert await status_of(pg_pool, good.upload_id) == "stored"
+
+
+async def test_duplicate_day_is_refused_by_redis_fast_path(pg_pool, redis_client, sink, days):
+    """A second upload of a stored day is a duplicate while the Redis claim lives."""
+    svc = service(pg_pool, redis_client, sink)
+    first, second = raw(sales_xml(days[0])), raw(sales_xml(days[0], seed=1))
+    await svc.handle([first])
+    await svc.handle([second])
+    assert await status_of(pg_pool, second.upload_id) == "duplicate"
+    [(topic, event)] = sink.of(second.upload_id)
+    assert topic == "sales.rejected" and event.status == "duplicate"
+
+
+async def test_duplicate_day_is_refused_by_postgres_after_redis_forgets(pg_pool, redis_client, sink, days):
+    """After the Redis key is gone (TTL or flush), PostgreSQL's unique day still refuses a duplicate."""
+    svc = service(pg_pool, redis_client, sink)
+    first = raw(sales_xml(days[0]))
+    await svc.handle([first])
+    await redis_client.delete(redis_day_key(days[0].isoformat()))
+    second = raw(sales_xml(days[0], seed=2))
+    await svc.handle([second])
+    assert await status_of(pg_pool, second.upload_id) == "duplicate"
+    owner = await pg_pool.fetchval("SELECT upload_id FROM sales_days WHERE sales_date = $1", days[0])
+    assert owner == first.upload_id
+    assert await redis_client.get(redis_day_key(days[0].isoformat())) is None  # claim released
+
+
+async def test_same_day_twice_in_one_batch_stores_once(pg_pool, redis_client, sink, days):
+    """Two uploads of one day in one batch: the first is stored, the second is a duplicate."""
+    a, b = raw(sales_xml(days[0])), raw(sales_xml(days[0], seed=3))
+    await service(pg_pool, redis_client, sink).handle([a, b])
+    assert [await status_of(pg_pool, a.upload_id), await status_of(pg_pool, b.upload_id)] == ["stored", "duplicate"]
+
+
+async def test_concurrent_uploads_of_one_day_store_exactly_once(pg_pool, redis_client, sink, days):
+    """Ten consumers racing on one day (a rebalance, say): exactly one stores it."""
+    uploads = [raw(sales_xml(days[0], seed=i)) for i in range(10)]
+    services = [service(pg_pool, redis_client, sink) for _ in uploads]
+    await asyncio.gather(*(s.handle([u]) for s, u in zip(services, uploads)))
+    statuses = [await status_of(pg_pool, u.upload_id) for u in uploads]
+    assert statuses.count("stored") == 1 and statuses.count("duplicate") == 9
+    assert await pg_pool.fetchval("SELECT count(*) FROM sales_days WHERE sales_date = $1", days[0]) == 1
+
+
+async def test_concurrent_uploads_without_redis_claims_still_store_once(pg_pool, redis_client, sink, days):
+    """Even if Redis forgets between claims, PostgreSQL's unique key lets exactly one day in."""
+    uploads = [raw(sales_xml(days[0], seed=i)) for i in range(6)]
+    svc = service(pg_pool, redis_client, sink)
+
+    async def one(u: RawUpload) -> None:
+        await redis_client.delete(redis_day_key(days[0].isoformat()))
+        await svc.handle([u])
+
+    await asyncio.gather(*(one(u) for u in uploads))
+    statuses = [await status_of(pg_pool, u.upload_id) for u in uploads]
+    assert statuses.count("stored") == 1
+    assert await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[0]) == 5
+
+
+async def test_redelivery_changes_nothing_and_replays_the_event(pg_pool, redis_client, sink, days):
+    """The same record delivered again adds no row and publishes the same event again."""
+    svc = service(pg_pool, redis_client, sink)
+    up = raw(sales_xml(days[0]))
+    await svc.handle([up])
+    await svc.handle([up])
+    await redis_client.flushdb()
+    await svc.handle([up])
+    assert await pg_pool.fetchval("SELECT count(*) FROM uploads WHERE upload_id = $1", up.upload_id) == 1
+    assert await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[0]) == 5
+    events = sink.of(up.upload_id)
+    assert [t for t, _ in events] == ["sales.stored"] * 3
+    assert len({e.event_id for _, e in events}) == 1
+
+
+async def test_redelivery_after_crash_between_claim_and_commit(pg_pool, redis_client, sink, days):
+    """A claim left by a crashed attempt belongs to the redelivered message, which stores the day."""
+    up = raw(sales_xml(days[0]))
+    await redis_client.set(redis_day_key(days[0].isoformat()), str(up.upload_id))
+    await service(pg_pool, redis_client, sink).handle([up])
+    assert await status_of(pg_pool, up.upload_id) == "stored"
+
+
+async def test_record_without_headers_gets_a_stable_id(pg_pool, redis_client, sink, days):
+    """A record produced by any client (no headers) gets an id derived from its position."""
+    a = raw_upload(value=sales_xml(days[0]), headers=[], topic="sales.raw", partition=3, offset=42)
+    b = raw_upload(value=sales_xml(days[0]), headers=[], topic="sales.raw", partition=3, offset=42)
+    assert a.upload_id == b.upload_id and a.source == "kafka"
+
+
+@pytest.mark.parametrize("body, code", [
+    (b"", "empty_body"),
+    (b"hello", "not_xml"),
+    (b'{"sales_data": 1}', "not_xml"),
+    (b'<sales_data date="2024-02-30"><products/></sales_data>', "bad_date"),
+    (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+     b'<sales_data date="2024-01-01"><products><product><id>1</id><name>&e;</name></product>'
+     b'</products></sales_data>', "forbidden_dtd"),
+])
+async def test_poison_bodies_are_rejected_and_recorded(pg_pool, redis_client, sink, body, code):
+    """A body that is not a sales day is recorded as rejected with a clear code; nothing is stored."""
+    up = raw(body)
+    await service(pg_pool, redis_client, sink).handle([up])
+    row = await pg_pool.fetchrow("SELECT status, errors FROM uploads WHERE upload_id = $1", up.upload_id)
+    assert row["status"] == "rejected" and row["errors"][0]["code"] == code
+
+
+async def test_a_bad_upload_does_not_hold_back_the_batch(pg_pool, redis_client, sink, days):
+    """Good and bad uploads in one batch: each gets its own fate."""
+    good, bad = raw(sales_xml(days[0])), raw(b"<nope/>")
+    await service(pg_pool, redis_client, sink).handle([bad, good])
+    assert await status_of(pg_pool, good.upload_id) == "stored"
+    assert await status_of(pg_pool, bad.upload_id) == "rejected"
+
+
+async def test_dates_are_exact_calendar_dates(pg_pool, redis_client, sink):
+    """Leap day is a valid date."""
+    up = raw(sales_xml(dt.date(2096, 2, 29)))
+    await service(pg_pool, redis_client, sink).handle([up])
+    assert await status_of(pg_pool, up.upload_id) == "stored"
