@@ -54,6 +54,8 @@ def make_broker(settings: Settings, *, client_id: str, **kwargs: object) -> Kafk
         allow_auto_create_topics=False,
         graceful_timeout=30.0,
         request_timeout_ms=15_000,
+        # FastStream's own messages go through our handlers (JSON, redaction).
+        logger=logging.getLogger("sales_analyzer.kafka"),
         **kwargs,  # type: ignore[arg-type]
     )
 
