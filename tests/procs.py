@@ -9,6 +9,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 
@@ -22,6 +23,7 @@ class Pipeline:
     log_dir: Path
     gateway_url: str = ""
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    logs: dict[str, BinaryIO] = field(default_factory=dict)
 
     @classmethod
     def create(cls, base_env: dict[str, str], log_dir: Path) -> "Pipeline":
@@ -40,13 +42,14 @@ class Pipeline:
         return self.health_url(name).replace("/healthz", "/metrics")
 
     def start(self, name: str, *, timeout: float = 60.0) -> None:
-        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
+        log = self.logs[name] = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "service.cli.main", "serve", name], cwd=REPO, env=self.env,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.procs[name].poll() is not None:
+                self.stop(name)
                 raise RuntimeError(f"{name} exited: see {self.log_dir / (name + '.log')}")
             try:
                 if httpx.get(self.health_url(name), timeout=1).status_code < 500:
@@ -58,6 +61,9 @@ class Pipeline:
 
     def stop(self, name: str, *, kill: bool = False) -> None:
         proc = self.procs.pop(name, None)
+        log = self.logs.pop(name, None)
+        if log is not None:
+            log.close()
         if proc is None or proc.poll() is not None:
             return
         proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,8 +13,6 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..cache import DayCache, create_redis
-from ..logs import ctx
-from ..metrics import GATEWAY_REQUESTS, STAGE_SECONDS
 from ..runtime import wait_for
 from ..settings import Settings, get_settings
 from ..storage.db import create_pool
@@ -23,6 +20,7 @@ from ..storage.migrate import migrate
 from . import reads, uploads
 from .auth import TokenTable
 from .errors import install_error_handlers
+from .observe import Observe
 from .publisher import RawPublisher
 from .ratelimit import RateLimiter
 from .state import Gateway
@@ -64,24 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(uploads.router)
     app.include_router(reads.router)
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        try:
-            async with asyncio.timeout(settings.request_timeout_seconds):
-                response = await call_next(request)
-        except TimeoutError:
-            response = JSONResponse({"code": "timeout", "message": "the request took too long"}, status_code=504)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        GATEWAY_REQUESTS.labels(route=path, status=str(response.status_code)).inc()
-        elapsed = time.perf_counter() - started
-        STAGE_SECONDS.labels(stage="gateway").observe(elapsed)
-        if response.status_code >= 400 or request.method != "GET":
-            log.info("request", extra=ctx(method=request.method, route=path, status=response.status_code,
-                                          ms=round(elapsed * 1000, 2),
-                                          token=getattr(request.state, "principal", None)))
-        return response
+    app.add_middleware(Observe, timeout=settings.request_timeout_seconds)
 
     @app.get("/healthz", summary="Liveness: the process answers", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -1,0 +1,40 @@
+"""The gateway's cheap check of an upload before it is published to sales.raw.
+
+It reads only the beginning of the document (the prolog and the root's start
+tag) and applies exactly the document-level rules of the full parse, from
+service/ingest/rules.py: empty body, DOCTYPE/ENTITY refused, UTF-8 only, XML at
+all, root ``<sales_data>`` without namespace, a real ``date``. Products are not
+looked at: ingest validates them. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from ..ingest.rules import read_head
+from ..models import Issue
+
+__all__ = ["PrecheckResult", "precheck"]
+
+
+@dataclass(frozen=True, slots=True)
+class PrecheckResult:
+    """The day an upload is for, or the one reason it is refused (exactly one of the two is set)."""
+
+    sales_date: dt.date | None
+    issue: Issue | None
+
+    @property
+    def ok(self) -> bool:
+        return self.issue is None
+
+
+def precheck(data: bytes) -> PrecheckResult:
+    """Check the beginning of ``data``; never raises for any input."""
+    try:
+        head = read_head(data)
+    except Exception as exc:  # a bug of ours: refuse the upload rather than fail the request
+        return PrecheckResult(None, Issue(code="internal_error",
+                                          message=f"internal error in the check: {type(exc).__name__}"))
+    return PrecheckResult(head.sales_date, head.issue)

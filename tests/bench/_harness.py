@@ -1,0 +1,133 @@
+"""Shared pieces of the benchmarks: the stack, the processes, a lean HTTP load client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+
+from ..fake_llm import FakeLLM
+from ..procs import Pipeline
+from ..stack import Stack
+
+TOKEN = "bench-token-0123456789abcdef"
+
+
+def start_pipeline(stack: Stack, llm: FakeLLM | None, log_dir: Path, *,
+                   processes: tuple[str, ...] = ("ingest", "reporter", "gateway"), **env: str) -> Pipeline:
+    base = {**stack.env(), "ACCESS_TOKEN": TOKEN, "LOG_LEVEL": "WARNING", "RATE_LIMIT_PER_MINUTE": "0",
+            "APP_ENV": "test", **env}
+    if llm is not None:
+        base |= {"OPENAI_API_KEY": "sk-bench-not-a-key", "OPENAI_BASE_URL": llm.url,
+                 "NAME_OF_API_MODEL": "bench-stub"}
+    pipe = Pipeline.create(base, log_dir)
+    for name in processes:
+        pipe.start(name)
+    return pipe
+
+
+def random_base_year() -> int:
+    """Dates far from anything real, different on every run (no clash with stored days)."""
+    return random.randint(3000, 9000)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident memory (VmHWM) of a process and its children (uvicorn workers)."""
+    total = 0
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+class EventWatch:
+    """Collects events from topics, with Kafka's record timestamps (ms)."""
+
+    def __init__(self, kafka: str, *topics: str) -> None:
+        self._consumer = AIOKafkaConsumer(*topics, bootstrap_servers=kafka, auto_offset_reset="latest",
+                                          group_id=f"bench-{random.random()}", enable_auto_commit=False,
+                                          fetch_max_wait_ms=20)
+        self.events: list[tuple[str, int, dict[str, Any]]] = []
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        while not self._consumer.assignment():
+            await self._consumer.getmany(timeout_ms=100)
+        for tp in self._consumer.assignment():
+            await self._consumer.position(tp)
+
+    async def until(self, done: Any, timeout: float) -> None:
+        end = time.monotonic() + timeout
+        while not done(self.events):
+            if time.monotonic() > end:
+                raise TimeoutError(f"only {len(self.events)} events")
+            batch = await self._consumer.getmany(timeout_ms=100)
+            for records in batch.values():
+                for r in records:
+                    self.events.append((r.topic, r.timestamp, json.loads(r.value)))
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+
+
+async def post_many(host: str, port: int, path: str, bodies: list[bytes], *, concurrency: int
+                    ) -> tuple[list[int], list[float], float]:
+    """POST every body over `concurrency` keep-alive connections; (statuses, latencies, seconds).
+
+    Written on raw asyncio streams on purpose: on a 2-core machine a full HTTP client
+    would eat the CPU the server under test needs.
+    """
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(len(bodies)):
+        queue.put_nowait(i)
+    statuses = [0] * len(bodies)
+    latencies = [0.0] * len(bodies)
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while True:
+                try:
+                    i = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                body = bodies[i]
+                head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n"
+                        f"Content-Type: application/xml\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+                t0 = time.perf_counter()
+                writer.write(head + body)
+                await writer.drain()
+                status_line = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                await reader.readexactly(length)
+                latencies[i] = time.perf_counter() - t0
+                statuses[i] = int(status_line.split()[1])
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return statuses, latencies, time.perf_counter() - started
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]

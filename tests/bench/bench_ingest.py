@@ -1,0 +1,84 @@
+"""Ingestion benchmark (issue: ingestion pipeline).
+
+    .venv/bin/python -m tests.bench.bench_ingest
+
+1. 300 uploads of 100 products, distinct dates, 16 concurrent clients, POST /v1/uploads:
+   uploads/s accepted, and the time until all 300 sales.stored events are out
+   (→ products/s end to end).
+2. One 50,000-product day: time from POST to sales.stored; peak memory per process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import tempfile
+import time
+from pathlib import Path
+
+from ..conftest import sales_xml
+from ..fake_llm import FakeLLM
+from ..stack import provide_stack
+from ._harness import EventWatch, peak_rss_mb, pct, post_many, random_base_year, start_pipeline
+
+
+async def run(uploads: int, products: int, concurrency: int, workers: int, with_reporter: bool) -> None:
+    with provide_stack() as stack, tempfile.TemporaryDirectory() as logs:
+        llm = FakeLLM().start()
+        processes = ("ingest", "reporter", "gateway") if with_reporter else ("ingest", "gateway")
+        pipe = start_pipeline(stack, llm, Path(logs), processes=processes, GATEWAY_WORKERS=str(workers))
+        host, port = "127.0.0.1", int(pipe.gateway_url.rsplit(":", 1)[1])
+        try:
+            base = dt.date(random_base_year(), 1, 1)
+            bodies = [sales_xml(base + dt.timedelta(days=i), products, seed=i) for i in range(uploads)]
+            watch = EventWatch(stack.kafka, "sales.stored", "sales.rejected")
+            await watch.start()
+            # warm-up: one upload so connections and statements are ready
+            await post_many(host, port, "/v1/uploads", [sales_xml(base - dt.timedelta(days=1), 1)], concurrency=1)
+            await watch.until(lambda ev: len(ev) >= 1, 30)
+            watch.events.clear()
+
+            t0 = time.perf_counter()
+            statuses, lat, seconds = await post_many(host, port, "/v1/uploads", bodies, concurrency=concurrency)
+            await watch.until(lambda ev: len(ev) >= uploads, 120)
+            e2e = time.perf_counter() - t0
+            stored = sum(1 for t, _, _ in watch.events if t == "sales.stored")
+            print(f"# {uploads} uploads x {products} products, {concurrency} clients, "
+                  f"gateway workers={workers}, processes: {', '.join(processes)}")
+            print(f"accepted (202): {statuses.count(202)}/{uploads}  other: "
+                  f"{sorted(set(statuses) - {202}) or 'none'}")
+            print(f"accept rate: {uploads / seconds:,.0f} uploads/s  (latency p50 {pct(lat, .5) * 1000:.1f} ms, "
+                  f"p99 {pct(lat, .99) * 1000:.1f} ms)")
+            print(f"all sales.stored out after: {e2e:.2f} s  ({stored} stored)  -> "
+                  f"{uploads * products / e2e:,.0f} products/s end to end, {uploads / e2e:,.0f} uploads/s")
+
+            big_day = base + dt.timedelta(days=uploads + 10)
+            big = sales_xml(big_day, 50_000)
+            watch.events.clear()
+            t1 = time.perf_counter()
+            statuses, _, _ = await post_many(host, port, "/v1/uploads", [big], concurrency=1)
+            await watch.until(lambda ev: any(e.get("sales_date") == big_day.isoformat() for _, _, e in ev), 120)
+            print(f"# one day of 50,000 products ({len(big) / 1e6:.1f} MB XML): HTTP {statuses[0]}, "
+                  f"stored after {time.perf_counter() - t1:.2f} s")
+            for name, proc in pipe.procs.items():
+                print(f"peak RSS {name}: {peak_rss_mb(proc.pid):.0f} MB")
+            await watch.stop()
+        finally:
+            pipe.stop_all()
+            llm.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--uploads", type=int, default=300)
+    ap.add_argument("--products", type=int, default=100)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--workers", type=int, default=2, help="gateway worker processes")
+    ap.add_argument("--with-reporter", action="store_true", help="run the reporter too (competes for CPU)")
+    args = ap.parse_args()
+    asyncio.run(run(args.uploads, args.products, args.concurrency, args.workers, args.with_reporter))
+
+
+if __name__ == "__main__":
+    main()
