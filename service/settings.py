@@ -113,7 +113,8 @@ class Settings(BaseSettings):
             if not tokens:
                 raise ConfigError("production needs ACCESS_TOKEN or ACCESS_TOKENS")
             for spec in tokens:
-                if spec.secret.lower() in _UNSAFE_TOKENS or len(spec.secret) < 16:
+                low = spec.secret.lower()
+                if low in _UNSAFE_TOKENS or low.startswith("change") or len(spec.secret) < 16:
                     raise ConfigError(f"token {spec.name!r} is a placeholder or shorter than 16 characters")
         return self
 
