@@ -51,6 +51,10 @@ def make_broker(settings: Settings, *, client_id: str, **kwargs: object) -> Kafk
         compression_type="zstd",
         max_request_size=producer_max_request_size(settings),
         linger_ms=2,  # lets concurrent publishes share a batch; 2 ms is below our latency budget
+        # An upload of 100 products is ~10 KB: with aiokafka's 16 KB default every upload
+        # is a batch of its own and a partition's sends queue up one round trip each.
+        # 1 MiB lets concurrent uploads to a partition travel together (4.5x measured).
+        max_batch_size=1024 * 1024,
         allow_auto_create_topics=False,
         graceful_timeout=30.0,
         request_timeout_ms=15_000,

@@ -11,9 +11,9 @@ from .builtin import write_builtin
 from .facts import Facts
 from .llm import LLMClient
 from .prompt import build_correction, build_messages
-from .verify import verify
+from .verify import missing_essentials, verify
 
-__all__ = ["Draft", "write_report", "BUILTIN_MODEL", "sanitize"]
+__all__ = ["Draft", "write_report", "BUILTIN_MODEL", "sanitize", "check"]
 
 BUILTIN_MODEL = "builtin"
 
@@ -24,6 +24,11 @@ _HTML = re.compile(r"</?[A-Za-z][^>]*>")
 
 def sanitize(text: str) -> str:
     return _HTML.sub("", _IMAGE.sub("", text)).strip()
+
+
+def check(text: str, facts: Facts) -> list[str]:
+    """Everything wrong with a report: false numbers, then missing essentials."""
+    return verify(text, facts) + missing_essentials(text, facts)
 
 
 @dataclass(slots=True)
@@ -43,13 +48,13 @@ async def write_report(facts: Facts, *, llm: LLMClient | None,
     system, user = build_messages(facts, language=language)
     if llm is None:
         text = write_builtin(facts, language=language)
-        wrong = verify(text, facts)
+        wrong = check(text, facts)
         return Draft(text, BUILTIN_MODEL, system, user, not wrong, wrong, calls=0)
 
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     first = await llm.complete(messages)
     text, usage, calls = sanitize(first.text), dict(first.usage), 1
-    wrong = verify(text, facts)
+    wrong = check(text, facts)
     if wrong:
         messages += [{"role": "assistant", "content": text},
                      {"role": "user", "content": build_correction(wrong, language=language)}]
@@ -58,5 +63,5 @@ async def write_report(facts: Facts, *, llm: LLMClient | None,
         for k, v in second.usage.items():
             usage[k] = usage.get(k, 0) + v
         text = sanitize(second.text)
-        wrong = verify(text, facts)
+        wrong = check(text, facts)
     return Draft(text, first.model, system, user, not wrong, wrong, calls, usage)
