@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
@@ -19,7 +20,7 @@ from .errors import BusUnavailable
 from .names import ALL_TOPICS, TOPIC_RAW
 from .settings import Settings
 
-__all__ = ["make_broker", "ensure_topics", "topic_configs", "producer_max_request_size"]
+__all__ = ["make_broker", "producer_options", "ensure_topics", "topic_configs", "producer_max_request_size"]
 
 log = logging.getLogger("sales_analyzer.bus")
 
@@ -43,10 +44,10 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
     return configs
 
 
-def make_broker(settings: Settings, *, client_id: str, **kwargs: object) -> KafkaBroker:
-    return KafkaBroker(
-        settings.kafka_bootstrap_servers,
-        client_id=client_id,
+def producer_options(settings: Settings) -> dict[str, Any]:
+    """Producer settings shared by the FastStream brokers and the gateway's producer."""
+    return dict(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
         enable_idempotence=True,  # acks=all, and the producer's own retries never duplicate
         compression_type="zstd",
         max_request_size=producer_max_request_size(settings),
@@ -55,9 +56,18 @@ def make_broker(settings: Settings, *, client_id: str, **kwargs: object) -> Kafk
         # is a batch of its own and a partition's sends queue up one round trip each.
         # 1 MiB lets concurrent uploads to a partition travel together (4.5x measured).
         max_batch_size=1024 * 1024,
+        request_timeout_ms=15_000,
+    )
+
+
+def make_broker(settings: Settings, *, client_id: str, **kwargs: object) -> KafkaBroker:
+    options = producer_options(settings)
+    return KafkaBroker(
+        options.pop("bootstrap_servers"),
+        client_id=client_id,
         allow_auto_create_topics=False,
         graceful_timeout=30.0,
-        request_timeout_ms=15_000,
+        **options,
         # FastStream's own messages go through our handlers (JSON, redaction).
         logger=logging.getLogger("sales_analyzer.kafka"),
         **kwargs,  # type: ignore[arg-type]

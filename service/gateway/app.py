@@ -56,7 +56,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await redis.aclose()
 
     app = FastAPI(title=settings.app_title, version="1.0", lifespan=lifespan,
-                  max_body_size=settings.max_upload_bytes,
                   description="Upload daily sales XML; read stored days and their LLM-written reports.")
     install_error_handlers(app)
     app.include_router(uploads.router)

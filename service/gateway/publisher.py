@@ -3,6 +3,11 @@
 The gateway must start and serve reads while Kafka is down, and must never
 accept an upload it could not hand to Kafka: publish() either gets the broker's
 acknowledgement (acks=all, idempotent producer) or raises BusUnavailable.
+
+It uses aiokafka's producer directly rather than a FastStream broker: the
+gateway only produces, and on the upload hot path FastStream's publish layer
+cost ~80 µs of CPU per upload (198 µs against 120 µs, measured), a sixth of the
+whole request on this hardware.
 """
 
 from __future__ import annotations
@@ -11,10 +16,10 @@ import asyncio
 import contextlib
 import logging
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from faststream.kafka import KafkaBroker
 
-from ..bus import ensure_topics, make_broker
+from ..bus import ensure_topics, producer_options
 from ..errors import BusUnavailable
 from ..names import TOPIC_RAW
 from ..settings import Settings
@@ -30,28 +35,28 @@ _PUBLISH_TIMEOUT = 10.0
 class RawPublisher:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._broker: KafkaBroker | None = None
+        self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
         self._retry: asyncio.Task[None] | None = None
 
     @property
     def connected(self) -> bool:
-        return self._broker is not None
+        return self._producer is not None
 
     async def connect(self) -> bool:
         async with self._lock:
-            if self._broker is not None:
+            if self._producer is not None:
                 return True
-            broker = make_broker(self._settings, client_id="sales-gateway")
+            producer = AIOKafkaProducer(client_id="sales-gateway", **producer_options(self._settings))
             try:
                 await ensure_topics(self._settings, timeout=_CONNECT_TIMEOUT)
-                await asyncio.wait_for(broker.start(), _CONNECT_TIMEOUT)
+                await asyncio.wait_for(producer.start(), _CONNECT_TIMEOUT)
             except (KafkaError, OSError, asyncio.TimeoutError, BusUnavailable) as exc:
                 log.warning("kafka not reachable: %s", type(exc).__name__)
                 with contextlib.suppress(Exception):
-                    await broker.stop()
+                    await producer.stop()
                 return False
-            self._broker = broker
+            self._producer = producer
             return True
 
     def keep_trying(self) -> None:
@@ -62,25 +67,33 @@ class RawPublisher:
         if self._retry is None or self._retry.done():
             self._retry = asyncio.create_task(loop())
 
-    async def publish(self, payload: bytes | object, *, topic: str = TOPIC_RAW, key: str,
+    async def publish(self, value: bytes, *, topic: str = TOPIC_RAW, key: str,
                       headers: dict[str, str]) -> None:
         """Publish and wait for the broker's acknowledgement, or raise BusUnavailable."""
-        if self._broker is None and not await self.connect():
+        if self._producer is None and not await self.connect():
             self.keep_trying()
             raise BusUnavailable("Kafka is not reachable")
-        assert self._broker is not None
+        assert self._producer is not None
         try:
             await asyncio.wait_for(
-                self._broker.publish(payload, topic, key=key.encode(), headers=headers), _PUBLISH_TIMEOUT)
+                self._producer.send_and_wait(topic, value, key=key.encode(),
+                                             headers=[(k, v.encode()) for k, v in headers.items()]),
+                _PUBLISH_TIMEOUT)
         except (KafkaError, OSError, asyncio.TimeoutError) as exc:
             raise BusUnavailable(f"Kafka did not confirm the publish: {type(exc).__name__}") from exc
 
     async def ping(self) -> bool:
-        return self._broker is not None and bool(await self._broker.ping(timeout=2.0))
+        if self._producer is None:
+            return False
+        try:
+            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), 2.0)
+        except (KafkaError, OSError, asyncio.TimeoutError):
+            return False
+        return True
 
     async def close(self) -> None:
         if self._retry:
             self._retry.cancel()
-        if self._broker is not None:
-            await self._broker.stop()
-            self._broker = None
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None

@@ -145,7 +145,9 @@ async def regenerate(sales_date: dt.date, gw: Annotated[Gateway, Depends(gateway
         raise ApiError(404, "unknown_day", f"no sales stored for {sales_date}")
     req = ReportRequest(request_id=uuid.uuid4(), sales_date=sales_date, requested_by=principal.name,
                         requested_at=dt.datetime.now(dt.UTC))
-    await gw.publisher.publish(req, topic=TOPIC_REPORT_REQUESTS, key=sales_date.isoformat(),
-                               headers={HEADER_EVENT_ID: f"regenerate:{req.request_id}"})
+    await gw.publisher.publish(req.model_dump_json().encode(), topic=TOPIC_REPORT_REQUESTS,
+                               key=sales_date.isoformat(),
+                               headers={HEADER_EVENT_ID: f"regenerate:{req.request_id}",
+                                        "content-type": "application/json"})
     return JSONResponse({"request_id": str(req.request_id), "sales_date": sales_date.isoformat(),
                          "status": "requested"}, status_code=202)

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from ..metrics import GATEWAY_UPLOADS
@@ -33,19 +33,40 @@ router = APIRouter()
 _IDEMPOTENCY_NS = uuid.UUID("6f1d7f3e-8a63-4d55-9a55-5a1e5a1e0002")
 
 
+async def authorize(request: Request, gw: Gateway, scope: str) -> Principal:
+    """Bearer token (with the scope), then the token's rate limit."""
+    principal = gw.tokens.authenticate(request.headers.get("authorization"), scope=scope)
+    wait = await gw.limiter.check(principal.name)
+    if wait is not None:
+        if request.method == "POST":
+            GATEWAY_UPLOADS.labels(outcome="rate_limited").inc()
+        raise ApiError(429, "rate_limited", "too many requests for this token",
+                       headers={"Retry-After": str(int(wait + 0.999))})
+    request.state.principal = principal.name
+    return principal
+
+
 def require(scope: str) -> Any:
-    async def dependency(request: Request, gw: Annotated[Gateway, Depends(gateway)],
-                         authorization: Annotated[str | None, Header()] = None) -> Principal:
-        principal = gw.tokens.authenticate(authorization, scope=scope)
-        wait = await gw.limiter.check(principal.name)
-        if wait is not None:
-            if request.method == "POST":
-                GATEWAY_UPLOADS.labels(outcome="rate_limited").inc()
-            raise ApiError(429, "rate_limited", "too many requests for this token",
-                           headers={"Retry-After": str(int(wait + 0.999))})
-        request.state.principal = principal.name
-        return principal
+    """The same check as a FastAPI dependency, for the read routes."""
+    async def dependency(request: Request, gw: Annotated[Gateway, Depends(gateway)]) -> Principal:
+        return await authorize(request, gw, scope)
     return Depends(dependency)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it is known to exceed the limit (header or bytes)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        GATEWAY_UPLOADS.labels(outcome="too_large").inc()
+        raise ApiError(413, "too_large", f"the body is larger than {limit} bytes (MAX_UPLOAD_BYTES)")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            GATEWAY_UPLOADS.labels(outcome="too_large").inc()
+            raise ApiError(413, "too_large", f"the body is larger than {limit} bytes (MAX_UPLOAD_BYTES)")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,16 +111,28 @@ async def submit(gw: Gateway, body: bytes, principal: Principal, idempotency_key
     return Submitted(upload_id, day, duplicate=False)
 
 
-_XML_BODY = {"requestBody": {"required": True, "content": {"application/xml": {"schema": {
-    "type": "string", "description": "a sales day, see contracts/sales.xsd"}}}}}
+async def _upload(request: Request) -> Submitted:
+    # The hot path takes only the Request: FastAPI's dependency solving for the
+    # token and headers cost ~0.3 ms per upload on this hardware (measured).
+    gw = gateway(request)
+    principal = await authorize(request, gw, "upload")
+    body = await read_body(request, gw.settings.max_upload_bytes)
+    return await submit(gw, body, principal, request.headers.get("idempotency-key"))
+
+
+_XML_BODY = {
+    "requestBody": {"required": True, "content": {"application/xml": {"schema": {
+        "type": "string", "description": "a sales day, see contracts/sales.xsd"}}}},
+    "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                    "schema": {"type": "string"}, "description": "same key, same upload id"}],
+    "security": [{"bearer": []}],
+}
 
 
 @router.post("/", summary="Upload a sales day (the original service's contract)", openapi_extra=_XML_BODY,
              responses={200: {"description": '{"task_id": ...} or the duplicate-day message'}})
-async def legacy_upload(request: Request, gw: Annotated[Gateway, Depends(gateway)],
-                        principal: Annotated[Principal, require("upload")],
-                        idempotency_key: Annotated[str | None, Header()] = None) -> JSONResponse:
-    result = await submit(gw, await request.body(), principal, idempotency_key)
+async def legacy_upload(request: Request) -> JSONResponse:
+    result = await _upload(request)
     if result.duplicate:
         return JSONResponse({"message": DUPLICATE_DAY_MESSAGE})
     return JSONResponse({"task_id": str(result.upload_id), "upload_id": str(result.upload_id),
@@ -109,10 +142,8 @@ async def legacy_upload(request: Request, gw: Annotated[Gateway, Depends(gateway
 @router.post("/v1/uploads", status_code=202, summary="Upload a sales day", openapi_extra=_XML_BODY,
              responses={202: {"description": "accepted; poll status_url"},
                         409: {"description": "the day is already collected"}})
-async def upload(request: Request, gw: Annotated[Gateway, Depends(gateway)],
-                 principal: Annotated[Principal, require("upload")],
-                 idempotency_key: Annotated[str | None, Header()] = None) -> JSONResponse:
-    result = await submit(gw, await request.body(), principal, idempotency_key)
+async def upload(request: Request) -> JSONResponse:
+    result = await _upload(request)
     if result.duplicate:
         raise ApiError(409, "duplicate_day", DUPLICATE_DAY_MESSAGE, sales_date=result.sales_date)
     url = f"/v1/uploads/{result.upload_id}"
