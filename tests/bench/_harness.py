@@ -86,8 +86,10 @@ class EventWatch:
 
 
 async def post_many(host: str, port: int, path: str, bodies: list[bytes], *, concurrency: int
-                    ) -> tuple[list[int], list[float], float]:
-    """POST every body over `concurrency` keep-alive connections; (statuses, latencies, seconds).
+                    ) -> tuple[list[int], list[float], float, list[bytes]]:
+    """POST every body over `concurrency` keep-alive connections.
+
+    Returns (statuses, latencies, seconds, response bodies).
 
     Written on raw asyncio streams on purpose: on a 2-core machine a full HTTP client
     would eat the CPU the server under test needs.
@@ -97,6 +99,7 @@ async def post_many(host: str, port: int, path: str, bodies: list[bytes], *, con
         queue.put_nowait(i)
     statuses = [0] * len(bodies)
     latencies = [0.0] * len(bodies)
+    answers = [b""] * len(bodies)
 
     async def worker() -> None:
         reader, writer = await asyncio.open_connection(host, port)
@@ -117,7 +120,7 @@ async def post_many(host: str, port: int, path: str, bodies: list[bytes], *, con
                 while (line := await reader.readline()) not in (b"\r\n", b""):
                     if line.lower().startswith(b"content-length:"):
                         length = int(line.split(b":")[1])
-                await reader.readexactly(length)
+                answers[i] = await reader.readexactly(length)
                 latencies[i] = time.perf_counter() - t0
                 statuses[i] = int(status_line.split()[1])
         finally:
@@ -125,7 +128,22 @@ async def post_many(host: str, port: int, path: str, bodies: list[bytes], *, con
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return statuses, latencies, time.perf_counter() - started
+    return statuses, latencies, time.perf_counter() - started, answers
+
+
+async def drain(kafka: str, *groups: str, timeout: float = 300.0) -> None:
+    """Wait until the service's consumer groups have no backlog (earlier runs' leftovers)."""
+    from service.lag import LagMonitor
+    from service.names import GROUP_INGEST, GROUP_REPORTS, TOPIC_RAW, TOPIC_REPORT_REQUESTS, TOPIC_STORED
+
+    topics = {GROUP_INGEST: (TOPIC_RAW,), GROUP_REPORTS: (TOPIC_STORED, TOPIC_REPORT_REQUESTS)}
+    end = time.monotonic() + timeout
+    for group in groups:
+        monitor = LagMonitor(kafka, group=group, topics=topics[group])
+        while await monitor.measure() > 0:
+            if time.monotonic() > end:
+                raise TimeoutError(f"{group} still has a backlog")
+            await asyncio.sleep(1.0)
 
 
 def pct(values: list[float], q: float) -> float:

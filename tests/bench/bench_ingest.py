@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +21,7 @@ from pathlib import Path
 from ..conftest import sales_xml
 from ..fake_llm import FakeLLM
 from ..stack import provide_stack
-from ._harness import EventWatch, peak_rss_mb, pct, post_many, random_base_year, start_pipeline
+from ._harness import EventWatch, drain, peak_rss_mb, pct, post_many, random_base_year, start_pipeline
 
 
 async def run(uploads: int, products: int, concurrency: int, workers: int, with_reporter: bool) -> None:
@@ -32,18 +33,26 @@ async def run(uploads: int, products: int, concurrency: int, workers: int, with_
         try:
             base = dt.date(random_base_year(), 1, 1)
             bodies = [sales_xml(base + dt.timedelta(days=i), products, seed=i) for i in range(uploads)]
+            await drain(stack.kafka, "sales-ingest")
             watch = EventWatch(stack.kafka, "sales.stored", "sales.rejected")
             await watch.start()
             # warm-up: one upload so connections and statements are ready
-            await post_many(host, port, "/v1/uploads", [sales_xml(base - dt.timedelta(days=1), 1)], concurrency=1)
+            await post_many(host, port, "/v1/uploads", [sales_xml(base - dt.timedelta(days=1), 1)],
+                            concurrency=1)
             await watch.until(lambda ev: len(ev) >= 1, 30)
             watch.events.clear()
 
             t0 = time.perf_counter()
-            statuses, lat, seconds = await post_many(host, port, "/v1/uploads", bodies, concurrency=concurrency)
-            await watch.until(lambda ev: len(ev) >= uploads, 120)
+            statuses, lat, seconds, answers = await post_many(host, port, "/v1/uploads", bodies,
+                                                              concurrency=concurrency)
+            ids = {json.loads(a)["upload_id"] for a in answers if a.startswith(b'{"upload_id"')}
+
+            def all_out(events: list) -> bool:
+                return len(ids & {e["upload_id"] for _, _, e in events}) == len(ids)
+
+            await watch.until(all_out, 120)
             e2e = time.perf_counter() - t0
-            stored = sum(1 for t, _, _ in watch.events if t == "sales.stored")
+            stored = sum(1 for t, _, e in watch.events if t == "sales.stored" and e["upload_id"] in ids)
             print(f"# {uploads} uploads x {products} products, {concurrency} clients, "
                   f"gateway workers={workers}, processes: {', '.join(processes)}")
             print(f"accepted (202): {statuses.count(202)}/{uploads}  other: "
@@ -57,7 +66,7 @@ async def run(uploads: int, products: int, concurrency: int, workers: int, with_
             big = sales_xml(big_day, 50_000)
             watch.events.clear()
             t1 = time.perf_counter()
-            statuses, _, _ = await post_many(host, port, "/v1/uploads", [big], concurrency=1)
+            statuses, _, _, _ = await post_many(host, port, "/v1/uploads", [big], concurrency=1)
             await watch.until(lambda ev: any(e.get("sales_date") == big_day.isoformat() for _, _, e in ev), 120)
             print(f"# one day of 50,000 products ({len(big) / 1e6:.1f} MB XML): HTTP {statuses[0]}, "
                   f"stored after {time.perf_counter() - t1:.2f} s")
