@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from .errors import CacheUnavailable
-from .names import UPLOAD_MARKER_TTL_SECONDS, redis_day_key, redis_upload_key
+from .names import STORED_DAYS_KEY, UPLOAD_MARKER_TTL_SECONDS, redis_day_key, redis_upload_key
 
 __all__ = ["Redis", "create_redis", "DayCache"]
 
@@ -90,14 +90,38 @@ class DayCache:
             value = await self._r.get(redis_day_key(day))
         return None if value is None else str(value)
 
-    async def mark_received(self, upload_id: str, day: str) -> str | None:
-        """Mark an upload as received and return the day's current holder, in one round trip."""
-        async with _translate("mark_received"):
+    async def admit(self, upload_id: str, day: str) -> tuple[str | None, bool | None]:
+        """Mark an upload as received; say who holds the day and whether it is stored.
+
+        One round trip. ``stored`` is None when the stored-days set is missing
+        (Redis was flushed): the caller must ask PostgreSQL and rebuild the set.
+        """
+        async with _translate("admit"):
             pipe = self._r.pipeline(transaction=False)
             pipe.set(redis_upload_key(upload_id), day, ex=UPLOAD_MARKER_TTL_SECONDS)
             pipe.get(redis_day_key(day))
-            _, holder = await pipe.execute()
-        return None if holder is None else str(holder)
+            pipe.sismember(STORED_DAYS_KEY, day)
+            pipe.exists(STORED_DAYS_KEY)
+            _, holder, member, exists = await pipe.execute()
+        stored = bool(member) if exists else None
+        return (None if holder is None else str(holder)), stored
+
+    async def add_stored(self, days: Iterable[str]) -> None:
+        """Record stored days (ingest, after its commit)."""
+        days = list(days)
+        if days:
+            async with _translate("add_stored"):
+                await self._r.sadd(STORED_DAYS_KEY, *days)
+
+    async def rebuild_stored(self, days: Iterable[str]) -> None:
+        """Replace the stored-days set (from PostgreSQL) in one atomic step."""
+        days = list(days)
+        async with _translate("rebuild_stored"):
+            pipe = self._r.pipeline(transaction=True)
+            pipe.delete(STORED_DAYS_KEY)
+            # An empty database still gets a set, so "missing" keeps meaning "flushed".
+            pipe.sadd(STORED_DAYS_KEY, "0000-00-00", *days)
+            await pipe.execute()
 
     async def forget_received(self, upload_id: str) -> None:
         async with _translate("forget_received"):

@@ -59,6 +59,13 @@ _UPLOAD_PREFIX = "sales:upload:"
 UPLOAD_MARKER_TTL_SECONDS = 7 * 24 * 3600
 
 
+# "sales:stored-days" is the set of every stored date, kept by ingest after each
+# commit (no TTL; rebuilt from PostgreSQL when missing). The gateway answers "day
+# already collected" from it without a database round trip; PostgreSQL's unique
+# key at ingest remains the final word.
+STORED_DAYS_KEY = "sales:stored-days"
+
+
 def redis_day_key(sales_date: str) -> str:
     return f"{_DAY_PREFIX}{sales_date}"
 

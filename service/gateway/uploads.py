@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from ..metrics import GATEWAY_UPLOADS
-from ..storage.uploads import day_owner
+from ..storage.uploads import day_owner, stored_days
 from ..names import DUPLICATE_DAY_MESSAGE, HEADER_SENDER, HEADER_SOURCE, HEADER_UPLOAD_ID
 from .auth import Principal
 from .errors import ApiError
@@ -89,13 +89,13 @@ async def submit(gw: Gateway, body: bytes, principal: Principal, idempotency_key
     else:
         upload_id = uuid.uuid4()
 
-    holder = await gw.days.mark_received(str(upload_id), day)
-    if holder is None:
-        owner = await day_owner(gw.pool, checked.sales_date)
-        if owner is not None:
-            holder = str(owner)
-            await gw.days.set_owner(day, holder)
-    if holder is not None and holder != str(upload_id):
+    holder, stored = await gw.days.admit(str(upload_id), day)
+    if stored is None:  # Redis lost the stored-days set: PostgreSQL answers, and the set is rebuilt
+        stored = await day_owner(gw.pool, checked.sales_date) is not None
+        await gw.days.rebuild_stored(d.isoformat() for d in await stored_days(gw.pool))
+    if holder != str(upload_id) and (stored or holder is not None):
+        # stored, or being stored by another upload right now (its claim); an
+        # Idempotency-Key retry of the holder itself goes through and is replayed
         await gw.days.forget_received(str(upload_id))
         GATEWAY_UPLOADS.labels(outcome="duplicate").inc()
         return Submitted(upload_id, day, duplicate=True)

@@ -101,7 +101,10 @@ class IngestService:
                 rec.errors = [{"code": "duplicate_day", "field": "date",
                                "message": f"sales date {rec.sales_date} is already stored"}]
 
-        # 5. Give back the claims of uploads that did not store their day.
+        # 5. Tell the gateway's stored-days set; give back the claims of uploads that
+        #    did not store their day.
+        await self._cache.add_stored(r.sales_date.isoformat() for r in ordered
+                                     if r.status == "stored" and r.sales_date is not None)
         claimed_ids = {r.upload_id for r in claimed}
         await self._cache.release(
             (r.sales_date.isoformat(), str(r.upload_id)) for r in ordered

@@ -20,7 +20,8 @@ import asyncpg
 from ..models import SalesLine
 from .db import translate_errors
 
-__all__ = ["UploadRecord", "StoredUpload", "record_batch", "find_uploads", "upload_status", "day_owner"]
+__all__ = ["UploadRecord", "StoredUpload", "record_batch", "find_uploads", "upload_status", "day_owner",
+           "stored_days"]
 
 
 @dataclass(slots=True)
@@ -165,6 +166,13 @@ def _duplicate_issue() -> dict[str, Any]:
 async def upload_status(pool: asyncpg.Pool, upload_id: UUID) -> StoredUpload | None:
     found = await find_uploads(pool, [upload_id])
     return found.get(upload_id)
+
+
+async def stored_days(pool: asyncpg.Pool) -> list[dt.date]:
+    """Every stored date (a few hundred a year: cheap to read whole)."""
+    async with translate_errors("stored_days"):
+        rows = await pool.fetch("SELECT sales_date FROM sales_days")
+    return [r["sales_date"] for r in rows]
 
 
 async def day_owner(pool: asyncpg.Pool, sales_date: dt.date) -> UUID | None:

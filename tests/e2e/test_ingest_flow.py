@@ -61,6 +61,26 @@ async def test_duplicate_after_redis_forgets_is_still_refused(api, events, redis
     assert again.status_code == 409
 
 
+async def test_duplicate_after_redis_is_flushed_is_still_refused(api, events, redis_client, days):
+    """With Redis emptied, the gateway asks PostgreSQL, refuses the day and rebuilds its cache."""
+    r = await api.post("/v1/uploads", content=sales_xml(days[0]))
+    await events.wait("sales.stored", upload_id=r.json()["upload_id"])
+    await redis_client.flushdb()
+    assert (await api.post("/v1/uploads", content=sales_xml(days[0], seed=5))).status_code == 409
+    assert await redis_client.sismember("sales:stored-days", days[0].isoformat())
+
+
+async def test_idempotency_key_retry_returns_the_same_upload(api, events, pg_pool, days):
+    """A retried POST with the same Idempotency-Key gets the same upload id and stores once."""
+    headers = {"Idempotency-Key": f"retry-{days[0]}"}
+    first = await api.post("/v1/uploads", content=sales_xml(days[0]), headers=headers)
+    await events.wait("sales.stored", upload_id=first.json()["upload_id"])
+    again = await api.post("/v1/uploads", content=sales_xml(days[0]), headers=headers)
+    assert again.status_code == 202 and again.json()["upload_id"] == first.json()["upload_id"]
+    await events.collect("sales.stored", 2, upload_id=first.json()["upload_id"])
+    assert await pg_pool.fetchval("SELECT count(*) FROM sales_days WHERE sales_date = $1", days[0]) == 1
+
+
 async def test_concurrent_uploads_of_one_day_store_exactly_once(api, events, pg_pool, days):
     """Eight simultaneous uploads of one day: one stored, the others refused or marked duplicate."""
     rs = await asyncio.gather(*(api.post("/v1/uploads", content=sales_xml(days[0], seed=i)) for i in range(8)))
@@ -180,8 +200,9 @@ async def test_hostile_xml_straight_to_kafka_is_rejected_without_any_fetch(stack
     finally:
         await producer.stop()
     rejected = await events.collect("sales.rejected", 5)
-    codes = [e["errors"][0]["code"] for e in rejected[-5:]]
-    assert codes[:4] == ["forbidden_dtd"] * 4 and codes[4] in ("too_deep", "malformed_xml", "bad_root")
+    codes = sorted(e["errors"][0]["code"] for e in rejected)  # two partitions: no fixed order
+    assert codes.count("forbidden_dtd") == 4
+    assert set(codes) - {"forbidden_dtd"} <= {"too_deep", "malformed_xml", "bad_root"}
     stop.set()
     watcher.join()
     listener.close()
