@@ -8,7 +8,8 @@
     │   ├── BusUnavailable         Kafka unreachable or refusing a publish
     │   └── LLMUnavailable         LLM server down, rate limited, timed out, bad reply
     └── PermanentError         retrying cannot help: record, reject, ack
-        └── LLMRejected            the LLM server refused the request itself (4xx)
+        ├── LLMRejected            the LLM server refused the request itself (4xx)
+        └── UnknownDay             an event names a sales day that is not stored
 
 Libraries' own exceptions are translated at the module that talks to them and
 chained with ``raise ... from exc``; nothing else imports asyncpg's, redis's,
@@ -27,6 +28,7 @@ __all__ = [
     "LLMUnavailable",
     "PermanentError",
     "LLMRejected",
+    "UnknownDay",
 ]
 
 
@@ -68,3 +70,7 @@ class PermanentError(SalesAnalyzerError):
 
 class LLMRejected(PermanentError):
     """The LLM server refused the request (bad key, unknown model, bad request)."""
+
+
+class UnknownDay(PermanentError):
+    """An event names a sales day that is not (or no longer) stored."""

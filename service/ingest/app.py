@@ -85,6 +85,17 @@ def build_ingest(settings: Settings) -> AsgiFastStream:
                                   topic=first.topic, partition=first.partition, offset=first.offset))
             await asyncio.sleep(delay)
             raise
+        except Exception:
+            # A bug, not the records' fault (bad input never raises): keep the batch,
+            # but never spin on it.
+            delay = backoff.next()
+            first = raws[0].position
+            RETRIES.labels(stage="ingest", reason="unexpected").inc()
+            log.exception("unexpected failure, batch will be retried",
+                          extra=ctx(retry_in=round(delay, 2), records=len(raws), topic=first.topic,
+                                    partition=first.partition, offset=first.offset))
+            await asyncio.sleep(delay)
+            raise
         backoff.reset()
         LAST_PROGRESS.labels(stage="ingest").set(time.time())
 
@@ -107,6 +118,6 @@ def build_ingest(settings: Settings) -> AsgiFastStream:
             await pool.close()
             await redis.aclose()
 
-    return AsgiFastStream(broker, lifespan=lifespan,
+    return AsgiFastStream(broker, lifespan=lifespan, logger=logging.getLogger("sales_analyzer.app"),
                           asgi_routes=health_routes("ingest", lag=lag, stale_after=120.0))
 

@@ -19,7 +19,7 @@ from prometheus_client import REGISTRY
 from pydantic import ValidationError
 
 from ..bus import ensure_topics, make_broker
-from ..errors import BusUnavailable, LLMUnavailable, TransientError
+from ..errors import BusUnavailable, LLMUnavailable, PermanentError, TransientError
 from ..lag import LagMonitor
 from ..logs import ctx
 from ..metrics import LAST_PROGRESS, RETRIES
@@ -63,15 +63,25 @@ def build_reporter(settings: Settings) -> AsgiFastStream:
     async def guarded(msg: KafkaMessage, work: Any) -> None:
         """Run one message's work; transient failures back off and put the message back."""
         raw = msg.raw_message
+        where = dict(topic=raw.topic, partition=raw.partition, offset=raw.offset)
         try:
             await work
+        except PermanentError as exc:
+            # Retrying cannot help (e.g. the day was deleted): say so and move on.
+            log.error("event skipped", extra=ctx(error=str(exc), **where))
         except TransientError as exc:
             hint = exc.retry_after if isinstance(exc, LLMUnavailable) else None
             delay = backoff.next(hint)
             RETRIES.labels(stage="reporter", reason=type(exc).__name__).inc()
             log.warning("transient failure, message will be retried",
-                        extra=ctx(error=str(exc), retry_in=round(delay, 2), topic=raw.topic,
-                                  partition=raw.partition, offset=raw.offset))
+                        extra=ctx(error=str(exc), retry_in=round(delay, 2), **where))
+            await asyncio.sleep(delay)
+            raise
+        except Exception as exc:
+            # A bug, not the message's fault: keep the message, but never spin on it.
+            delay = backoff.next()
+            RETRIES.labels(stage="reporter", reason=type(exc).__name__).inc()
+            log.exception("unexpected failure, message will be retried", extra=ctx(retry_in=round(delay, 2), **where))
             await asyncio.sleep(delay)
             raise
         backoff.reset()
@@ -131,5 +141,5 @@ def build_reporter(settings: Settings) -> AsgiFastStream:
             await pool.close()
 
     # A report may legitimately take minutes (LLM retries): stale only after 15 minutes.
-    return AsgiFastStream(broker, lifespan=lifespan,
+    return AsgiFastStream(broker, lifespan=lifespan, logger=logging.getLogger("sales_analyzer.app"),
                           asgi_routes=health_routes("reporter", lag=lag, stale_after=900.0))

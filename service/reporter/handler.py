@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
-from ..errors import LLMRejected, LLMUnavailable
+from ..errors import LLMRejected, LLMUnavailable, UnknownDay
 from ..logs import ctx
 from ..metrics import REPORTS, STAGE_SECONDS
 from ..models import ReportEvent
@@ -75,8 +75,11 @@ class ReporterService:
             log.info("report replayed", extra=ctx(report_id=report_id, sales_date=sales_date))
             return event
 
-        async with translate_errors("load_facts"), self._pool.acquire() as conn:
-            facts = await load_facts(conn, sales_date)
+        try:
+            async with translate_errors("load_facts"), self._pool.acquire() as conn:
+                facts = await load_facts(conn, sales_date)
+        except LookupError as exc:
+            raise UnknownDay(f"no sales stored for {sales_date}") from exc
         facts_json = facts.model_dump(mode="json")
         common = dict(report_id=report_id, sales_date=sales_date, upload_id=upload_id,
                       language=self._language, prompt_version=PROMPT_VERSION, facts=facts_json)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from ..conftest import sales_xml
@@ -63,3 +64,25 @@ async def test_sales_lines_are_paginated(api, events, days):
             break
     assert seen == list(range(1, 26))
     assert (await api.get("/v1/sales/1999-01-01/lines")).status_code == 404
+
+
+async def test_bad_events_do_not_block_the_partition(stack, api, events, days):
+    """Junk and an event for an unknown day on sales.stored are skipped; the next report still comes."""
+    import uuid
+
+    from aiokafka import AIOKafkaProducer
+
+    key = days[0].isoformat().encode()  # same key, same partition as the real day below
+    ghost = {"event_id": "x", "upload_id": str(uuid.uuid4()), "sales_date": "1901-01-01", "products": 1,
+             "rejected_products": 0, "total_units": 1, "total_revenue": "1.00", "source": "kafka",
+             "stored_at": "2024-01-01T00:00:00Z"}
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka)
+    await producer.start()
+    try:
+        await producer.send_and_wait("sales.stored", b"{not json", key=key)
+        await producer.send_and_wait("sales.stored", json.dumps(ghost).encode(), key=key)
+    finally:
+        await producer.stop()
+    r = await api.post("/v1/uploads", content=sales_xml(days[0]))
+    report = await events.wait("sales.reports", upload_id=r.json()["upload_id"], timeout=30)
+    assert report["status"] == "ok"

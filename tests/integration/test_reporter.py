@@ -219,3 +219,12 @@ async def test_prompt_size_does_not_grow_with_products(reporter, pg_pool, redis_
         await produce(svc, up, day)
     small, big = (len(r["messages"][1]["content"]) for r in fake_llm.requests)
     assert abs(big - small) <= 120, (small, big)  # only digit counts of the totals differ
+
+
+async def test_unknown_day_is_a_permanent_error(reporter, pg_pool, fake_llm, published, days):
+    """An event for a day that is not stored fails permanently (skipped, never retried)."""
+    from service.errors import UnknownDay
+
+    with pytest.raises(UnknownDay):
+        await produce(reporter(pg_pool, fake_llm, published), uuid.uuid4(), days[0])
+    assert published == [] and fake_llm.requests == []
