@@ -73,7 +73,7 @@ def build_ingest(settings: Settings) -> AsgiFastStream:
     async def on_raw(msg: KafkaMessage) -> None:
         records = msg.raw_message
         raws = [raw_upload(value=r.value, headers=r.headers, topic=r.topic, partition=r.partition,
-                           offset=r.offset) for r in records]
+                           offset=r.offset, timestamp=r.timestamp) for r in records]
         try:
             await state["service"].handle(raws)
         except TransientError as exc:

@@ -20,8 +20,9 @@ from ..storage.uploads import StoredUpload, UploadRecord
 __all__ = ["RawUpload", "raw_upload", "judge", "stored_event", "rejected_event", "replay_event"]
 
 # Namespace for upload ids of records produced straight to Kafka (no x-upload-id
-# header): the id is derived from the record's position, so a redelivery of the
-# same record gets the same id and changes nothing.
+# header): the id is derived from the record's position and timestamp, so a
+# redelivery of the same record gets the same id and changes nothing, while a
+# record at a reused offset (a topic deleted and created again) gets a new one.
 _POSITION_NS = uuid.UUID("6f1d7f3e-8a63-4d55-9a55-5a1e5a1e0001")
 
 Policy = Literal["lenient", "strict"]
@@ -37,7 +38,7 @@ class RawUpload:
 
 
 def raw_upload(*, value: bytes | None, headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes],
-               topic: str, partition: int, offset: int) -> RawUpload:
+               topic: str, partition: int, offset: int, timestamp: int) -> RawUpload:
     """Read one sales.raw record; any client may have produced it, with or without headers."""
     items = headers.items() if isinstance(headers, Mapping) else headers
     hdr = {k.lower(): v for k, v in items}
@@ -49,7 +50,7 @@ def raw_upload(*, value: bytes | None, headers: Sequence[tuple[str, bytes]] | Ma
         except (ValueError, UnicodeDecodeError):
             upload_id = None  # a foreign producer's odd header: fall back to the position
     if upload_id is None:
-        upload_id = uuid.uuid5(_POSITION_NS, f"{topic}/{partition}/{offset}")
+        upload_id = uuid.uuid5(_POSITION_NS, f"{topic}/{partition}/{offset}/{timestamp}")
     source: Literal["http", "kafka"] = "http" if hdr.get(HEADER_SOURCE) == b"http" else "kafka"
     sender = hdr[HEADER_SENDER].decode("utf-8", "replace")[:100] if HEADER_SENDER in hdr else None
     return RawUpload(upload_id, source, sender, value or b"", position)

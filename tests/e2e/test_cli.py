@@ -101,7 +101,7 @@ async def test_status_prints_the_upload_as_json(pipeline, api, events, days):
     assert code == 1 and "unknown_upload" in err
 
 
-async def _quiet_reports(events: Any, *, rounds: int = 20) -> None:
+async def _quiet_reports(events: Any, *, rounds: int = 8) -> None:
     """Wait until no report of earlier tests is still arriving on sales.reports."""
     for _ in range(rounds):
         before = sum(1 for t, _e in events.seen if t == "sales.reports")
@@ -110,26 +110,35 @@ async def _quiet_reports(events: Any, *, rounds: int = 20) -> None:
             return
 
 
-async def test_reports_tail_prints_a_new_report(pipeline, api, events, days):
-    """`reports tail --count 1`, started before an upload, prints that day's verified report and exits."""
-    await _quiet_reports(events)
+async def _tail_one(pipeline: Pipeline, api: Any, xml: bytes) -> tuple[int, str, str]:
     proc = await _spawn(pipeline, "reports", "tail", "--count", "1")
     try:
         assert proc.stderr is not None
         line = await asyncio.wait_for(proc.stderr.readline(), 30)
         assert b"listening on sales.reports" in line, line
         assert proc.returncode is None
-        r = await api.post("/v1/uploads", content=sales_xml(days[0], 12))
+        r = await api.post("/v1/uploads", content=xml)
         assert r.status_code == 202, r.text
-        code, out, err = await _finish(proc, 45)  # a busy reporter may need more than a few seconds
+        return await _finish(proc, 45)  # a busy reporter may need more than a few seconds
     finally:
         if proc.returncode is None:
             proc.kill()
             await proc.communicate()
-    assert code == 0, out + err
+
+
+async def test_reports_tail_prints_a_new_report(pipeline, api, events, days):
+    """`reports tail --count 1`, started before an upload, prints that day's verified report and exits."""
+    await _quiet_reports(events)
+    # sales.reports is shared with anything else producing on this Kafka: if another
+    # report slips in between subscribing and ours, try again with a fresh day.
+    for day in days[:3]:
+        code, out, err = await _tail_one(pipeline, api, sales_xml(day, 12))
+        assert code == 0, out + err
+        assert out.startswith("== ") and len(out.splitlines()) > 2, out
+        if out.startswith(f"== {day.isoformat()}  "):
+            break
     header = out.splitlines()[0]
-    assert header.startswith(f"== {days[0].isoformat()}  ok  verified=True  model="), out
-    assert len(out.splitlines()) > 2
+    assert header.startswith(f"== {day.isoformat()}  ok  verified=True  model="), out
 
 
 async def test_reports_get_markdown(pipeline, api, events, days):

@@ -26,7 +26,9 @@ _offsets = iter(range(10**9))
 
 def raw(body: bytes, *, upload_id: uuid.UUID | None = None) -> RawUpload:
     headers = [("x-upload-id", str(upload_id).encode())] if upload_id else []
-    return raw_upload(value=body, headers=headers, topic="sales.raw", partition=0, offset=next(_offsets))
+    # A topic of its own: positions must not collide with real records on sales.raw.
+    return raw_upload(value=body, headers=headers, topic="test.ingest", partition=0, offset=next(_offsets),
+                      timestamp=0)
 
 
 class Sink:
@@ -173,10 +175,14 @@ async def test_redelivery_after_crash_between_claim_and_commit(pg_pool, redis_cl
 
 
 async def test_record_without_headers_gets_a_stable_id(pg_pool, redis_client, sink, days):
-    """A record produced by any client (no headers) gets an id derived from its position."""
-    a = raw_upload(value=sales_xml(days[0]), headers=[], topic="sales.raw", partition=3, offset=42)
-    b = raw_upload(value=sales_xml(days[0]), headers=[], topic="sales.raw", partition=3, offset=42)
-    assert a.upload_id == b.upload_id and a.source == "kafka"
+    """A record produced by any client (no headers) gets an id from its position and timestamp."""
+    def at(offset: int, ts: int) -> RawUpload:
+        return raw_upload(value=sales_xml(days[0]), headers=[], topic="sales.raw", partition=3, offset=offset,
+                          timestamp=ts)
+
+    assert at(42, 1700000000000).upload_id == at(42, 1700000000000).upload_id  # a redelivery
+    assert at(42, 1700000000000).upload_id != at(42, 1800000000000).upload_id  # a recreated topic
+    assert at(42, 1).source == "kafka"
 
 
 @pytest.mark.parametrize("body, code", [

@@ -29,7 +29,7 @@ async def store(pg_pool: Any, redis_client: Any, day: dt.date, body: bytes) -> u
     async def drop(events: Any) -> None:
         return None
 
-    up = raw_upload(value=body, headers=[], topic="test.reporter", partition=0, offset=next(_offsets))
+    up = raw_upload(value=body, headers=[], topic="test.reporter", partition=0, offset=next(_offsets), timestamp=0)
     await IngestService(pool=pg_pool, cache=DayCache(redis_client, ttl_seconds=60), publish=drop,
                         policy="lenient", max_products=100_000).handle([up])
     return up.upload_id
