@@ -3,7 +3,10 @@
 1. SALES_TEST_USE_ENV=1: the KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL / REDIS_URL in
    the environment (a stack someone else runs).
 2. A Docker engine answers: testcontainers (Kafka, PostgreSQL 17, Redis 7).
-3. Otherwise: the native stack of deploy/native (installed and started if missing).
+3. Otherwise: a native stack of deploy/native (installed and started if missing)
+   of its own: state in .state/test, ports 19092/15432/16379. The tests truncate
+   their database and start their own consumers in the service's groups, so they
+   must never share a stack with a service someone runs (deploy/native/up).
 """
 
 from __future__ import annotations
@@ -17,6 +20,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+
+# The test stack: apart from the one `deploy/native/up` runs (9092/5432/6379, .state).
+TEST_STACK_ENV = {
+    "SALES_STATE_DIR": str(REPO / ".state" / "test"),
+    "SALES_KAFKA_PORT": "19092",
+    "SALES_KAFKA_CONTROLLER_PORT": "19093",
+    "SALES_PG_PORT": "15432",
+    "SALES_REDIS_PORT": "16379",
+}
+
+
+def _native(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(REPO / "deploy/native" / args[0]), *args[1:]],  # type: ignore[call-overload]
+                          env={**os.environ, **TEST_STACK_ENV}, check=True, text=True, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -33,8 +50,7 @@ class Stack:
     def restart_postgres(self) -> None:
         if self.kind != "native":
             raise RuntimeError("restarting PostgreSQL is only scripted for the native stack")
-        subprocess.run([str(REPO / "deploy/native/services"), "restart", "postgres"], check=True,
-                       capture_output=True, timeout=120)
+        _native("services", "restart", "postgres", capture_output=True, timeout=120)
 
 
 def _docker_answers() -> bool:
@@ -62,8 +78,8 @@ def provide_stack() -> Iterator[Stack]:
             yield Stack("docker", kafka.get_bootstrap_server(), pg.get_connection_url(),
                         f"redis://{redis.get_container_host_ip()}:{redis.get_exposed_port(6379)}/0")
         return
-    subprocess.run([str(REPO / "deploy/native/services"), "up"], check=True, timeout=900)
-    out = subprocess.run([str(REPO / "deploy/native/env")], check=True, capture_output=True, text=True).stdout
+    _native("services", "up", timeout=900)
+    out = _native("env", capture_output=True).stdout
     env = dict(line.removeprefix("export ").split("=", 1) for line in out.splitlines() if "=" in line)
     env = {k: v.strip("'\"") for k, v in env.items()}
     yield Stack("native", env["KAFKA_BOOTSTRAP_SERVERS"], env["DATABASE_URL"], env["REDIS_URL"])

@@ -24,7 +24,8 @@ from ..stack import provide_stack
 from ._harness import EventWatch, drain, peak_rss_mb, pct, post_many, random_base_year, start_pipeline
 
 
-async def run(uploads: int, products: int, concurrency: int, workers: int, with_reporter: bool) -> None:
+async def run(uploads: int, products: int, concurrency: int, workers: int, with_reporter: bool,
+              warmup: int) -> None:
     with provide_stack() as stack, tempfile.TemporaryDirectory() as logs:
         llm = FakeLLM().start()
         processes = ("ingest", "reporter", "gateway") if with_reporter else ("ingest", "gateway")
@@ -36,10 +37,13 @@ async def run(uploads: int, products: int, concurrency: int, workers: int, with_
             await drain(stack.kafka, "sales-ingest")
             watch = EventWatch(stack.kafka, "sales.stored", "sales.rejected")
             await watch.start()
-            # warm-up: one upload so connections and statements are ready
-            await post_many(host, port, "/v1/uploads", [sales_xml(base - dt.timedelta(days=1), 1)],
-                            concurrency=1)
-            await watch.until(lambda ev: len(ev) >= 1, 30)
+            # Warm-up: a burst like the measured one, so both gateway workers have their
+            # Redis/PostgreSQL connections open and ingest its statements prepared.
+            warm = [sales_xml(base - dt.timedelta(days=i + 1), products) for i in range(warmup)]
+            if warm:
+                _, _, _, answers = await post_many(host, port, "/v1/uploads", warm, concurrency=concurrency)
+                warm_ids = {json.loads(a)["upload_id"] for a in answers if a.startswith(b'{"upload_id"')}
+                await watch.until(lambda ev: warm_ids <= {e["upload_id"] for _, _, e in ev}, 60)
             watch.events.clear()
 
             t0 = time.perf_counter()
@@ -54,7 +58,7 @@ async def run(uploads: int, products: int, concurrency: int, workers: int, with_
             e2e = time.perf_counter() - t0
             stored = sum(1 for t, _, e in watch.events if t == "sales.stored" and e["upload_id"] in ids)
             print(f"# {uploads} uploads x {products} products, {concurrency} clients, "
-                  f"gateway workers={workers}, processes: {', '.join(processes)}")
+                  f"gateway workers={workers}, processes: {', '.join(processes)}, warm-up uploads: {warmup}")
             print(f"accepted (202): {statuses.count(202)}/{uploads}  other: "
                   f"{sorted(set(statuses) - {202}) or 'none'}")
             print(f"accept rate: {uploads / seconds:,.0f} uploads/s  (latency p50 {pct(lat, .5) * 1000:.1f} ms, "
@@ -85,8 +89,10 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--workers", type=int, default=2, help="gateway worker processes")
     ap.add_argument("--with-reporter", action="store_true", help="run the reporter too (competes for CPU)")
+    ap.add_argument("--warmup", type=int, default=64, help="uploads sent (and stored) before measuring")
     args = ap.parse_args()
-    asyncio.run(run(args.uploads, args.products, args.concurrency, args.workers, args.with_reporter))
+    asyncio.run(run(args.uploads, args.products, args.concurrency, args.workers, args.with_reporter,
+                    args.warmup))
 
 
 if __name__ == "__main__":
