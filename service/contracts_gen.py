@@ -42,7 +42,7 @@ def render_contracts() -> dict[str, str]:
     from .ingest.app import build_ingest
     from .reporter.app import build_reporter
 
-    settings = Settings(_env_file=None, kafka_bootstrap_servers="127.0.0.1:9092")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, kafka_bootstrap_servers="127.0.0.1:9092")
     gateway = make_broker(settings, client_id="sales-gateway")
     gateway.publisher(TOPIC_RAW, title="sales.raw", schema=bytes,
                       description="raw sales-day XML, key = sales date; headers x-upload-id, x-sender, "

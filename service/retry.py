@@ -21,7 +21,8 @@ class Backoff:
     def next(self, hint: float | None = None) -> float:
         """Seconds to wait before the next try; honours a server's Retry-After hint."""
         self.failures += 1
-        delay = min(self._max, self._base * 2 ** (self.failures - 1))
+        # typeshed types int ** int as Any (a negative exponent gives a float)
+        delay: float = min(self._max, self._base * 2 ** (self.failures - 1))
         delay *= random.uniform(0.8, 1.2)  # de-synchronise replicas
         if hint is not None:
             delay = max(delay, min(hint, self._max))

@@ -119,7 +119,7 @@ def stored_event(rec: UploadRecord, *, now: dt.datetime) -> SalesStored:
         products=len(rec.lines), rejected_products=rec.products_rejected,
         total_units=rec.total_units, total_revenue=rec.total_revenue,
         issues=[Issue(**e) for e in rec.errors[:MAX_ISSUES_IN_EVENT]],
-        source=rec.source, sender=rec.sender, stored_at=now,  # type: ignore[arg-type]
+        source=rec.source, sender=rec.sender, stored_at=now,
     )
 
 
@@ -127,7 +127,7 @@ def rejected_event(rec: UploadRecord, *, now: dt.datetime) -> SalesRejected:
     status: Literal["rejected", "duplicate"] = "duplicate" if rec.status == "duplicate" else "rejected"
     return SalesRejected(
         event_id=f"rejected:{rec.upload_id}", upload_id=rec.upload_id, sales_date=rec.sales_date,
-        status=status, reason=_reason(status, rec.errors), source=rec.source,  # type: ignore[arg-type]
+        status=status, reason=_reason(status, rec.errors), source=rec.source,
         errors=[Issue(**e) for e in rec.errors[:MAX_ISSUES_IN_EVENT]], sender=rec.sender,
         kafka=KafkaPosition(topic=rec.topic, partition=rec.partition, offset=rec.offset),
         rejected_at=now,
@@ -143,14 +143,14 @@ def replay_event(row: StoredUpload) -> SalesStored | SalesRejected:
             event_id=f"stored:{row.upload_id}", upload_id=row.upload_id, sales_date=row.sales_date,
             products=row.products_stored, rejected_products=row.products_rejected,
             total_units=row.total_units or 0, total_revenue=row.total_revenue or Decimal(0),
-            issues=[Issue(**e) for e in errors], source=row.source,  # type: ignore[arg-type]
+            issues=[Issue(**e) for e in errors], source=row.source,
             sender=row.sender, stored_at=row.updated_at,
         )
     status: Literal["rejected", "duplicate"] = "duplicate" if row.status == "duplicate" else "rejected"
     return SalesRejected(
         event_id=f"rejected:{row.upload_id}", upload_id=row.upload_id, sales_date=row.sales_date,
         status=status, reason=_reason(status, row.errors), errors=[Issue(**e) for e in errors],
-        source=row.source, sender=row.sender,  # type: ignore[arg-type]
+        source=row.source, sender=row.sender,
         kafka=KafkaPosition(topic=row.topic, partition=row.partition, offset=row.offset),
         rejected_at=row.updated_at,
     )

@@ -30,7 +30,7 @@ from ..models import ParsedDay, SalesRejected, SalesStored
 from ..names import TOPIC_REJECTED, TOPIC_STORED
 from ..storage.db import Pool
 from ..storage.uploads import UploadRecord, find_uploads, record_batch
-from .decide import RawUpload, duplicate, judge, rejected_early, rejected_event, replay_event, stored_event
+from .decide import Policy, RawUpload, duplicate, judge, rejected_early, rejected_event, replay_event, stored_event
 from .parse import parse_day
 
 __all__ = ["IngestService", "Publish"]
@@ -43,7 +43,7 @@ Publish = Callable[[Sequence[tuple[str, str, Event]]], Awaitable[None]]
 
 class IngestService:
     def __init__(self, *, pool: Pool, cache: DayCache, publish: Publish,
-                 policy: str, max_products: int) -> None:
+                 policy: Policy, max_products: int) -> None:
         self._pool = pool
         self._cache = cache
         self._publish = publish
@@ -88,8 +88,8 @@ class IngestService:
         # 3. Full parse and validation, off the event loop (lxml holds the GIL only in parts,
         #    but a 50k-product day must not starve the consumer's heartbeats).
         parsed = await anyio.to_thread.run_sync(self._parse_all, [r.data for r in claimed])
-        for raw, day in zip(claimed, parsed, strict=True):
-            records[raw.upload_id] = judge(raw, day, policy=self._policy)  # type: ignore[arg-type]
+        for raw, parsed_day in zip(claimed, parsed, strict=True):
+            records[raw.upload_id] = judge(raw, parsed_day, policy=self._policy)
 
         # 4. One transaction for the whole batch.
         ordered = [records[r.upload_id] for r in fresh]

@@ -15,15 +15,9 @@ Structure rules:
 * A ``<product>`` needs ``id``, ``name``, ``quantity``, ``price``, ``category``
   once each. Unknown child elements of ``<product>`` are ignored, so senders may
   add fields; a field that holds elements instead of text is ``unexpected_element``.
-* Numbers use ASCII digits only, checked with explicit patterns before any
-  conversion; surrounding blanks (space, tab, CR, LF) are stripped first, blanks
-  inside a value are refused. ``id``: 1–18 digits, > 0, unique in the day (the
-  later product is reported). ``quantity``: 1–9 digits, > 0. ``price``: 1–10
-  digits, optionally ``.`` and 1–2 digits; 0 is allowed.
-* ``name`` and ``category``: runs of whitespace become one space, ends are
-  trimmed; must not be empty, at most 200 characters, and contain no control
-  or invisible formatting characters (C0/C1 controls, DEL, bidi overrides,
-  zero-width characters, line/paragraph separators).
+* Each field's own rules (digits, lengths, characters) are in
+  service/ingest/fields.py. ``id`` must also be unique in the day (the later
+  product is reported).
 
 Every problem of a product is reported (one Issue per problem, with line, field,
 1-based product index and the id as sent). A product with any problem is left
@@ -36,18 +30,39 @@ whole day fatal (``too_many_issues``), which bounds memory on garbage input.
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from typing import Final
 
 from lxml import etree
 
 from ..models import Issue, ParsedDay, SalesLine
+from .fields import (
+    BLANKS,
+    FIELD_SET,
+    ID,
+    MAX_TEXT,
+    PRICE_MATCH,
+    QUANTITY,
+    Problems,
+    check_integer,
+    check_price,
+    check_text,
+    clean_text,
+    new_line,
+    sales_line,
+    set_category,
+    set_id,
+    set_name,
+    set_price,
+    set_quantity,
+)
 from .rules import (
     CHUNK_SIZE,
     PRODUCT_TAG,
     PRODUCTS_TAG,
     Utf8Check,
+    element_events,
+    element_line,
     hardened_parser,
     quote,
     read_head,
@@ -56,28 +71,8 @@ from .rules import (
 
 __all__ = ["parse_day"]
 
-_MAX_TEXT: Final = 200
 # A document whose date is wrong is still read to the end so every problem is reported.
 _DATE_CODES: Final = frozenset({"missing_date", "bad_date"})
-_FIELDS: Final = ("id", "name", "quantity", "price", "category")
-_FIELD_SET: Final = frozenset(_FIELDS)
-_BLANKS: Final = " \t\r\n"  # the XML whitespace characters
-
-_ID = re.compile(r"[0-9]{1,18}")
-_QUANTITY = re.compile(r"[0-9]{1,9}")
-_UNSIGNED = re.compile(r"-[0-9]+")
-_PRICE = re.compile(r"[0-9]{1,10}(?:\.[0-9]{1,2})?")
-_PRICE_MATCH = _PRICE.fullmatch
-_PRICE_LONG_FRACTION = re.compile(r"-?[0-9]+\.[0-9]{3,}")
-_PRICE_LONG_WHOLE = re.compile(r"[0-9]{11,}(?:\.[0-9]+)?")
-_NEGATIVE_PRICE = re.compile(r"-[0-9]+(?:\.[0-9]+)?")
-# XML 1.0 already excludes most C0 controls; these are the ones it lets through plus
-# invisible formatting characters that could disguise a name (in reports, in prompts).
-_BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
-
-
-# One problem of a product before it becomes an Issue: code, message, field, line.
-_Problems = list[tuple[str, str, str | None, int | None]]
 
 
 def parse_day(data: bytes, *, max_products: int = 1_000_000, max_depth: int = 16,
@@ -103,7 +98,7 @@ class _DayParser:
         self.max_issues = max_issues
         self.day = ParsedDay(sales_date=None)
         self.products: etree._Element | None = None
-        self.seen_ids: dict[int, int] = {}  # id → line of the first product with it
+        self.seen_ids: dict[int, int | None] = {}  # id → line of the first product with it
         self.lines_append = self.day.lines.append
         self.last: etree._Element | None = None  # the latest <product> still in the tree
         self.batch = 0  # products read since the last _flush
@@ -134,6 +129,7 @@ class _DayParser:
     def _stream(self) -> None:
         data, size = self.data, len(self.data)
         parser = hardened_parser(events=("end",), tag=PRODUCT_TAG)
+        read_events = element_events(parser)
         utf8 = Utf8Check(data)
         handle = self._product
         try:
@@ -144,11 +140,11 @@ class _DayParser:
                     self.day.fatal.append(bad)
                     raise _Stop
                 parser.feed(chunk)
-                for _event, element in parser.read_events():
+                for _event, element in read_events():
                     handle(element)
                 self._flush()
             root = parser.close()
-            for _event, element in parser.read_events():
+            for _event, element in read_events():
                 handle(element)
         except etree.LxmlError as exc:
             self.day.fatal.append(syntax_issue(exc))
@@ -166,13 +162,13 @@ class _DayParser:
                 return  # inside some unknown element: judged with it
             if products is not None:
                 raise self.fail("unexpected_element", "a second <products> element; a day has exactly one",
-                                line=parent.sourceline)
+                                line=element_line(parent))
             self.products = parent
         day = self.day
         day.products_seen += 1
         if day.products_seen > self.max_products:
             raise self.fail("too_many_products", f"more than {self.max_products} products in one day",
-                            line=element.sourceline)
+                            line=element_line(element))
         self.last = element
         self.batch += 1
         # The fast path for a clean product, inline because it runs a million times a
@@ -187,28 +183,31 @@ class _DayParser:
                 and cat_el.tag == "category"
                 and not (len(id_el) or len(name_el) or len(qty_el) or len(price_el) or len(cat_el))):
             raw_id, raw_qty, raw_price = id_el.text or "", qty_el.text or "", price_el.text or ""
+            name: str | None
+            category: str | None
             name, category = name_el.text or "", cat_el.text or ""
             # Plain printable ASCII with nothing to normalize is the common case (strip()
             # returns the very same object when there is nothing to strip).
             if not (name.isascii() and name.isprintable() and "  " not in name and name.strip(" ") is name):
-                name = _clean_text(name)  # type: ignore[assignment]
+                name = clean_text(name)
             if not (category.isascii() and category.isprintable() and "  " not in category
                     and category.strip(" ") is category):
-                category = _clean_text(category)  # type: ignore[assignment]
-            if (name and category and len(name) <= _MAX_TEXT and len(category) <= _MAX_TEXT
+                category = clean_text(category)
+            if (name and category and len(name) <= MAX_TEXT and len(category) <= MAX_TEXT
                     and raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 18
                     and raw_qty.isascii() and raw_qty.isdigit() and len(raw_qty) <= 9
-                    and _PRICE_MATCH(raw_price) is not None):
+                    and PRICE_MATCH(raw_price) is not None):
                 product_id, quantity = int(raw_id), int(raw_qty)
                 seen = self.seen_ids
                 if product_id > 0 and quantity > 0 and product_id not in seen:
-                    seen[product_id] = element.sourceline
-                    line = _new_line(SalesLine)
-                    _set_id(line, product_id)
-                    _set_name(line, name)
-                    _set_category(line, category)
-                    _set_quantity(line, quantity)
-                    _set_price(line, Decimal(raw_price))
+                    # lxml-stubs 0.5.1 declare sourceline as `...`; it is int | None.
+                    seen[product_id] = element.sourceline  # type: ignore[assignment]  # no call in the hot loop
+                    line = new_line(SalesLine)
+                    set_id(line, product_id)
+                    set_name(line, name)
+                    set_category(line, category)
+                    set_quantity(line, quantity)
+                    set_price(line, Decimal(raw_price))
                     self.lines_append(line)
                     return None
         return self._diagnose(element, day.products_seen)
@@ -245,16 +244,16 @@ class _DayParser:
         lists = [child for child in root if child.tag == PRODUCTS_TAG]
         if len(lists) > 1:
             raise self.fail("unexpected_element", "a second <products> element; a day has exactly one",
-                            line=lists[1].sourceline)
+                            line=element_line(lists[1]))
         for child in root:
             if child is not self.products:
                 self._depth(child, 2)
         if not lists:
             raise self.fail("missing_products", "<sales_data> has no <products> element",
-                            line=root.sourceline)
+                            line=element_line(root))
         self._strays(lists[0], until=None)
         if day.products_seen == 0:
-            raise self.fail("empty_day", "<products> holds no <product>", line=lists[0].sourceline)
+            raise self.fail("empty_day", "<products> holds no <product>", line=element_line(lists[0]))
 
     def _depth(self, element: etree._Element, level: int) -> None:
         """Fatal when ``element`` (at ``level``, the root being 1) holds anything deeper than max_depth."""
@@ -263,7 +262,7 @@ class _DayParser:
             node, depth = stack.pop()
             if depth > self.max_depth:
                 raise self.fail("too_deep", f"elements are nested {depth} levels deep; "
-                                            f"at most {self.max_depth} are allowed", line=node.sourceline)
+                                            f"at most {self.max_depth} are allowed", line=element_line(node))
             stack.extend((child, depth + 1) for child in node)
 
     def _product_issue(self, issue: Issue) -> None:
@@ -293,23 +292,23 @@ class _DayParser:
         if nested or self.max_depth < 4:
             self._depth(element, 3)
 
-        problems: _Problems = []
+        problems: Problems = []
         if extra is not None:
             for child in extra:
-                if child.tag in _FIELD_SET:
-                    first = found[child.tag].sourceline
+                if child.tag in FIELD_SET:
+                    first = element_line(found[child.tag])
                     problems.append(("duplicate_field", f"<{child.tag}> appears more than once in this product "
-                                                        f"(first at line {first})", child.tag, child.sourceline))
+                                                        f"(first at line {first})", child.tag, element_line(child)))
         get = found.get
         id_el, name_el, qty_el = get("id"), get("name"), get("quantity")
         price_el, cat_el = get("price"), get("category")
         if nested:  # a field holding elements is refused, and not read any further
-            for field, child in (("id", id_el), ("name", name_el), ("quantity", qty_el),
-                                 ("price", price_el), ("category", cat_el)):
-                if child is not None and len(child):
-                    inner = quote(str(child[0].tag))[1:-1]
-                    problems.append(("unexpected_element", f"<{field}> must hold text only; found <{inner}> "
-                                                           "inside it", field, child.sourceline))
+            for tag, field_el in (("id", id_el), ("name", name_el), ("quantity", qty_el),
+                                  ("price", price_el), ("category", cat_el)):
+                if field_el is not None and len(field_el):
+                    inner = quote(str(field_el[0].tag))[1:-1]
+                    problems.append(("unexpected_element", f"<{tag}> must hold text only; found <{inner}> "
+                                                           "inside it", tag, element_line(field_el)))
         raw_id: str | None = None
         product_id = quantity = None
         price: Decimal | None = None
@@ -318,40 +317,40 @@ class _DayParser:
         if id_el is None:
             problems.append(("missing_field", "<id> is missing", "id", None))
         elif not (nested and len(id_el)):
-            raw_id = (id_el.text or "").strip(_BLANKS)
-            product_id = _integer(raw_id, "id", _ID, 18, id_el, problems)
+            raw_id = (id_el.text or "").strip(BLANKS)
+            product_id = check_integer(raw_id, "id", ID, 18, id_el, problems)
         if name_el is None:
             problems.append(("missing_field", "<name> is missing", "name", None))
         elif not (nested and len(name_el)):
-            name = _text(name_el, "name", problems)
+            name = check_text(name_el, "name", problems)
         if qty_el is None:
             problems.append(("missing_field", "<quantity> is missing", "quantity", None))
         elif not (nested and len(qty_el)):
-            quantity = _integer((qty_el.text or "").strip(_BLANKS), "quantity", _QUANTITY, 9, qty_el, problems)
+            quantity = check_integer((qty_el.text or "").strip(BLANKS), "quantity", QUANTITY, 9, qty_el, problems)
         if price_el is None:
             problems.append(("missing_field", "<price> is missing", "price", None))
         elif not (nested and len(price_el)):
-            price = _price(price_el, problems)
+            price = check_price(price_el, problems)
         if cat_el is None:
             problems.append(("missing_field", "<category> is missing", "category", None))
         elif not (nested and len(cat_el)):
-            category = _text(cat_el, "category", problems)
+            category = check_text(cat_el, "category", problems)
 
         if product_id is not None:
             first_line = self.seen_ids.get(product_id)
             if first_line is None:
-                self.seen_ids[product_id] = element.sourceline or 0
+                self.seen_ids[product_id] = element_line(element) or 0
             else:
                 assert id_el is not None
                 problems.append(("duplicate_id", f"product id {product_id} was already used by the product "
-                                                 f"at line {first_line}", "id", id_el.sourceline))
+                                                 f"at line {first_line}", "id", element_line(id_el)))
 
         if not problems:
             assert product_id is not None and quantity is not None and price is not None
             assert name is not None and category is not None
-            self.lines_append(_sales_line(product_id, name, category, quantity, price))
+            self.lines_append(sales_line(product_id, name, category, quantity, price))
             return
-        line = element.sourceline
+        line = element_line(element)
         shown_id = quote(raw_id)[1:-1] if raw_id else None
         for code, message, field, at in problems:
             self._product_issue(Issue(code=code, message=message, field=field, line=at or line,
@@ -364,93 +363,3 @@ def _line_key(issue: Issue) -> int:
 
 def _is_root(element: etree._Element | None) -> bool:
     return element is not None and element.getparent() is None
-
-
-
-
-def _integer(text: str, field: str, pattern: re.Pattern[str], digits: int,
-             element: etree._Element, problems: _Problems) -> int | None:
-    if pattern.fullmatch(text) is not None:
-        value = int(text)
-        if value > 0:
-            return value
-        problems.append(("not_positive", f"{field} {quote(text)} must be greater than 0", field, element.sourceline))
-        return None
-    if not text:
-        problems.append(("empty_field", f"<{field}> is empty", field, element.sourceline))
-    elif _UNSIGNED.fullmatch(text) is not None:
-        problems.append(("not_positive", f"{field} {quote(text)} must be greater than 0", field, element.sourceline))
-    elif text.isascii() and text.isdigit():
-        problems.append(("bad_integer", f"{field} {quote(text)} has more than {digits} digits", field,
-                         element.sourceline))
-    else:
-        problems.append(("bad_integer", f"{field} {quote(text)} is not a whole number written with the "
-                                        "digits 0-9 only", field, element.sourceline))
-    return None
-
-
-def _price(element: etree._Element, problems: _Problems) -> Decimal | None:
-    text = (element.text or "").strip(_BLANKS)
-    if _PRICE.fullmatch(text) is not None:
-        return Decimal(text)
-    line = element.sourceline
-    if not text:
-        problems.append(("empty_field", "<price> is empty", "price", line))
-    elif _NEGATIVE_PRICE.fullmatch(text) is not None:
-        problems.append(("negative", f"price {quote(text)} is negative", "price", line))
-    elif _PRICE_LONG_FRACTION.fullmatch(text) is not None:
-        problems.append(("too_many_decimals", f"price {quote(text)} has more than 2 decimal places", "price", line))
-    elif _PRICE_LONG_WHOLE.fullmatch(text) is not None:
-        problems.append(("bad_decimal", f"price {quote(text)} has more than 10 digits before the decimal point",
-                         "price", line))
-    else:
-        problems.append(("bad_decimal", f"price {quote(text)} is not a decimal number such as 1500 or 1500.00",
-                         "price", line))
-    return None
-
-
-def _clean_text(raw: str) -> str | None:
-    """The fast path's name/category check: the normalized text, or None to take the long way."""
-    if _BAD_CHARS.search(raw) is not None:
-        return None
-    return " ".join(raw.split())
-
-
-# SalesLine is a frozen dataclass: its generated __init__ sets each field through
-# object.__setattr__, which costs more than the rest of a product's validation.
-# Filling the slots directly builds an identical object (a test pins this).
-_new_line = object.__new__
-_set_id, _set_name, _set_category, _set_quantity, _set_price = (
-    SalesLine.product_id.__set__, SalesLine.name.__set__, SalesLine.category.__set__,  # type: ignore[attr-defined]
-    SalesLine.quantity.__set__, SalesLine.price.__set__)  # type: ignore[attr-defined]
-
-
-def _sales_line(product_id: int, name: str, category: str, quantity: int, price: Decimal) -> SalesLine:
-    line: SalesLine = _new_line(SalesLine)
-    _set_id(line, product_id)
-    _set_name(line, name)
-    _set_category(line, category)
-    _set_quantity(line, quantity)
-    _set_price(line, price)
-    return line
-
-
-def _text(element: etree._Element, field: str, problems: _Problems) -> str | None:
-    raw = element.text
-    if raw is None:
-        problems.append(("empty_field", f"<{field}> is empty", field, element.sourceline))
-        return None
-    bad = _BAD_CHARS.search(raw)
-    if bad is not None:
-        problems.append(("bad_characters", f"{field} contains the control or invisible character "
-                                           f"U+{ord(bad[0]):04X}", field, element.sourceline))
-        return None
-    value = " ".join(raw.split())
-    if not value:
-        problems.append(("empty_field", f"<{field}> is empty", field, element.sourceline))
-        return None
-    if len(value) > _MAX_TEXT:
-        problems.append(("too_long", f"{field} is {len(value)} characters long; at most {_MAX_TEXT} are allowed",
-                         field, element.sourceline))
-        return None
-    return value

@@ -26,8 +26,9 @@ import codecs
 import datetime as dt
 import json
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal, cast
 
 from lxml import etree
 
@@ -44,6 +45,8 @@ __all__ = [
     "check_root",
     "check_date",
     "hardened_parser",
+    "element_events",
+    "element_line",
     "syntax_issue",
     "read_head",
     "quote",
@@ -174,12 +177,14 @@ class Utf8Check:
         return None
 
 
-def hardened_parser(*, events: tuple[str, ...], tag: str | None = None) -> etree.XMLPullParser:
+def hardened_parser(*, events: tuple[Literal["start", "end"], ...], tag: str | None = None) -> etree.XMLPullParser:
     """The one parser configuration we use: no network, no DTD, libxml2's size and depth limits."""
-    return etree.XMLPullParser(
+    # lxml-stubs 0.5.1 predates lxml 5's resolve_entities="internal" and lxml 6's decompress.
+    return etree.XMLPullParser(  # type: ignore[call-arg]  # decompress: lxml >= 6, not in the stubs
         events=events,
         tag=tag,
-        resolve_entities="internal",  # the safe default; False would leave entity nodes (see safety notes)
+        # the safe default; False would leave entity nodes (see safety notes)
+        resolve_entities="internal",  # type: ignore[arg-type]  # lxml >= 5 accepts "internal"
         no_network=True,
         huge_tree=False,  # keeps libxml2's limits: depth 256, text node 10 MB, name 50 kB
         load_dtd=False,
@@ -188,6 +193,20 @@ def hardened_parser(*, events: tuple[str, ...], tag: str | None = None) -> etree
         remove_comments=True,
         decompress=False,
     )
+
+
+def element_events(parser: etree.XMLPullParser) -> Callable[[], Iterator[tuple[str, etree._Element]]]:
+    """``parser.read_events``, typed for a parser made with only "start"/"end" events.
+
+    The stubs allow for the (prefix, uri) tuples of "start-ns" events; hardened_parser
+    never asks for those, so every event carries an element.
+    """
+    return cast("Callable[[], Iterator[tuple[str, etree._Element]]]", parser.read_events)
+
+
+def element_line(element: etree._Element) -> int | None:
+    """``element.sourceline`` (lxml-stubs 0.5.1 declare it as ``...``; it is int | None)."""
+    return element.sourceline  # type: ignore[return-value]  # see the docstring
 
 
 def syntax_issue(exc: etree.LxmlError) -> Issue:
@@ -227,7 +246,7 @@ def check_date(value: str | None, *, line: int | None) -> tuple[dt.date | None, 
 def check_root(root: etree._Element) -> tuple[dt.date | None, Issue | None]:
     """The root element: exactly <sales_data>, no namespace, with a valid date."""
     tag = root.tag
-    line = root.sourceline
+    line = element_line(root)
     if tag != ROOT_TAG:
         if isinstance(tag, str) and tag.startswith("{"):
             namespace, _, local = tag[1:].partition("}")
@@ -253,6 +272,7 @@ def read_head(data: bytes) -> Head:
     if issue is not None:
         return Head(None, issue)
     parser = hardened_parser(events=("start",))
+    read_events = element_events(parser)
     utf8 = Utf8Check(data)
     size = len(data)
     step = _HEAD_FIRST_FEED
@@ -264,7 +284,7 @@ def read_head(data: bytes) -> Head:
             if bad is not None:
                 return Head(None, bad)
             parser.feed(chunk)
-            for _event, root in parser.read_events():
+            for _event, root in read_events():
                 return Head(*check_root(root))
             if end == size:
                 parser.close()  # raises: the body ended before any start tag

@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aiokafka.errors import KafkaError
 from faststream import AckPolicy, ContextRepo
@@ -32,6 +32,9 @@ from ..storage.db import create_pool
 from ..storage.migrate import migrate
 from .handler import ReporterService, report_id_for_upload
 from .llm import LLMClient
+
+if TYPE_CHECKING:
+    from aiokafka import ConsumerRecord
 
 __all__ = ["build_reporter"]
 
@@ -62,7 +65,7 @@ def build_reporter(settings: Settings) -> AsgiFastStream:
 
     async def guarded(msg: KafkaMessage, work: Any) -> None:
         """Run one message's work; transient failures back off and put the message back."""
-        raw = msg.raw_message
+        raw = cast("ConsumerRecord", msg.raw_message)  # one record: these subscribers are not batch
         where = dict(topic=raw.topic, partition=raw.partition, offset=raw.offset)
         try:
             await work
@@ -88,7 +91,7 @@ def build_reporter(settings: Settings) -> AsgiFastStream:
         LAST_PROGRESS.labels(stage="reporter").set(time.time())
 
     def poison(msg: KafkaMessage, exc: Exception) -> None:
-        raw = msg.raw_message
+        raw = cast("ConsumerRecord", msg.raw_message)  # one record: these subscribers are not batch
         log.error("unreadable event skipped", extra=ctx(error=str(exc)[:500], topic=raw.topic,
                                                          partition=raw.partition, offset=raw.offset))
 

@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Any, Literal, TypedDict
 
 from ..errors import LLMRejected, LLMUnavailable, UnknownDay
 from ..logs import ctx
@@ -22,6 +22,7 @@ from ..storage.db import Pool, translate_errors
 from ..storage.facts_sql import load_facts
 from ..storage.reads import day_upload
 from ..storage.reports import ReportRow, get_report, record_failure, save_report
+from .facts import Facts
 from .llm import LLMClient
 from .prompt import PROMPT_VERSION, build_messages
 from .writer import write_report
@@ -41,11 +42,22 @@ def report_id_for_request(request_id: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(_REPORT_NS, f"request:{request_id}")
 
 
+class _ReportKey(TypedDict):
+    """The save_report arguments shared by a report's success and its failure."""
+
+    report_id: uuid.UUID
+    sales_date: dt.date
+    upload_id: uuid.UUID
+    language: str
+    prompt_version: str
+    facts: dict[str, Any]
+
+
 def event_of(row: ReportRow) -> ReportEvent:
     return ReportEvent(
         event_id=f"report:{row.report_id}", upload_id=row.upload_id, sales_date=row.sales_date,
-        report_id=row.report_id, status=row.status, verified=row.verified,  # type: ignore[arg-type]
-        unverified_numbers=row.unverified_numbers, text=row.text or "", language=row.language,  # type: ignore[arg-type]
+        report_id=row.report_id, status=row.status, verified=row.verified,
+        unverified_numbers=row.unverified_numbers, text=row.text or "", language=row.language,
         model=row.model or "", prompt_version=row.prompt_version, attempts=row.attempts,
         facts=row.facts or {}, error=row.error, created_at=row.updated_at)
 
@@ -81,8 +93,8 @@ class ReporterService:
         except LookupError as exc:
             raise UnknownDay(f"no sales stored for {sales_date}") from exc
         facts_json = facts.model_dump(mode="json")
-        common = dict(report_id=report_id, sales_date=sales_date, upload_id=upload_id,
-                      language=self._language, prompt_version=PROMPT_VERSION, facts=facts_json)
+        common = _ReportKey(report_id=report_id, sales_date=sales_date, upload_id=upload_id,
+                            language=self._language, prompt_version=PROMPT_VERSION, facts=facts_json)
         try:
             draft = await write_report(facts, llm=self._llm, language=self._language)
         except LLMUnavailable as exc:
@@ -108,9 +120,9 @@ class ReporterService:
                                             verified=row.verified, model=row.model))
         return event
 
-    async def _give_up(self, common: dict[str, object], facts: object, attempts: int, error: str) -> ReportRow:
-        system, user = build_messages(facts, language=self._language)  # type: ignore[arg-type]
+    async def _give_up(self, common: _ReportKey, facts: Facts, attempts: int, error: str) -> ReportRow:
+        system, user = build_messages(facts, language=self._language)
         return await save_report(
             self._pool, status="failed", system_prompt=system, prompt=user, text=None,
             model=self._llm.model if self._llm else None, usage={}, verified=False,
-            unverified_numbers=[], attempts=attempts, error=error, **common)  # type: ignore[arg-type]
+            unverified_numbers=[], attempts=attempts, error=error, **common)

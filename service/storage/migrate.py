@@ -22,7 +22,7 @@ _LOCK_ID = 0x5A1E5A1E
 def available_migrations() -> list[tuple[str, str]]:
     """(version, sql) for every migration file, sorted by version."""
     folder = resources.files(__package__).joinpath("migrations")
-    files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
+    files = sorted((p for p in folder.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
     return [(p.name.removesuffix(".sql"), p.read_text(encoding="utf-8")) for p in files]
 
 

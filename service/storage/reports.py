@@ -36,7 +36,7 @@ class ReportRow:
     updated_at: dt.datetime
 
 
-_COLUMNS = ", ".join(ReportRow.__slots__)  # type: ignore[attr-defined]
+_COLUMNS = ", ".join(ReportRow.__slots__)
 
 
 def _row(r: asyncpg.Record) -> ReportRow:
