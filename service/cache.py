@@ -28,7 +28,18 @@ local ok = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2])
 if ok then return ARGV[1] end
 return redis.call('GET', KEYS[1])
 """
-# Delete a claim only if it is still ours.
+# The gateway's one round trip per upload: mark the upload received, read the
+# day's claim, and ask the stored-days set about the day and about its sentinel
+# (a set without the sentinel was lost, e.g. flushed, and must be rebuilt).
+_ADMIT = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+local holder = redis.call('GET', KEYS[2])
+local found = redis.call('SMISMEMBER', KEYS[3], ARGV[1], ARGV[3])
+return {holder or false, found[1], found[2]}
+"""
+# Stands in the stored-days set from its (re)build on: its absence means the set is not whole.
+_SENTINEL = "0000-00-00"
+
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -57,6 +68,7 @@ class DayCache:
         self._ttl = ttl_seconds
         self._claim = client.register_script(_CLAIM)
         self._release = client.register_script(_RELEASE)
+        self._admit = client.register_script(_ADMIT)
 
     async def claim(self, claims: Iterable[tuple[str, str]]) -> list[str]:
         """Claim each (date, upload_id); return the holder of each date after the call."""
@@ -97,14 +109,11 @@ class DayCache:
         (Redis was flushed): the caller must ask PostgreSQL and rebuild the set.
         """
         async with _translate("admit"):
-            pipe = self._r.pipeline(transaction=False)
-            pipe.set(redis_upload_key(upload_id), day, ex=UPLOAD_MARKER_TTL_SECONDS)
-            pipe.get(redis_day_key(day))
-            pipe.sismember(STORED_DAYS_KEY, day)
-            pipe.exists(STORED_DAYS_KEY)
-            _, holder, member, exists = await pipe.execute()
-        stored = bool(member) if exists else None
-        return (None if holder is None else str(holder)), stored
+            holder, member, whole = await self._admit(
+                keys=[redis_upload_key(upload_id), redis_day_key(day), STORED_DAYS_KEY],
+                args=[day, UPLOAD_MARKER_TTL_SECONDS, _SENTINEL])
+        stored = bool(member) if whole else None
+        return (None if not holder else str(holder)), stored
 
     async def add_stored(self, days: Iterable[str]) -> None:
         """Record stored days (ingest, after its commit)."""
@@ -120,7 +129,7 @@ class DayCache:
             pipe = self._r.pipeline(transaction=True)
             pipe.delete(STORED_DAYS_KEY)
             # An empty database still gets a set, so "missing" keeps meaning "flushed".
-            pipe.sadd(STORED_DAYS_KEY, "0000-00-00", *days)
+            pipe.sadd(STORED_DAYS_KEY, _SENTINEL, *days)
             await pipe.execute()
 
     async def forget_received(self, upload_id: str) -> None:
