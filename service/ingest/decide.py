@@ -17,7 +17,7 @@ from ..models import Issue, KafkaPosition, ParsedDay, SalesRejected, SalesStored
 from ..names import HEADER_SENDER, HEADER_SOURCE, HEADER_UPLOAD_ID, MAX_ISSUES_IN_EVENT, MAX_ISSUES_STORED
 from ..storage.uploads import StoredUpload, UploadRecord
 
-__all__ = ["RawUpload", "raw_upload", "judge", "stored_event", "rejected_event", "replay_event"]
+__all__ = ["RawUpload", "raw_upload", "judge", "duplicate", "rejected_early", "outcome_event", "replay_event"]
 
 # Namespace for upload ids of records produced straight to Kafka (no x-upload-id
 # header): the id is derived from the record's position and timestamp, so a
@@ -100,57 +100,49 @@ def judge(raw: RawUpload, parsed: ParsedDay, *, policy: Policy) -> UploadRecord:
                    total_units=units, total_revenue=revenue)
 
 
-def _reason(status: str, errors: list[dict[str, Any]], total: int | None = None) -> str:
+def _reason(status: str, errors: list[dict[str, Any]]) -> str:
     if status == "duplicate":
         return "the sales date is already stored"
     if not errors:
         return "rejected"
     first = errors[0]
     where = f" (line {first['line']})" if first.get("line") else ""
-    more = (total or len(errors)) - 1
+    more = len(errors) - 1
     tail = f"; and {more} more problem(s)" if more > 0 else ""
     return f"{first['code']}: {first['message']}{where}{tail}"
 
 
-def stored_event(rec: UploadRecord, *, now: dt.datetime) -> SalesStored:
-    assert rec.sales_date is not None
-    return SalesStored(
-        event_id=f"stored:{rec.upload_id}", upload_id=rec.upload_id, sales_date=rec.sales_date,
-        products=len(rec.lines), rejected_products=rec.products_rejected,
-        total_units=rec.total_units, total_revenue=rec.total_revenue,
-        issues=[Issue(**e) for e in rec.errors[:MAX_ISSUES_IN_EVENT]],
-        source=rec.source, sender=rec.sender, stored_at=now,
-    )
-
-
-def rejected_event(rec: UploadRecord, *, now: dt.datetime) -> SalesRejected:
-    status: Literal["rejected", "duplicate"] = "duplicate" if rec.status == "duplicate" else "rejected"
+def _event(*, upload_id: uuid.UUID, status: str, sales_date: dt.date | None, source: str, sender: str | None,
+           errors: list[dict[str, Any]], products: int, rejected: int, units: int, revenue: Decimal,
+           position: KafkaPosition, at: dt.datetime) -> SalesStored | SalesRejected:
+    issues = [Issue(**e) for e in errors[:MAX_ISSUES_IN_EVENT]]
+    origin: Literal["http", "kafka"] = "http" if source == "http" else "kafka"
+    if status == "stored":
+        assert sales_date is not None
+        return SalesStored(
+            event_id=f"stored:{upload_id}", upload_id=upload_id, sales_date=sales_date, products=products,
+            rejected_products=rejected, total_units=units, total_revenue=revenue, issues=issues,
+            source=origin, sender=sender, stored_at=at)
+    refused: Literal["rejected", "duplicate"] = "duplicate" if status == "duplicate" else "rejected"
     return SalesRejected(
-        event_id=f"rejected:{rec.upload_id}", upload_id=rec.upload_id, sales_date=rec.sales_date,
-        status=status, reason=_reason(status, rec.errors), source=rec.source,
-        errors=[Issue(**e) for e in rec.errors[:MAX_ISSUES_IN_EVENT]], sender=rec.sender,
-        kafka=KafkaPosition(topic=rec.topic, partition=rec.partition, offset=rec.offset),
-        rejected_at=now,
-    )
+        event_id=f"rejected:{upload_id}", upload_id=upload_id, sales_date=sales_date, status=refused,
+        reason=_reason(refused, errors), errors=issues, source=origin, sender=sender, kafka=position,
+        rejected_at=at)
+
+
+def outcome_event(rec: UploadRecord, *, now: dt.datetime) -> SalesStored | SalesRejected:
+    """The event announcing what became of an upload just recorded."""
+    return _event(upload_id=rec.upload_id, status=rec.status, sales_date=rec.sales_date, source=rec.source,
+                  sender=rec.sender, errors=rec.errors, products=len(rec.lines),
+                  rejected=rec.products_rejected, units=rec.total_units, revenue=rec.total_revenue,
+                  position=KafkaPosition(topic=rec.topic, partition=rec.partition, offset=rec.offset), at=now)
 
 
 def replay_event(row: StoredUpload) -> SalesStored | SalesRejected:
     """The event a redelivered, already recorded upload produced the first time."""
-    errors = row.errors[:MAX_ISSUES_IN_EVENT]
-    if row.status == "stored":
-        assert row.sales_date is not None
-        return SalesStored(
-            event_id=f"stored:{row.upload_id}", upload_id=row.upload_id, sales_date=row.sales_date,
-            products=row.products_stored, rejected_products=row.products_rejected,
-            total_units=row.total_units or 0, total_revenue=row.total_revenue or Decimal(0),
-            issues=[Issue(**e) for e in errors], source=row.source,
-            sender=row.sender, stored_at=row.updated_at,
-        )
-    status: Literal["rejected", "duplicate"] = "duplicate" if row.status == "duplicate" else "rejected"
-    return SalesRejected(
-        event_id=f"rejected:{row.upload_id}", upload_id=row.upload_id, sales_date=row.sales_date,
-        status=status, reason=_reason(status, row.errors), errors=[Issue(**e) for e in errors],
-        source=row.source, sender=row.sender,
-        kafka=KafkaPosition(topic=row.topic, partition=row.partition, offset=row.offset),
-        rejected_at=row.updated_at,
-    )
+    return _event(upload_id=row.upload_id, status=row.status, sales_date=row.sales_date, source=row.source,
+                  sender=row.sender, errors=row.errors, products=row.products_stored,
+                  rejected=row.products_rejected, units=row.total_units or 0,
+                  revenue=row.total_revenue or Decimal(0),
+                  position=KafkaPosition(topic=row.topic, partition=row.partition, offset=row.offset),
+                  at=row.updated_at)

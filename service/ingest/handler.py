@@ -30,7 +30,7 @@ from ..models import ParsedDay, SalesRejected, SalesStored
 from ..names import TOPIC_REJECTED, TOPIC_STORED
 from ..storage.db import Pool
 from ..storage.uploads import UploadRecord, find_uploads, record_batch
-from .decide import Policy, RawUpload, duplicate, judge, rejected_early, rejected_event, replay_event, stored_event
+from .decide import Policy, RawUpload, duplicate, judge, outcome_event, rejected_early, replay_event
 from .parse import parse_day
 
 __all__ = ["IngestService", "Publish"]
@@ -114,8 +114,7 @@ class IngestService:
         # 6. Events, confirmed by Kafka before the offsets are committed.
         by_id = {r.upload_id: r for r in fresh}
         for rec in ordered:
-            event = stored_event(rec, now=now) if rec.status == "stored" else rejected_event(rec, now=now)
-            events.append(_routed(event))
+            events.append(_routed(outcome_event(rec, now=now)))
             INGEST_UPLOADS.labels(status=rec.status).inc()
             _log(rec.status, by_id[rec.upload_id], sales_date=rec.sales_date, errors=len(rec.errors),
                  products=len(rec.lines))
