@@ -11,7 +11,7 @@ import pytest
 from service.gateway.precheck import PrecheckResult, precheck
 from service.ingest.parse import parse_day
 
-from .test_parse import SAMPLE, day, listener, many, product
+from .xml_builders import SAMPLE, day, listener, many, product
 
 # Documents refused by the document-level rules, with the code both checks must give.
 REFUSED = {
