@@ -1,6 +1,7 @@
 """Kafka plumbing shared by every process: the broker factory and topic provisioning.
 
-Only this module (and the FastStream apps it builds brokers for) talks to Kafka.
+The producer settings and topic configs live here, shared by the FastStream apps,
+the gateway's producer (gateway/publisher.py), the lag monitor and the CLI.
 Topics are created by the service itself with explicit partitions and configs;
 the broker's auto-create is off (deploy/kafka/server.properties) and so is
 FastStream's.

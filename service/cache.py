@@ -92,16 +92,6 @@ class DayCache:
                 await self._release(keys=[redis_day_key(day)], args=[upload_id], client=pipe)
             await pipe.execute()
 
-    async def set_owner(self, day: str, upload_id: str) -> None:
-        """Record the real owner of a day (after PostgreSQL said who it is)."""
-        async with _translate("set_owner"):
-            await self._r.set(redis_day_key(day), upload_id, ex=self._ttl)
-
-    async def owner(self, day: str) -> str | None:
-        async with _translate("owner"):
-            value = await self._r.get(redis_day_key(day))
-        return None if value is None else str(value)
-
     async def admit(self, upload_id: str, day: str) -> tuple[str | None, bool | None]:
         """Mark an upload as received; say who holds the day and whether it is stored.
 

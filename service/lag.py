@@ -9,7 +9,6 @@ import logging
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 
 from .metrics import CONSUMER_LAG
 
@@ -25,38 +24,50 @@ class LagMonitor:
         self._topics = topics
         self._every = every
         self._task: asyncio.Task[None] | None = None
-        self.total: int | None = None
+        self._admin: AIOKafkaAdminClient | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self.total: int | None = None  # None: not measured (yet, or Kafka unreachable)
+
+    async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+        """Created once and kept; dropped and made again after a failure."""
+        if self._admin is None or self._consumer is None:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=f"{self._group}-lag")
+            consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
+            try:
+                await admin.start()
+                await consumer.start()
+            except BaseException:
+                await self._close(admin, consumer)
+                raise
+            self._admin, self._consumer = admin, consumer
+        return self._admin, self._consumer
 
     async def measure(self) -> int:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=f"{self._group}-lag")
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
-        await admin.start()
-        await consumer.start()
-        try:
-            committed = await admin.list_consumer_group_offsets(self._group)
-            parts = [TopicPartition(t, p) for t in self._topics
-                     for p in (consumer.partitions_for_topic(t) or await _partitions(consumer, t))]
-            ends = await consumer.end_offsets(parts)
-            total = 0
-            for tp in parts:
-                meta = committed.get(tp)
-                done = meta.offset if meta is not None and meta.offset >= 0 else 0
-                lag = max(0, ends[tp] - done)
-                CONSUMER_LAG.labels(group=self._group, topic=tp.topic, partition=str(tp.partition)).set(lag)
-                total += lag
-            self.total = total
-            return total
-        finally:
-            await consumer.stop()
-            await admin.close()
+        admin, consumer = await self._clients()
+        committed = await admin.list_consumer_group_offsets(self._group)
+        parts = [TopicPartition(t, p) for t in self._topics for p in await _partitions(consumer, t)]
+        ends = await consumer.end_offsets(parts)
+        total = 0
+        for tp in parts:
+            meta = committed.get(tp)
+            done = meta.offset if meta is not None and meta.offset >= 0 else 0
+            lag = max(0, ends[tp] - done)
+            CONSUMER_LAG.labels(group=self._group, topic=tp.topic, partition=str(tp.partition)).set(lag)
+            total += lag
+        self.total = total
+        return total
 
     async def _loop(self) -> None:
         while True:
             try:
                 await self.measure()
-            except (KafkaError, OSError) as exc:
-                self.total = None
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the monitor must outlive any failure
+                self.total = None  # unknown: /healthz then judges by progress alone
                 log.warning("lag not measured: %s", exc)
+                await self._close(self._admin, self._consumer)
+                self._admin = self._consumer = None
             await asyncio.sleep(self._every)
 
     def start(self) -> None:
@@ -67,8 +78,22 @@ class LagMonitor:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self._close(self._admin, self._consumer)
+        self._admin = self._consumer = None
+
+    @staticmethod
+    async def _close(admin: AIOKafkaAdminClient | None, consumer: AIOKafkaConsumer | None) -> None:
+        with contextlib.suppress(Exception):
+            if consumer is not None:
+                await consumer.stop()
+        with contextlib.suppress(Exception):
+            if admin is not None:
+                await admin.close()
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()  # the public API offers no other refresh
-    return consumer.partitions_for_topic(topic) or set()
+    found = consumer.partitions_for_topic(topic)
+    if not found:
+        await consumer._client.force_metadata_update()  # the public API offers no other refresh
+        found = consumer.partitions_for_topic(topic)
+    return set(found or ())

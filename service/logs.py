@@ -21,8 +21,10 @@ _SECRETISH = re.compile(r"(Bearer\s+)\S+|\bsk-[A-Za-z0-9_-]{8,}", re.IGNORECASE)
 
 class _Redact(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and _SECRETISH.search(record.msg):
-            record.msg = _SECRETISH.sub(lambda m: (m.group(1) or "") + "***", record.msg)
+        message = record.getMessage()  # the arguments too, not only the format string
+        if _SECRETISH.search(message):
+            record.msg = _SECRETISH.sub(lambda m: (m.group(1) or "") + "***", message)
+            record.args = None
         return True
 
 

@@ -53,6 +53,6 @@ CONSUMER_LAG = Gauge(
 )
 LAST_PROGRESS = Gauge(
     "sales_last_progress_timestamp_seconds",
-    "Unix time a consumer last finished a message or found nothing to do",
+    "Unix time a consumer last finished a batch or message (set at start-up too)",
     ["stage"],
 )

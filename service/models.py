@@ -67,7 +67,7 @@ class ParsedDay:
 
     @property
     def rejected_products(self) -> int:
-        return len({(i.product_index or 0) for i in self.product_issues})
+        return len({i.product_index for i in self.product_issues if i.product_index is not None})
 
 
 class KafkaPosition(BaseModel):

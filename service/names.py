@@ -23,7 +23,13 @@ __all__ = [
     "HEADER_CONTENT_TYPE",
     "redis_day_key",
     "redis_upload_key",
+    "redis_rate_key",
+    "STORED_DAYS_KEY",
+    "UPLOAD_MARKER_TTL_SECONDS",
+    "RATE_WINDOW_SECONDS",
     "DUPLICATE_DAY_MESSAGE",
+    "MAX_ISSUES_STORED",
+    "MAX_ISSUES_IN_EVENT",
 ]
 
 # --- Kafka topics -----------------------------------------------------------------
@@ -72,6 +78,15 @@ def redis_day_key(sales_date: str) -> str:
 
 def redis_upload_key(upload_id: str) -> str:
     return f"{_UPLOAD_PREFIX}{upload_id}"
+
+
+# Rate limiting counts requests per token name in fixed windows of this length;
+# each window's counter lives two windows, so a late request never recreates it.
+RATE_WINDOW_SECONDS = 60
+
+
+def redis_rate_key(token_name: str, window: int) -> str:
+    return f"sales:rate:{token_name}:{window}"
 
 
 # The original service's answer for a day it already has (kept verbatim).

@@ -22,7 +22,8 @@ class Backoff:
         """Seconds to wait before the next try; honours a server's Retry-After hint."""
         self.failures += 1
         # typeshed types int ** int as Any (a negative exponent gives a float)
-        delay: float = min(self._max, self._base * 2 ** (self.failures - 1))
+        # The exponent is capped: 2**1024 does not fit a float (an outage of hours).
+        delay: float = min(self._max, self._base * 2 ** min(self.failures - 1, 16))
         delay *= random.uniform(0.8, 1.2)  # de-synchronise replicas
         if hint is not None:
             delay = max(delay, min(hint, self._max))

@@ -14,7 +14,7 @@ from typing import Any
 import uvicorn
 
 from ..logs import setup_logging
-from ..settings import Settings, get_settings
+from ..settings import Settings
 
 __all__ = ["serve"]
 
@@ -42,11 +42,10 @@ def _reuseport_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _gateway_worker(index: int) -> None:
+def _gateway_worker(index: int, settings: Settings) -> None:
     """One gateway worker: its own SO_REUSEPORT socket, its own event loop and clients."""
     from ..gateway.app import create_app
 
-    settings = get_settings()
     setup_logging(level=settings.log_level, fmt=settings.log_format, process=f"gateway-{index}")
     sock = _reuseport_socket(settings.gateway_host, settings.gateway_port)
     config = uvicorn.Config(create_app(settings), log_config=None, access_log=False,
@@ -65,14 +64,14 @@ def _serve_gateway(settings: Settings) -> int:
     connections between them.
     """
     if settings.gateway_workers == 1:
-        _gateway_worker(0)
+        _gateway_worker(0, settings)
         return 0
     ctx = multiprocessing.get_context("fork")  # before any event loop or client exists
     workers: dict[int, Any] = {}
     stopping = False
 
     def start(i: int) -> None:
-        proc = ctx.Process(target=_gateway_worker, args=(i,), name=f"gateway-{i}")
+        proc = ctx.Process(target=_gateway_worker, args=(i, settings), name=f"gateway-{i}")
         proc.start()
         workers[i] = proc
 

@@ -39,10 +39,6 @@ class RawPublisher:
         self._lock = asyncio.Lock()
         self._retry: asyncio.Task[None] | None = None
 
-    @property
-    def connected(self) -> bool:
-        return self._producer is not None
-
     async def connect(self) -> bool:
         async with self._lock:
             if self._producer is not None:
@@ -70,7 +66,9 @@ class RawPublisher:
     async def publish(self, value: bytes, *, topic: str = TOPIC_RAW, key: str,
                       headers: dict[str, str]) -> None:
         """Publish and wait for the broker's acknowledgement, or raise BusUnavailable."""
-        if self._producer is None and not await self.connect():
+        if self._producer is None:
+            # Never reconnect inline: concurrent uploads would queue behind the lock for
+            # seconds each. The background task reconnects; until then answer at once.
             self.keep_trying()
             raise BusUnavailable("Kafka is not reachable")
         assert self._producer is not None
@@ -94,6 +92,8 @@ class RawPublisher:
     async def close(self) -> None:
         if self._retry:
             self._retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retry
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None

@@ -9,6 +9,7 @@ from redis.exceptions import RedisError
 
 from ..cache import Redis
 from ..errors import CacheUnavailable
+from ..names import RATE_WINDOW_SECONDS, redis_rate_key
 
 __all__ = ["RateLimiter"]
 
@@ -23,15 +24,15 @@ class RateLimiter:
         if self._limit <= 0:
             return None
         now = time.time()
-        window = int(now // 60)
-        key = f"sales:rate:{name}:{window}"
+        window = int(now // RATE_WINDOW_SECONDS)
+        key = redis_rate_key(name, window)
         try:
             pipe = self._r.pipeline(transaction=False)
             pipe.incr(key)
-            pipe.expire(key, 120)
+            pipe.expire(key, 2 * RATE_WINDOW_SECONDS)
             count, _ = await pipe.execute()
         except (RedisError, OSError) as exc:
             raise CacheUnavailable(f"rate limit check failed: {type(exc).__name__}") from exc
         if int(count) > self._limit:
-            return max(1.0, (window + 1) * 60 - now)
+            return max(1.0, (window + 1) * RATE_WINDOW_SECONDS - now)
         return None

@@ -1,7 +1,7 @@
 """Upload routes: POST / (the original service's contract) and POST /v1/uploads.
 
-Both run the same steps: token (scope "upload") → rate limit → size limit (the
-app's max_body_size) → the cheap check of the document → "is the day already
+Both run the same steps: token (scope "upload") → rate limit → size limit
+(read_body, while the body streams in) → the cheap check of the document → "is the day already
 collected?" (Redis, then PostgreSQL) → publish to sales.raw and wait for Kafka's
 acknowledgement → answer with the upload id. The gateway never parses the whole
 file and never waits for ingest.
@@ -17,10 +17,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from ..metrics import GATEWAY_UPLOADS
-from ..storage.uploads import day_owner, stored_days
+from ..storage.uploads import stored_days
 from ..names import DUPLICATE_DAY_MESSAGE, HEADER_SENDER, HEADER_SOURCE, HEADER_UPLOAD_ID
 from .auth import Principal
-from .errors import ApiError
+from .errors import UPLOAD_PATHS, ApiError
 from .precheck import precheck
 from .state import Gateway, gateway
 
@@ -38,7 +38,7 @@ async def authorize(request: Request, gw: Gateway, scope: str) -> Principal:
     principal = gw.tokens.authenticate(request.headers.get("authorization"), scope=scope)
     wait = await gw.limiter.check(principal.name)
     if wait is not None:
-        if request.method == "POST":
+        if request.method == "POST" and request.url.path in UPLOAD_PATHS:
             GATEWAY_UPLOADS.labels(outcome="rate_limited").inc()
         raise ApiError(429, "rate_limited", "too many requests for this token",
                        headers={"Retry-After": str(int(wait + 0.999))})
@@ -91,8 +91,9 @@ async def submit(gw: Gateway, body: bytes, principal: Principal, idempotency_key
 
     holder, stored = await gw.days.admit(str(upload_id), day)
     if stored is None:  # Redis lost the stored-days set: PostgreSQL answers, and the set is rebuilt
-        stored = await day_owner(gw.pool, checked.sales_date) is not None
-        await gw.days.rebuild_stored(d.isoformat() for d in await stored_days(gw.pool))
+        days = await stored_days(gw.pool)
+        stored = checked.sales_date in days
+        await gw.days.rebuild_stored(d.isoformat() for d in days)
     if holder != str(upload_id) and (stored or holder is not None):
         # stored, or being stored by another upload right now (its claim); an
         # Idempotency-Key retry of the holder itself goes through and is replayed

@@ -17,7 +17,8 @@ from ..models import Issue, KafkaPosition, ParsedDay, SalesRejected, SalesStored
 from ..names import HEADER_SENDER, HEADER_SOURCE, HEADER_UPLOAD_ID, MAX_ISSUES_IN_EVENT, MAX_ISSUES_STORED
 from ..storage.uploads import StoredUpload, UploadRecord
 
-__all__ = ["RawUpload", "raw_upload", "judge", "duplicate", "rejected_early", "outcome_event", "replay_event"]
+__all__ = ["RawUpload", "raw_upload", "judge", "duplicate", "duplicate_errors", "mark_duplicate", "rejected_early",
+           "outcome_event", "replay_event"]
 
 # Namespace for upload ids of records produced straight to Kafka (no x-upload-id
 # header): the id is derived from the record's position and timestamp, so a
@@ -68,11 +69,22 @@ def _record(raw: RawUpload, status: str, sales_date: dt.date | None, **kw: Any) 
     )
 
 
+def duplicate_errors(sales_date: dt.date | None) -> list[dict[str, Any]]:
+    """The one description of a refused duplicate day (fast path and PostgreSQL alike)."""
+    return [{"code": "duplicate_day", "field": "date",
+             "message": f"sales date {sales_date.isoformat() if sales_date else '?'} is already stored"}]
+
+
 def duplicate(raw: RawUpload, sales_date: dt.date) -> UploadRecord:
     """The fast path said the day is taken by another upload."""
-    issue = Issue(code="duplicate_day", field="date",
-                  message=f"sales date {sales_date.isoformat()} is already stored")
-    return _record(raw, "duplicate", sales_date, errors=_issues([issue]))
+    return _record(raw, "duplicate", sales_date, errors=duplicate_errors(sales_date))
+
+
+def mark_duplicate(rec: UploadRecord) -> None:
+    """A candidate lost its day to an upload PostgreSQL already has."""
+    rec.status = "duplicate"
+    rec.lines = []
+    rec.errors = duplicate_errors(rec.sales_date)
 
 
 def rejected_early(raw: RawUpload, issue: Issue) -> UploadRecord:

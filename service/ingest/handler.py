@@ -14,7 +14,6 @@ this returns, so a crash anywhere means the whole batch is redelivered):
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import time
@@ -25,12 +24,23 @@ import anyio
 
 from ..cache import DayCache
 from ..gateway.precheck import precheck
+from ..logs import ctx
 from ..metrics import INGEST_UPLOADS, STAGE_SECONDS
 from ..models import ParsedDay, SalesRejected, SalesStored
 from ..names import TOPIC_REJECTED, TOPIC_STORED
 from ..storage.db import Pool
 from ..storage.uploads import UploadRecord, find_uploads, record_batch
-from .decide import Policy, RawUpload, duplicate, judge, outcome_event, rejected_early, replay_event
+from .decide import (
+    Policy,
+    RawUpload,
+    duplicate,
+    duplicate_errors,
+    judge,
+    mark_duplicate,
+    outcome_event,
+    rejected_early,
+    replay_event,
+)
 from .parse import parse_day
 
 __all__ = ["IngestService", "Publish"]
@@ -66,6 +76,10 @@ class IngestService:
             elif raw.upload_id not in seen:
                 seen.add(raw.upload_id)
                 fresh.append(raw)
+        # A crash after the commit but before step 5 left Redis behind: redo step 5
+        # for the replayed uploads (both operations are idempotent).
+        replayed = [known[r.upload_id] for r in raws if r.upload_id in known]
+        await self._settle_redis([(u.upload_id, u.status, u.sales_date) for u in replayed])
 
         # 2. The cheap check for the date, then the Redis claim of each day.
         records: dict[Any, UploadRecord] = {}
@@ -78,9 +92,13 @@ class IngestService:
             else:
                 dated.append((raw, pre.sales_date))
         holders = await self._cache.claim((d.isoformat(), str(r.upload_id)) for r, d in dated)
+        in_batch = {str(r.upload_id) for r in fresh}
         claimed = []
         for (raw, day), holder in zip(dated, holders, strict=True):
-            if holder == str(raw.upload_id):
+            # A day claimed by an upload of this very batch is not settled yet (that
+            # upload may still be rejected): parse this one too and let PostgreSQL's
+            # unique day pick the first valid upload.
+            if holder == str(raw.upload_id) or holder in in_batch:
                 claimed.append(raw)
             else:
                 records[raw.upload_id] = duplicate(raw, day)
@@ -93,23 +111,14 @@ class IngestService:
 
         # 4. One transaction for the whole batch.
         ordered = [records[r.upload_id] for r in fresh]
-        lost = await record_batch(self._pool, ordered)
+        lost = await record_batch(self._pool, ordered, duplicate_errors=duplicate_errors)
         for rec in ordered:
             if rec.upload_id in lost:
-                rec.status = "duplicate"
-                rec.lines = []
-                rec.errors = [{"code": "duplicate_day", "field": "date",
-                               "message": f"sales date {rec.sales_date} is already stored"}]
+                mark_duplicate(rec)
 
         # 5. Tell the gateway's stored-days set; give back the claims of uploads that
-        #    did not store their day.
-        await self._cache.add_stored(r.sales_date.isoformat() for r in ordered
-                                     if r.status == "stored" and r.sales_date is not None)
-        claimed_ids = {r.upload_id for r in claimed}
-        await self._cache.release(
-            (r.sales_date.isoformat(), str(r.upload_id)) for r in ordered
-            if r.status != "stored" and r.sales_date is not None and r.upload_id in claimed_ids
-        )
+        #    did not store their day (release only deletes a claim the upload holds).
+        await self._settle_redis([(r.upload_id, r.status, r.sales_date) for r in ordered])
 
         # 6. Events, confirmed by Kafka before the offsets are committed.
         by_id = {r.upload_id: r for r in fresh}
@@ -120,6 +129,10 @@ class IngestService:
                  products=len(rec.lines))
         await self._publish(events)
         STAGE_SECONDS.labels(stage="ingest_batch").observe(time.perf_counter() - started)
+
+    async def _settle_redis(self, outcomes: Sequence[tuple[Any, str, dt.date | None]]) -> None:
+        await self._cache.add_stored(d.isoformat() for _, status, d in outcomes if status == "stored" and d)
+        await self._cache.release((d.isoformat(), str(i)) for i, status, d in outcomes if status != "stored" and d)
 
     def _parse_all(self, bodies: list[bytes]) -> list[ParsedDay]:
         return [parse_day(b, max_products=self._max_products) for b in bodies]
@@ -133,13 +146,5 @@ def _routed(event: Event) -> tuple[str, str, Event]:
 
 def _log(what: str, raw: RawUpload, **extra: Any) -> None:
     p = raw.position
-    log.info(what, extra={"upload_id": str(raw.upload_id), "topic": p.topic, "partition": p.partition,
-                          "offset": p.offset, **{k: (str(v) if v is not None else None) for k, v in extra.items()}})
-
-
-async def publish_all(publish_one: Callable[..., Awaitable[Any]],
-                      events: Sequence[tuple[str, str, Event]]) -> None:
-    """Publish concurrently so the producer batches them; every one must be confirmed."""
-    await asyncio.gather(*(publish_one(ev, topic, key=key.encode(),
-                                        headers={"x-event-id": ev.event_id})
-                           for topic, key, ev in events))
+    log.info(what, extra=ctx(upload_id=raw.upload_id, topic=p.topic, partition=p.partition, offset=p.offset,
+                             **extra))

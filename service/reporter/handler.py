@@ -20,7 +20,7 @@ from ..metrics import REPORTS, STAGE_SECONDS
 from ..models import ReportEvent
 from ..storage.db import Pool, translate_errors
 from ..storage.facts_sql import load_facts
-from ..storage.reads import day_upload
+from ..storage.uploads import day_owner
 from ..storage.reports import ReportRow, get_report, record_failure, save_report
 from .facts import Facts
 from .llm import LLMClient
@@ -72,7 +72,7 @@ class ReporterService:
         self._max_attempts = max_attempts
 
     async def for_request(self, request_id: uuid.UUID, sales_date: dt.date) -> ReportEvent | None:
-        upload_id = await day_upload(self._pool, sales_date)
+        upload_id = await day_owner(self._pool, sales_date)
         if upload_id is None:
             log.warning("regeneration asked for a day that is not stored", extra=ctx(sales_date=sales_date))
             return None

@@ -145,6 +145,17 @@ def build_messages(facts: Facts, *, language: Language) -> tuple[str, str]:
     return system, user
 
 
+_MISSING = {
+    "en": "The report must state the day's total revenue ({value}) exactly as in the facts block.",
+    "ru": "В отчёте должна быть общая выручка за день ({value}) точно как в блоке фактов.",
+}
+_MISSING_PREFIX = "missing total revenue "
+
+
 def build_correction(wrong: list[str], *, language: Language) -> str:
-    """The follow-up message when the verifier found numbers that are not facts."""
-    return _CORRECTION[language].format(numbers=", ".join(wrong))
+    """The follow-up message: numbers that are not facts, and essentials that are missing."""
+    numbers = [w for w in wrong if not w.startswith(_MISSING_PREFIX)]
+    missing = [w.removeprefix(_MISSING_PREFIX) for w in wrong if w.startswith(_MISSING_PREFIX)]
+    parts = [_CORRECTION[language].format(numbers=", ".join(numbers))] if numbers else []
+    parts += [_MISSING[language].format(value=value) for value in missing]
+    return " ".join(parts)

@@ -9,6 +9,7 @@ from typing import Literal
 
 from .builtin import write_builtin
 from .facts import Facts
+from ..errors import LLMUnavailable
 from .llm import LLMClient
 from .prompt import build_correction, build_messages
 from .verify import missing_essentials, verify
@@ -39,7 +40,6 @@ class Draft:
     prompt: str
     verified: bool
     unverified_numbers: list[str]
-    calls: int
     usage: dict[str, int] = field(default_factory=dict)
 
 
@@ -49,19 +49,23 @@ async def write_report(facts: Facts, *, llm: LLMClient | None,
     if llm is None:
         text = write_builtin(facts, language=language)
         wrong = check(text, facts)
-        return Draft(text, BUILTIN_MODEL, system, user, not wrong, wrong, calls=0)
+        return Draft(text, BUILTIN_MODEL, system, user, not wrong, wrong)
 
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     first = await llm.complete(messages)
-    text, usage, calls = sanitize(first.text), dict(first.usage), 1
+    text, usage = sanitize(first.text), dict(first.usage)
     wrong = check(text, facts)
     if wrong:
         messages += [{"role": "assistant", "content": text},
                      {"role": "user", "content": build_correction(wrong, language=language)}]
-        second = await llm.complete(messages)
-        calls += 1
+        try:
+            second = await llm.complete(messages)
+        except LLMUnavailable:
+            # The first draft is paid for: keep it (unverified, with its numbers listed)
+            # rather than pay for both calls again on the next attempt.
+            return Draft(text, first.model, system, user, False, wrong, usage)
         for k, v in second.usage.items():
             usage[k] = usage.get(k, 0) + v
         text = sanitize(second.text)
         wrong = check(text, facts)
-    return Draft(text, first.model, system, user, not wrong, wrong, calls, usage)
+    return Draft(text, first.model, system, user, not wrong, wrong, usage)

@@ -9,7 +9,7 @@ import asyncpg
 
 from .db import translate_errors
 
-__all__ = ["day_summary", "day_lines", "day_upload"]
+__all__ = ["day_summary", "day_lines"]
 
 
 async def day_summary(pool: asyncpg.Pool, sales_date: dt.date) -> dict[str, Any] | None:
@@ -18,11 +18,6 @@ async def day_summary(pool: asyncpg.Pool, sales_date: dt.date) -> dict[str, Any]
             "SELECT sales_date, upload_id, products, total_units, total_revenue, stored_at "
             "FROM sales_days WHERE sales_date = $1", sales_date)
     return None if r is None else dict(r)
-
-
-async def day_upload(pool: asyncpg.Pool, sales_date: dt.date) -> Any:
-    async with translate_errors("day_upload"):
-        return await pool.fetchval("SELECT upload_id FROM sales_days WHERE sales_date = $1", sales_date)
 
 
 async def day_lines(pool: asyncpg.Pool, sales_date: dt.date, *, after: int | None,

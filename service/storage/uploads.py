@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -110,12 +111,14 @@ RETURNING upload_id
 """
 
 _MARK_DUPLICATE = """
-UPDATE uploads SET status = 'duplicate', products_stored = 0, errors = $2::jsonb, updated_at = now()
-WHERE upload_id = ANY($1::uuid[])
+UPDATE uploads u SET status = 'duplicate', products_stored = 0, errors = x.err::jsonb, updated_at = now()
+FROM unnest($1::uuid[], $2::text[]) AS x(id, err)
+WHERE u.upload_id = x.id
 """
 
 
-async def record_batch(pool: asyncpg.Pool, records: list[UploadRecord]) -> set[UUID]:
+async def record_batch(pool: asyncpg.Pool, records: list[UploadRecord], *,
+                       duplicate_errors: Callable[[dt.date | None], list[dict[str, Any]]]) -> set[UUID]:
     """Write a batch in one transaction; return the ids of candidates that lost their day.
 
     Candidates (status "stored") whose day already exists in PostgreSQL are turned
@@ -146,7 +149,9 @@ async def record_batch(pool: asyncpg.Pool, records: list[UploadRecord]) -> set[U
             won = {row["upload_id"] for row in won_rows}
             lost = {r.upload_id for r in candidates} - won
             if lost:
-                await conn.execute(_MARK_DUPLICATE, list(lost), [_duplicate_issue()])
+                losers = [r for r in candidates if r.upload_id in lost]
+                await conn.execute(_MARK_DUPLICATE, [r.upload_id for r in losers],
+                                   [json.dumps(duplicate_errors(r.sales_date)) for r in losers])
             lines = [
                 (r.sales_date, ln.product_id, ln.name, ln.category, ln.quantity, ln.price)
                 for r in candidates if r.upload_id in won for ln in r.lines
@@ -157,10 +162,6 @@ async def record_batch(pool: asyncpg.Pool, records: list[UploadRecord]) -> set[U
                     columns=["sales_date", "product_id", "name", "category", "quantity", "price"],
                 )
     return lost
-
-
-def _duplicate_issue() -> dict[str, Any]:
-    return {"code": "duplicate_day", "message": "this sales date is already stored", "field": "date"}
 
 
 async def upload_status(pool: asyncpg.Pool, upload_id: UUID) -> StoredUpload | None:

@@ -140,10 +140,13 @@ async def drain(kafka: str, *groups: str, timeout: float = 300.0) -> None:
     end = time.monotonic() + timeout
     for group in groups:
         monitor = LagMonitor(kafka, group=group, topics=topics[group])
-        while await monitor.measure() > 0:
-            if time.monotonic() > end:
-                raise TimeoutError(f"{group} still has a backlog")
-            await asyncio.sleep(1.0)
+        try:
+            while await monitor.measure() > 0:
+                if time.monotonic() > end:
+                    raise TimeoutError(f"{group} still has a backlog")
+                await asyncio.sleep(1.0)
+        finally:
+            await monitor.stop()
 
 
 def pct(values: list[float], q: float) -> float:

@@ -215,3 +215,27 @@ async def test_dates_are_exact_calendar_dates(pg_pool, redis_client, sink):
     up = raw(sales_xml(dt.date(2096, 2, 29)))
     await service(pg_pool, redis_client, sink).handle([up])
     assert await status_of(pg_pool, up.upload_id) == "stored"
+
+
+async def test_rejected_upload_does_not_block_a_good_one_in_the_same_batch(pg_pool, redis_client, sink, days):
+    """A bad file and its corrected version in one batch: the correction is stored."""
+    bad = raw(sales_xml(days[0], [(1, "A", 3, "oops", "X")]))  # no valid product: rejected
+    good = raw(sales_xml(days[0], [(1, "A", 3, "10.10", "X")]))
+    await service(pg_pool, redis_client, sink).handle([bad, good])
+    assert await status_of(pg_pool, bad.upload_id) == "rejected"
+    assert await status_of(pg_pool, good.upload_id) == "stored"
+
+
+async def test_redelivery_after_a_crash_before_redis_was_updated(pg_pool, redis_client, sink, days):
+    """Committed but crashed before step 5: the redelivery frees the claim and records the day."""
+    svc = service(pg_pool, redis_client, sink)
+    bad = raw(sales_xml(days[0], [(1, "A", 3, "oops", "X")]))
+    await svc.handle([bad])
+    key = redis_day_key(days[0].isoformat())
+    await redis_client.set(key, str(bad.upload_id))  # as if the release never happened
+    await svc.handle([bad])  # redelivered
+    assert await redis_client.get(key) is None
+    good = raw(sales_xml(days[0]))
+    await svc.handle([good])
+    assert await status_of(pg_pool, good.upload_id) == "stored"
+    assert await redis_client.sismember("sales:stored-days", days[0].isoformat())
