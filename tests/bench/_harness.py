@@ -56,13 +56,15 @@ def peak_rss_mb(pid: int) -> float:
 
 
 class EventWatch:
-    """Collects events from topics, with Kafka's record timestamps (ms)."""
+    """Collects events from topics, with Kafka's record timestamps (ms), and notes when
+    and from which partition each one reached this consumer."""
 
     def __init__(self, kafka: str, *topics: str) -> None:
         self._consumer = AIOKafkaConsumer(*topics, bootstrap_servers=kafka, auto_offset_reset="latest",
                                           group_id=f"bench-{random.random()}", enable_auto_commit=False,
                                           fetch_max_wait_ms=20)
         self.events: list[tuple[str, int, dict[str, Any]]] = []
+        self.arrived: list[tuple[float, int]] = []  # (wall-clock time, partition), one per event
 
     async def start(self) -> None:
         await self._consumer.start()
@@ -77,9 +79,15 @@ class EventWatch:
             if time.monotonic() > end:
                 raise TimeoutError(f"only {len(self.events)} events")
             batch = await self._consumer.getmany(timeout_ms=100)
+            now = time.time()
             for records in batch.values():
                 for r in records:
                     self.events.append((r.topic, r.timestamp, json.loads(r.value)))
+                    self.arrived.append((now, r.partition))
+
+    def clear(self) -> None:
+        self.events.clear()
+        self.arrived.clear()
 
     async def stop(self) -> None:
         await self._consumer.stop()

@@ -44,7 +44,7 @@ async def run(uploads: int, products: int, concurrency: int, workers: int, with_
                 _, _, _, answers = await post_many(host, port, "/v1/uploads", warm, concurrency=concurrency)
                 warm_ids = {json.loads(a)["upload_id"] for a in answers if a.startswith(b'{"upload_id"')}
                 await watch.until(lambda ev: warm_ids <= {e["upload_id"] for _, _, e in ev}, 60)
-            watch.events.clear()
+            watch.clear()
 
             t0 = time.perf_counter()
             statuses, lat, seconds, answers = await post_many(host, port, "/v1/uploads", bodies,
@@ -68,7 +68,7 @@ async def run(uploads: int, products: int, concurrency: int, workers: int, with_
 
             big_day = base + dt.timedelta(days=uploads + 10)
             big = sales_xml(big_day, 50_000)
-            watch.events.clear()
+            watch.clear()
             t1 = time.perf_counter()
             statuses, _, _, _ = await post_many(host, port, "/v1/uploads", [big], concurrency=1)
             await watch.until(lambda ev: any(e.get("sales_date") == big_day.isoformat() for _, _, e in ev), 120)

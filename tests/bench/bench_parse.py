@@ -17,16 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from service.gateway.precheck import precheck  # noqa: E402
 from service.ingest.parse import parse_day  # noqa: E402
-
-
-def generate(n: int) -> bytes:
-    parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<sales_data date="2024-01-01">\n  <products>\n']
-    for i in range(1, n + 1):
-        parts.append(f"    <product>\n      <id>{i}</id>\n      <name>Product {i}</name>\n"
-                     f"      <quantity>{i % 500 + 1}</quantity>\n      <price>{i % 9000 + 1}.{i % 100:02d}</price>\n"
-                     f"      <category>Category {i % 7}</category>\n    </product>\n")
-    parts.append("  </products>\n</sales_data>\n")
-    return "".join(parts).encode()
+from tests.unit.xml_builders import many as generate  # noqa: E402
 
 
 def bench_parse(data: bytes, n: int, rounds: int) -> float:

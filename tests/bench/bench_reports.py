@@ -74,30 +74,10 @@ class TimedLLM(FakeLLM):
 
 
 class ArrivalWatch(EventWatch):
-    """EventWatch that also notes when each record reached this consumer (wall clock) and its partition."""
-
-    def __init__(self, kafka: str, *topics: str) -> None:
-        super().__init__(kafka, *topics)
-        self.arrived: list[tuple[float, int]] = []
-
-    async def until(self, done: Any, timeout: float) -> None:
-        end = time.monotonic() + timeout
-        while not done(self.events):
-            if time.monotonic() > end:
-                raise TimeoutError(f"only {len(self.events)} events")
-            batch = await self._consumer.getmany(timeout_ms=100)
-            now = time.time()
-            for records in batch.values():
-                for r in records:
-                    self.events.append((r.topic, r.timestamp, json.loads(r.value)))
-                    self.arrived.append((now, r.partition))
+    """EventWatch with the lookups this benchmark needs."""
 
     def partitions(self, topic: str) -> int:
         return len(self._consumer.partitions_for_topic(topic) or ())
-
-    def clear(self) -> None:
-        self.events.clear()
-        self.arrived.clear()
 
     def find(self, topic: str, upload_id: str) -> tuple[int, float, int, dict[str, Any]]:
         for (t, ts, ev), (arrived, partition) in zip(self.events, self.arrived, strict=True):
