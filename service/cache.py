@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from .errors import CacheUnavailable
 from .names import STORED_DAYS_KEY, UPLOAD_MARKER_TTL_SECONDS, redis_day_key, redis_upload_key
 
-__all__ = ["Redis", "create_redis", "DayCache"]
+__all__ = ["Redis", "create_redis", "DayCache", "translate_errors"]
 
 Redis = aioredis.Redis
 
@@ -53,7 +53,7 @@ def create_redis(url: str) -> Redis:
 
 
 @asynccontextmanager
-async def _translate(what: str) -> AsyncIterator[None]:
+async def translate_errors(what: str) -> AsyncIterator[None]:
     try:
         yield
     except (RedisError, OSError) as exc:
@@ -75,7 +75,7 @@ class DayCache:
         claims = list(claims)
         if not claims:
             return []
-        async with _translate("claim"):
+        async with translate_errors("claim"):
             pipe = self._r.pipeline(transaction=False)
             for day, upload_id in claims:
                 await self._claim(keys=[redis_day_key(day)], args=[upload_id, self._ttl], client=pipe)
@@ -86,7 +86,7 @@ class DayCache:
         claims = list(claims)
         if not claims:
             return
-        async with _translate("release"):
+        async with translate_errors("release"):
             pipe = self._r.pipeline(transaction=False)
             for day, upload_id in claims:
                 await self._release(keys=[redis_day_key(day)], args=[upload_id], client=pipe)
@@ -98,7 +98,7 @@ class DayCache:
         One round trip. ``stored`` is None when the stored-days set is missing
         (Redis was flushed): the caller must ask PostgreSQL and rebuild the set.
         """
-        async with _translate("admit"):
+        async with translate_errors("admit"):
             holder, member, whole = await self._admit(
                 keys=[redis_upload_key(upload_id), redis_day_key(day), STORED_DAYS_KEY],
                 args=[day, UPLOAD_MARKER_TTL_SECONDS, _SENTINEL])
@@ -109,13 +109,13 @@ class DayCache:
         """Record stored days (ingest, after its commit)."""
         days = list(days)
         if days:
-            async with _translate("add_stored"):
+            async with translate_errors("add_stored"):
                 await self._r.sadd(STORED_DAYS_KEY, *days)
 
     async def rebuild_stored(self, days: Iterable[str]) -> None:
         """Replace the stored-days set (from PostgreSQL) in one atomic step."""
         days = list(days)
-        async with _translate("rebuild_stored"):
+        async with translate_errors("rebuild_stored"):
             pipe = self._r.pipeline(transaction=True)
             pipe.delete(STORED_DAYS_KEY)
             # An empty database still gets a set, so "missing" keeps meaning "flushed".
@@ -123,11 +123,11 @@ class DayCache:
             await pipe.execute()
 
     async def forget_received(self, upload_id: str) -> None:
-        async with _translate("forget_received"):
+        async with translate_errors("forget_received"):
             await self._r.delete(redis_upload_key(upload_id))
 
     async def received_day(self, upload_id: str) -> str | None:
-        async with _translate("received_day"):
+        async with translate_errors("received_day"):
             value = await self._r.get(redis_upload_key(upload_id))
         return None if value is None else str(value)
 

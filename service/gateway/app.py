@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not await publisher.connect():
             publisher.keep_trying()  # serve reads meanwhile; uploads answer 503
         app.state.gateway = Gateway(
-            settings=settings, tokens=TokenTable(settings.tokens()), pool=pool, redis=redis,
+            settings=settings, tokens=TokenTable(settings.tokens()), pool=pool,
             days=DayCache(redis, ttl_seconds=settings.cache_life_period),
             limiter=RateLimiter(redis, per_minute=settings.rate_limit_per_minute), publisher=publisher)
         if not settings.tokens():

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import time
 
-from redis.exceptions import RedisError
-
-from ..cache import Redis
-from ..errors import CacheUnavailable
+from ..cache import Redis, translate_errors
 from ..names import RATE_WINDOW_SECONDS, redis_rate_key
 
 __all__ = ["RateLimiter"]
@@ -26,13 +23,11 @@ class RateLimiter:
         now = time.time()
         window = int(now // RATE_WINDOW_SECONDS)
         key = redis_rate_key(name, window)
-        try:
+        async with translate_errors("rate limit"):
             pipe = self._r.pipeline(transaction=False)
             pipe.incr(key)
             pipe.expire(key, 2 * RATE_WINDOW_SECONDS)
             count, _ = await pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise CacheUnavailable(f"rate limit check failed: {type(exc).__name__}") from exc
         if int(count) > self._limit:
             return max(1.0, (window + 1) * RATE_WINDOW_SECONDS - now)
         return None

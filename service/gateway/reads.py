@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from ..models import ReportRequest
-from ..names import HEADER_EVENT_ID, TOPIC_REPORT_REQUESTS
+from ..names import HEADER_CONTENT_TYPE, HEADER_EVENT_ID, TOPIC_REPORT_REQUESTS
 from ..storage import reads as q
 from ..storage.reports import ReportRow, latest_report, list_reports
 from ..storage.uploads import upload_status
@@ -148,6 +148,6 @@ async def regenerate(sales_date: dt.date, gw: Annotated[Gateway, Depends(gateway
     await gw.publisher.publish(req.model_dump_json().encode(), topic=TOPIC_REPORT_REQUESTS,
                                key=sales_date.isoformat(),
                                headers={HEADER_EVENT_ID: f"regenerate:{req.request_id}",
-                                        "content-type": "application/json"})
+                                        HEADER_CONTENT_TYPE: "application/json"})
     return JSONResponse({"request_id": str(req.request_id), "sales_date": sales_date.isoformat(),
                          "status": "requested"}, status_code=202)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from ..cache import DayCache, Redis
+from ..cache import DayCache
 from ..settings import Settings
 from ..storage.db import Pool
 from .auth import TokenTable
@@ -21,7 +21,6 @@ class Gateway:
     settings: Settings
     tokens: TokenTable
     pool: Pool
-    redis: Redis
     days: DayCache
     limiter: RateLimiter
     publisher: RawPublisher

@@ -18,10 +18,10 @@ from fastapi.responses import JSONResponse
 
 from ..metrics import GATEWAY_UPLOADS
 from ..storage.uploads import stored_days
-from ..names import DUPLICATE_DAY_MESSAGE, HEADER_SENDER, HEADER_SOURCE, HEADER_UPLOAD_ID
+from ..names import DUPLICATE_DAY_MESSAGE, HEADER_CONTENT_TYPE, HEADER_SENDER, HEADER_SOURCE, HEADER_UPLOAD_ID
 from .auth import Principal
 from .errors import UPLOAD_PATHS, ApiError
-from .precheck import precheck
+from ..ingest.precheck import precheck
 from .state import Gateway, gateway
 
 __all__ = ["router", "require"]
@@ -101,7 +101,7 @@ async def submit(gw: Gateway, body: bytes, principal: Principal, idempotency_key
         GATEWAY_UPLOADS.labels(outcome="duplicate").inc()
         return Submitted(upload_id, day, duplicate=True)
 
-    headers = {"content-type": "application/xml", HEADER_UPLOAD_ID: str(upload_id),
+    headers = {HEADER_CONTENT_TYPE: "application/xml", HEADER_UPLOAD_ID: str(upload_id),
                HEADER_SENDER: principal.name, HEADER_SOURCE: "http"}
     try:
         await gw.publisher.publish(body, key=day, headers=headers)

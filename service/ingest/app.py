@@ -76,24 +76,17 @@ def build_ingest(settings: Settings) -> AsgiFastStream:
                            offset=r.offset, timestamp=r.timestamp) for r in records]
         try:
             await state["service"].handle(raws)
-        except TransientError as exc:
+        except Exception as exc:
+            # A dependency down (TransientError) or a bug of ours (bad input never
+            # raises): keep the batch, back off, and let NACK_ON_ERROR seek back.
+            transient = isinstance(exc, TransientError)
             delay = backoff.next()
             first = raws[0].position
-            RETRIES.labels(stage="ingest", reason=type(exc).__name__).inc()
-            log.warning("transient failure, batch will be retried",
-                        extra=ctx(error=str(exc), retry_in=round(delay, 2), records=len(raws),
-                                  topic=first.topic, partition=first.partition, offset=first.offset))
-            await asyncio.sleep(delay)
-            raise
-        except Exception:
-            # A bug, not the records' fault (bad input never raises): keep the batch,
-            # but never spin on it.
-            delay = backoff.next()
-            first = raws[0].position
-            RETRIES.labels(stage="ingest", reason="unexpected").inc()
-            log.exception("unexpected failure, batch will be retried",
-                          extra=ctx(retry_in=round(delay, 2), records=len(raws), topic=first.topic,
-                                    partition=first.partition, offset=first.offset))
+            RETRIES.labels(stage="ingest", reason=type(exc).__name__ if transient else "unexpected").inc()
+            log.log(logging.WARNING if transient else logging.ERROR, "batch will be retried",
+                    exc_info=not transient,
+                    extra=ctx(error=str(exc), retry_in=round(delay, 2), records=len(raws),
+                              topic=first.topic, partition=first.partition, offset=first.offset))
             await asyncio.sleep(delay)
             raise
         backoff.reset()

@@ -23,7 +23,7 @@ from typing import Any
 import anyio
 
 from ..cache import DayCache
-from ..gateway.precheck import precheck
+from .precheck import precheck
 from ..logs import ctx
 from ..metrics import INGEST_UPLOADS, STAGE_SECONDS
 from ..models import ParsedDay, SalesRejected, SalesStored

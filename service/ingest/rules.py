@@ -1,6 +1,6 @@
 """Document-level rules shared by the gateway's cheap check and the full parse.
 
-Both ``service.gateway.precheck.precheck`` and ``service.ingest.parse.parse_day``
+Both ``service.ingest.precheck.precheck`` and ``service.ingest.parse.parse_day``
 start with :func:`read_head`, so an upload the gateway accepts is judged by the
 very same code when ingest parses it in full. The order of the checks:
 

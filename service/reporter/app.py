@@ -72,19 +72,14 @@ def build_reporter(settings: Settings) -> AsgiFastStream:
         except PermanentError as exc:
             # Retrying cannot help (e.g. the day was deleted): say so and move on.
             log.error("event skipped", extra=ctx(error=str(exc), **where))
-        except TransientError as exc:
-            hint = exc.retry_after if isinstance(exc, LLMUnavailable) else None
-            delay = backoff.next(hint)
-            RETRIES.labels(stage="reporter", reason=type(exc).__name__).inc()
-            log.warning("transient failure, message will be retried",
-                        extra=ctx(error=str(exc), retry_in=round(delay, 2), **where))
-            await asyncio.sleep(delay)
-            raise
         except Exception as exc:
-            # A bug, not the message's fault: keep the message, but never spin on it.
-            delay = backoff.next()
+            # A dependency down (TransientError) or a bug of ours: keep the message,
+            # back off (honouring an LLM's Retry-After), and let NACK_ON_ERROR seek back.
+            transient = isinstance(exc, TransientError)
+            delay = backoff.next(exc.retry_after if isinstance(exc, LLMUnavailable) else None)
             RETRIES.labels(stage="reporter", reason=type(exc).__name__).inc()
-            log.exception("unexpected failure, message will be retried", extra=ctx(retry_in=round(delay, 2), **where))
+            log.log(logging.WARNING if transient else logging.ERROR, "message will be retried",
+                    exc_info=not transient, extra=ctx(error=str(exc), retry_in=round(delay, 2), **where))
             await asyncio.sleep(delay)
             raise
         backoff.reset()

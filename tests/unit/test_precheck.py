@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from service.gateway.precheck import PrecheckResult, precheck
+from service.ingest.precheck import PrecheckResult, precheck
 from service.ingest.parse import parse_day
 
 from .xml_builders import SAMPLE, day, listener, many, product
@@ -106,7 +106,7 @@ def test_fast_enough() -> None:
 
 def test_internal_error_instead_of_exception(monkeypatch: pytest.MonkeyPatch) -> None:
     """A bug of ours is an internal_error issue, never an exception in the request."""
-    import service.gateway.precheck as module
+    import service.ingest.precheck as module
 
     def broken(data: bytes) -> None:
         raise RuntimeError("boom")

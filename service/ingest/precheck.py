@@ -1,8 +1,9 @@
-"""The gateway's cheap check of an upload before it is published to sales.raw.
+"""The cheap check of an upload: the gateway runs it before publishing to
+sales.raw, ingest runs it to find a day's date before claiming the day.
 
 It reads only the beginning of the document (the prolog and the root's start
 tag) and applies exactly the document-level rules of the full parse, from
-service/ingest/rules.py: empty body, DOCTYPE/ENTITY refused, UTF-8 only, XML at
+rules.py: empty body, DOCTYPE/ENTITY refused, UTF-8 only, XML at
 all, root ``<sales_data>`` without namespace, a real ``date``. Products are not
 looked at: ingest validates them. Pure: no I/O.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from ..ingest.rules import read_head
+from .rules import read_head
 from ..models import Issue
 
 __all__ = ["PrecheckResult", "precheck"]
