@@ -68,12 +68,15 @@ class IngestService:
         # 1. Redeliveries of uploads that were already recorded, and repeats in this batch.
         known = await find_uploads(self._pool, [r.upload_id for r in raws])
         fresh: list[RawUpload] = []
+        repeats: list[RawUpload] = []  # a second delivery of an upload that is new in this batch
         seen: set[Any] = set(known)
         for raw in raws:
             if raw.upload_id in known:
                 events.append(_routed(replay_event(known[raw.upload_id])))
                 _log("replayed", raw, status=known[raw.upload_id].status)
-            elif raw.upload_id not in seen:
+            elif raw.upload_id in seen:
+                repeats.append(raw)
+            else:
                 seen.add(raw.upload_id)
                 fresh.append(raw)
         # A crash after the commit but before step 5 left Redis behind: redo step 5
@@ -127,6 +130,11 @@ class IngestService:
             INGEST_UPLOADS.labels(status=rec.status).inc()
             _log(rec.status, by_id[rec.upload_id], sales_date=rec.sales_date, errors=len(rec.errors),
                  products=len(rec.lines))
+        # Every delivery is answered, as a redelivery in a later batch would be: the
+        # repeat announces the very same event (same event_id), stored nothing twice.
+        for raw in repeats:
+            events.append(_routed(outcome_event(records[raw.upload_id], now=now)))
+            _log("replayed", raw, status=records[raw.upload_id].status)
         await self._publish(events)
         STAGE_SECONDS.labels(stage="ingest_batch").observe(time.perf_counter() - started)
 

@@ -166,6 +166,17 @@ async def test_redelivery_changes_nothing_and_replays_the_event(pg_pool, redis_c
     assert len({e.event_id for _, e in events}) == 1
 
 
+async def test_same_record_twice_in_one_batch_is_answered_twice(pg_pool, redis_client, sink, days):
+    """One upload delivered twice in a single batch: stored once, the same event announced for each delivery."""
+    up = raw(sales_xml(days[0]))
+    await service(pg_pool, redis_client, sink).handle([up, up])
+    assert await pg_pool.fetchval("SELECT count(*) FROM uploads WHERE upload_id = $1", up.upload_id) == 1
+    assert await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[0]) == 5
+    events = sink.of(up.upload_id)
+    assert [t for t, _ in events] == ["sales.stored"] * 2
+    assert len({e.event_id for _, e in events}) == 1
+
+
 async def test_redelivery_after_crash_between_claim_and_commit(pg_pool, redis_client, sink, days):
     """A claim left by a crashed attempt belongs to the redelivered message, which stores the day."""
     up = raw(sales_xml(days[0]))
