@@ -8,7 +8,7 @@ import itertools
 import json
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -139,15 +139,20 @@ class Events:
         return found[0]
 
     async def collect(self, topic: str, n: int, *, timeout: float = 30.0, **match: Any) -> list[dict[str, Any]]:
+        return await self.collect_where(topic, n, lambda e: all(str(e.get(k)) == str(v) for k, v in match.items()),
+                                        timeout=timeout, what=str(match))
+
+    async def collect_where(self, topic: str, n: int, test: Callable[[dict[str, Any]], bool], *,
+                            timeout: float = 30.0, what: str = "the test") -> list[dict[str, Any]]:
         def hits() -> list[dict[str, Any]]:
-            return [e for t, e in self.seen if t == topic and all(str(e.get(k)) == str(v) for k, v in match.items())]
+            return [e for t, e in self.seen if t == topic and test(e)]
 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while len(hits()) < n:
             left = deadline - loop.time()
             if left <= 0:
-                raise AssertionError(f"only {len(hits())}/{n} events on {topic} matching {match}")
+                raise AssertionError(f"only {len(hits())}/{n} events on {topic} matching {what}")
             batch = await self._consumer.getmany(timeout_ms=int(min(left, 0.5) * 1000))
             self._keep(batch)
         return hits()

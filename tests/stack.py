@@ -7,14 +7,21 @@
    of its own: state in .state/test, ports 19092/15432/16379. The tests truncate
    their database and start their own consumers in the service's groups, so they
    must never share a stack with a service someone runs (deploy/native/up).
+   When one of those ports is held by something else (another checkout's test
+   stack, say), free ports in 20000-29999 are picked instead; the ports in use
+   are kept in .state/test/ports.json so the next run finds its stack again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import random
 import shutil
+import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,18 +29,72 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 # The test stack: apart from the one `deploy/native/up` runs (9092/5432/6379, .state).
-TEST_STACK_ENV = {
-    "SALES_STATE_DIR": str(REPO / ".state" / "test"),
-    "SALES_KAFKA_PORT": "19092",
-    "SALES_KAFKA_CONTROLLER_PORT": "19093",
-    "SALES_PG_PORT": "15432",
-    "SALES_REDIS_PORT": "16379",
+TEST_STATE = REPO / ".state" / "test"
+DEFAULT_PORTS = {
+    "SALES_KAFKA_PORT": 19092,
+    "SALES_KAFKA_CONTROLLER_PORT": 19093,
+    "SALES_PG_PORT": 15432,
+    "SALES_REDIS_PORT": 16379,
 }
+_PORTS_FILE = TEST_STATE / "ports.json"
+_PORT_TAKEN = "already in use by another process"  # what deploy/native/services says
 
 
-def _native(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def _native(ports: dict[str, int], *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SALES_STATE_DIR": str(TEST_STATE), **{k: str(v) for k, v in ports.items()}}
     return subprocess.run([str(REPO / "deploy/native" / args[0]), *args[1:]],  # type: ignore[call-overload]
-                          env={**os.environ, **TEST_STACK_ENV}, check=True, text=True, **kwargs)
+                          env=env, text=True, **kwargs)
+
+
+def _saved_ports() -> dict[str, int] | None:
+    try:
+        saved = json.loads(_PORTS_FILE.read_text())
+    except (OSError, ValueError):
+        return None
+    return saved if isinstance(saved, dict) and set(saved) == set(DEFAULT_PORTS) else None
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _fresh_ports() -> dict[str, int]:
+    """Free ports below the kernel's ephemeral range, so no client socket takes them later."""
+    rng = random.Random()
+    picked: list[int] = []
+    while len(picked) < len(DEFAULT_PORTS):
+        port = rng.randrange(20000, 30000)
+        if port not in picked and _free(port):
+            picked.append(port)
+    return dict(zip(DEFAULT_PORTS, picked, strict=True))
+
+
+def _start_native() -> dict[str, int]:
+    """Start (or find running) the tests' native stack; returns the ports it listens on."""
+    candidates = [c for c in (_saved_ports(), DEFAULT_PORTS) if c is not None]
+    for ports in [*candidates, _fresh_ports(), _fresh_ports()]:
+        done = _native(ports, "services", "up", capture_output=True, timeout=900)
+        if done.returncode == 0:
+            _PORTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+            _PORTS_FILE.write_text(json.dumps(ports))
+            return ports
+        if _PORT_TAKEN not in done.stderr:
+            raise RuntimeError(f"deploy/native/services up failed:\n{done.stdout}{done.stderr}")
+        # Someone else holds a port: stop what this attempt started, try other ports.
+        _native(ports, "services", "down", capture_output=True, timeout=120)
+    raise RuntimeError("no free ports for the tests' native stack")
+
+
+def stop_native(*, purge: bool = False) -> None:
+    """Stop the tests' native stack; with purge, delete its data too (what .ci/run does at the end)."""
+    _native(_saved_ports() or DEFAULT_PORTS, "services", "purge" if purge else "down", check=True, timeout=120)
 
 
 @dataclass(frozen=True)
@@ -50,7 +111,8 @@ class Stack:
     def restart_postgres(self) -> None:
         if self.kind != "native":
             raise RuntimeError("restarting PostgreSQL is only scripted for the native stack")
-        _native("services", "restart", "postgres", capture_output=True, timeout=120)
+        _native(_saved_ports() or DEFAULT_PORTS, "services", "restart", "postgres", capture_output=True,
+                check=True, timeout=120)
 
 
 def _docker_answers() -> bool:
@@ -78,8 +140,14 @@ def provide_stack() -> Iterator[Stack]:
             yield Stack("docker", kafka.get_bootstrap_server(), pg.get_connection_url(),
                         f"redis://{redis.get_container_host_ip()}:{redis.get_exposed_port(6379)}/0")
         return
-    _native("services", "up", timeout=900)
-    out = _native("env", capture_output=True).stdout
+    ports = _start_native()
+    out = _native(ports, "env", capture_output=True, check=True).stdout
     env = dict(line.removeprefix("export ").split("=", 1) for line in out.splitlines() if "=" in line)
     env = {k: v.strip("'\"") for k, v in env.items()}
     yield Stack("native", env["KAFKA_BOOTSTRAP_SERVERS"], env["DATABASE_URL"], env["REDIS_URL"])
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] not in (["down"], ["purge"]):
+        sys.exit("usage: python -m tests.stack {down|purge}")
+    stop_native(purge=sys.argv[1] == "purge")

@@ -194,12 +194,13 @@ async def test_hostile_xml_straight_to_kafka_is_rejected_without_any_fetch(stack
     producer = AIOKafkaProducer(bootstrap_servers=stack.kafka)
     await producer.start()
     try:
-        for body in bodies:
-            await producer.send_and_wait("sales.raw", body.encode(), key=day.encode())
-        await producer.send_and_wait("sales.raw", b"<a>" * 10_000, key=b"deep")
+        sent = [await producer.send_and_wait("sales.raw", body.encode(), key=day.encode()) for body in bodies]
+        sent.append(await producer.send_and_wait("sales.raw", b"<a>" * 10_000, key=b"deep"))
     finally:
         await producer.stop()
-    rejected = await events.collect("sales.rejected", 5)
+    ours = {(m.partition, m.offset) for m in sent}
+    rejected = await events.collect_where("sales.rejected", 5, lambda e: (
+        e["kafka"]["topic"] == "sales.raw" and (e["kafka"]["partition"], e["kafka"]["offset"]) in ours))
     codes = sorted(e["errors"][0]["code"] for e in rejected)  # two partitions: no fixed order
     assert codes.count("forbidden_dtd") == 4
     assert set(codes) - {"forbidden_dtd"} <= {"too_deep", "malformed_xml", "bad_root"}
