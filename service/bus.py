@@ -52,7 +52,7 @@ def producer_options(settings: Settings) -> dict[str, Any]:
         enable_idempotence=True,  # acks=all, and the producer's own retries never duplicate
         compression_type="zstd",
         max_request_size=producer_max_request_size(settings),
-        linger_ms=2,  # lets concurrent publishes share a batch; 2 ms is below our latency budget
+        linger_ms=settings.kafka_linger_ms,
         # An upload of 100 products is ~10 KB: with aiokafka's 16 KB default every upload
         # is a batch of its own and a partition's sends queue up one round trip each.
         # 1 MiB lets concurrent uploads to a partition travel together (4.5x measured).

@@ -97,11 +97,35 @@ def _serve_gateway(settings: Settings) -> int:
             return 0
 
 
+def yield_cpu(nice: int) -> None:
+    """Lower this process's CPU priority (a background stage: ingest, reporter).
+
+    Linux puts each session in its own scheduling "autogroup" and weighs the groups
+    equally, so a plain nice() only counts against the process's own session; the
+    autogroup's nice is what makes it yield to the gateway. Both are best-effort:
+    raising one's own nice needs no privilege, and a container's cgroup has no
+    autogroup (compose gives the consumers a smaller cpu_shares instead).
+    """
+    if nice <= 0:
+        return
+    try:
+        os.nice(nice)
+    except OSError:  # pragma: no cover - not permitted here
+        return
+    try:
+        with open("/proc/self/autogroup", "w") as f:
+            f.write(str(nice))
+    except OSError:
+        pass  # no autogroups (not Linux, a cgroup of its own, or switched off)
+
+
 def serve(process: str, settings: Settings) -> int:
     setup_logging(level=settings.log_level, fmt=settings.log_format, process=process)
     if process == "gateway":
         return _serve_gateway(settings)
     from ..runtime import serve_asgi
+
+    yield_cpu(settings.background_nice)
 
     if process == "ingest":
         from ..ingest.app import build_ingest

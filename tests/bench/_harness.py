@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import random
 import time
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer
 
 from ..fake_llm import FakeLLM
@@ -31,9 +33,18 @@ def start_pipeline(stack: Stack, llm: FakeLLM | None, log_dir: Path, *,
     return pipe
 
 
-def random_base_year() -> int:
-    """Dates far from anything real, different on every run (no clash with stored days)."""
-    return random.randint(3000, 9000)
+async def fresh_base(database_url: str, span_days: int) -> dt.date:
+    """A first date far from anything real, with no upload stored or refused around it
+    (a clash would turn the measured uploads into quick duplicates)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        while True:
+            base = dt.date(random.randint(3000, 9000), 1, 1)
+            lo, hi = base - dt.timedelta(days=400), base + dt.timedelta(days=span_days + 400)
+            if not await conn.fetchval("SELECT count(*) FROM uploads WHERE sales_date BETWEEN $1 AND $2", lo, hi):
+                return base
+    finally:
+        await conn.close()
 
 
 def peak_rss_mb(pid: int) -> float:

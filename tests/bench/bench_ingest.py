@@ -21,7 +21,7 @@ from pathlib import Path
 from ..conftest import sales_xml
 from ..fake_llm import FakeLLM
 from ..stack import provide_stack
-from ._harness import EventWatch, drain, peak_rss_mb, pct, post_many, random_base_year, start_pipeline
+from ._harness import EventWatch, drain, peak_rss_mb, pct, post_many, fresh_base, start_pipeline
 
 
 async def run(uploads: int, products: int, concurrency: int, workers: int, with_reporter: bool,
@@ -32,7 +32,7 @@ async def run(uploads: int, products: int, concurrency: int, workers: int, with_
         pipe = start_pipeline(stack, llm, Path(logs), processes=processes, GATEWAY_WORKERS=str(workers))
         host, port = "127.0.0.1", int(pipe.gateway_url.rsplit(":", 1)[1])
         try:
-            base = dt.date(random_base_year(), 1, 1)
+            base = await fresh_base(stack.database_url, uploads + 20)
             bodies = [sales_xml(base + dt.timedelta(days=i), products, seed=i) for i in range(uploads)]
             await drain(stack.kafka, "sales-ingest")
             watch = EventWatch(stack.kafka, "sales.stored", "sales.rejected")
@@ -57,6 +57,8 @@ async def run(uploads: int, products: int, concurrency: int, workers: int, with_
             await watch.until(all_out, 120)
             e2e = time.perf_counter() - t0
             stored = sum(1 for t, _, e in watch.events if t == "sales.stored" and e["upload_id"] in ids)
+            if stored != uploads:
+                print(f"WARNING: only {stored}/{uploads} uploads were stored; the figures below are not comparable")
             print(f"# {uploads} uploads x {products} products, {concurrency} clients, "
                   f"gateway workers={workers}, processes: {', '.join(processes)}, warm-up uploads: {warmup}")
             print(f"accepted (202): {statuses.count(202)}/{uploads}  other: "

@@ -45,7 +45,7 @@ from starlette.responses import Response
 from ..conftest import sales_xml
 from ..fake_llm import FakeLLM
 from ..stack import provide_stack
-from ._harness import EventWatch, drain, post_many, random_base_year, start_pipeline
+from ._harness import EventWatch, drain, post_many, fresh_base, start_pipeline
 
 TARGETS_MS = {1_000: 50.0, 50_000: 500.0}
 
@@ -235,7 +235,7 @@ async def run(sizes: list[tuple[int, int]], sql_repeats: int) -> None:
             watch = ArrivalWatch(stack.kafka, "sales.stored", "sales.reports")
             await watch.start()
             bench = Bench(host, port, watch, llm)
-            cursor = await bench.learn(dt.date(random_base_year(), 1, 1))
+            cursor = await bench.learn(await fresh_base(stack.database_url, 3000))
             n = watch.partitions("sales.stored")
             print(f"\nour reporter holds {len(bench.ours)}/{n} partitions of sales.stored"
                   + (f"; another session's reporter holds {sorted(bench.foreign)}: only days keyed to ours "
