@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp
 
 from ..cache import DayCache, create_redis
 from ..runtime import wait_for
@@ -20,18 +21,27 @@ from ..storage.migrate import migrate
 from . import reads, uploads
 from .auth import TokenTable
 from .errors import install_error_handlers
+from .fastpath import UploadFastPath
 from .observe import Observe
 from .publisher import RawPublisher
 from .ratelimit import RateLimiter
 from .state import Gateway
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "create_fastapi"]
 
 log = logging.getLogger("sales_analyzer.gateway")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> ASGIApp:
+    """The gateway as uvicorn serves it: request metrics and timeout around the
+    upload fast path, around the FastAPI app."""
     settings = settings or get_settings()
+    app = create_fastapi(settings)
+    fast = UploadFastPath(app, {"/": uploads.legacy_upload, "/v1/uploads": uploads.upload})
+    return Observe(fast, timeout=settings.request_timeout_seconds)
+
+
+def create_fastapi(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,7 +74,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(uploads.router)
     app.include_router(reads.router)
 
-    app.add_middleware(Observe, timeout=settings.request_timeout_seconds)
 
     @app.get("/healthz", summary="Liveness: the process answers", tags=["health"])
     async def healthz() -> dict[str, str]:
