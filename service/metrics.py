@@ -3,14 +3,19 @@
 Each process serves the default registry on /metrics (the gateway on its own
 port, the consumers on INGEST_METRICS_PORT / REPORTER_METRICS_PORT). FastStream's
 Prometheus middleware adds faststream_* series (messages received, processed,
-published and their durations, per topic).
+published and their durations, per topic). A gateway of several workers runs in
+prometheus_client's multiprocess mode (cli/serve.py sets PROMETHEUS_MULTIPROC_DIR):
+exposition() then sums every worker's files.
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
 __all__ = [
+    "exposition",
     "GATEWAY_REQUESTS",
     "GATEWAY_UPLOADS",
     "INGEST_UPLOADS",
@@ -56,3 +61,12 @@ LAST_PROGRESS = Gauge(
     "Unix time a consumer last finished a batch or message (set at start-up too)",
     ["stage"],
 )
+
+
+def exposition() -> bytes:
+    """This process's metrics, or all the gateway workers' in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import time
 from collections.abc import Coroutine
 from typing import Any
@@ -66,6 +68,18 @@ def _serve_gateway(settings: Settings) -> int:
     if settings.gateway_workers == 1:
         _gateway_worker(0, settings)
         return 0
+    # Each worker counts in files of a shared directory, so whichever worker answers
+    # GET /metrics reports the whole gateway (prometheus_client's multiprocess mode;
+    # it must be set before prometheus_client is first imported, i.e. in the workers).
+    metrics_dir = tempfile.mkdtemp(prefix="sales-gateway-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        return _supervise_workers(settings)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _supervise_workers(settings: Settings) -> int:
     ctx = multiprocessing.get_context("fork")  # before any event loop or client exists
     workers: dict[int, Any] = {}
     stopping = False
@@ -90,6 +104,10 @@ def _serve_gateway(settings: Settings) -> int:
         time.sleep(0.5)
         for i, proc in list(workers.items()):
             if not proc.is_alive() and not stopping:
+                from prometheus_client import multiprocess
+
+                if proc.pid is not None:
+                    multiprocess.mark_process_dead(proc.pid)  # type: ignore[no-untyped-call]  # its live gauges go
                 start(i)  # a crashed worker is replaced; the others keep serving
         if stopping:
             for proc in workers.values():

@@ -10,10 +10,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp
 
 from ..cache import DayCache, create_redis
+from ..metrics import exposition
 from ..runtime import wait_for
 from ..settings import Settings, get_settings
 from ..storage.db import create_pool
@@ -96,6 +97,6 @@ def create_fastapi(settings: Settings) -> FastAPI:
 
     @app.get("/metrics", summary="Prometheus metrics", tags=["health"], include_in_schema=False)
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return app
