@@ -110,7 +110,10 @@ def pipeline(stack: Stack, pg_pool: Any, redis_client: Any, fake_llm: FakeLLM,
            "OPENAI_API_KEY": "sk-test-not-a-real-key", "OPENAI_BASE_URL": fake_llm.url,
            "NAME_OF_API_MODEL": "fake-model", "LLM_TIMEOUT_SECONDS": "2", "LLM_MAX_RETRIES": "1",
            "LLM_MAX_ATTEMPTS": "4", "RETRY_BACKOFF_MAX_SECONDS": "1", "LOG_FORMAT": "json",
-           "RATE_LIMIT_PER_MINUTE": "100000", "CACHE_LIFE_PERIOD": "3600", "APP_ENV": "test"}
+           "RATE_LIMIT_PER_MINUTE": "100000", "CACHE_LIFE_PERIOD": "3600", "APP_ENV": "test",
+           # on a busy CI host a niced ingest would crawl and time tests out (tests/unit/test_serve.py
+           # checks the priority itself)
+           "BACKGROUND_NICE": "0"}
     pipe = Pipeline.create(env, tmp_path_factory.mktemp("logs"))
     try:
         for name in ("ingest", "reporter", "gateway"):

@@ -120,15 +120,20 @@ def yield_cpu(nice: int) -> None:
 
     Linux puts each session in its own scheduling "autogroup" and weighs the groups
     equally, so a plain nice() only counts against the process's own session; the
-    autogroup's nice is what makes it yield to the gateway. Both are best-effort:
-    raising one's own nice needs no privilege, and a container's cgroup has no
-    autogroup (compose gives the consumers a smaller cpu_shares instead).
+    autogroup's nice is what makes it yield to the gateway. The autogroup is the
+    whole session's, so it is changed only by a session leader (deploy/native/up
+    and the tests start each process with setsid); run from a terminal, only the
+    process's own nice changes. Both are best-effort: raising one's own nice needs
+    no privilege, and a container's cgroup has no autogroup (compose gives the
+    consumers a smaller cpu_shares instead).
     """
     if nice <= 0:
         return
     try:
         os.nice(nice)
     except OSError:  # pragma: no cover - not permitted here
+        return
+    if os.getsid(0) != os.getpid():
         return
     try:
         with open("/proc/self/autogroup", "w") as f:
