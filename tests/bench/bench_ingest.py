@@ -23,7 +23,7 @@ from pathlib import Path
 from ..conftest import sales_xml
 from ..fake_llm import FakeLLM
 from ..stack import provide_stack
-from ._harness import EventWatch, drain, peak_rss_mb, pct, post_many, fresh_base, start_pipeline
+from ._harness import EventWatch, LoadClient, drain, fresh_base, peak_rss_mb, pct, start_pipeline
 
 
 async def run(uploads: int, products: int, concurrency: int, workers: int, with_reporter: bool,
@@ -35,6 +35,8 @@ async def run(uploads: int, products: int, concurrency: int, workers: int, with_
         host, port = "127.0.0.1", int(pipe.gateway_url.rsplit(":", 1)[1])
         try:
             base = await fresh_base(stack.database_url, rounds * (uploads + 20))
+            client = LoadClient()
+            await client.start()
             await drain(stack.kafka, "sales-ingest")
             watch = EventWatch(stack.kafka, "sales.stored", "sales.rejected")
             await watch.start()
@@ -42,7 +44,7 @@ async def run(uploads: int, products: int, concurrency: int, workers: int, with_
             # Redis/PostgreSQL connections open and ingest its statements prepared.
             warm = [sales_xml(base - dt.timedelta(days=i + 1), products) for i in range(warmup)]
             if warm:
-                _, _, _, answers = await post_many(host, port, "/v1/uploads", warm, concurrency=concurrency)
+                _, _, _, answers = await client.post_many(host, port, "/v1/uploads", warm, concurrency=concurrency)
                 warm_ids = {json.loads(a)["upload_id"] for a in answers if a.startswith(b'{"upload_id"')}
                 await watch.until(lambda ev: warm_ids <= {e["upload_id"] for _, _, e in ev}, 60)
             print(f"# {uploads} uploads x {products} products, {concurrency} clients, "
@@ -54,7 +56,7 @@ async def run(uploads: int, products: int, concurrency: int, workers: int, with_
                 await asyncio.sleep(1.0)  # the previous round's tail (events, commits) is over
                 watch.clear()
                 t0 = time.perf_counter()
-                statuses, lat, seconds, answers = await post_many(host, port, "/v1/uploads", bodies,
+                statuses, lat, seconds, answers = await client.post_many(host, port, "/v1/uploads", bodies,
                                                                   concurrency=concurrency)
                 ids = {json.loads(a)["upload_id"] for a in answers if a.startswith(b'{"upload_id"')}
 
@@ -81,13 +83,14 @@ async def run(uploads: int, products: int, concurrency: int, workers: int, with_
             big = sales_xml(big_day, 50_000)
             watch.clear()
             t1 = time.perf_counter()
-            statuses, _, _, _ = await post_many(host, port, "/v1/uploads", [big], concurrency=1)
+            statuses, _, _, _ = await client.post_many(host, port, "/v1/uploads", [big], concurrency=1)
             await watch.until(lambda ev: any(e.get("sales_date") == big_day.isoformat() for _, _, e in ev), 120)
             print(f"# one day of 50,000 products ({len(big) / 1e6:.1f} MB XML): HTTP {statuses[0]}, "
                   f"stored after {time.perf_counter() - t1:.2f} s")
             for name, proc in pipe.procs.items():
                 print(f"peak RSS {name}: {peak_rss_mb(proc.pid):.0f} MB")
             await watch.stop()
+            client.close()
         finally:
             pipe.stop_all()
             llm.stop()
