@@ -40,7 +40,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         return await _tail(settings, from_beginning=args.from_beginning, count=args.count)
     token = _token(settings)
     if token is None:
-        _err("no token: set ACCESS_TOKEN (environment or .env)")
+        _err("no token: set ACCESS_TOKEN (environment or .env; after deploy/native/up: eval \"$(deploy/native/env)\")")
         return 2
     url = _gateway_url(args.url, settings)
     async with httpx.AsyncClient(base_url=url, timeout=_TIMEOUT_SECONDS,
