@@ -97,17 +97,27 @@ def days() -> list[dt.date]:
 
 @pytest.fixture(scope="session")
 def fake_llm() -> Iterator[FakeLLM]:
+    """The LLM server of tests that drive the reporter in-process (scripts, request counts)."""
     server = FakeLLM().start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def pipeline(stack: Stack, pg_pool: Any, redis_client: Any, fake_llm: FakeLLM,
+def pipeline_llm() -> Iterator[FakeLLM]:
+    """The LLM server of the pipeline's reporter process: its own, so a report the process
+    is still writing can never take a reply another test scripted, or add to its count."""
+    server = FakeLLM().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pipeline(stack: Stack, pg_pool: Any, redis_client: Any, pipeline_llm: FakeLLM,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     """gateway + ingest + reporter as real processes against the real stack."""
     env = {**stack.env(), "ACCESS_TOKEN": TOKEN, "ACCESS_TOKENS": f"reader:{READ_TOKEN}:read",
-           "OPENAI_API_KEY": "sk-test-not-a-real-key", "OPENAI_BASE_URL": fake_llm.url,
+           "OPENAI_API_KEY": "sk-test-not-a-real-key", "OPENAI_BASE_URL": pipeline_llm.url,
            "NAME_OF_API_MODEL": "fake-model", "LLM_TIMEOUT_SECONDS": "2", "LLM_MAX_RETRIES": "1",
            "LLM_MAX_ATTEMPTS": "4", "RETRY_BACKOFF_MAX_SECONDS": "1", "LOG_FORMAT": "json",
            "RATE_LIMIT_PER_MINUTE": "100000", "CACHE_LIFE_PERIOD": "3600", "APP_ENV": "test",

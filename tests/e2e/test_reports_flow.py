@@ -8,7 +8,7 @@ from decimal import Decimal
 from ..conftest import sales_xml
 
 
-async def test_three_days_three_reports_served_by_date(api, events, pg_pool, fake_llm, days):
+async def test_three_days_three_reports_served_by_date(api, events, pg_pool, days):
     """Three consecutive days produce three verified reports; the third compares with the first two."""
     ids = []
     for i in range(3):
