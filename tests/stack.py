@@ -37,7 +37,10 @@ DEFAULT_PORTS = {
     "SALES_REDIS_PORT": 16379,
 }
 _PORTS_FILE = TEST_STATE / "ports.json"
-_PORT_TAKEN = "already in use by another process"  # what deploy/native/services says
+# what deploy/native/services says when a port is held by someone else, and when our
+# own stack runs on other ports than asked
+_PORT_TAKEN = "already in use by another process"
+_OTHER_PORTS = "already running from"
 
 
 def _native(ports: dict[str, int], *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -81,6 +84,10 @@ def _start_native() -> dict[str, int]:
     candidates = [c for c in (_saved_ports(), DEFAULT_PORTS) if c is not None]
     for ports in [*candidates, _fresh_ports(), _fresh_ports()]:
         done = _native(ports, "services", "up", capture_output=True, timeout=900)
+        if done.returncode != 0 and _OTHER_PORTS in done.stderr:
+            # ports.json was lost while our stack ran elsewhere: restart it on these ports
+            _native(ports, "services", "down", capture_output=True, timeout=120)
+            done = _native(ports, "services", "up", capture_output=True, timeout=900)
         if done.returncode == 0:
             _PORTS_FILE.parent.mkdir(parents=True, exist_ok=True)
             _PORTS_FILE.write_text(json.dumps(ports))

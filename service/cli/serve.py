@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import logging
 import multiprocessing
 import os
 import shutil
@@ -18,7 +20,9 @@ import uvicorn
 from ..logs import setup_logging
 from ..settings import Settings
 
-__all__ = ["serve"]
+__all__ = ["serve", "yield_cpu"]
+
+log = logging.getLogger("sales_analyzer.serve")
 
 
 def run(main: Coroutine[Any, Any, None]) -> None:
@@ -135,11 +139,18 @@ def yield_cpu(nice: int) -> None:
         return
     if os.getsid(0) != os.getpid():
         return
-    try:
-        with open("/proc/self/autogroup", "w") as f:
-            f.write(str(nice))
-    except OSError:
-        pass  # no autogroups (not Linux, a cgroup of its own, or switched off)
+    # Without CAP_SYS_ADMIN the kernel takes one autogroup write per 100 ms system-wide
+    # and answers EAGAIN to the rest: ingest and reporter start together, so retry.
+    for _ in range(20):
+        try:
+            with open("/proc/self/autogroup", "w") as f:
+                f.write(str(nice))
+            return
+        except OSError as exc:
+            if exc.errno != errno.EAGAIN:
+                return  # no autogroups (not Linux, a cgroup of its own, or switched off)
+        time.sleep(0.1)
+    log.warning("could not lower the autogroup's CPU priority (the kernel kept answering EAGAIN)")
 
 
 def serve(process: str, settings: Settings) -> int:

@@ -35,7 +35,11 @@ log = logging.getLogger("sales_analyzer.gateway")
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
     """The gateway as uvicorn serves it: request metrics and timeout around the
-    upload fast path, around the FastAPI app."""
+    upload fast path, around the FastAPI app.
+
+    Wrap middleware here, around the fast path: middleware added to the FastAPI app
+    (``app.add_middleware``) would not see the two upload routes.
+    """
     settings = settings or get_settings()
     app = create_fastapi(settings)
     fast = UploadFastPath(app, {"/": uploads.legacy_upload, "/v1/uploads": uploads.upload})

@@ -48,9 +48,13 @@ class Observe:
                 await send({"type": "http.response.start", "status": 504,
                             "headers": [(b"content-type", b"application/json")]})
                 await send({"type": "http.response.body", "body": _TIMEOUT_BODY})
-        elapsed = time.perf_counter() - started
+        finally:
+            # also when the app raised: uvicorn answers 500, which is counted and logged here
+            self._record(scope, state["status"], time.perf_counter() - started)
+
+    @staticmethod
+    def _record(scope: Scope, status: int, elapsed: float) -> None:
         route = getattr(scope.get("route"), "path", "unmatched")
-        status = state["status"]
         GATEWAY_REQUESTS.labels(route=route, status=str(status)).inc()
         STAGE_SECONDS.labels(stage="gateway").observe(elapsed)
         if status >= 400 or scope["method"] != "GET":

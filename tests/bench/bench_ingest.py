@@ -33,11 +33,11 @@ async def run(uploads: int, products: int, concurrency: int, workers: int, with_
         processes = ("ingest", "reporter", "gateway") if with_reporter else ("ingest", "gateway")
         pipe = start_pipeline(stack, llm, Path(logs), processes=processes, GATEWAY_WORKERS=str(workers))
         host, port = "127.0.0.1", int(pipe.gateway_url.rsplit(":", 1)[1])
+        client = LoadClient()
         try:
-            base = await fresh_base(stack.database_url, rounds * (uploads + 20))
-            client = LoadClient()
-            await client.start()
             await drain(stack.kafka, "sales-ingest")
+            base = await fresh_base(stack.database_url, rounds * (uploads + 20))
+            await client.start()
             watch = EventWatch(stack.kafka, "sales.stored", "sales.rejected")
             await watch.start()
             # Warm-up: a burst like the measured one, so both gateway workers have their
@@ -90,8 +90,8 @@ async def run(uploads: int, products: int, concurrency: int, workers: int, with_
             for name, proc in pipe.procs.items():
                 print(f"peak RSS {name}: {peak_rss_mb(proc.pid):.0f} MB")
             await watch.stop()
-            client.close()
         finally:
+            client.close()
             pipe.stop_all()
             llm.stop()
 
