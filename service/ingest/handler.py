@@ -67,27 +67,24 @@ class IngestService:
 
         # 1. Redeliveries of uploads that were already recorded, and repeats in this batch.
         known = await find_uploads(self._pool, [r.upload_id for r in raws])
-        fresh: list[RawUpload] = []
-        repeats: list[RawUpload] = []  # a second delivery of an upload that is new in this batch
-        seen: set[Any] = set(known)
+        fresh: dict[Any, RawUpload] = {}  # the first delivery of each upload new to PostgreSQL
+        repeats: list[RawUpload] = []  # a further delivery of one of those, in this batch
         for raw in raws:
             if raw.upload_id in known:
                 events.append(_routed(replay_event(known[raw.upload_id])))
                 _log("replayed", raw, status=known[raw.upload_id].status)
-            elif raw.upload_id in seen:
+            elif raw.upload_id in fresh:
                 repeats.append(raw)
             else:
-                seen.add(raw.upload_id)
-                fresh.append(raw)
+                fresh[raw.upload_id] = raw
         # A crash after the commit but before step 5 left Redis behind: redo step 5
         # for the replayed uploads (both operations are idempotent).
-        replayed = [known[r.upload_id] for r in raws if r.upload_id in known]
-        await self._settle_redis([(u.upload_id, u.status, u.sales_date) for u in replayed])
+        await self._settle_redis([(u.upload_id, u.status, u.sales_date) for u in known.values()])
 
         # 2. The cheap check for the date, then the Redis claim of each day.
         records: dict[Any, UploadRecord] = {}
         dated: list[tuple[RawUpload, dt.date]] = []
-        for raw in fresh:
+        for raw in fresh.values():
             pre = precheck(raw.data)
             if pre.issue is not None or pre.sales_date is None:
                 assert pre.issue is not None
@@ -95,7 +92,7 @@ class IngestService:
             else:
                 dated.append((raw, pre.sales_date))
         holders = await self._cache.claim((d.isoformat(), str(r.upload_id)) for r, d in dated)
-        in_batch = {str(r.upload_id) for r in fresh}
+        in_batch = {str(upload_id) for upload_id in fresh}
         claimed = []
         for (raw, day), holder in zip(dated, holders, strict=True):
             # A day claimed by an upload of this very batch is not settled yet (that
@@ -113,7 +110,7 @@ class IngestService:
             records[raw.upload_id] = judge(raw, parsed_day, policy=self._policy)
 
         # 4. One transaction for the whole batch.
-        ordered = [records[r.upload_id] for r in fresh]
+        ordered = [records[upload_id] for upload_id in fresh]
         lost = await record_batch(self._pool, ordered, duplicate_errors=duplicate_errors)
         for rec in ordered:
             if rec.upload_id in lost:
@@ -124,11 +121,10 @@ class IngestService:
         await self._settle_redis([(r.upload_id, r.status, r.sales_date) for r in ordered])
 
         # 6. Events, confirmed by Kafka before the offsets are committed.
-        by_id = {r.upload_id: r for r in fresh}
         for rec in ordered:
             events.append(_routed(outcome_event(rec, now=now)))
             INGEST_UPLOADS.labels(status=rec.status).inc()
-            _log(rec.status, by_id[rec.upload_id], sales_date=rec.sales_date, errors=len(rec.errors),
+            _log(rec.status, fresh[rec.upload_id], sales_date=rec.sales_date, errors=len(rec.errors),
                  products=len(rec.lines))
         # Every delivery is answered, as a redelivery in a later batch would be: the
         # repeat announces the very same event (same event_id), stored nothing twice.

@@ -151,6 +151,15 @@ async def test_concurrent_uploads_without_redis_claims_still_store_once(pg_pool,
     assert await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[0]) == 5
 
 
+async def stored_once_announced(pg_pool: Any, sink: Sink, up: RawUpload, day: dt.date, times: int) -> None:
+    """One upload row and the day's 5 lines; `times` sales.stored events, all the same event."""
+    assert await pg_pool.fetchval("SELECT count(*) FROM uploads WHERE upload_id = $1", up.upload_id) == 1
+    assert await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", day) == 5
+    events = sink.of(up.upload_id)
+    assert [t for t, _ in events] == ["sales.stored"] * times
+    assert len({e.event_id for _, e in events}) == 1
+
+
 async def test_redelivery_changes_nothing_and_replays_the_event(pg_pool, redis_client, sink, days):
     """The same record delivered again adds no row and publishes the same event again."""
     svc = service(pg_pool, redis_client, sink)
@@ -159,22 +168,14 @@ async def test_redelivery_changes_nothing_and_replays_the_event(pg_pool, redis_c
     await svc.handle([up])
     await redis_client.flushdb()
     await svc.handle([up])
-    assert await pg_pool.fetchval("SELECT count(*) FROM uploads WHERE upload_id = $1", up.upload_id) == 1
-    assert await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[0]) == 5
-    events = sink.of(up.upload_id)
-    assert [t for t, _ in events] == ["sales.stored"] * 3
-    assert len({e.event_id for _, e in events}) == 1
+    await stored_once_announced(pg_pool, sink, up, days[0], 3)
 
 
 async def test_same_record_twice_in_one_batch_is_answered_twice(pg_pool, redis_client, sink, days):
     """One upload delivered twice in a single batch: stored once, the same event announced for each delivery."""
     up = raw(sales_xml(days[0]))
     await service(pg_pool, redis_client, sink).handle([up, up])
-    assert await pg_pool.fetchval("SELECT count(*) FROM uploads WHERE upload_id = $1", up.upload_id) == 1
-    assert await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[0]) == 5
-    events = sink.of(up.upload_id)
-    assert [t for t, _ in events] == ["sales.stored"] * 2
-    assert len({e.event_id for _, e in events}) == 1
+    await stored_once_announced(pg_pool, sink, up, days[0], 2)
 
 
 async def test_redelivery_after_crash_between_claim_and_commit(pg_pool, redis_client, sink, days):
