@@ -72,12 +72,12 @@ cats AS MATERIALIZED (
 ),
 -- One pass over both days: rows that changed, appeared (no units_before) or vanished (no units_now).
 diff AS MATERIALIZED (
-    SELECT product_id, coalesce(l.name, p.name) AS name, p.quantity AS units_before, l.quantity AS units_now,
-           l.quantity - p.quantity AS change
-    FROM (SELECT product_id, name, quantity FROM sales_lines WHERE sales_date = $1) l
+    SELECT product_id, coalesce(l.name, p.name) AS name, p.quantity AS units_before, l.units AS units_now,
+           l.units - p.quantity AS change
+    FROM lines l
     FULL JOIN (SELECT product_id, name, quantity FROM sales_lines
                WHERE sales_date = (SELECT sales_date FROM prev)) p USING (product_id)
-    WHERE l.quantity IS DISTINCT FROM p.quantity
+    WHERE l.units IS DISTINCT FROM p.quantity
       AND EXISTS (SELECT 1 FROM prev)  -- a first day: skip the join, nothing to compare with
 )
 SELECT json_build_object(
