@@ -15,14 +15,14 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka import AIOKafkaConsumer
 
 from service.cache import create_redis
 from service.storage.db import create_pool
 from service.storage.migrate import migrate
 
 from .fake_llm import FakeLLM
+from .kafka_tools import GROUP_TOPICS, skip_backlog, start_at_latest
 from .procs import Pipeline
 from .stack import Stack, provide_stack
 
@@ -54,27 +54,8 @@ async def _skip_old_backlog(kafka: str) -> None:
     Kafka would name days that no longer exist (the reporter would skip them one
     by one, slowly) or store days the tests do not expect.
     """
-    from service.bus import ensure_topics
-    from service.names import GROUP_INGEST, GROUP_REPORTS, TOPIC_RAW, TOPIC_REPORT_REQUESTS, TOPIC_STORED
-    from service.settings import Settings
-
-    await ensure_topics(Settings(_env_file=None, kafka_bootstrap_servers=kafka))  # type: ignore[call-arg]
-    for group, topics in ((GROUP_INGEST, (TOPIC_RAW,)), (GROUP_REPORTS, (TOPIC_STORED, TOPIC_REPORT_REQUESTS))):
-        consumer = AIOKafkaConsumer(bootstrap_servers=kafka, group_id=group, enable_auto_commit=False)
-        await consumer.start()
-        try:
-            parts = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
-            if not parts:
-                await consumer._client.force_metadata_update()
-                parts = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
-            consumer.assign(parts)
-            ends = await consumer.end_offsets(parts)
-            try:
-                await consumer.commit({tp: off for tp, off in ends.items()})
-            except KafkaError:
-                pass  # the group has live members (another session): leave it as it is
-        finally:
-            await consumer.stop()
+    for group in GROUP_TOPICS:
+        await skip_backlog(kafka, group)  # a group with live members (another session) stays as it is
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -191,12 +172,7 @@ async def events(stack: Stack, pipeline: Pipeline) -> AsyncIterator[Events]:
     consumer = AIOKafkaConsumer(
         "sales.stored", "sales.rejected", "sales.reports", bootstrap_servers=stack.kafka,
         group_id=f"test-{uuid.uuid4()}", auto_offset_reset="latest", enable_auto_commit=False)
-    await consumer.start()
-    # Make sure the assignment happened and positions are fixed before the test acts.
-    while not consumer.assignment():
-        await consumer.getmany(timeout_ms=200)
-    for tp in consumer.assignment():
-        await consumer.position(tp)
+    await start_at_latest(consumer)
     try:
         yield Events(consumer)
     finally:
@@ -215,6 +191,17 @@ def sales_xml(day: dt.date, products: list[tuple[int, str, int, str, str]] | int
     return f'<sales_data date="{day.isoformat()}"><products>{rows}</products></sales_data>'.encode()
 
 
-@pytest.fixture(scope="session")
-def repo_root() -> Path:
-    return Path(__file__).resolve().parent.parent
+@pytest.fixture
+def side_gateway(stack: Stack, tmp_path: Path) -> Iterator[Callable[..., Pipeline]]:
+    """A gateway of its own with extra settings, started per test (stopped afterwards)."""
+    started: list[Pipeline] = []
+
+    def start(**env: str) -> Pipeline:
+        pipe = Pipeline.create({**stack.env(), "ACCESS_TOKEN": TOKEN, **env}, tmp_path)
+        pipe.start("gateway")
+        started.append(pipe)
+        return pipe
+
+    yield start
+    for p in started:
+        p.stop_all()

@@ -63,7 +63,7 @@ class FakeLLM:
         self._script: deque[str] = deque()
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         app = Starlette(routes=[Route("/v1/chat/completions", self._complete, methods=["POST"])])
         self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
@@ -130,10 +130,7 @@ class FakeLLM:
         })
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-free_port = _free_port

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka import AIOKafkaConsumer
 
 from ..fake_llm import FakeLLM
+from ..kafka_tools import GROUP_TOPICS, start_at_latest
 from ..procs import Pipeline
 from ..stack import Stack
 
@@ -81,11 +81,7 @@ class EventWatch:
         self.arrived: list[tuple[float, int]] = []  # (wall-clock time, partition), one per event
 
     async def start(self) -> None:
-        await self._consumer.start()
-        while not self._consumer.assignment():
-            await self._consumer.getmany(timeout_ms=100)
-        for tp in self._consumer.assignment():
-            await self._consumer.position(tp)
+        await start_at_latest(self._consumer)
 
     async def until(self, done: Any, timeout: float) -> None:
         end = time.monotonic() + timeout
@@ -187,50 +183,13 @@ class LoadClient:
         self._pool.shutdown()
 
 
-async def skip_backlog(kafka: str, group: str, topics: tuple[str, ...]) -> int:
-    """Move a group's committed offsets to the end of its topics; returns the records skipped.
-
-    For the tests' own, throwaway stack only, and while no member of the group runs:
-    work left by earlier runs (thousands of sales.stored from bench_ingest, which runs
-    no reporter) must be neither measured nor waited for.
-    """
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        existing = await consumer.topics()  # a fresh stack has none yet: nothing to skip
-        producer = AIOKafkaProducer(bootstrap_servers=kafka)  # only for its public partitions_for()
-        await producer.start()
-        try:
-            tps = [TopicPartition(t, p) for t in topics if t in existing
-                   for p in sorted(await producer.partitions_for(t))]
-        finally:
-            await producer.stop()
-        if not tps:
-            return 0
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        skipped = 0
-        for tp in tps:
-            skipped += max(0, ends[tp] - (await consumer.committed(tp) or 0))
-        try:
-            await consumer.commit({tp: ends[tp] for tp in tps})
-        except KafkaError as exc:  # the group has live members (another session's reporter)
-            print(f"could not skip the {group} backlog ({type(exc).__name__}): its members work it off")
-            return 0
-    finally:
-        await consumer.stop()
-    return skipped
-
-
 async def drain(kafka: str, *groups: str, timeout: float = 300.0) -> None:
     """Wait until the service's consumer groups have no backlog (earlier runs' leftovers)."""
     from service.lag import LagMonitor
-    from service.names import GROUP_INGEST, GROUP_REPORTS, TOPIC_RAW, TOPIC_REPORT_REQUESTS, TOPIC_STORED
 
-    topics = {GROUP_INGEST: (TOPIC_RAW,), GROUP_REPORTS: (TOPIC_STORED, TOPIC_REPORT_REQUESTS)}
     end = time.monotonic() + timeout
     for group in groups:
-        monitor = LagMonitor(kafka, group=group, topics=topics[group])
+        monitor = LagMonitor(kafka, group=group, topics=GROUP_TOPICS[group])
         try:
             while await monitor.measure() > 0:
                 if time.monotonic() > end:

@@ -29,7 +29,7 @@ from ._harness import EventWatch, LoadClient, drain, fresh_base, peak_rss_mb, pc
 async def run(uploads: int, products: int, concurrency: int, workers: int, with_reporter: bool,
               warmup: int, rounds: int) -> None:
     with provide_stack() as stack, tempfile.TemporaryDirectory() as logs:
-        llm = FakeLLM().start()
+        llm = FakeLLM().start() if with_reporter else None
         processes = ("ingest", "reporter", "gateway") if with_reporter else ("ingest", "gateway")
         pipe = start_pipeline(stack, llm, Path(logs), processes=processes, GATEWAY_WORKERS=str(workers))
         host, port = "127.0.0.1", int(pipe.gateway_url.rsplit(":", 1)[1])
@@ -93,7 +93,8 @@ async def run(uploads: int, products: int, concurrency: int, workers: int, with_
         finally:
             client.close()
             pipe.stop_all()
-            llm.stop()
+            if llm is not None:
+                llm.stop()
 
 
 def main() -> None:

@@ -15,7 +15,6 @@ from service.names import DUPLICATE_DAY_MESSAGE
 
 from ..conftest import READ_TOKEN, TOKEN, sales_xml
 from ..fake_llm import free_port
-from ..procs import Pipeline
 
 
 async def wait_status(api: httpx.AsyncClient, upload_id: str, *, timeout: float = 30.0) -> dict:
@@ -217,22 +216,6 @@ async def test_big_day_of_50k_products_is_stored(api, events, pg_pool, days):
     event = await events.wait("sales.stored", upload_id=r.json()["upload_id"], timeout=60)
     assert event["products"] == 50_000
     assert await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[0]) == 50_000
-
-
-@pytest.fixture
-def side_gateway(stack, tmp_path):
-    """A second gateway with its own settings, started per test."""
-    started: list[Pipeline] = []
-
-    def start(**env: str) -> Pipeline:
-        pipe = Pipeline.create({**stack.env(), "ACCESS_TOKEN": TOKEN, **env}, tmp_path)
-        pipe.start("gateway")
-        started.append(pipe)
-        return pipe
-
-    yield start
-    for p in started:
-        p.stop_all()
 
 
 async def test_body_over_the_limit_is_refused_with_413(side_gateway, days):

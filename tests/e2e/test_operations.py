@@ -7,7 +7,6 @@ import re
 import httpx
 
 from ..conftest import READ_TOKEN, TOKEN, sales_xml
-from ..procs import Pipeline
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -77,19 +76,14 @@ async def test_logs_are_json_with_context_and_never_hold_a_token(pipeline, api, 
     assert re.search(r'"partition": \d+', line) and '"offset"' in line and '"topic": "sales.raw"' in line
 
 
-async def test_metrics_of_a_gateway_with_two_workers_count_every_worker(stack, tmp_path):
+async def test_metrics_of_a_gateway_with_two_workers_count_every_worker(side_gateway):
     """With GATEWAY_WORKERS=2, whichever worker answers /metrics reports the whole gateway."""
-    pipe = Pipeline.create({**stack.env(), "ACCESS_TOKEN": TOKEN, "GATEWAY_WORKERS": "2",
-                            "RATE_LIMIT_PER_MINUTE": "0"}, tmp_path)
-    pipe.start("gateway")
-    try:
-        n = 40
-        for _ in range(n):  # a connection each: the kernel spreads them over both workers
-            async with httpx.AsyncClient(base_url=pipe.gateway_url,
-                                         headers={"Authorization": f"Bearer {TOKEN}"}) as c:
-                assert (await c.post("/v1/uploads", content=b"x")).status_code == 400
-        seen = {sample(await scrape(pipe.metrics_url("gateway")), "sales_gateway_uploads_total", outcome="invalid")
-                for _ in range(8)}
-        assert seen == {float(n)}
-    finally:
-        pipe.stop_all()
+    pipe = side_gateway(GATEWAY_WORKERS="2", RATE_LIMIT_PER_MINUTE="0")
+    n = 40
+    for _ in range(n):  # a connection each: the kernel spreads them over both workers
+        async with httpx.AsyncClient(base_url=pipe.gateway_url,
+                                     headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+            assert (await c.post("/v1/uploads", content=b"x")).status_code == 400
+    seen = {sample(await scrape(pipe.metrics_url("gateway")), "sales_gateway_uploads_total", outcome="invalid")
+            for _ in range(8)}
+    assert seen == {float(n)}
