@@ -23,10 +23,7 @@ __all__ = [
     "SalesRejected",
     "ReportEvent",
     "ReportRequest",
-    "UploadStatus",
 ]
-
-UploadStatus = Literal["received", "stored", "rejected", "duplicate"]
 
 
 class Issue(BaseModel):

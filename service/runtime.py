@@ -12,11 +12,11 @@ from typing import Any, TypeVar
 
 import uvicorn
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from .errors import TransientError
 from .lag import LagMonitor
-from .metrics import LAST_PROGRESS
+from .metrics import LAST_PROGRESS, exposition
 
 __all__ = ["wait_for", "health_routes", "serve_asgi"]
 
@@ -58,7 +58,7 @@ def health_routes(stage: str, *, lag: LagMonitor, stale_after: float) -> list[tu
 
     @get
     async def metrics(scope: Any) -> AsgiResponse:
-        return AsgiResponse(generate_latest(), status_code=200, headers={"content-type": CONTENT_TYPE_LATEST})
+        return AsgiResponse(exposition(), status_code=200, headers={"content-type": CONTENT_TYPE_LATEST})
 
     return [("/healthz", healthz), ("/metrics", metrics)]
 

@@ -31,10 +31,6 @@ _POLL_SECONDS = 0.2
 _TIMEOUT_SECONDS = 30.0
 
 
-class _Unreachable(Exception):
-    """The gateway refused the connection (or the name does not resolve)."""
-
-
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "reports" and args.reports_command == "tail":
         return await _tail(settings, from_beginning=args.from_beginning, count=args.count)
@@ -53,7 +49,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                 return await _status(client, args.upload_id)
             if args.command == "reports" and args.reports_command == "get":
                 return await _report(client, args.date, markdown=args.md)
-        except (_Unreachable, httpx.ConnectError):
+        except httpx.ConnectError:
             _err(f"gateway not reachable at {url} (is `sales-analyzer serve gateway` running? "
                  "set GATEWAY_HOST/GATEWAY_PORT or --url)")
             return 2
@@ -119,13 +115,6 @@ def _issue(issue: dict[str, Any]) -> str:
     return f"{prefix}: {text}" if prefix else text
 
 
-async def _request(client: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    try:
-        return await client.request(method, path, **kwargs)
-    except httpx.ConnectError as exc:
-        raise _Unreachable() from exc
-
-
 # --- upload --------------------------------------------------------------------------
 
 
@@ -173,9 +162,9 @@ async def _upload_one(client: httpx.AsyncClient, path: Path) -> _Accepted | None
     # a slow link needs more than 30 s for a big body: allow ~0.5 MB/s on top
     timeout = httpx.Timeout(_TIMEOUT_SECONDS + 2.0 * size / _MB)
     try:
-        r = await _request(client, "POST", "/v1/uploads", content=content, headers=headers, timeout=timeout)
-    except _Unreachable:
-        raise
+        r = await client.post("/v1/uploads", content=content, headers=headers, timeout=timeout)
+    except httpx.ConnectError:
+        raise  # the gateway is not there: run() says so once, for every file
     except httpx.HTTPError as exc:
         _out(f"{label}  error: {type(exc).__name__}: {exc or 'connection lost'}")
         return None
@@ -211,7 +200,7 @@ def _final(body: dict[str, Any]) -> tuple[bool, str]:
 async def _wait_for(client: httpx.AsyncClient, upload_id: str, deadline: float) -> tuple[bool, str]:
     loop = asyncio.get_running_loop()
     while True:
-        r = await _request(client, "GET", f"/v1/uploads/{upload_id}")
+        r = await client.get(f"/v1/uploads/{upload_id}")
         if r.status_code != 200 and r.status_code != 404:  # 404: not visible yet, keep polling
             code, message, _ = _problem(r)
             return False, f"error {r.status_code} {code}: {message}"
@@ -246,7 +235,7 @@ async def _upload_all(client: httpx.AsyncClient, paths: list[Path], *, wait: boo
 
 
 async def _status(client: httpx.AsyncClient, upload_id: str) -> int:
-    r = await _request(client, "GET", f"/v1/uploads/{upload_id}")
+    r = await client.get(f"/v1/uploads/{upload_id}")
     if r.status_code != 200:
         code, message, _ = _problem(r)
         _err(f"{upload_id}: error {r.status_code} {code}: {message}")
@@ -257,7 +246,7 @@ async def _status(client: httpx.AsyncClient, upload_id: str) -> int:
 
 async def _report(client: httpx.AsyncClient, date: str, *, markdown: bool) -> int:
     params = {"format": "md"} if markdown else None
-    r = await _request(client, "GET", f"/v1/reports/{date}", params=params)
+    r = await client.get(f"/v1/reports/{date}", params=params)
     if r.status_code != 200:
         code, message, _ = _problem(r)
         _err(f"{date}: error {r.status_code} {code}: {message}")

@@ -57,11 +57,12 @@ def create_fastapi(settings: Settings) -> FastAPI:
         publisher = RawPublisher(settings)
         if not await publisher.connect():
             publisher.keep_trying()  # serve reads meanwhile; uploads answer 503
+        tokens = settings.tokens()
         app.state.gateway = Gateway(
-            settings=settings, tokens=TokenTable(settings.tokens()), pool=pool,
+            settings=settings, tokens=TokenTable(tokens), pool=pool,
             days=DayCache(redis, ttl_seconds=settings.cache_life_period),
             limiter=RateLimiter(redis, per_minute=settings.rate_limit_per_minute), publisher=publisher)
-        if not settings.tokens():
+        if not tokens:
             log.warning("no ACCESS_TOKEN configured: every authenticated endpoint answers 401")
         try:
             yield

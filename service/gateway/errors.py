@@ -13,10 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import BusUnavailable, CacheUnavailable, StorageUnavailable
-from ..metrics import GATEWAY_UPLOADS
 from .auth import AuthError
-
-UPLOAD_PATHS = ("/", "/v1/uploads")
 
 __all__ = ["ApiError", "install_error_handlers"]
 
@@ -37,10 +34,6 @@ def _json(status: int, code: str, message: str, headers: dict[str, str] | None =
     return JSONResponse({"code": code, "message": message, **extra}, status_code=status, headers=headers)
 
 
-def _is_upload(request: Request) -> bool:
-    return request.method == "POST" and request.url.path in UPLOAD_PATHS
-
-
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
@@ -48,16 +41,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AuthError)
     async def _auth(request: Request, exc: AuthError) -> JSONResponse:
-        outcome = "unauthorized" if exc.status == 401 else "forbidden"
-        if _is_upload(request):
-            GATEWAY_UPLOADS.labels(outcome=outcome).inc()
         headers = {"WWW-Authenticate": 'Bearer realm="sales-analyzer"'} if exc.status == 401 else None
         return _json(exc.status, exc.code, exc.message, headers)
 
     @app.exception_handler(BusUnavailable)
     async def _bus(request: Request, exc: BusUnavailable) -> JSONResponse:
-        if _is_upload(request):
-            GATEWAY_UPLOADS.labels(outcome="unavailable").inc()
         return _json(503, "kafka_unavailable", "the message bus is not reachable; nothing was accepted, "
                      "retry later", {"Retry-After": "5"})
 

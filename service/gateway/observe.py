@@ -18,6 +18,7 @@ __all__ = ["Observe"]
 
 log = logging.getLogger("sales_analyzer.gateway")
 
+_SECONDS = STAGE_SECONDS.labels(stage="gateway")
 _TIMEOUT_BODY = json.dumps({"code": "timeout", "message": "the request took too long"}).encode()
 
 
@@ -56,7 +57,7 @@ class Observe:
     def _record(scope: Scope, status: int, elapsed: float) -> None:
         route = getattr(scope.get("route"), "path", "unmatched")
         GATEWAY_REQUESTS.labels(route=route, status=str(status)).inc()
-        STAGE_SECONDS.labels(stage="gateway").observe(elapsed)
+        _SECONDS.observe(elapsed)
         if status >= 400 or scope["method"] != "GET":
             principal = scope.get("state", {}).get("principal")  # set by the auth dependency
             log.info("request", extra=ctx(method=scope["method"], route=route, status=status,

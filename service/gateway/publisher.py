@@ -71,12 +71,10 @@ class RawPublisher:
             # seconds each. The background task reconnects; until then answer at once.
             self.keep_trying()
             raise BusUnavailable("Kafka is not reachable")
-        assert self._producer is not None
         try:
-            await asyncio.wait_for(
-                self._producer.send_and_wait(topic, value, key=key.encode(),
-                                             headers=[(k, v.encode()) for k, v in headers.items()]),
-                _PUBLISH_TIMEOUT)
+            async with asyncio.timeout(_PUBLISH_TIMEOUT):  # no extra task per upload, unlike wait_for
+                await self._producer.send_and_wait(topic, value, key=key.encode(),
+                                                   headers=[(k, v.encode()) for k, v in headers.items()])
         except (KafkaError, OSError, asyncio.TimeoutError) as exc:
             raise BusUnavailable(f"Kafka did not confirm the publish: {type(exc).__name__}") from exc
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import uuid
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -22,6 +23,8 @@ from .uploads import require
 
 __all__ = ["router", "report_json"]
 
+T = TypeVar("T")
+
 router = APIRouter(prefix="/v1")
 
 
@@ -29,11 +32,12 @@ def _cursor(value: str) -> str:
     return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
 
 
-def _uncursor(cursor: str | None) -> str | None:
+def _uncursor(cursor: str | None, parse: Callable[[str], T]) -> T | None:
+    """The position a cursor of ours holds, read by ``parse``; 400 for anything else."""
     if not cursor:
         return None
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        return parse(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
     except ValueError as exc:
         raise ApiError(400, "bad_cursor", "the cursor is not one this API returned") from exc
 
@@ -73,11 +77,7 @@ async def get_lines(sales_date: dt.date, gw: Annotated[Gateway, Depends(gateway)
                     _: Annotated[Principal, require("read")],
                     cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                     ) -> dict[str, Any]:
-    after = _uncursor(cursor)
-    try:
-        after_id = int(after) if after is not None else None
-    except ValueError as exc:
-        raise ApiError(400, "bad_cursor", "the cursor is not one this API returned") from exc
+    after_id = _uncursor(cursor, int)
     rows = await q.day_lines(gw.pool, sales_date, after=after_id, limit=limit)
     if not rows and after_id is None and await q.day_summary(gw.pool, sales_date) is None:
         raise ApiError(404, "unknown_day", f"no sales stored for {sales_date}")
@@ -114,11 +114,7 @@ async def get_reports(gw: Annotated[Gateway, Depends(gateway)], _: Annotated[Pri
                       date_to: Annotated[dt.date | None, Query(alias="to")] = None,
                       cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50,
                       ) -> dict[str, Any]:
-    after_s = _uncursor(cursor)
-    try:
-        after = dt.date.fromisoformat(after_s) if after_s else None
-    except ValueError as exc:
-        raise ApiError(400, "bad_cursor", "the cursor is not one this API returned") from exc
+    after = _uncursor(cursor, lambda s: dt.date.fromisoformat(s) if s else None)
     rows = await list_reports(gw.pool, date_from=date_from, date_to=date_to, after=after, limit=limit)
     nxt = _cursor(rows[-1].sales_date.isoformat()) if len(rows) == limit else None
     return {"items": [report_json(r) for r in rows], "next_cursor": nxt}

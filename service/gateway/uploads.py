@@ -19,8 +19,9 @@ from fastapi.responses import JSONResponse
 from ..metrics import GATEWAY_UPLOADS
 from ..storage.uploads import stored_days
 from ..names import DUPLICATE_DAY_MESSAGE, HEADER_CONTENT_TYPE, HEADER_SENDER, HEADER_SOURCE, HEADER_UPLOAD_ID
-from .auth import Principal
-from .errors import UPLOAD_PATHS, ApiError
+from ..errors import BusUnavailable
+from .auth import AuthError, Principal
+from .errors import ApiError
 from ..ingest.precheck import precheck
 from .state import Gateway, gateway
 
@@ -32,14 +33,16 @@ router = APIRouter()
 # ingest recognises, so a retried POST never stores or reports a day twice.
 _IDEMPOTENCY_NS = uuid.UUID("6f1d7f3e-8a63-4d55-9a55-5a1e5a1e0002")
 
+# Upload outcomes, each counter child bound once (a labels() lookup per upload is not free).
+_UPLOADS = {outcome: GATEWAY_UPLOADS.labels(outcome=outcome) for outcome in (
+    "accepted", "duplicate", "invalid", "too_large", "unauthorized", "forbidden", "rate_limited", "unavailable")}
+
 
 async def authorize(request: Request, gw: Gateway, scope: str) -> Principal:
     """Bearer token (with the scope), then the token's rate limit."""
     principal = gw.tokens.authenticate(request.headers.get("authorization"), scope=scope)
     wait = await gw.limiter.check(principal.name)
     if wait is not None:
-        if request.method == "POST" and request.url.path in UPLOAD_PATHS:
-            GATEWAY_UPLOADS.labels(outcome="rate_limited").inc()
         raise ApiError(429, "rate_limited", "too many requests for this token",
                        headers={"Retry-After": str(int(wait + 0.999))})
     request.state.principal = principal.name
@@ -57,13 +60,13 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused with 413 as soon as it is known to exceed the limit (header or bytes)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        GATEWAY_UPLOADS.labels(outcome="too_large").inc()
+        _UPLOADS["too_large"].inc()
         raise ApiError(413, "too_large", f"the body is larger than {limit} bytes (MAX_UPLOAD_BYTES)")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            GATEWAY_UPLOADS.labels(outcome="too_large").inc()
+            _UPLOADS["too_large"].inc()
             raise ApiError(413, "too_large", f"the body is larger than {limit} bytes (MAX_UPLOAD_BYTES)")
         chunks.append(chunk)
     return b"".join(chunks)
@@ -79,7 +82,7 @@ class Submitted:
 async def submit(gw: Gateway, body: bytes, principal: Principal, idempotency_key: str | None) -> Submitted:
     checked = precheck(body)
     if checked.issue is not None or checked.sales_date is None:
-        GATEWAY_UPLOADS.labels(outcome="invalid").inc()
+        _UPLOADS["invalid"].inc()
         issue = checked.issue
         assert issue is not None
         raise ApiError(400, issue.code, issue.message, errors=[issue.model_dump(exclude_none=True)])
@@ -98,17 +101,19 @@ async def submit(gw: Gateway, body: bytes, principal: Principal, idempotency_key
         # stored, or being stored by another upload right now (its claim); an
         # Idempotency-Key retry of the holder itself goes through and is replayed
         await gw.days.forget_received(str(upload_id))
-        GATEWAY_UPLOADS.labels(outcome="duplicate").inc()
+        _UPLOADS["duplicate"].inc()
         return Submitted(upload_id, day, duplicate=True)
 
     headers = {HEADER_CONTENT_TYPE: "application/xml", HEADER_UPLOAD_ID: str(upload_id),
                HEADER_SENDER: principal.name, HEADER_SOURCE: "http"}
     try:
         await gw.publisher.publish(body, key=day, headers=headers)
-    except Exception:
+    except Exception as exc:
         await gw.days.forget_received(str(upload_id))
+        if isinstance(exc, BusUnavailable):
+            _UPLOADS["unavailable"].inc()
         raise
-    GATEWAY_UPLOADS.labels(outcome="accepted").inc()
+    _UPLOADS["accepted"].inc()
     return Submitted(upload_id, day, duplicate=False)
 
 
@@ -116,7 +121,15 @@ async def _upload(request: Request) -> Submitted:
     # The hot path takes only the Request: FastAPI's dependency solving for the
     # token and headers cost ~0.3 ms per upload on this hardware (measured).
     gw = gateway(request)
-    principal = await authorize(request, gw, "upload")
+    try:
+        principal = await authorize(request, gw, "upload")
+    except AuthError as exc:
+        _UPLOADS["unauthorized" if exc.status == 401 else "forbidden"].inc()
+        raise
+    except ApiError as exc:
+        if exc.code == "rate_limited":
+            _UPLOADS["rate_limited"].inc()
+        raise
     body = await read_body(request, gw.settings.max_upload_bytes)
     return await submit(gw, body, principal, request.headers.get("idempotency-key"))
 
