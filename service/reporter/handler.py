@@ -22,7 +22,6 @@ from ..storage.db import Pool, translate_errors
 from ..storage.facts_sql import load_facts
 from ..storage.uploads import day_owner
 from ..storage.reports import ReportRow, get_report, record_failure, save_report
-from .facts import Facts
 from .llm import LLMClient
 from .prompt import PROMPT_VERSION, build_messages
 from .writer import write_report
@@ -51,6 +50,8 @@ class _ReportKey(TypedDict):
     language: str
     prompt_version: str
     facts: dict[str, Any]
+    system_prompt: str
+    prompt: str
 
 
 def event_of(row: ReportRow) -> ReportEvent:
@@ -92,25 +93,25 @@ class ReporterService:
                 facts = await load_facts(conn, sales_date)
         except LookupError as exc:
             raise UnknownDay(f"no sales stored for {sales_date}") from exc
-        facts_json = facts.model_dump(mode="json")
+        system, user = build_messages(facts, language=self._language)
         common = _ReportKey(report_id=report_id, sales_date=sales_date, upload_id=upload_id,
-                            language=self._language, prompt_version=PROMPT_VERSION, facts=facts_json)
+                            language=self._language, prompt_version=PROMPT_VERSION,
+                            facts=facts.model_dump(mode="json"), system_prompt=system, prompt=user)
         try:
-            draft = await write_report(facts, llm=self._llm, language=self._language)
+            draft = await write_report(facts, system, user, llm=self._llm, language=self._language)
         except LLMUnavailable as exc:
             attempts = await record_failure(self._pool, report_id=report_id, sales_date=sales_date,
                                             upload_id=upload_id, language=self._language,
                                             prompt_version=PROMPT_VERSION, error=str(exc))
             if attempts < self._max_attempts:
                 raise
-            row = await self._give_up(common, facts, attempts, f"gave up after {attempts} attempts: {exc}")
+            row = await self._give_up(common, attempts, f"gave up after {attempts} attempts: {exc}")
         except LLMRejected as exc:
-            row = await self._give_up(common, facts, 1, str(exc))
+            row = await self._give_up(common, 1, str(exc))
         else:
             prior = done.attempts if done is not None else 0
             row = await save_report(
-                self._pool, status="ok", system_prompt=draft.system_prompt, prompt=draft.prompt,
-                text=draft.text, model=draft.model, usage=draft.usage, verified=draft.verified,
+                self._pool, status="ok", text=draft.text, model=draft.model, usage=draft.usage, verified=draft.verified,
                 unverified_numbers=draft.unverified_numbers, attempts=prior + 1, error=None, **common)
         event = event_of(row)
         await self._publish(event)
@@ -120,9 +121,8 @@ class ReporterService:
                                             verified=row.verified, model=row.model))
         return event
 
-    async def _give_up(self, common: _ReportKey, facts: Facts, attempts: int, error: str) -> ReportRow:
-        system, user = build_messages(facts, language=self._language)
+    async def _give_up(self, common: _ReportKey, attempts: int, error: str) -> ReportRow:
         return await save_report(
-            self._pool, status="failed", system_prompt=system, prompt=user, text=None,
+            self._pool, status="failed", text=None,
             model=self._llm.model if self._llm else None, usage={}, verified=False,
             unverified_numbers=[], attempts=attempts, error=error, **common)

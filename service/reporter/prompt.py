@@ -17,6 +17,7 @@ from typing import Any
 
 from .display import Language, average, clean_name, integer, money, percent
 from .facts import CategoryFact, Facts, Mover, ProductFact
+from .verify import MISSING_PREFIX
 
 __all__ = ["PROMPT_VERSION", "SECTIONS", "build_messages", "build_correction", "facts_view", "facts_block"]
 
@@ -149,13 +150,12 @@ _MISSING = {
     "en": "The report must state the day's total revenue ({value}) exactly as in the facts block.",
     "ru": "В отчёте должна быть общая выручка за день ({value}) точно как в блоке фактов.",
 }
-_MISSING_PREFIX = "missing total revenue "
 
 
 def build_correction(wrong: list[str], *, language: Language) -> str:
     """The follow-up message: numbers that are not facts, and essentials that are missing."""
-    numbers = [w for w in wrong if not w.startswith(_MISSING_PREFIX)]
-    missing = [w.removeprefix(_MISSING_PREFIX) for w in wrong if w.startswith(_MISSING_PREFIX)]
+    numbers = [w for w in wrong if not w.startswith(MISSING_PREFIX)]
+    missing = [w.removeprefix(MISSING_PREFIX) for w in wrong if w.startswith(MISSING_PREFIX)]
     parts = [_CORRECTION[language].format(numbers=", ".join(numbers))] if numbers else []
     parts += [_MISSING[language].format(value=value) for value in missing]
     return " ".join(parts)

@@ -17,7 +17,10 @@ from decimal import Decimal, InvalidOperation
 from .display import fact_dates, fact_numbers, known_names, money
 from .facts import Facts
 
-__all__ = ["verify", "extract_numbers", "missing_essentials"]
+__all__ = ["verify", "missing_essentials", "MISSING_PREFIX"]
+
+# How missing_essentials marks its entries (prompt.build_correction tells them apart by it).
+MISSING_PREFIX = "missing total revenue "
 
 _SPACE = " \u00a0\u202f\u2009"  # space, no-break, narrow no-break, thin
 _MINUS = "\u2212\u2013-"  # minus sign, en dash, hyphen-minus (last: literal in a class) (only when glued to the digits)
@@ -149,10 +152,6 @@ def _accepted(sign: str, body: str, allowed: set[Decimal]) -> bool:
     ) and any(factor * v in allowed for v in _readings(pieces[0]))
 
 
-def extract_numbers(text: str) -> list[re.Match[str]]:
-    return list(_NUMBER.finditer(text))
-
-
 def verify(text: str, facts: Facts) -> list[str]:
     """The number strings in `text` that are not facts; empty when the text is verified."""
     allowed = fact_numbers(facts)
@@ -161,7 +160,7 @@ def verify(text: str, facts: Facts) -> list[str]:
     text = _strip_dates(text, fact_dates(facts), wrong)
     text = _HEADING_NUMBER.sub(lambda m: m.group("lead"), text)
     text = _LIST_ONLY.sub(lambda m: m.group("lead"), text)
-    for m in extract_numbers(text):
+    for m in _NUMBER.finditer(text):
         if not _accepted(m.group("sign") or "", m.group("body"), allowed):
             wrong.append(m.group(0).strip())
     return list(dict.fromkeys(wrong))
@@ -181,4 +180,4 @@ def missing_essentials(text: str, facts: Facts) -> list[str]:
     wanted.add(str(facts.total_revenue))
     if any(w in plain for w in wanted):
         return []
-    return [f"missing total revenue {money(facts.total_revenue, language='en')}"]
+    return [f"{MISSING_PREFIX}{money(facts.total_revenue, language='en')}"]

@@ -11,7 +11,7 @@ from .builtin import write_builtin
 from .facts import Facts
 from ..errors import LLMUnavailable
 from .llm import LLMClient
-from .prompt import build_correction, build_messages
+from .prompt import build_correction
 from .verify import missing_essentials, verify
 
 __all__ = ["Draft", "write_report", "BUILTIN_MODEL", "sanitize", "check"]
@@ -36,20 +36,18 @@ def check(text: str, facts: Facts) -> list[str]:
 class Draft:
     text: str
     model: str
-    system_prompt: str
-    prompt: str
     verified: bool
     unverified_numbers: list[str]
     usage: dict[str, int] = field(default_factory=dict)
 
 
-async def write_report(facts: Facts, *, llm: LLMClient | None,
+async def write_report(facts: Facts, system: str, user: str, *, llm: LLMClient | None,
                        language: Literal["ru", "en"]) -> Draft:
-    system, user = build_messages(facts, language=language)
+    """``system`` and ``user``: the prompt of build_messages (the caller stores it too)."""
     if llm is None:
         text = write_builtin(facts, language=language)
         wrong = check(text, facts)
-        return Draft(text, BUILTIN_MODEL, system, user, not wrong, wrong)
+        return Draft(text, BUILTIN_MODEL, not wrong, wrong)
 
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     first = await llm.complete(messages)
@@ -63,9 +61,9 @@ async def write_report(facts: Facts, *, llm: LLMClient | None,
         except LLMUnavailable:
             # The first draft is paid for: keep it (unverified, with its numbers listed)
             # rather than pay for both calls again on the next attempt.
-            return Draft(text, first.model, system, user, False, wrong, usage)
+            return Draft(text, first.model, False, wrong, usage)
         for k, v in second.usage.items():
             usage[k] = usage.get(k, 0) + v
         text = sanitize(second.text)
         wrong = check(text, facts)
-    return Draft(text, first.model, system, user, not wrong, wrong, usage)
+    return Draft(text, first.model, not wrong, wrong, usage)

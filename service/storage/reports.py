@@ -103,7 +103,8 @@ async def save_report(pool: asyncpg.Pool, *, report_id: UUID, sales_date: dt.dat
             f"RETURNING {_COLUMNS}",
             report_id, sales_date, upload_id, status, language, prompt_version, facts, system_prompt,
             prompt, text, model, usage, verified, unverified_numbers, attempts, error)
-        if r is None:  # already finished by an earlier delivery: keep that one
-            r = await pool.fetchrow(f"SELECT {_COLUMNS} FROM reports WHERE report_id = $1", report_id)
-    assert r is not None
+    if r is None:  # already finished by an earlier delivery: keep that one
+        done = await get_report(pool, report_id)
+        assert done is not None
+        return done
     return _row(r)
