@@ -22,12 +22,6 @@ __all__ = ["Redis", "create_redis", "DayCache", "translate_errors"]
 
 Redis = aioredis.Redis
 
-# SET NX EX, and when the key is taken, who holds it: one round trip, atomic.
-_CLAIM = """
-local ok = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2])
-if ok then return ARGV[1] end
-return redis.call('GET', KEYS[1])
-"""
 # The gateway's one round trip per upload: mark the upload received, read the
 # day's claim, and ask the stored-days set about the day and about its sentinel
 # (a set without the sentinel was lost, e.g. flushed, and must be rebuilt).
@@ -66,7 +60,6 @@ class DayCache:
     def __init__(self, client: Redis, *, ttl_seconds: int) -> None:
         self._r = client
         self._ttl = ttl_seconds
-        self._claim = client.register_script(_CLAIM)
         self._release = client.register_script(_RELEASE)
         self._admit = client.register_script(_ADMIT)
 
@@ -76,10 +69,12 @@ class DayCache:
         if not claims:
             return []
         async with translate_errors("claim"):
+            # SET NX GET (Redis >= 7.0): sets when free, and answers the holder when taken.
             pipe = self._r.pipeline(transaction=False)
             for day, upload_id in claims:
-                await self._claim(keys=[redis_day_key(day)], args=[upload_id, self._ttl], client=pipe)
-            return [str(h) for h in await pipe.execute()]
+                pipe.set(redis_day_key(day), upload_id, nx=True, get=True, ex=self._ttl)
+            held = await pipe.execute()
+        return [upload_id if old is None else str(old) for (_, upload_id), old in zip(claims, held, strict=True)]
 
     async def release(self, claims: Iterable[tuple[str, str]]) -> None:
         """Give back claims of uploads that were not stored after all."""

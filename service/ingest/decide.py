@@ -17,7 +17,7 @@ from ..models import Issue, KafkaPosition, ParsedDay, SalesRejected, SalesStored
 from ..names import HEADER_SENDER, HEADER_SOURCE, HEADER_UPLOAD_ID, MAX_ISSUES_IN_EVENT, MAX_ISSUES_STORED
 from ..storage.uploads import StoredUpload, UploadRecord
 
-__all__ = ["RawUpload", "raw_upload", "judge", "duplicate", "duplicate_errors", "mark_duplicate", "rejected_early",
+__all__ = ["RawUpload", "raw_upload", "judge", "duplicate", "mark_duplicate", "rejected_early",
            "outcome_event", "replay_event"]
 
 # Namespace for upload ids of records produced straight to Kafka (no x-upload-id

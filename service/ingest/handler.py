@@ -34,7 +34,6 @@ from .decide import (
     Policy,
     RawUpload,
     duplicate,
-    duplicate_errors,
     judge,
     mark_duplicate,
     outcome_event,
@@ -109,12 +108,10 @@ class IngestService:
         for raw, parsed_day in zip(claimed, parsed, strict=True):
             records[raw.upload_id] = judge(raw, parsed_day, policy=self._policy)
 
-        # 4. One transaction for the whole batch.
+        # 4. One transaction for the whole batch (candidates that lose their day to
+        #    PostgreSQL become duplicates there).
         ordered = [records[upload_id] for upload_id in fresh]
-        lost = await record_batch(self._pool, ordered, duplicate_errors=duplicate_errors)
-        for rec in ordered:
-            if rec.upload_id in lost:
-                mark_duplicate(rec)
+        await record_batch(self._pool, ordered, mark_lost=mark_duplicate)
 
         # 5. Tell the gateway's stored-days set; give back the claims of uploads that
         #    did not store their day (release only deletes a claim the upload holds).

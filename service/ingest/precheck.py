@@ -10,25 +10,13 @@ looked at: ingest validates them. Pure: no I/O.
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-
-from .rules import read_head
+from .rules import Head, read_head
 from ..models import Issue
 
 __all__ = ["PrecheckResult", "precheck"]
 
-
-@dataclass(frozen=True, slots=True)
-class PrecheckResult:
-    """The day an upload is for, or the one reason it is refused (exactly one of the two is set)."""
-
-    sales_date: dt.date | None
-    issue: Issue | None
-
-    @property
-    def ok(self) -> bool:
-        return self.issue is None
+# The day an upload is for, or the one reason it is refused (exactly one of the two is set).
+PrecheckResult = Head
 
 
 def precheck(data: bytes) -> PrecheckResult:
@@ -38,4 +26,4 @@ def precheck(data: bytes) -> PrecheckResult:
     except Exception as exc:  # a bug of ours: refuse the upload rather than fail the request
         return PrecheckResult(None, Issue(code="internal_error",
                                           message=f"internal error in the check: {type(exc).__name__}"))
-    return PrecheckResult(head.sales_date, head.issue)
+    return head

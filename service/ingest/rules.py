@@ -265,6 +265,10 @@ class Head:
     sales_date: dt.date | None
     issue: Issue | None
 
+    @property
+    def ok(self) -> bool:
+        return self.issue is None
+
 
 def read_head(data: bytes) -> Head:
     """Run every document-level rule, reading only up to the root's start tag."""

@@ -17,10 +17,7 @@ Pool = asyncpg.Pool
 
 # Errors that mean "the database is not there right now", not "our SQL is wrong".
 TRANSIENT: tuple[type[BaseException], ...] = (
-    OSError,
-    ConnectionError,
-    TimeoutError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
+    OSError,  # ConnectionError and TimeoutError too
     asyncpg.exceptions.InterfaceError,
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.PostgresConnectionError,

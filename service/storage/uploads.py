@@ -118,11 +118,12 @@ WHERE u.upload_id = x.id
 
 
 async def record_batch(pool: asyncpg.Pool, records: list[UploadRecord], *,
-                       duplicate_errors: Callable[[dt.date | None], list[dict[str, Any]]]) -> set[UUID]:
+                       mark_lost: Callable[[UploadRecord], None]) -> set[UUID]:
     """Write a batch in one transaction; return the ids of candidates that lost their day.
 
-    Candidates (status "stored") whose day already exists in PostgreSQL are turned
-    into duplicates here. Records whose upload row already exists are left alone.
+    Candidates (status "stored") whose day already exists in PostgreSQL are passed to
+    ``mark_lost``, which turns them into duplicates, and written as such. Records
+    whose upload row already exists are left alone.
     """
     if not records:
         return set()
@@ -150,8 +151,10 @@ async def record_batch(pool: asyncpg.Pool, records: list[UploadRecord], *,
             lost = {r.upload_id for r in candidates} - won
             if lost:
                 losers = [r for r in candidates if r.upload_id in lost]
+                for r in losers:
+                    mark_lost(r)
                 await conn.execute(_MARK_DUPLICATE, [r.upload_id for r in losers],
-                                   [json.dumps(duplicate_errors(r.sales_date)) for r in losers])
+                                   [json.dumps(r.errors) for r in losers])
             lines = [
                 (r.sales_date, ln.product_id, ln.name, ln.category, ln.quantity, ln.price)
                 for r in candidates if r.upload_id in won for ln in r.lines
