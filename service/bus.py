@@ -13,6 +13,7 @@ import asyncio
 import logging
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
@@ -21,7 +22,8 @@ from .errors import BusUnavailable
 from .names import ALL_TOPICS, TOPIC_RAW
 from .settings import Settings
 
-__all__ = ["make_broker", "producer_options", "ensure_topics", "topic_configs", "producer_max_request_size"]
+__all__ = ["make_broker", "producer_options", "ensure_topics", "topic_configs", "producer_max_request_size",
+           "start_at_latest"]
 
 log = logging.getLogger("sales_analyzer.bus")
 
@@ -98,3 +100,16 @@ async def ensure_topics(settings: Settings, *, timeout: float = 60.0) -> list[st
         raise BusUnavailable(f"cannot provision topics: {type(exc).__name__}: {exc}") from exc
     finally:
         await admin.close()
+
+
+async def start_at_latest(consumer: AIOKafkaConsumer, *, timeout: float = 10.0) -> None:
+    """Start a subscribed consumer and fix its starting positions before returning, so
+    nothing produced afterwards is missed (`reports tail`, the tests' event readers).
+    Gives up waiting for partitions after `timeout` seconds."""
+    await consumer.start()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not consumer.assignment() and loop.time() < deadline:
+        await asyncio.sleep(0.1)
+    for tp in consumer.assignment():
+        await consumer.position(tp)

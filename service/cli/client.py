@@ -201,7 +201,7 @@ async def _wait_for(client: httpx.AsyncClient, upload_id: str, deadline: float) 
     loop = asyncio.get_running_loop()
     while True:
         r = await client.get(f"/v1/uploads/{upload_id}")
-        if r.status_code != 200 and r.status_code != 404:  # 404: not visible yet, keep polling
+        if r.status_code not in (200, 404):  # 404: not visible yet, keep polling
             code, message, _ = _problem(r)
             return False, f"error {r.status_code} {code}: {message}"
         if r.status_code == 200:
@@ -283,6 +283,8 @@ async def _tail(settings: Settings, *, from_beginning: bool, count: int) -> int:
     from aiokafka import AIOKafkaConsumer
     from aiokafka.errors import KafkaError
 
+    from ..bus import start_at_latest
+
     servers = settings.kafka_bootstrap_servers
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # we say what went wrong ourselves
     consumer = AIOKafkaConsumer(
@@ -291,15 +293,9 @@ async def _tail(settings: Settings, *, from_beginning: bool, count: int) -> int:
     printed = 0
     try:
         try:
-            await consumer.start()
-            # Fix the starting positions before saying we listen: a report
-            # published after the line below is never missed.
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 10
-            while not consumer.assignment() and loop.time() < deadline:
-                await asyncio.sleep(0.1)
-            for tp in consumer.assignment():
-                await consumer.position(tp)
+            # Positions fixed before saying we listen: a report published after the
+            # line below is never missed.
+            await start_at_latest(consumer)
         except KafkaError as exc:
             _err(f"Kafka not reachable at {servers} ({type(exc).__name__}); set KAFKA_BOOTSTRAP_SERVERS")
             return 2

@@ -69,7 +69,7 @@ def _record(raw: RawUpload, status: str, sales_date: dt.date | None, **kw: Any) 
     )
 
 
-def duplicate_errors(sales_date: dt.date | None) -> list[dict[str, Any]]:
+def _duplicate_errors(sales_date: dt.date | None) -> list[dict[str, Any]]:
     """The one description of a refused duplicate day (fast path and PostgreSQL alike)."""
     return [{"code": "duplicate_day", "field": "date",
              "message": f"sales date {sales_date.isoformat() if sales_date else '?'} is already stored"}]
@@ -77,14 +77,14 @@ def duplicate_errors(sales_date: dt.date | None) -> list[dict[str, Any]]:
 
 def duplicate(raw: RawUpload, sales_date: dt.date) -> UploadRecord:
     """The fast path said the day is taken by another upload."""
-    return _record(raw, "duplicate", sales_date, errors=duplicate_errors(sales_date))
+    return _record(raw, "duplicate", sales_date, errors=_duplicate_errors(sales_date))
 
 
 def mark_duplicate(rec: UploadRecord) -> None:
     """A candidate lost its day to an upload PostgreSQL already has."""
     rec.status = "duplicate"
     rec.lines = []
-    rec.errors = duplicate_errors(rec.sales_date)
+    rec.errors = _duplicate_errors(rec.sales_date)
 
 
 def rejected_early(raw: RawUpload, issue: Issue) -> UploadRecord:

@@ -1,7 +1,7 @@
 """The fields of one ``<product>``: their rules, their messages, and the SalesLine they make.
 
 Used by service/ingest/parse.py. Its fast path takes a clean product with
-:data:`PRICE_MATCH`, :func:`clean_text` and the slot setters below, inline; any
+:data:`PRICE_MATCH`, :func:`clean_text` and :func:`sales_line`, inline; any
 other product goes through :func:`check_integer`, :func:`check_price` and
 :func:`check_text`, which append every problem they find to a :data:`Problems`
 list and return the value, or None when it is refused.
@@ -45,12 +45,6 @@ __all__ = [
     "check_price",
     "check_text",
     "clean_text",
-    "new_line",
-    "set_id",
-    "set_name",
-    "set_category",
-    "set_quantity",
-    "set_price",
     "sales_line",
 ]
 
@@ -152,24 +146,24 @@ def clean_text(raw: str) -> str | None:
 # SalesLine is a frozen dataclass: its generated __init__ sets each field through
 # object.__setattr__, which costs more than the rest of a product's validation.
 # Filling the slots directly builds an identical object (a test pins this).
-new_line = object.__new__
+_new_line = object.__new__
 if TYPE_CHECKING:  # the slot descriptors' __set__, as the type checker cannot see them
-    set_id: Callable[[SalesLine, int], None]
-    set_name: Callable[[SalesLine, str], None]
-    set_category: Callable[[SalesLine, str], None]
-    set_quantity: Callable[[SalesLine, int], None]
-    set_price: Callable[[SalesLine, Decimal], None]
+    _set_id: Callable[[SalesLine, int], None]
+    _set_name: Callable[[SalesLine, str], None]
+    _set_category: Callable[[SalesLine, str], None]
+    _set_quantity: Callable[[SalesLine, int], None]
+    _set_price: Callable[[SalesLine, Decimal], None]
 else:
-    set_id, set_name, set_category, set_quantity, set_price = (
+    _set_id, _set_name, _set_category, _set_quantity, _set_price = (
         SalesLine.product_id.__set__, SalesLine.name.__set__, SalesLine.category.__set__,
         SalesLine.quantity.__set__, SalesLine.price.__set__)
 
 
 def sales_line(product_id: int, name: str, category: str, quantity: int, price: Decimal) -> SalesLine:
-    line: SalesLine = new_line(SalesLine)
-    set_id(line, product_id)
-    set_name(line, name)
-    set_category(line, category)
-    set_quantity(line, quantity)
-    set_price(line, price)
+    line: SalesLine = _new_line(SalesLine)
+    _set_id(line, product_id)
+    _set_name(line, name)
+    _set_category(line, category)
+    _set_quantity(line, quantity)
+    _set_price(line, price)
     return line

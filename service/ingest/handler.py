@@ -77,7 +77,8 @@ class IngestService:
             else:
                 fresh[raw.upload_id] = raw
         # A crash after the commit but before step 5 left Redis behind: redo step 5
-        # for the replayed uploads (both operations are idempotent).
+        # for the replayed uploads (both operations are idempotent), before step 2
+        # claims days, so a stale claim of a rejected upload is not taken for a holder.
         await self._settle_redis([(u.upload_id, u.status, u.sales_date) for u in known.values()])
 
         # 2. The cheap check for the date, then the Redis claim of each day.

@@ -35,7 +35,7 @@ from typing import Final
 
 from lxml import etree
 
-from ..models import Issue, ParsedDay, SalesLine
+from ..models import Issue, ParsedDay
 from .fields import (
     BLANKS,
     FIELD_SET,
@@ -48,13 +48,7 @@ from .fields import (
     check_price,
     check_text,
     clean_text,
-    new_line,
     sales_line,
-    set_category,
-    set_id,
-    set_name,
-    set_price,
-    set_quantity,
 )
 from .rules import (
     CHUNK_SIZE,
@@ -73,6 +67,7 @@ __all__ = ["parse_day"]
 
 # A document whose date is wrong is still read to the end so every problem is reported.
 _DATE_CODES: Final = frozenset({"missing_date", "bad_date"})
+_SECOND_PRODUCTS: Final = "a second <products> element; a day has exactly one"
 
 
 def parse_day(data: bytes, *, max_products: int = 1_000_000, max_depth: int = 16,
@@ -161,8 +156,7 @@ class _DayParser:
             if parent is None or parent.tag != PRODUCTS_TAG or not _is_root(parent.getparent()):
                 return  # inside some unknown element: judged with it
             if products is not None:
-                raise self.fail("unexpected_element", "a second <products> element; a day has exactly one",
-                                line=element_line(parent))
+                raise self.fail("unexpected_element", _SECOND_PRODUCTS, line=element_line(parent))
             self.products = parent
         day = self.day
         day.products_seen += 1
@@ -202,13 +196,7 @@ class _DayParser:
                 if product_id > 0 and quantity > 0 and product_id not in seen:
                     # lxml-stubs 0.5.1 declare sourceline as `...`; it is int | None.
                     seen[product_id] = element.sourceline  # type: ignore[assignment]  # no call in the hot loop
-                    line = new_line(SalesLine)
-                    set_id(line, product_id)
-                    set_name(line, name)
-                    set_category(line, category)
-                    set_quantity(line, quantity)
-                    set_price(line, Decimal(raw_price))
-                    self.lines_append(line)
+                    self.lines_append(sales_line(product_id, name, category, quantity, Decimal(raw_price)))
                     return None
         return self._diagnose(element, day.products_seen)
 
@@ -243,8 +231,7 @@ class _DayParser:
         day = self.day
         lists = [child for child in root if child.tag == PRODUCTS_TAG]
         if len(lists) > 1:
-            raise self.fail("unexpected_element", "a second <products> element; a day has exactly one",
-                            line=element_line(lists[1]))
+            raise self.fail("unexpected_element", _SECOND_PRODUCTS, line=element_line(lists[1]))
         for child in root:
             if child is not self.products:
                 self._depth(child, 2)

@@ -166,7 +166,7 @@ def verify(text: str, facts: Facts) -> list[str]:
     return list(dict.fromkeys(wrong))
 
 
-_SPACES = re.compile(r"[\s\u00a0\u202f\u2009]+")
+_SPACES = re.compile(r"\s+")  # \s takes the no-break and thin spaces too
 
 
 def missing_essentials(text: str, facts: Facts) -> list[str]:

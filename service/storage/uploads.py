@@ -118,17 +118,16 @@ WHERE u.upload_id = x.id
 
 
 async def record_batch(pool: asyncpg.Pool, records: list[UploadRecord], *,
-                       mark_lost: Callable[[UploadRecord], None]) -> set[UUID]:
-    """Write a batch in one transaction; return the ids of candidates that lost their day.
+                       mark_lost: Callable[[UploadRecord], None]) -> None:
+    """Write a batch in one transaction.
 
     Candidates (status "stored") whose day already exists in PostgreSQL are passed to
     ``mark_lost``, which turns them into duplicates, and written as such. Records
     whose upload row already exists are left alone.
     """
     if not records:
-        return set()
+        return
     candidates = [r for r in records if r.status == "stored"]
-    lost: set[UUID] = set()
     async with translate_errors("record_batch"), pool.acquire() as conn, conn.transaction():
         await conn.execute(
             _INSERT_UPLOADS,
@@ -148,9 +147,8 @@ async def record_batch(pool: asyncpg.Pool, records: list[UploadRecord], *,
                 [r.total_revenue for r in candidates],
             )
             won = {row["upload_id"] for row in won_rows}
-            lost = {r.upload_id for r in candidates} - won
-            if lost:
-                losers = [r for r in candidates if r.upload_id in lost]
+            losers = [r for r in candidates if r.upload_id not in won]
+            if losers:
                 for r in losers:
                     mark_lost(r)
                 await conn.execute(_MARK_DUPLICATE, [r.upload_id for r in losers],
@@ -164,7 +162,6 @@ async def record_batch(pool: asyncpg.Pool, records: list[UploadRecord], *,
                     "sales_lines", records=lines,
                     columns=["sales_date", "product_id", "name", "category", "quantity", "price"],
                 )
-    return lost
 
 
 async def upload_status(pool: asyncpg.Pool, upload_id: UUID) -> StoredUpload | None:
