@@ -17,12 +17,13 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
 
+from service.bus import start_at_latest
 from service.cache import create_redis
 from service.storage.db import create_pool
 from service.storage.migrate import migrate
 
 from .fake_llm import FakeLLM
-from .kafka_tools import GROUP_TOPICS, skip_backlog, start_at_latest
+from .kafka_tools import GROUP_TOPICS, skip_backlog
 from .procs import Pipeline
 from .stack import Stack, provide_stack
 
@@ -76,21 +77,23 @@ def days() -> list[dt.date]:
     return [start + dt.timedelta(days=i) for i in range(30)]
 
 
-@pytest.fixture(scope="session")
-def fake_llm() -> Iterator[FakeLLM]:
-    """The LLM server of tests that drive the reporter in-process (scripts, request counts)."""
+def _llm_server() -> Iterator[FakeLLM]:
     server = FakeLLM().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_llm() -> Iterator[FakeLLM]:
+    """The LLM server of tests that drive the reporter in-process (scripts, request counts)."""
+    yield from _llm_server()
 
 
 @pytest.fixture(scope="session")
 def pipeline_llm() -> Iterator[FakeLLM]:
     """The LLM server of the pipeline's reporter process: its own, so a report the process
     is still writing can never take a reply another test scripted, or add to its count."""
-    server = FakeLLM().start()
-    yield server
-    server.stop()
+    yield from _llm_server()
 
 
 @pytest.fixture(scope="session")
@@ -172,7 +175,7 @@ async def events(stack: Stack, pipeline: Pipeline) -> AsyncIterator[Events]:
     consumer = AIOKafkaConsumer(
         "sales.stored", "sales.rejected", "sales.reports", bootstrap_servers=stack.kafka,
         group_id=f"test-{uuid.uuid4()}", auto_offset_reset="latest", enable_auto_commit=False)
-    await start_at_latest(consumer)
+    await start_at_latest(consumer, timeout=60)
     try:
         yield Events(consumer)
     finally:

@@ -36,11 +36,12 @@ from starlette.routing import Route
 _FACTS = re.compile(r"<<<FACTS-(?P<n>[0-9a-f]+)>>>(?P<body>.*?)<<<END-FACTS-(?P=n)>>>", re.S)
 
 
-def _leaves(node: Any, path: str = "") -> list[tuple[str, Any]]:
+def leaves(node: Any, path: str = "") -> list[tuple[str, Any]]:
+    """(dotted path, value) of every scalar in a JSON value."""
     if isinstance(node, dict):
-        return [x for k, v in node.items() for x in _leaves(v, f"{path}.{k}" if path else k)]
+        return [x for k, v in node.items() for x in leaves(v, f"{path}.{k}" if path else k)]
     if isinstance(node, list):
-        return [x for v in node for x in _leaves(v, path)]
+        return [x for v in node for x in leaves(v, path)]
     return [(path, node)]
 
 
@@ -51,7 +52,7 @@ def echo_report(prompt: str) -> str:
         return "No facts were given."
     facts = json.loads(match.group("body"))
     lines = ["## Отчёт / Report", ""]
-    for path, value in _leaves(facts):
+    for path, value in leaves(facts):
         if value is None or isinstance(value, bool):
             continue
         lines.append(f"- {path}: {value}")

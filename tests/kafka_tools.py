@@ -43,13 +43,3 @@ async def skip_backlog(kafka: str, group: str) -> int | None:
     finally:
         await consumer.stop()
     return skipped
-
-
-async def start_at_latest(consumer: AIOKafkaConsumer) -> None:
-    """Start a subscribed consumer and wait until its partitions and positions are fixed,
-    so that nothing produced after this returns is missed."""
-    await consumer.start()
-    while not consumer.assignment():
-        await consumer.getmany(timeout_ms=100)
-    for tp in consumer.assignment():
-        await consumer.position(tp)

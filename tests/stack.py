@@ -99,9 +99,13 @@ def _start_native() -> dict[str, int]:
     raise RuntimeError("no free ports for the tests' native stack")
 
 
+def _ports_in_use() -> dict[str, int]:
+    return _saved_ports() or DEFAULT_PORTS
+
+
 def stop_native(*, purge: bool = False) -> None:
     """Stop the tests' native stack; with purge, delete its data too (what .ci/run does at the end)."""
-    _native(_saved_ports() or DEFAULT_PORTS, "services", "purge" if purge else "down", check=True, timeout=120)
+    _native(_ports_in_use(), "services", "purge" if purge else "down", check=True, timeout=120)
 
 
 @dataclass(frozen=True)
@@ -118,8 +122,7 @@ class Stack:
     def restart_postgres(self) -> None:
         if self.kind != "native":
             raise RuntimeError("restarting PostgreSQL is only scripted for the native stack")
-        _native(_saved_ports() or DEFAULT_PORTS, "services", "restart", "postgres", capture_output=True,
-                check=True, timeout=120)
+        _native(_ports_in_use(), "services", "restart", "postgres", capture_output=True, check=True, timeout=120)
 
 
 def _docker_answers() -> bool:

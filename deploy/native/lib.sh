@@ -20,8 +20,15 @@ SALES_REDIS_PORT="${SALES_REDIS_PORT:-6379}"
 SALES_KAFKA_VERSION="${SALES_KAFKA_VERSION:-4.4.0}"
 LOG_DIR="$STATE/logs"
 RUN_DIR="$STATE/run"
-export REPO STATE LOG_DIR RUN_DIR SALES_KAFKA_PORT SALES_KAFKA_CONTROLLER_PORT \
+# the access token deploy/native/up generates when none is configured
+TOKEN_FILE="$STATE/access_token"
+export REPO STATE LOG_DIR RUN_DIR TOKEN_FILE SALES_KAFKA_PORT SALES_KAFKA_CONTROLLER_PORT \
     SALES_PG_PORT SALES_REDIS_PORT SALES_KAFKA_VERSION
+
+# Where the native stack listens, as the service's settings name it.
+NATIVE_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$SALES_KAFKA_PORT"
+NATIVE_DATABASE_URL="postgresql://sales:sales@127.0.0.1:$SALES_PG_PORT/sales"
+NATIVE_REDIS_URL="redis://127.0.0.1:$SALES_REDIS_PORT/0"
 
 # log MESSAGE... — timestamped message on stderr (stdout stays clean for `env`).
 log() {
@@ -168,7 +175,16 @@ ensure_venv() {
 
 # Write the environment the service reads, as `export` lines.
 print_env() {
-    printf 'export KAFKA_BOOTSTRAP_SERVERS=%s\n' "127.0.0.1:$SALES_KAFKA_PORT"
-    printf 'export DATABASE_URL=%s\n' "postgresql://sales:sales@127.0.0.1:$SALES_PG_PORT/sales"
-    printf 'export REDIS_URL=%s\n' "redis://127.0.0.1:$SALES_REDIS_PORT/0"
+    printf 'export KAFKA_BOOTSTRAP_SERVERS=%s\n' "$NATIVE_KAFKA_BOOTSTRAP_SERVERS"
+    printf 'export DATABASE_URL=%s\n' "$NATIVE_DATABASE_URL"
+    printf 'export REDIS_URL=%s\n' "$NATIVE_REDIS_URL"
+}
+
+# The token's sources, in the order deploy/native/up (and deploy/native/env) use them:
+# the environment, then .env, then the generated $TOKEN_FILE.
+token_in_environment() {
+    [[ -n ${ACCESS_TOKEN:-} || -n ${ACCESS_TOKENS:-} ]]
+}
+token_in_dotenv() {
+    [[ -f $REPO/.env ]] && grep -Eq '^[[:space:]]*(export[[:space:]]+)?ACCESS_TOKENS?[[:space:]]*=' "$REPO/.env"
 }

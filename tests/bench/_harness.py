@@ -16,7 +16,9 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 
 from ..fake_llm import FakeLLM
-from ..kafka_tools import GROUP_TOPICS, start_at_latest
+from service.bus import start_at_latest
+
+from ..kafka_tools import GROUP_TOPICS
 from ..procs import Pipeline
 from ..stack import Stack
 
@@ -81,7 +83,7 @@ class EventWatch:
         self.arrived: list[tuple[float, int]] = []  # (wall-clock time, partition), one per event
 
     async def start(self) -> None:
-        await start_at_latest(self._consumer)
+        await start_at_latest(self._consumer, timeout=60)
 
     async def until(self, done: Any, timeout: float) -> None:
         end = time.monotonic() + timeout

@@ -26,6 +26,11 @@ from ..stack import provide_stack
 from ._harness import EventWatch, LoadClient, drain, fresh_base, peak_rss_mb, pct, start_pipeline
 
 
+def _accepted_ids(answers: list[bytes]) -> set[str]:
+    """The upload ids of the 202 answers (a refusal's body has no upload_id first)."""
+    return {json.loads(a)["upload_id"] for a in answers if a.startswith(b'{"upload_id"')}
+
+
 async def run(uploads: int, products: int, concurrency: int, workers: int, with_reporter: bool,
               warmup: int, rounds: int) -> None:
     with provide_stack() as stack, tempfile.TemporaryDirectory() as logs:
@@ -45,7 +50,7 @@ async def run(uploads: int, products: int, concurrency: int, workers: int, with_
             warm = [sales_xml(base - dt.timedelta(days=i + 1), products) for i in range(warmup)]
             if warm:
                 _, _, _, answers = await client.post_many(host, port, "/v1/uploads", warm, concurrency=concurrency)
-                warm_ids = {json.loads(a)["upload_id"] for a in answers if a.startswith(b'{"upload_id"')}
+                warm_ids = _accepted_ids(answers)
                 await watch.until(lambda ev: warm_ids <= {e["upload_id"] for _, _, e in ev}, 60)
             print(f"# {uploads} uploads x {products} products, {concurrency} clients, "
                   f"gateway workers={workers}, processes: {', '.join(processes)}, warm-up uploads: {warmup}")
@@ -58,7 +63,7 @@ async def run(uploads: int, products: int, concurrency: int, workers: int, with_
                 t0 = time.perf_counter()
                 statuses, lat, seconds, answers = await client.post_many(host, port, "/v1/uploads", bodies,
                                                                   concurrency=concurrency)
-                ids = {json.loads(a)["upload_id"] for a in answers if a.startswith(b'{"upload_id"')}
+                ids = _accepted_ids(answers)
 
                 def all_out(events: list, ids: set = ids) -> bool:
                     return len(ids & {e["upload_id"] for _, _, e in events}) == len(ids)

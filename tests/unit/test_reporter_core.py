@@ -16,6 +16,7 @@ from service.reporter.facts import Facts
 from service.reporter.prompt import build_correction, build_messages
 from service.reporter.verify import verify
 
+from ..fake_llm import leaves as fake_llm_leaves
 from .reporter_factories import Product, make_facts, random_facts, synthetic_products
 
 DAY = dt.date(2024, 3, 10)
@@ -46,11 +47,7 @@ def facts_json(user_prompt: str) -> tuple[str, Any, str, str]:
 
 
 def leaves(node: Any) -> list[Any]:
-    if isinstance(node, dict):
-        return [x for v in node.values() for x in leaves(v)]
-    if isinstance(node, list):
-        return [x for v in node for x in leaves(v)]
-    return [node]
+    return [value for _, value in fake_llm_leaves(node)]
 
 
 # display

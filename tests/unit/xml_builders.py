@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-
 from service.ingest.parse import parse_day
 from service.models import ParsedDay
 
@@ -18,7 +17,6 @@ SAMPLE = b"""<sales_data date="2024-01-01">
     <product><id>1</id><name>Product A</name><quantity>100</quantity><price>1500.00</price><category>Electronics</category></product>
   </products>
 </sales_data>"""
-
 
 
 def product(id: str | None = "1", name: str | None = "Product A", quantity: str | None = "100",
@@ -93,5 +91,3 @@ def fatal_code(data: bytes, **kw: int) -> str:
 
 def issue_codes(parsed: ParsedDay) -> list[str]:
     return [i.code for i in parsed.product_issues]
-
-
