@@ -16,13 +16,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from ..metrics import GATEWAY_UPLOADS
-from ..storage.uploads import stored_days
-from ..names import DUPLICATE_DAY_MESSAGE, HEADER_CONTENT_TYPE, HEADER_SENDER, HEADER_SOURCE, HEADER_UPLOAD_ID
 from ..errors import BusUnavailable
+from ..ingest.precheck import precheck
+from ..metrics import GATEWAY_UPLOADS
+from ..names import DUPLICATE_DAY_MESSAGE, HEADER_CONTENT_TYPE, HEADER_SENDER, HEADER_SOURCE, HEADER_UPLOAD_ID
+from ..storage.uploads import stored_days
 from .auth import AuthError, Principal
 from .errors import ApiError
-from ..ingest.precheck import precheck
 from .state import Gateway, gateway
 
 __all__ = ["router", "require"]

@@ -23,7 +23,6 @@ from typing import Any
 import anyio
 
 from ..cache import DayCache
-from .precheck import precheck
 from ..logs import ctx
 from ..metrics import INGEST_UPLOADS, STAGE_SECONDS
 from ..models import ParsedDay, SalesRejected, SalesStored
@@ -41,6 +40,7 @@ from .decide import (
     replay_event,
 )
 from .parse import parse_day
+from .precheck import precheck
 
 __all__ = ["IngestService", "Publish"]
 

@@ -10,8 +10,8 @@ looked at: ingest validates them. Pure: no I/O.
 
 from __future__ import annotations
 
-from .rules import Head, read_head
 from ..models import Issue
+from .rules import Head, read_head
 
 __all__ = ["PrecheckResult", "precheck"]
 

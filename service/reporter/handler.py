@@ -20,8 +20,8 @@ from ..metrics import REPORTS, STAGE_SECONDS
 from ..models import ReportEvent
 from ..storage.db import Pool, translate_errors
 from ..storage.facts_sql import load_facts
-from ..storage.uploads import day_owner
 from ..storage.reports import ReportRow, get_report, record_failure, save_report
+from ..storage.uploads import day_owner
 from .llm import LLMClient
 from .prompt import PROMPT_VERSION, build_messages
 from .writer import write_report

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..errors import LLMUnavailable
 from .builtin import write_builtin
 from .facts import Facts
-from ..errors import LLMUnavailable
 from .llm import LLMClient
 from .prompt import build_correction
 from .verify import missing_essentials, verify

@@ -15,9 +15,9 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 
-from ..fake_llm import FakeLLM
 from service.bus import start_at_latest
 
+from ..fake_llm import FakeLLM
 from ..kafka_tools import GROUP_TOPICS
 from ..procs import Pipeline
 from ..stack import Stack

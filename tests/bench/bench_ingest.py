@@ -23,7 +23,7 @@ from pathlib import Path
 from ..conftest import sales_xml
 from ..fake_llm import FakeLLM
 from ..stack import provide_stack
-from ._harness import EventWatch, LoadClient, drain, fresh_base, peak_rss_mb, pct, start_pipeline
+from ._harness import EventWatch, LoadClient, drain, fresh_base, pct, peak_rss_mb, start_pipeline
 
 
 def _accepted_ids(answers: list[bytes]) -> set[str]:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from service.ingest.precheck import precheck  # noqa: E402
 from service.ingest.parse import parse_day  # noqa: E402
+from service.ingest.precheck import precheck  # noqa: E402
 from tests.unit.xml_builders import many as generate  # noqa: E402
 
 

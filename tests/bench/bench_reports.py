@@ -42,11 +42,12 @@ from aiokafka.partitioner import DefaultPartitioner
 from starlette.requests import Request
 from starlette.responses import Response
 
+from service.names import GROUP_REPORTS
+
 from ..conftest import sales_xml
 from ..fake_llm import FakeLLM
-from ..stack import provide_stack
 from ..kafka_tools import skip_backlog
-from service.names import GROUP_REPORTS
+from ..stack import provide_stack
 from ._harness import EventWatch, drain, fresh_base, post_many, start_pipeline
 
 TARGETS_MS = {1_000: 50.0, 50_000: 500.0}

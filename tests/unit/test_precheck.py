@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from service.ingest.precheck import PrecheckResult, precheck
 from service.ingest.parse import parse_day
+from service.ingest.precheck import PrecheckResult, precheck
 
 from .xml_builders import SAMPLE, day, listener, many, product
 
