@@ -76,6 +76,11 @@ class DayCache:
             held = await pipe.execute()
         return [upload_id if old is None else str(old) for (_, upload_id), old in zip(claims, held, strict=True)]
 
+    async def take(self, day: str, upload_id: str) -> None:
+        """Give the day's claim to a correction that now owns the day (whoever held it)."""
+        async with translate_errors("take"):
+            await self._r.set(redis_day_key(day), upload_id, ex=self._ttl)
+
     async def release(self, claims: Iterable[tuple[str, str]]) -> None:
         """Give back claims of uploads that were not stored after all."""
         claims = list(claims)

@@ -12,8 +12,15 @@ from faststream.specification import AsyncAPI
 from pydantic import BaseModel
 
 from .bus import make_broker
-from .models import ReportEvent, ReportRequest, SalesRejected, SalesStored
-from .names import TOPIC_RAW, TOPIC_REJECTED, TOPIC_REPORT_REQUESTS, TOPIC_REPORTS, TOPIC_STORED
+from .models import ReportEvent, ReportRequest, SalesCorrected, SalesRejected, SalesStored
+from .names import (
+    TOPIC_CORRECTED,
+    TOPIC_RAW,
+    TOPIC_REJECTED,
+    TOPIC_REPORT_REQUESTS,
+    TOPIC_REPORTS,
+    TOPIC_STORED,
+)
 from .settings import Settings
 
 __all__ = ["render_contracts", "write_contracts"]
@@ -23,6 +30,7 @@ EVENT_SCHEMAS: dict[str, type[BaseModel]] = {
     TOPIC_REJECTED: SalesRejected,
     TOPIC_REPORTS: ReportEvent,
     TOPIC_REPORT_REQUESTS: ReportRequest,
+    TOPIC_CORRECTED: SalesCorrected,
 }
 
 
@@ -46,7 +54,8 @@ def render_contracts() -> dict[str, str]:
     gateway = make_broker(settings, client_id="sales-gateway")
     gateway.publisher(TOPIC_RAW, title="sales.raw", schema=bytes,
                       description="raw sales-day XML, key = sales date; headers x-upload-id, x-sender, "
-                                  "x-source (any other producer may omit them)")
+                                  "x-source (any other producer may omit them); x-replace: true for a "
+                                  "correction (PUT /v1/sales/{date}, POST /v1/uploads?replace=true)")
     gateway.publisher(TOPIC_REPORT_REQUESTS, title="sales.report-requests", schema=ReportRequest,
                       description="regeneration requests from POST /v1/reports/{date}/regenerate")
     processes = {"gateway": gateway, "ingest": build_ingest(settings).broker,

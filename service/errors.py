@@ -6,7 +6,8 @@
     │   ├── StorageUnavailable     PostgreSQL unreachable or failing (from asyncpg)
     │   ├── CacheUnavailable       Redis unreachable (from redis-py)
     │   ├── BusUnavailable         Kafka unreachable or refusing a publish
-    │   └── LLMUnavailable         LLM server down, rate limited, timed out, bad reply
+    │   ├── LLMUnavailable         LLM server down, rate limited, timed out, bad reply
+    │   └── DayChanged             a day changed under a correction (another consumer): redo it
     └── PermanentError         retrying cannot help: record, reject, ack
         ├── LLMRejected            the LLM server refused the request itself (4xx)
         └── UnknownDay             an event names a sales day that is not stored
@@ -26,6 +27,7 @@ __all__ = [
     "CacheUnavailable",
     "BusUnavailable",
     "LLMUnavailable",
+    "DayChanged",
     "PermanentError",
     "LLMRejected",
     "UnknownDay",
@@ -62,6 +64,10 @@ class LLMUnavailable(TransientError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class DayChanged(TransientError):
+    """The day a correction read was replaced by someone else before the swap; redo the batch."""
 
 
 class PermanentError(SalesAnalyzerError):

@@ -23,6 +23,11 @@ __all__ = [
     "SalesRejected",
     "ReportEvent",
     "ReportRequest",
+    "ProductState",
+    "ProductChange",
+    "ChangeSet",
+    "DayDiff",
+    "SalesCorrected",
 ]
 
 
@@ -92,6 +97,8 @@ class SalesStored(_Event):
     source: Literal["http", "kafka"]
     sender: str | None = None
     stored_at: dt.datetime
+    supersedes: UUID | None = Field(None, description="a correction: the upload whose content this replaced "
+                                                      "(details on sales.corrected)")
 
 
 class SalesRejected(_Event):
@@ -134,3 +141,57 @@ class ReportRequest(BaseModel):
     sales_date: dt.date
     requested_by: str | None = None
     requested_at: dt.datetime
+
+
+class ProductState(BaseModel):
+    """One product line as a day held it (before or after a correction)."""
+
+    name: str
+    category: str
+    quantity: int
+    price: Decimal
+    revenue: Decimal = Field(description="quantity * price")
+
+
+class ProductChange(BaseModel):
+    """A product a correction added (before is null), removed (after is null) or changed."""
+
+    product_id: int
+    fields: list[Literal["name", "category", "quantity", "price"]] = Field(
+        default_factory=list, description="what changed, for a changed product")
+    before: ProductState | None = None
+    after: ProductState | None = None
+
+
+class ChangeSet(BaseModel):
+    """How many products a correction touched in one way, and the first of them by product id."""
+
+    count: int
+    items: list[ProductChange] = Field(default_factory=list,
+                                       description="the first MAX_CHANGES_LISTED (100) by product id")
+
+
+class DayDiff(BaseModel):
+    """What a correction changed in a day: totals before and after, products added, removed, changed."""
+
+    products_before: int
+    products_after: int
+    units_before: int
+    units_after: int
+    revenue_before: Decimal
+    revenue_after: Decimal
+    added: ChangeSet
+    removed: ChangeSet
+    changed: ChangeSet
+
+
+class SalesCorrected(_Event):
+    """A stored day was replaced by a correction; the superseded upload is kept for the audit."""
+
+    event: Literal["sales.corrected"] = "sales.corrected"
+    sales_date: dt.date
+    upload_id: UUID = Field(description="the correcting upload, now the day's owner")
+    superseded_upload_id: UUID = Field(description="the upload whose content was replaced (status superseded)")
+    sender: str | None = Field(None, description="who sent the correction (token name)")
+    corrected_at: dt.datetime
+    diff: DayDiff

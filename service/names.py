@@ -13,6 +13,7 @@ __all__ = [
     "TOPIC_REJECTED",
     "TOPIC_REPORTS",
     "TOPIC_REPORT_REQUESTS",
+    "TOPIC_CORRECTED",
     "ALL_TOPICS",
     "GROUP_INGEST",
     "GROUP_REPORTS",
@@ -21,6 +22,8 @@ __all__ = [
     "HEADER_SOURCE",
     "HEADER_EVENT_ID",
     "HEADER_CONTENT_TYPE",
+    "HEADER_REPLACE",
+    "replace_requested",
     "redis_day_key",
     "redis_upload_key",
     "redis_rate_key",
@@ -30,6 +33,7 @@ __all__ = [
     "DUPLICATE_DAY_MESSAGE",
     "MAX_ISSUES_STORED",
     "MAX_ISSUES_IN_EVENT",
+    "MAX_CHANGES_LISTED",
 ]
 
 # --- Kafka topics -----------------------------------------------------------------
@@ -39,8 +43,9 @@ TOPIC_REJECTED = "sales.rejected"  # JSON SalesRejected (incl. duplicates), key 
 TOPIC_REPORTS = "sales.reports"  # JSON ReportEvent, key = sales date
 # Regeneration requests from the read API; our own addition, documented in contracts/.
 TOPIC_REPORT_REQUESTS = "sales.report-requests"
+TOPIC_CORRECTED = "sales.corrected"  # JSON SalesCorrected: a stored day was replaced, key = sales date
 
-ALL_TOPICS = (TOPIC_RAW, TOPIC_STORED, TOPIC_REJECTED, TOPIC_REPORTS, TOPIC_REPORT_REQUESTS)
+ALL_TOPICS = (TOPIC_RAW, TOPIC_STORED, TOPIC_REJECTED, TOPIC_REPORTS, TOPIC_REPORT_REQUESTS, TOPIC_CORRECTED)
 
 # --- consumer groups ----------------------------------------------------------------
 GROUP_INGEST = "sales-ingest"
@@ -52,6 +57,16 @@ HEADER_SENDER = "x-sender"  # the token's name, never the token itself
 HEADER_SOURCE = "x-source"  # "http" (gateway) or absent (direct produce)
 HEADER_EVENT_ID = "x-event-id"  # deterministic id of an event, for consumers that dedupe
 HEADER_CONTENT_TYPE = "content-type"
+# "x-replace: true" makes a sales.raw record a correction: it replaces the stored day
+# (PUT /v1/sales/{date}, POST /v1/uploads?replace=true; any producer may set it).
+HEADER_REPLACE = "x-replace"
+_REPLACE_VALUES = (b"true", b"1", b"yes")
+
+
+def replace_requested(value: bytes | None) -> bool:
+    """Whether an x-replace header's value asks for a correction (true, 1, yes; any case)."""
+    return value is not None and value.strip().lower() in _REPLACE_VALUES
+
 
 # --- Redis keys -----------------------------------------------------------------------
 # "sales:day:<date>" holds the upload id that owns a day. Ingest claims it with
@@ -97,3 +112,6 @@ DUPLICATE_DAY_MESSAGE = "Статистика за эту дату уже соб
 # PostgreSQL and fewer in the event, and say how many there were in `reason`.
 MAX_ISSUES_STORED = 1000
 MAX_ISSUES_IN_EVENT = 100
+# A correction's audit lists this many added, removed and changed products each (by
+# product id) and counts them all: a 1M-product day's diff stays a few KB.
+MAX_CHANGES_LISTED = 100

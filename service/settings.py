@@ -73,7 +73,8 @@ class Settings(BaseSettings):
     gateway_port: int = Field(8000, validation_alias="GATEWAY_PORT")
     gateway_workers: int = Field(1, ge=1, le=16, validation_alias="GATEWAY_WORKERS")
     access_token: SecretStr = Field(SecretStr(""), validation_alias="ACCESS_TOKEN")
-    # Extra tokens: "name:secret[:scope+scope],name2:secret2" (scopes: upload, read).
+    # Extra tokens: "name:secret[:scope+scope],name2:secret2" (scopes: upload, read, correct;
+    # without a list: upload+read, so replacing a stored day is granted only by name).
     access_tokens: SecretStr = Field(SecretStr(""), validation_alias="ACCESS_TOKENS")
     rate_limit_per_minute: int = Field(6000, ge=0, validation_alias="RATE_LIMIT_PER_MINUTE")
     request_timeout_seconds: float = Field(30.0, gt=0, validation_alias="REQUEST_TIMEOUT_SECONDS")
@@ -129,7 +130,8 @@ class Settings(BaseSettings):
     def tokens(self) -> list[TokenSpec]:
         """Every accepted bearer token; ACCESS_TOKEN is named "default" with all scopes."""
         specs: list[TokenSpec] = []
-        every = frozenset({"upload", "read"})
+        every = frozenset({"upload", "read", "correct"})
+        plain = frozenset({"upload", "read"})  # a named token without a scope list
         if self.access_token.get_secret_value():
             specs.append(TokenSpec("default", self.access_token.get_secret_value(), every))
         for item in self.access_tokens.get_secret_value().split(","):
@@ -138,8 +140,8 @@ class Settings(BaseSettings):
                 continue
             parts = item.split(":")
             if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-                raise ConfigError("ACCESS_TOKENS items must look like name:secret[:upload+read]")
-            scopes = frozenset(parts[2].split("+")) if len(parts) == 3 else every
+                raise ConfigError("ACCESS_TOKENS items must look like name:secret[:upload+read+correct]")
+            scopes = frozenset(parts[2].split("+")) if len(parts) == 3 else plain
             if not scopes <= every:
                 raise ConfigError(f"unknown scope in ACCESS_TOKENS for {parts[0]!r}: {sorted(scopes - every)}")
             specs.append(TokenSpec(parts[0], parts[1], scopes))

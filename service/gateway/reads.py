@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from ..models import ReportRequest
 from ..names import HEADER_CONTENT_TYPE, HEADER_EVENT_ID, TOPIC_REPORT_REQUESTS
 from ..storage import reads as q
+from ..storage.corrections import CorrectionRow, corrections_of
 from ..storage.reports import ReportRow, latest_report, list_reports
 from ..storage.uploads import upload_status
 from .auth import Principal
@@ -56,6 +57,8 @@ async def get_upload(upload_id: uuid.UUID, gw: Annotated[Gateway, Depends(gatewa
         }
         if row.errors:
             body["errors"] = row.errors
+        if row.status in ("stored", "superseded"):
+            body |= await _correction(gw, row.upload_id)
         return body
     day = await gw.days.received_day(str(upload_id))
     if day is not None:
@@ -63,13 +66,34 @@ async def get_upload(upload_id: uuid.UUID, gw: Annotated[Gateway, Depends(gatewa
     raise ApiError(404, "unknown_upload", "no upload with this id")
 
 
-@router.get("/sales/{sales_date}", summary="A stored day's totals")
+def _audit(row: CorrectionRow) -> dict[str, Any]:
+    return {"upload_id": str(row.upload_id), "superseded_upload_id": str(row.superseded_upload_id),
+            "sales_date": row.sales_date.isoformat(), "sender": row.sender,
+            "corrected_at": row.corrected_at.isoformat(), "diff": row.diff}
+
+
+async def _correction(gw: Gateway, upload_id: uuid.UUID) -> dict[str, Any]:
+    """What a correction did to or with this upload: superseded_by / replaces, and the audit."""
+    extra: dict[str, Any] = {}
+    for c in await corrections_of(gw.pool, [upload_id]):
+        if c.superseded_upload_id == upload_id:
+            extra |= {"superseded_by": str(c.upload_id), "correction": _audit(c)}
+        else:
+            extra |= {"replaces": str(c.superseded_upload_id), "replaced": _audit(c)}
+    return extra
+
+
+@router.get("/sales/{sales_date}", summary="A stored day's totals (and whether its report is stale)")
 async def get_day(sales_date: dt.date, gw: Annotated[Gateway, Depends(gateway)],
                   _: Annotated[Principal, require("read")]) -> dict[str, Any]:
     row = await q.day_summary(gw.pool, sales_date)
     if row is None:
         raise ApiError(404, "unknown_day", f"no sales stored for {sales_date}")
-    return {**row, "total_revenue": str(row["total_revenue"]), "upload_id": str(row["upload_id"])}
+    report = await latest_report(gw.pool, sales_date)
+    return {**row, "total_revenue": str(row["total_revenue"]), "upload_id": str(row["upload_id"]),
+            "report": None if report is None else {
+                "report_id": str(report.report_id), "status": report.status, "stale": report.stale_reason is not None,
+                "stale_reason": report.stale_reason}}
 
 
 @router.get("/sales/{sales_date}/lines", summary="A stored day's product lines, paginated")
@@ -95,6 +119,7 @@ def report_json(row: ReportRow) -> dict[str, Any]:
         "model": row.model, "prompt_version": row.prompt_version, "system_prompt": row.system_prompt,
         "prompt": row.prompt, "facts": row.facts, "usage": row.usage, "attempts": row.attempts,
         "error": row.error, "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat(),
+        "stale": row.stale_reason is not None, "stale_reason": row.stale_reason,
         # the original service's names
         "id": str(row.report_id), "date": row.sales_date.isoformat(), "start_prompt": row.prompt,
         "report": row.text, "create_date": row.created_at.isoformat(),
@@ -104,6 +129,8 @@ def report_json(row: ReportRow) -> dict[str, Any]:
 
 def report_markdown(row: ReportRow) -> str:
     state = "verified" if row.verified else f"NOT verified: {', '.join(row.unverified_numbers) or row.error}"
+    if row.stale_reason:
+        state += f" · STALE: {row.stale_reason}"
     return (f"# Sales report {row.sales_date.isoformat()}\n\n{row.text or ''}\n\n---\n"
             f"model: {row.model} · prompt {row.prompt_version} · {state} · {row.created_at.isoformat()}\n")
 

@@ -1,14 +1,18 @@
-"""Upload routes: POST / (the original service's contract) and POST /v1/uploads.
+"""Upload routes: POST / (the original service's contract), POST /v1/uploads, and the
+corrections PUT /v1/sales/{date} and POST /v1/uploads?replace=true.
 
-Both run the same steps: token (scope "upload") → rate limit → size limit
+All run the same steps: token (scope "upload") → rate limit → size limit
 (read_body, while the body streams in) → the cheap check of the document → "is the day already
 collected?" (Redis, then PostgreSQL) → publish to sales.raw and wait for Kafka's
 acknowledgement → answer with the upload id. The gateway never parses the whole
-file and never waits for ingest.
+file and never waits for ingest. A correction (scope "correct") skips the
+"already collected?" answer (replacing a collected day is its point) and travels
+with the header x-replace: true; ingest swaps the day if the file is valid.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -19,7 +23,14 @@ from fastapi.responses import JSONResponse
 from ..errors import BusUnavailable
 from ..ingest.precheck import precheck
 from ..metrics import GATEWAY_UPLOADS
-from ..names import DUPLICATE_DAY_MESSAGE, HEADER_CONTENT_TYPE, HEADER_SENDER, HEADER_SOURCE, HEADER_UPLOAD_ID
+from ..names import (
+    DUPLICATE_DAY_MESSAGE,
+    HEADER_CONTENT_TYPE,
+    HEADER_REPLACE,
+    HEADER_SENDER,
+    HEADER_SOURCE,
+    HEADER_UPLOAD_ID,
+)
 from ..storage.uploads import stored_days
 from .auth import AuthError, Principal
 from .errors import ApiError
@@ -82,25 +93,35 @@ class Submitted:
     duplicate: bool
 
 
-async def submit(gw: Gateway, body: bytes, principal: Principal, idempotency_key: str | None) -> Submitted:
+async def submit(gw: Gateway, body: bytes, principal: Principal, idempotency_key: str | None, *,
+                 replace: bool = False, url_date: dt.date | None = None) -> Submitted:
     checked = precheck(body)
     if checked.issue is not None or checked.sales_date is None:
         _UPLOADS["invalid"].inc()
         issue = checked.issue
         assert issue is not None
         raise ApiError(400, issue.code, issue.message, errors=[issue.model_dump(exclude_none=True)])
+    if url_date is not None and checked.sales_date != url_date:
+        _UPLOADS["invalid"].inc()
+        raise ApiError(400, "date_mismatch", f"the document is dated {checked.sales_date.isoformat()}, "
+                       f"the URL names {url_date.isoformat()}", errors=[{
+                           "code": "date_mismatch", "field": "date", "message": "must equal the URL's date"}])
     day = checked.sales_date.isoformat()
     if idempotency_key:
-        upload_id = uuid.uuid5(_IDEMPOTENCY_NS, f"{principal.name}\x00{idempotency_key[:200]}")
+        # a correction's key is its own: reusing an upload's key must not replay that upload
+        kind = "replace\x00" if replace else ""
+        upload_id = uuid.uuid5(_IDEMPOTENCY_NS, f"{principal.name}\x00{kind}{idempotency_key[:200]}")
     else:
         upload_id = uuid.uuid4()
 
     holder, stored = await gw.days.admit(str(upload_id), day)
-    if stored is None:  # Redis lost the stored-days set: PostgreSQL answers, and the set is rebuilt
+    if replace:
+        pass  # replacing a collected day is the point; ingest orders it after the day's other uploads
+    elif stored is None:  # Redis lost the stored-days set: PostgreSQL answers, and the set is rebuilt
         days = await stored_days(gw.pool)
         stored = checked.sales_date in days
         await gw.days.rebuild_stored(d.isoformat() for d in days)
-    if holder != str(upload_id) and (stored or holder is not None):
+    if not replace and holder != str(upload_id) and (stored or holder is not None):
         # stored, or being stored by another upload right now (its claim); an
         # Idempotency-Key retry of the holder itself goes through and is replayed
         await gw.days.forget_received(str(upload_id))
@@ -109,6 +130,8 @@ async def submit(gw: Gateway, body: bytes, principal: Principal, idempotency_key
 
     headers = {HEADER_CONTENT_TYPE: "application/xml", HEADER_UPLOAD_ID: str(upload_id),
                HEADER_SENDER: principal.name, HEADER_SOURCE: "http"}
+    if replace:
+        headers[HEADER_REPLACE] = "true"
     try:
         await gw.publisher.publish(body, key=day, headers=headers)
     except Exception as exc:
@@ -120,12 +143,12 @@ async def submit(gw: Gateway, body: bytes, principal: Principal, idempotency_key
     return Submitted(upload_id, day, duplicate=False)
 
 
-async def _upload(request: Request) -> Submitted:
+async def _upload(request: Request, *, replace: bool = False, url_date: dt.date | None = None) -> Submitted:
     # The hot path takes only the Request: FastAPI's dependency solving for the
     # token and headers cost ~0.3 ms per upload on this hardware (measured).
     gw = gateway(request)
     try:
-        principal = await authorize(request, gw, "upload")
+        principal = await authorize(request, gw, "correct" if replace else "upload")
     except AuthError as exc:
         _UPLOADS["unauthorized" if exc.status == 401 else "forbidden"].inc()
         raise
@@ -134,7 +157,28 @@ async def _upload(request: Request) -> Submitted:
             _UPLOADS["rate_limited"].inc()
         raise
     body = await read_body(request, gw.settings.max_upload_bytes)
-    return await submit(gw, body, principal, request.headers.get("idempotency-key"))
+    return await submit(gw, body, principal, request.headers.get("idempotency-key"), replace=replace,
+                        url_date=url_date)
+
+
+def _replace_param(request: Request) -> bool:
+    """POST /v1/uploads?replace=true|false (the route skips FastAPI's parameter parsing)."""
+    value = request.query_params.get("replace")
+    if value is None or value.lower() in ("false", "0", ""):
+        return False
+    if value.lower() in ("true", "1"):
+        return True
+    raise ApiError(422, "bad_request", "the request's parameters are not valid",
+                   errors=[{"field": "query.replace", "message": "must be true or false"}])
+
+
+def _accepted(result: Submitted, *, replace: bool) -> JSONResponse:
+    url = f"/v1/uploads/{result.upload_id}"
+    body: dict[str, Any] = {"upload_id": str(result.upload_id), "status": "received",
+                            "sales_date": result.sales_date, "status_url": url}
+    if replace:
+        body["replace"] = True
+    return JSONResponse(body, status_code=202, headers={"Location": url})
 
 
 _XML_BODY = {
@@ -156,14 +200,25 @@ async def legacy_upload(request: Request) -> JSONResponse:
                          "status_url": f"/v1/uploads/{result.upload_id}"})
 
 
-@router.post("/v1/uploads", status_code=202, summary="Upload a sales day", openapi_extra=_XML_BODY,
+_REPLACE_QUERY = {"name": "replace", "in": "query", "required": False, "schema": {"type": "boolean"},
+                  "description": "true: a correction, replacing the stored day (scope correct)"}
+
+
+@router.post("/v1/uploads", status_code=202, summary="Upload a sales day (or correct one with ?replace=true)",
+             openapi_extra={**_XML_BODY, "parameters": [*_XML_BODY["parameters"], _REPLACE_QUERY]},
              responses={202: {"description": "accepted; poll status_url"},
                         409: {"description": "the day is already collected"}})
 async def upload(request: Request) -> JSONResponse:
-    result = await _upload(request)
+    replace = _replace_param(request)
+    result = await _upload(request, replace=replace)
     if result.duplicate:
         raise ApiError(409, "duplicate_day", DUPLICATE_DAY_MESSAGE, sales_date=result.sales_date)
-    url = f"/v1/uploads/{result.upload_id}"
-    return JSONResponse({"upload_id": str(result.upload_id), "status": "received",
-                         "sales_date": result.sales_date, "status_url": url},
-                        status_code=202, headers={"Location": url})
+    return _accepted(result, replace=replace)
+
+
+@router.put("/v1/sales/{sales_date}", status_code=202, openapi_extra=_XML_BODY,
+            summary="Correct a day: replace its stored sales with this file (stores it if it is new)",
+            responses={202: {"description": "accepted; poll status_url (stored, or rejected: the day unchanged)"},
+                       400: {"description": "invalid head, or date_mismatch: the file's date is not the URL's"}})
+async def put_day(sales_date: dt.date, request: Request) -> JSONResponse:
+    return _accepted(await _upload(request, replace=True, url_date=sales_date), replace=True)

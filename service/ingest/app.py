@@ -22,8 +22,8 @@ from ..errors import BusUnavailable, TransientError
 from ..lag import LagMonitor
 from ..logs import ctx
 from ..metrics import LAST_PROGRESS, RETRIES
-from ..models import SalesRejected, SalesStored
-from ..names import GROUP_INGEST, HEADER_EVENT_ID, TOPIC_RAW, TOPIC_REJECTED, TOPIC_STORED
+from ..models import SalesCorrected, SalesRejected, SalesStored
+from ..names import GROUP_INGEST, HEADER_EVENT_ID, TOPIC_CORRECTED, TOPIC_RAW, TOPIC_REJECTED, TOPIC_STORED
 from ..retry import Backoff
 from ..runtime import health_routes, wait_for
 from ..settings import Settings
@@ -49,6 +49,8 @@ def build_ingest(settings: Settings) -> AsgiFastStream:
                                        description="a day was stored; key = sales date"),
         TOPIC_REJECTED: broker.publisher(TOPIC_REJECTED, schema=SalesRejected, title="sales.rejected",
                                          description="an upload was refused (invalid or duplicate day)"),
+        TOPIC_CORRECTED: broker.publisher(TOPIC_CORRECTED, schema=SalesCorrected, title="sales.corrected",
+                                          description="a stored day was replaced by a correction; key = sales date"),
     }
 
     async def publish(events: Sequence[tuple[str, str, Event]]) -> None:
@@ -68,7 +70,7 @@ def build_ingest(settings: Settings) -> AsgiFastStream:
         fetch_max_bytes=64 * 1024 * 1024, session_timeout_ms=30_000, heartbeat_interval_ms=3_000,
         max_poll_interval_ms=300_000, batch_timeout_ms=100,
         title="sales.raw", description="raw sales-day XML (bytes), key = sales date; "
-        "headers x-upload-id, x-sender, x-source are optional",
+        "headers x-upload-id, x-sender, x-source are optional; x-replace: true corrects a stored day",
     )
     async def on_raw(msg: KafkaMessage) -> None:
         records = msg.raw_message

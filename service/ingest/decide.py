@@ -13,12 +13,20 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from ..models import Issue, KafkaPosition, ParsedDay, SalesRejected, SalesStored
-from ..names import HEADER_SENDER, HEADER_SOURCE, HEADER_UPLOAD_ID, MAX_ISSUES_IN_EVENT, MAX_ISSUES_STORED
+from ..models import DayDiff, Issue, KafkaPosition, ParsedDay, SalesCorrected, SalesRejected, SalesStored
+from ..names import (
+    HEADER_REPLACE,
+    HEADER_SENDER,
+    HEADER_SOURCE,
+    HEADER_UPLOAD_ID,
+    MAX_ISSUES_IN_EVENT,
+    MAX_ISSUES_STORED,
+    replace_requested,
+)
 from ..storage.uploads import StoredUpload, UploadRecord
 
 __all__ = ["RawUpload", "raw_upload", "judge", "duplicate", "mark_duplicate", "rejected_early",
-           "outcome_event", "replay_event"]
+           "outcome_event", "replay_event", "corrected_event"]
 
 # Namespace for upload ids of records produced straight to Kafka (no x-upload-id
 # header): the id is derived from the record's position and timestamp, so a
@@ -36,6 +44,7 @@ class RawUpload:
     sender: str | None
     data: bytes
     position: KafkaPosition
+    replace: bool = False  # x-replace: true, a correction of a stored day
 
 
 def raw_upload(*, value: bytes | None, headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes],
@@ -54,7 +63,7 @@ def raw_upload(*, value: bytes | None, headers: Sequence[tuple[str, bytes]] | Ma
         upload_id = uuid.uuid5(_POSITION_NS, f"{topic}/{partition}/{offset}/{timestamp}")
     source: Literal["http", "kafka"] = "http" if hdr.get(HEADER_SOURCE) == b"http" else "kafka"
     sender = hdr[HEADER_SENDER].decode("utf-8", "replace")[:100] if HEADER_SENDER in hdr else None
-    return RawUpload(upload_id, source, sender, value or b"", position)
+    return RawUpload(upload_id, source, sender, value or b"", position, replace_requested(hdr.get(HEADER_REPLACE)))
 
 
 def _issues(issues: Sequence[Issue]) -> list[dict[str, Any]]:
@@ -65,7 +74,7 @@ def _record(raw: RawUpload, status: str, sales_date: dt.date | None, **kw: Any) 
     return UploadRecord(
         upload_id=raw.upload_id, status=status, sales_date=sales_date, source=raw.source,
         sender=raw.sender, size_bytes=len(raw.data), topic=raw.position.topic,
-        partition=raw.position.partition, offset=raw.position.offset, **kw,
+        partition=raw.position.partition, offset=raw.position.offset, replace=raw.replace, **kw,
     )
 
 
@@ -126,15 +135,17 @@ def _reason(status: str, errors: list[dict[str, Any]]) -> str:
 
 def _event(*, upload_id: uuid.UUID, status: str, sales_date: dt.date | None, source: str, sender: str | None,
            errors: list[dict[str, Any]], products: int, rejected: int, units: int, revenue: Decimal,
-           position: KafkaPosition, at: dt.datetime) -> SalesStored | SalesRejected:
+           position: KafkaPosition, at: dt.datetime,
+           supersedes: uuid.UUID | None = None) -> SalesStored | SalesRejected:
     issues = [Issue(**e) for e in errors[:MAX_ISSUES_IN_EVENT]]
     origin: Literal["http", "kafka"] = "http" if source == "http" else "kafka"
-    if status == "stored":
+    # A superseded upload was stored: a redelivery announces what it announced then.
+    if status in ("stored", "superseded"):
         assert sales_date is not None
         return SalesStored(
             event_id=f"stored:{upload_id}", upload_id=upload_id, sales_date=sales_date, products=products,
             rejected_products=rejected, total_units=units, total_revenue=revenue, issues=issues,
-            source=origin, sender=sender, stored_at=at)
+            source=origin, sender=sender, stored_at=at, supersedes=supersedes)
     refused: Literal["rejected", "duplicate"] = "duplicate" if status == "duplicate" else "rejected"
     return SalesRejected(
         event_id=f"rejected:{upload_id}", upload_id=upload_id, sales_date=sales_date, status=refused,
@@ -142,19 +153,28 @@ def _event(*, upload_id: uuid.UUID, status: str, sales_date: dt.date | None, sou
         rejected_at=at)
 
 
-def outcome_event(rec: UploadRecord, *, now: dt.datetime) -> SalesStored | SalesRejected:
+def outcome_event(rec: UploadRecord, *, now: dt.datetime,
+                  supersedes: uuid.UUID | None = None) -> SalesStored | SalesRejected:
     """The event announcing what became of an upload just recorded."""
     return _event(upload_id=rec.upload_id, status=rec.status, sales_date=rec.sales_date, source=rec.source,
                   sender=rec.sender, errors=rec.errors, products=len(rec.lines),
                   rejected=rec.products_rejected, units=rec.total_units, revenue=rec.total_revenue,
-                  position=KafkaPosition(topic=rec.topic, partition=rec.partition, offset=rec.offset), at=now)
+                  position=KafkaPosition(topic=rec.topic, partition=rec.partition, offset=rec.offset), at=now,
+                  supersedes=supersedes)
 
 
-def replay_event(row: StoredUpload) -> SalesStored | SalesRejected:
+def replay_event(row: StoredUpload, *, supersedes: uuid.UUID | None = None) -> SalesStored | SalesRejected:
     """The event a redelivered, already recorded upload produced the first time."""
     return _event(upload_id=row.upload_id, status=row.status, sales_date=row.sales_date, source=row.source,
                   sender=row.sender, errors=row.errors, products=row.products_stored,
                   rejected=row.products_rejected, units=row.total_units or 0,
                   revenue=row.total_revenue or Decimal(0),
                   position=KafkaPosition(topic=row.topic, partition=row.partition, offset=row.offset),
-                  at=row.updated_at)
+                  at=row.updated_at, supersedes=supersedes)
+
+
+def corrected_event(*, upload_id: uuid.UUID, superseded: uuid.UUID, sales_date: dt.date, sender: str | None,
+                    at: dt.datetime, diff: DayDiff) -> SalesCorrected:
+    """The event announcing a correction (the same for its first delivery and every replay)."""
+    return SalesCorrected(event_id=f"corrected:{upload_id}", upload_id=upload_id, superseded_upload_id=superseded,
+                          sales_date=sales_date, sender=sender, corrected_at=at, diff=diff)

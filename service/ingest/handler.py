@@ -10,6 +10,10 @@ this returns, so a crash anywhere means the whole batch is redelivered):
    (the unique key on the day is the final word);
 5. claims of uploads that were not stored are released;
 6. one event per upload is published and confirmed by Kafka.
+
+A correction (x-replace: true, ingest/correct.py) is handled on its own, in the
+batch's order: the records before it are done first, then it, then the rest, so a
+day's uploads and corrections take effect in the order they were produced.
 """
 
 from __future__ import annotations
@@ -25,10 +29,10 @@ import anyio
 from ..cache import DayCache
 from ..logs import ctx
 from ..metrics import INGEST_UPLOADS, STAGE_SECONDS
-from ..models import ParsedDay, SalesRejected, SalesStored
-from ..names import TOPIC_REJECTED, TOPIC_STORED
+from ..models import ParsedDay, SalesCorrected, SalesRejected, SalesStored
 from ..storage.db import Pool
 from ..storage.uploads import UploadRecord, find_uploads, record_batch
+from .correct import Corrector, routed
 from .decide import (
     Policy,
     RawUpload,
@@ -46,7 +50,7 @@ __all__ = ["IngestService", "Publish"]
 
 log = logging.getLogger("sales_analyzer.ingest")
 
-Event = SalesStored | SalesRejected
+Event = SalesStored | SalesRejected | SalesCorrected
 Publish = Callable[[Sequence[tuple[str, str, Event]]], Awaitable[None]]
 
 
@@ -58,8 +62,31 @@ class IngestService:
         self._publish = publish
         self._policy = policy
         self._max_products = max_products
+        self._corrector = Corrector(pool=pool, cache=cache, policy=policy, parse=self._parse_one)
 
     async def handle(self, raws: Sequence[RawUpload]) -> None:
+        run: list[RawUpload] = []
+        for raw in raws:
+            if not raw.replace:
+                run.append(raw)
+                continue
+            if run:
+                await self._handle_uploads(run)
+                run = []
+            await self._handle_correction(raw)
+        if run:
+            await self._handle_uploads(run)
+
+    async def _handle_correction(self, raw: RawUpload) -> None:
+        started = time.perf_counter()
+        outcome, events = await self._corrector.handle(raw, now=dt.datetime.now(dt.UTC))
+        await self._publish(events)
+        if outcome != "replayed":
+            INGEST_UPLOADS.labels(status="stored" if outcome == "corrected" else outcome).inc()
+        _log(outcome, raw, correction=True)
+        STAGE_SECONDS.labels(stage="ingest_batch").observe(time.perf_counter() - started)
+
+    async def _handle_uploads(self, raws: Sequence[RawUpload]) -> None:
         started = time.perf_counter()
         now = dt.datetime.now(dt.UTC)
         events: list[tuple[str, str, Event]] = []
@@ -70,7 +97,7 @@ class IngestService:
         repeats: list[RawUpload] = []  # a further delivery of one of those, in this batch
         for raw in raws:
             if raw.upload_id in known:
-                events.append(_routed(replay_event(known[raw.upload_id])))
+                events.append(routed(replay_event(known[raw.upload_id])))
                 _log("replayed", raw, status=known[raw.upload_id].status)
             elif raw.upload_id in fresh:
                 repeats.append(raw)
@@ -120,14 +147,14 @@ class IngestService:
 
         # 6. Events, confirmed by Kafka before the offsets are committed.
         for rec in ordered:
-            events.append(_routed(outcome_event(rec, now=now)))
+            events.append(routed(outcome_event(rec, now=now)))
             INGEST_UPLOADS.labels(status=rec.status).inc()
             _log(rec.status, fresh[rec.upload_id], sales_date=rec.sales_date, errors=len(rec.errors),
                  products=len(rec.lines))
         # Every delivery is answered, as a redelivery in a later batch would be: the
         # repeat announces the very same event (same event_id), stored nothing twice.
         for raw in repeats:
-            events.append(_routed(outcome_event(records[raw.upload_id], now=now)))
+            events.append(routed(outcome_event(records[raw.upload_id], now=now)))
             _log("replayed", raw, status=records[raw.upload_id].status)
         await self._publish(events)
         STAGE_SECONDS.labels(stage="ingest_batch").observe(time.perf_counter() - started)
@@ -139,11 +166,9 @@ class IngestService:
     def _parse_all(self, bodies: list[bytes]) -> list[ParsedDay]:
         return [parse_day(b, max_products=self._max_products) for b in bodies]
 
+    async def _parse_one(self, body: bytes) -> ParsedDay:
+        return (await anyio.to_thread.run_sync(self._parse_all, [body]))[0]
 
-def _routed(event: Event) -> tuple[str, str, Event]:
-    topic = TOPIC_STORED if isinstance(event, SalesStored) else TOPIC_REJECTED
-    key = event.sales_date.isoformat() if event.sales_date else "unknown"
-    return topic, key, event
 
 
 def _log(what: str, raw: RawUpload, **extra: Any) -> None:

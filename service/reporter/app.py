@@ -23,14 +23,22 @@ from ..errors import BusUnavailable, LLMUnavailable, PermanentError, TransientEr
 from ..lag import LagMonitor
 from ..logs import ctx
 from ..metrics import LAST_PROGRESS, RETRIES
-from ..models import ReportEvent, ReportRequest, SalesStored
-from ..names import GROUP_REPORTS, HEADER_EVENT_ID, TOPIC_REPORT_REQUESTS, TOPIC_REPORTS, TOPIC_STORED
+from ..models import ReportEvent, ReportRequest, SalesCorrected, SalesStored
+from ..names import (
+    GROUP_REPORTS,
+    HEADER_EVENT_ID,
+    TOPIC_CORRECTED,
+    TOPIC_REPORT_REQUESTS,
+    TOPIC_REPORTS,
+    TOPIC_STORED,
+)
 from ..retry import Backoff
 from ..runtime import health_routes, wait_for
 from ..settings import Settings
 from ..storage.db import create_pool
 from ..storage.migrate import migrate
-from .handler import ReporterService, report_id_for_upload
+from .corrections import StaleReports
+from .handler import ReporterService
 from .llm import LLMClient
 
 if TYPE_CHECKING:
@@ -51,10 +59,15 @@ def build_reporter(settings: Settings) -> AsgiFastStream:
     state: dict[str, Any] = {}
     backoff = Backoff(maximum=settings.retry_backoff_max_seconds)
     lag = LagMonitor(settings.kafka_bootstrap_servers, group=GROUP_REPORTS,
-                     topics=(TOPIC_STORED, TOPIC_REPORT_REQUESTS))
+                     topics=(TOPIC_STORED, TOPIC_REPORT_REQUESTS, TOPIC_CORRECTED))
 
     reports_pub = broker.publisher(TOPIC_REPORTS, schema=ReportEvent, title="sales.reports",
                                    description="a day's report (or its failure); key = sales date")
+
+    # Its own channel title: the subscriber of this topic already holds "sales.report-requests".
+    requests_pub = broker.publisher(TOPIC_REPORT_REQUESTS, schema=ReportRequest,
+                                    title="sales.report-requests:after-correction",
+                                    description="reports to write again after a correction; key = sales date")
 
     async def publish(event: ReportEvent) -> None:
         try:
@@ -62,6 +75,13 @@ def build_reporter(settings: Settings) -> AsgiFastStream:
                                       headers={HEADER_EVENT_ID: event.event_id})
         except KafkaError as exc:
             raise BusUnavailable(f"report publish failed: {exc}") from exc
+
+    async def request(req: ReportRequest) -> None:
+        try:
+            await requests_pub.publish(req, key=req.sales_date.isoformat().encode(),
+                                       headers={HEADER_EVENT_ID: f"regenerate:{req.request_id}"})
+        except KafkaError as exc:
+            raise BusUnavailable(f"report request publish failed: {exc}") from exc
 
     async def guarded(msg: KafkaMessage, work: Any) -> None:
         """Run one message's work; transient failures back off and put the message back."""
@@ -103,7 +123,7 @@ def build_reporter(settings: Settings) -> AsgiFastStream:
             poison(msg, exc)
             return
         svc: ReporterService = state["service"]
-        await guarded(msg, svc.produce(report_id_for_upload(ev.upload_id), ev.sales_date, ev.upload_id))
+        await guarded(msg, svc.for_stored(ev.upload_id, ev.sales_date))
 
     @broker.subscriber(TOPIC_REPORT_REQUESTS, title="sales.report-requests",
                        description="ReportRequest: write a stored day's report again", **subscriber_options)
@@ -115,6 +135,18 @@ def build_reporter(settings: Settings) -> AsgiFastStream:
             return
         svc: ReporterService = state["service"]
         await guarded(msg, svc.for_request(req.request_id, req.sales_date))
+
+    @broker.subscriber(TOPIC_CORRECTED, title="sales.corrected",
+                       description="corrected days: mark the reports they made wrong stale, request new ones",
+                       **subscriber_options)
+    async def on_corrected(msg: KafkaMessage) -> None:
+        try:
+            ev = SalesCorrected.model_validate_json(msg.body)
+        except ValidationError as exc:
+            poison(msg, exc)
+            return
+        stale: StaleReports = state["stale"]
+        await guarded(msg, stale.corrected(ev))
 
     @asynccontextmanager
     async def lifespan(context: ContextRepo) -> AsyncIterator[None]:
@@ -128,6 +160,7 @@ def build_reporter(settings: Settings) -> AsgiFastStream:
         state["service"] = ReporterService(pool=pool, llm=llm, publish=publish,
                                            language=settings.report_language,
                                            max_attempts=settings.llm_max_attempts)
+        state["stale"] = StaleReports(pool=pool, request=request)
         lag.start()
         LAST_PROGRESS.labels(stage="reporter").set(time.time())
         try:

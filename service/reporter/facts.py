@@ -142,3 +142,9 @@ def percent_change(now: Decimal | int, before: Decimal | int | None) -> Decimal 
 def trailing_window(sales_date: dt.date, *, days: int = PARAMETERS.trailing_days) -> tuple[dt.date, dt.date]:
     """The calendar days before sales_date that form the trailing window, both ends included."""
     return sales_date - dt.timedelta(days=days), sales_date - dt.timedelta(days=1)
+
+
+def days_depending_on(sales_date: dt.date, *, days: int = PARAMETERS.trailing_days) -> tuple[dt.date, dt.date]:
+    """The later days whose facts read sales_date (it is in their trailing window, which also
+    bounds their "previous stored day"), both ends included: the inverse of trailing_window."""
+    return sales_date + dt.timedelta(days=1), sales_date + dt.timedelta(days=days)

@@ -72,6 +72,16 @@ class ReporterService:
         self._language = language
         self._max_attempts = max_attempts
 
+    async def for_stored(self, upload_id: uuid.UUID, sales_date: dt.date) -> ReportEvent | None:
+        """The report of a stored upload, unless a correction has replaced the upload since:
+        the correction's own sales.stored brings the day's report then."""
+        owner = await day_owner(self._pool, sales_date)
+        if owner is not None and owner != upload_id:
+            log.info("upload superseded by a correction: no report of its own",
+                     extra=ctx(upload_id=upload_id, sales_date=sales_date, owner=owner))
+            return None
+        return await self.produce(report_id_for_upload(upload_id), sales_date, upload_id)
+
     async def for_request(self, request_id: uuid.UUID, sales_date: dt.date) -> ReportEvent | None:
         upload_id = await day_owner(self._pool, sales_date)
         if upload_id is None:

@@ -34,6 +34,10 @@ class ReportRow:
     error: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    # Set when a correction changed figures this report used (its day's, or an earlier
+    # day's in its comparisons); a newer report of the day is on its way.
+    stale_reason: str | None = None
+    stale_at: dt.datetime | None = None
 
 
 _COLUMNS = ", ".join(ReportRow.__slots__)

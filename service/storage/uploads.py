@@ -21,8 +21,8 @@ import asyncpg
 from ..models import SalesLine
 from .db import translate_errors
 
-__all__ = ["UploadRecord", "StoredUpload", "record_batch", "find_uploads", "upload_status", "day_owner",
-           "stored_days"]
+__all__ = ["UploadRecord", "StoredUpload", "record_batch", "insert_uploads", "find_uploads", "upload_status",
+           "day_owner", "stored_days"]
 
 
 @dataclass(slots=True)
@@ -44,6 +44,7 @@ class UploadRecord:
     lines: list[SalesLine] = field(default_factory=list)
     total_units: int = 0
     total_revenue: Decimal = Decimal(0)
+    replace: bool = False  # a correction (x-replace: true): stored by storage/corrections.py:replace_day
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +67,15 @@ class StoredUpload:
     total_revenue: Decimal | None
 
 
+# A superseded upload's day now belongs to its correction: its own totals are the
+# correction's "before" figures.
 _SELECT_UPLOADS = """
 SELECT u.upload_id, u.status, u.sales_date, u.source, u.sender, u.products_stored,
        u.products_rejected, u.errors, u.kafka_topic, u.kafka_partition, u.kafka_offset,
-       u.updated_at, d.total_units, d.total_revenue
+       u.updated_at, coalesce(d.total_units, (c.diff->>'units_before')::bigint) AS total_units,
+       coalesce(d.total_revenue, c.revenue_before) AS total_revenue
 FROM uploads u LEFT JOIN sales_days d ON d.upload_id = u.upload_id
+     LEFT JOIN corrections c ON c.superseded_upload_id = u.upload_id
 WHERE u.upload_id = ANY($1::uuid[])
 """
 
@@ -129,16 +134,7 @@ async def record_batch(pool: asyncpg.Pool, records: list[UploadRecord], *,
         return
     candidates = [r for r in records if r.status == "stored"]
     async with translate_errors("record_batch"), pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            _INSERT_UPLOADS,
-            [r.upload_id for r in records], [r.status for r in records],
-            [r.sales_date for r in records], [r.source for r in records],
-            [r.sender for r in records], [r.size_bytes for r in records],
-            [r.products_seen for r in records],
-            [len(r.lines) if r.status == "stored" else 0 for r in records],
-            [r.products_rejected for r in records], [json.dumps(r.errors) for r in records],
-            [r.topic for r in records], [r.partition for r in records], [r.offset for r in records],
-        )
+        await insert_uploads(conn, records)
         if candidates:
             won_rows = await conn.fetch(
                 _INSERT_DAYS,
@@ -162,6 +158,20 @@ async def record_batch(pool: asyncpg.Pool, records: list[UploadRecord], *,
                     "sales_lines", records=lines,
                     columns=["sales_date", "product_id", "name", "category", "quantity", "price"],
                 )
+
+
+async def insert_uploads(conn: asyncpg.Connection, records: list[UploadRecord]) -> None:
+    """The uploads rows of these records (inside the caller's transaction); existing rows stay."""
+    await conn.execute(
+        _INSERT_UPLOADS,
+        [r.upload_id for r in records], [r.status for r in records],
+        [r.sales_date for r in records], [r.source for r in records],
+        [r.sender for r in records], [r.size_bytes for r in records],
+        [r.products_seen for r in records],
+        [len(r.lines) if r.status == "stored" else 0 for r in records],
+        [r.products_rejected for r in records], [json.dumps(r.errors) for r in records],
+        [r.topic for r in records], [r.partition for r in records], [r.offset for r in records],
+    )
 
 
 async def upload_status(pool: asyncpg.Pool, upload_id: UUID) -> StoredUpload | None:

@@ -13,7 +13,17 @@ import jsonschema
 import service.errors
 import service.names
 from service.contracts_gen import render_contracts
-from service.models import Issue, KafkaPosition, ReportEvent, ReportRequest, SalesRejected, SalesStored
+from service.ingest.diff import diff_days
+from service.models import (
+    Issue,
+    KafkaPosition,
+    ReportEvent,
+    ReportRequest,
+    SalesCorrected,
+    SalesLine,
+    SalesRejected,
+    SalesStored,
+)
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 NOW = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
@@ -45,6 +55,11 @@ def _events() -> dict[str, object]:
                                      created_at=NOW),
         "sales.report-requests": ReportRequest(request_id=UPLOAD, sales_date=dt.date(2024, 1, 1),
                                                requested_at=NOW),
+        "sales.corrected": SalesCorrected(
+            event_id=f"corrected:{UPLOAD}", upload_id=UPLOAD, superseded_upload_id=uuid.uuid4(),
+            sales_date=dt.date(2024, 1, 1), sender="default", corrected_at=NOW,
+            diff=diff_days([SalesLine(1, "A", "C", 2, Decimal("1.50")), SalesLine(2, "B", "C", 1, Decimal("3"))],
+                           [SalesLine(1, "A", "C", 2, Decimal("1.75")), SalesLine(3, "N", "C", 1, Decimal("9"))])),
     }
 
 
@@ -84,6 +99,6 @@ def test_error_module_exports_the_documented_tree():
     """service.errors exports exactly the tree drawn in its docstring."""
     assert set(service.errors.__all__) == {
         "SalesAnalyzerError", "ConfigError", "TransientError", "StorageUnavailable", "CacheUnavailable",
-        "BusUnavailable", "LLMUnavailable", "PermanentError", "LLMRejected", "UnknownDay"}
+        "BusUnavailable", "LLMUnavailable", "DayChanged", "PermanentError", "LLMRejected", "UnknownDay"}
     for name in service.errors.__all__:
         assert name in (service.errors.__doc__ or "")

@@ -1,0 +1,116 @@
+"""A correction (a sales.raw record with x-replace: true): replace a stored day.
+
+The record goes through the same cheap check, parse and validation as any
+upload. Invalid: it is recorded as rejected and the stored day stays as it is.
+Valid: the day's lines are swapped in one transaction (storage/corrections.py),
+the replaced upload becomes ``superseded`` with the audit, the day's claim in
+Redis passes to the correction, and two events go out: ``sales.stored`` (the
+day's new content, with ``supersedes``) and ``sales.corrected`` (what changed).
+A correction of a day that is not stored stores it like any upload.
+
+Redelivery: a correction already recorded announces the same events again
+(same event ids) and changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from uuid import UUID
+
+from ..cache import DayCache
+from ..errors import DayChanged
+from ..models import DayDiff, ParsedDay, SalesCorrected, SalesRejected, SalesStored
+from ..names import TOPIC_CORRECTED, TOPIC_REJECTED, TOPIC_STORED
+from ..storage.corrections import CorrectionRow, corrections_of, replace_day, stored_day
+from ..storage.db import Pool
+from ..storage.uploads import StoredUpload, UploadRecord, find_uploads, record_batch
+from .decide import (
+    Policy,
+    RawUpload,
+    corrected_event,
+    judge,
+    outcome_event,
+    rejected_early,
+    replay_event,
+)
+from .diff import by_product, diff_days
+from .precheck import precheck
+
+__all__ = ["Corrector", "Routed", "routed"]
+
+Event = SalesStored | SalesRejected | SalesCorrected
+Routed = tuple[str, str, Event]
+
+
+def routed(event: Event) -> Routed:
+    """The topic and key an ingest event goes out with."""
+    topic = (TOPIC_STORED if isinstance(event, SalesStored)
+             else TOPIC_CORRECTED if isinstance(event, SalesCorrected) else TOPIC_REJECTED)
+    key = event.sales_date.isoformat() if event.sales_date else "unknown"
+    return topic, key, event
+
+
+def _lost(rec: UploadRecord) -> None:
+    # The day was free when read and is taken now: another consumer stored it in
+    # between (a rebalance). Abort the transaction; the redone batch replaces it.
+    raise DayChanged(f"{rec.sales_date} was stored by someone else while it was being corrected")
+
+
+class Corrector:
+    def __init__(self, *, pool: Pool, cache: DayCache, policy: Policy,
+                 parse: Callable[[bytes], Awaitable[ParsedDay]]) -> None:
+        self._pool = pool
+        self._cache = cache
+        self._policy = policy
+        self._parse = parse
+
+    async def handle(self, raw: RawUpload, *, now: dt.datetime) -> tuple[str, list[Routed]]:
+        """Record one correction; return its outcome (stored, rejected, replayed) and its events."""
+        known = (await find_uploads(self._pool, [raw.upload_id])).get(raw.upload_id)
+        if known is not None:
+            return "replayed", await self._replay(known)
+        pre = precheck(raw.data)
+        if pre.issue is not None or pre.sales_date is None:
+            assert pre.issue is not None
+            rec = rejected_early(raw, pre.issue)
+        else:
+            rec = judge(raw, await self._parse(raw.data), policy=self._policy)
+        if rec.status != "stored" or rec.sales_date is None:
+            await record_batch(self._pool, [rec], mark_lost=_lost)  # the stored day is not touched
+            return rec.status, [routed(outcome_event(rec, now=now))]
+
+        day = rec.sales_date
+        old = await stored_day(self._pool, day)
+        if old is None:  # nothing to replace: stored as a new day
+            await record_batch(self._pool, [rec], mark_lost=_lost)
+            await self._own(day, str(rec.upload_id))
+            return rec.status, [routed(outcome_event(rec, now=now))]
+        diff = diff_days(old.lines, by_product(rec.lines))
+        at = await replace_day(self._pool, rec, superseded=old.upload_id, diff=diff)
+        await self._own(day, str(rec.upload_id))
+        return "corrected", [
+            routed(outcome_event(rec, now=now, supersedes=old.upload_id)),
+            routed(corrected_event(upload_id=rec.upload_id, superseded=old.upload_id, sales_date=day,
+                                   sender=rec.sender, at=at, diff=diff)),
+        ]
+
+    async def _own(self, day: dt.date, upload_id: str) -> None:
+        # The gateway answers "collected" from the stored-days set; the claim names the owner,
+        # so a plain upload of the day that is still on its way finds it taken.
+        await self._cache.add_stored([day.isoformat()])
+        await self._cache.take(day.isoformat(), upload_id)
+
+    async def _replay(self, known: StoredUpload) -> list[Routed]:
+        made: dict[UUID, CorrectionRow] = {}
+        if known.status in ("stored", "superseded"):
+            made = {c.upload_id: c for c in await corrections_of(self._pool, [known.upload_id])}
+        row = made.get(known.upload_id)
+        events = [routed(replay_event(known, supersedes=row.superseded_upload_id if row else None))]
+        if row is not None:
+            events.append(routed(corrected_event(
+                upload_id=row.upload_id, superseded=row.superseded_upload_id, sales_date=row.sales_date,
+                sender=row.sender, at=row.corrected_at, diff=DayDiff.model_validate(row.diff))))
+        if known.status == "stored" and known.sales_date is not None:
+            await self._own(known.sales_date, str(known.upload_id))  # a crash may have come before Redis
+        return events
