@@ -42,7 +42,7 @@ async def pg_pool(stack: Stack) -> AsyncIterator[Any]:
     pool = await create_pool(stack.database_url, min_size=1, max_size=10)
     await migrate(pool)
     # A clean slate per test session: tests allocate their own dates below.
-    await pool.execute("TRUNCATE reports, sales_lines, sales_days, uploads")
+    await pool.execute("TRUNCATE reports, corrections, sales_lines, sales_days, uploads")
     await _skip_old_backlog(stack.kafka)
     yield pool
     await pool.close()
@@ -125,7 +125,7 @@ async def api(pipeline: Pipeline) -> AsyncIterator[httpx.AsyncClient]:
 
 
 class Events:
-    """Reads sales.stored / sales.rejected / sales.reports from where they are now."""
+    """Reads sales.stored / sales.rejected / sales.reports / sales.corrected from where they are now."""
 
     def __init__(self, consumer: AIOKafkaConsumer) -> None:
         self._consumer = consumer
@@ -173,7 +173,7 @@ class Events:
 @pytest_asyncio.fixture
 async def events(stack: Stack, pipeline: Pipeline) -> AsyncIterator[Events]:
     consumer = AIOKafkaConsumer(
-        "sales.stored", "sales.rejected", "sales.reports", bootstrap_servers=stack.kafka,
+        "sales.stored", "sales.rejected", "sales.reports", "sales.corrected", bootstrap_servers=stack.kafka,
         group_id=f"test-{uuid.uuid4()}", auto_offset_reset="latest", enable_auto_commit=False)
     await start_at_latest(consumer, timeout=60)
     try:
