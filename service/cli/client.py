@@ -44,7 +44,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         try:
             if args.command == "upload":
                 return await _upload_all(client, [Path(f) for f in args.files], wait=args.wait,
-                                         timeout=args.timeout)
+                                         timeout=args.timeout, replace=args.replace)
             if args.command == "status":
                 return await _status(client, args.upload_id)
             if args.command == "reports" and args.reports_command == "get":
@@ -143,7 +143,7 @@ async def _progress_body(path: Path, size: int) -> AsyncIterator[bytes]:
             sys.stderr.flush()
 
 
-async def _upload_one(client: httpx.AsyncClient, path: Path) -> _Accepted | None:
+async def _upload_one(client: httpx.AsyncClient, path: Path, *, replace: bool = False) -> _Accepted | None:
     label = str(path)
     try:
         size = path.stat().st_size
@@ -162,7 +162,8 @@ async def _upload_one(client: httpx.AsyncClient, path: Path) -> _Accepted | None
     # a slow link needs more than 30 s for a big body: allow ~0.5 MB/s on top
     timeout = httpx.Timeout(_TIMEOUT_SECONDS + 2.0 * size / _MB)
     try:
-        r = await client.post("/v1/uploads", content=content, headers=headers, timeout=timeout)
+        r = await client.post("/v1/uploads", content=content, headers=headers, timeout=timeout,
+                              params={"replace": "true"} if replace else None)
     except httpx.ConnectError:
         raise  # the gateway is not there: run() says so once, for every file
     except httpx.HTTPError as exc:
@@ -187,8 +188,9 @@ def _final(body: dict[str, Any]) -> tuple[bool, str]:
     status = str(body.get("status"))
     errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
     if status == "stored":
+        replaces = f", replaces {body['replaces']}" if body.get("replaces") else ""
         return True, (f"stored ({body.get('products_stored', '?')} products, "
-                      f"{body.get('products_rejected', 0)} rejected)")
+                      f"{body.get('products_rejected', 0)} rejected{replaces})")
     if status in ("rejected", "duplicate"):
         if not errors:
             return False, status
@@ -213,11 +215,12 @@ async def _wait_for(client: httpx.AsyncClient, upload_id: str, deadline: float) 
         await asyncio.sleep(_POLL_SECONDS)
 
 
-async def _upload_all(client: httpx.AsyncClient, paths: list[Path], *, wait: bool, timeout: float) -> int:
+async def _upload_all(client: httpx.AsyncClient, paths: list[Path], *, wait: bool, timeout: float,
+                      replace: bool = False) -> int:
     accepted: list[_Accepted] = []
     ok = True
     for path in paths:
-        result = await _upload_one(client, path)
+        result = await _upload_one(client, path, replace=replace)
         if result is None:
             ok = False
         else:

@@ -2,7 +2,7 @@
 
     sales-analyzer serve gateway|ingest|reporter
     sales-analyzer migrate | topics | contracts [--check]
-    sales-analyzer upload FILE... [--wait] | status UPLOAD_ID
+    sales-analyzer upload FILE... [--wait] [--replace] | status UPLOAD_ID
     sales-analyzer reports tail | reports get DATE [--md]
 """
 
@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser("upload", help="upload XML files through the gateway")
     up.add_argument("files", nargs="+")
     up.add_argument("--wait", action="store_true", help="wait until each upload is stored or refused")
+    up.add_argument("--replace", action="store_true",
+                    help="a correction: replace the stored day of each file (token scope 'correct')")
     up.add_argument("--timeout", type=float, default=120.0)
     st = sub.add_parser("status", help="show an upload's status")
     st.add_argument("upload_id")

@@ -161,3 +161,13 @@ async def test_unreachable_gateway(pipeline, tmp_path, days):
     code, out, err = await cli(pipeline, "upload", str(f), "--url", "http://127.0.0.1:1")
     assert code == 2
     assert "gateway not reachable at http://127.0.0.1:1" in err
+
+
+async def test_upload_replace_corrects_a_stored_day(pipeline, api, events, days, tmp_path):
+    """upload --replace --wait of a collected day: stored, and the line says which upload it replaced."""
+    first = await _stored_via_api(api, events, sales_xml(days[0], 5))
+    f = tmp_path / "fixed.xml"
+    f.write_bytes(sales_xml(days[0], 6, seed=3))
+    code, out, err = await cli(pipeline, "upload", str(f), "--replace", "--wait", "--timeout", "30")
+    assert code == 0, out + err
+    assert f"stored (6 products, 0 rejected, replaces {first})" in out, out
