@@ -6,11 +6,18 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from service.bus import ensure_topics
-from service.names import GROUP_INGEST, GROUP_REPORTS, TOPIC_RAW, TOPIC_REPORT_REQUESTS, TOPIC_STORED
+from service.names import (
+    GROUP_INGEST,
+    GROUP_REPORTS,
+    TOPIC_CORRECTED,
+    TOPIC_RAW,
+    TOPIC_REPORT_REQUESTS,
+    TOPIC_STORED,
+)
 from service.settings import Settings
 
 # What each of the service's consumer groups reads.
-GROUP_TOPICS = {GROUP_INGEST: (TOPIC_RAW,), GROUP_REPORTS: (TOPIC_STORED, TOPIC_REPORT_REQUESTS)}
+GROUP_TOPICS = {GROUP_INGEST: (TOPIC_RAW,), GROUP_REPORTS: (TOPIC_STORED, TOPIC_REPORT_REQUESTS, TOPIC_CORRECTED)}
 
 
 async def skip_backlog(kafka: str, group: str) -> int | None:
