@@ -29,6 +29,7 @@ __all__ = [
     "percent_of",
     "percent_change",
     "trailing_window",
+    "days_depending_on",
 ]
 
 # 28 significant digits (Python's default, set explicitly so a caller's context
