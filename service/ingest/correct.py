@@ -78,6 +78,8 @@ class Corrector:
             rec = judge(raw, await self._parse(raw.data), policy=self._policy)
         if rec.status != "stored" or rec.sales_date is None:
             await record_batch(self._pool, [rec], mark_lost=_lost)  # the stored day is not touched
+            if rec.sales_date is not None:  # a claim this upload may hold (only its own is released)
+                await self._cache.release([(rec.sales_date.isoformat(), str(rec.upload_id))])
             return rec.status, [routed(outcome_event(rec, now=now))]
 
         day = rec.sales_date
