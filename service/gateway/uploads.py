@@ -115,18 +115,19 @@ async def submit(gw: Gateway, body: bytes, principal: Principal, idempotency_key
         upload_id = uuid.uuid4()
 
     holder, stored = await gw.days.admit(str(upload_id), day)
-    if replace:
-        pass  # replacing a collected day is the point; ingest orders it after the day's other uploads
-    elif stored is None:  # Redis lost the stored-days set: PostgreSQL answers, and the set is rebuilt
-        days = await stored_days(gw.pool)
-        stored = checked.sales_date in days
-        await gw.days.rebuild_stored(d.isoformat() for d in days)
-    if not replace and holder != str(upload_id) and (stored or holder is not None):
-        # stored, or being stored by another upload right now (its claim); an
-        # Idempotency-Key retry of the holder itself goes through and is replayed
-        await gw.days.forget_received(str(upload_id))
-        _UPLOADS["duplicate"].inc()
-        return Submitted(upload_id, day, duplicate=True)
+    # A correction is not asked whether the day is collected: replacing it is the point
+    # (ingest applies it in order with the day's other uploads).
+    if not replace:
+        if stored is None:  # Redis lost the stored-days set: PostgreSQL answers, and the set is rebuilt
+            days = await stored_days(gw.pool)
+            stored = checked.sales_date in days
+            await gw.days.rebuild_stored(d.isoformat() for d in days)
+        if holder != str(upload_id) and (stored or holder is not None):
+            # stored, or being stored by another upload right now (its claim); an
+            # Idempotency-Key retry of the holder itself goes through and is replayed
+            await gw.days.forget_received(str(upload_id))
+            _UPLOADS["duplicate"].inc()
+            return Submitted(upload_id, day, duplicate=True)
 
     headers = {HEADER_CONTENT_TYPE: "application/xml", HEADER_UPLOAD_ID: str(upload_id),
                HEADER_SENDER: principal.name, HEADER_SOURCE: "http"}
