@@ -27,7 +27,7 @@ from ..models import (
 )
 from ..names import HEADER_SENDER, HEADER_SOURCE, HEADER_UPLOAD_ID, MAX_ISSUES_IN_EVENT, MAX_ISSUES_STORED
 
-__all__ = ["RawUpload", "raw_upload", "judge", "duplicate", "lost_day", "rejected_early",
+__all__ = ["Policy", "RawUpload", "raw_upload", "judge", "duplicate", "lost_day", "rejected_early",
            "outcome_event", "replay_event"]
 
 # Namespace for upload ids of records produced straight to Kafka (no x-upload-id

@@ -33,7 +33,7 @@ from ..xmlhead import HeadRefused, precheck
 from .decide import Policy, RawUpload, duplicate, judge, lost_day, outcome_event, rejected_early, replay_event
 from .parse import parse_day
 
-__all__ = ["IngestService", "Publish"]
+__all__ = ["IngestService", "Publish", "Event"]
 
 log = logging.getLogger("sales_analyzer.ingest")
 
