@@ -19,6 +19,12 @@ __all__ = [
     "SalesLine",
     "ParsedDay",
     "KafkaPosition",
+    "Origin",
+    "UploadStatus",
+    "RowStatus",
+    "ReportStatus",
+    "UploadRecord",
+    "StoredUpload",
     "SalesStored",
     "SalesRejected",
     "ReportEvent",
@@ -78,6 +84,57 @@ class KafkaPosition(BaseModel):
     offset: int
 
 
+Origin = Literal["http", "kafka"]
+# "stored" in an UploadRecord is a candidate: it may still lose its day to one PostgreSQL has.
+UploadStatus = Literal["stored", "rejected", "duplicate"]
+# A row's status: also "superseded" once a correction replaced the day it had stored.
+RowStatus = Literal["stored", "rejected", "duplicate", "superseded"]
+# "pending" while LLM rounds fail and are counted; "ok" or "failed" once finished.
+ReportStatus = Literal["pending", "ok", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRecord:
+    """What ingest decided for one upload, ready to be written (storage/uploads.py)."""
+
+    upload_id: UUID
+    status: UploadStatus
+    sales_date: dt.date | None
+    source: Origin
+    sender: str | None
+    size_bytes: int
+    topic: str
+    partition: int
+    offset: int
+    products_seen: int = 0
+    products_rejected: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[SalesLine] = field(default_factory=list)
+    total_units: int = 0
+    total_revenue: Decimal = Decimal(0)
+    replace: bool = False  # a correction (x-replace: true): stored by storage/corrections.py:replace_day
+
+
+@dataclass(frozen=True, slots=True)
+class StoredUpload:
+    """An upload row as stored (used to replay a redelivered message's outcome)."""
+
+    upload_id: UUID
+    status: RowStatus
+    sales_date: dt.date | None
+    source: Origin
+    sender: str | None
+    products_stored: int
+    products_rejected: int
+    errors: list[dict[str, Any]]
+    topic: str
+    partition: int
+    offset: int
+    updated_at: dt.datetime
+    total_units: int | None
+    total_revenue: Decimal | None
+
+
 class _Event(BaseModel):
     event_id: str = Field(description="deterministic id; consumers dedupe on it")
     upload_id: UUID
@@ -94,7 +151,7 @@ class SalesStored(_Event):
     total_units: int
     total_revenue: Decimal = Field(description="sum of quantity*price, exact, as a string")
     issues: list[Issue] = Field(default_factory=list, description="why products were dropped")
-    source: Literal["http", "kafka"]
+    source: Origin
     sender: str | None = None
     stored_at: dt.datetime
     supersedes: UUID | None = Field(None, description="a correction: the upload whose content this replaced "
@@ -108,7 +165,7 @@ class SalesRejected(_Event):
     status: Literal["rejected", "duplicate"]
     reason: str = Field(description="one-line summary")
     errors: list[Issue] = Field(default_factory=list)
-    source: Literal["http", "kafka"]
+    source: Origin
     sender: str | None = None
     kafka: KafkaPosition = Field(description="where the raw upload is, for replay")
     rejected_at: dt.datetime
@@ -141,6 +198,11 @@ class ReportRequest(BaseModel):
     sales_date: dt.date
     requested_by: str | None = None
     requested_at: dt.datetime
+
+    @property
+    def event_id(self) -> str:
+        """The x-event-id header it travels with (not part of the payload)."""
+        return f"regenerate:{self.request_id}"
 
 
 class ProductState(BaseModel):

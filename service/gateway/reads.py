@@ -170,7 +170,7 @@ async def regenerate(sales_date: dt.date, gw: Annotated[Gateway, Depends(gateway
                         requested_at=dt.datetime.now(dt.UTC))
     await gw.publisher.publish(req.model_dump_json().encode(), topic=TOPIC_REPORT_REQUESTS,
                                key=sales_date.isoformat(),
-                               headers={HEADER_EVENT_ID: f"regenerate:{req.request_id}",
+                               headers={HEADER_EVENT_ID: req.event_id,
                                         HEADER_CONTENT_TYPE: "application/json"})
     return JSONResponse({"request_id": str(req.request_id), "sales_date": sales_date.isoformat(),
                          "status": "requested"}, status_code=202)

@@ -20,11 +20,12 @@ from uuid import UUID
 
 from ..cache import DayCache
 from ..errors import DayChanged
-from ..models import DayDiff, ParsedDay, SalesCorrected, SalesRejected, SalesStored
+from ..models import DayDiff, ParsedDay, SalesCorrected, SalesRejected, SalesStored, StoredUpload, UploadRecord
 from ..names import TOPIC_CORRECTED, TOPIC_REJECTED, TOPIC_STORED
 from ..storage.corrections import CorrectionRow, corrections_of, replace_day, stored_day
 from ..storage.db import Pool
-from ..storage.uploads import StoredUpload, UploadRecord, find_uploads, record_batch
+from ..storage.uploads import find_uploads, record_batch
+from ..xmlhead import HeadRefused, precheck
 from .decide import (
     Policy,
     RawUpload,
@@ -35,7 +36,6 @@ from .decide import (
     replay_event,
 )
 from .diff import by_product, diff_days
-from .precheck import precheck
 
 __all__ = ["Corrector", "Routed", "routed"]
 
@@ -51,10 +51,13 @@ def routed(event: Event) -> Routed:
     return topic, key, event
 
 
-def _lost(rec: UploadRecord) -> None:
-    # The day was free when read and is taken now: another consumer stored it in
-    # between (a rebalance). Abort the transaction; the redone batch replaces it.
-    raise DayChanged(f"{rec.sales_date} was stored by someone else while it was being corrected")
+async def _record(pool: Pool, rec: UploadRecord) -> None:
+    """Write a correction that replaces nothing: a rejection, or a day that was not stored."""
+    async with record_batch(pool) as batch:
+        if await batch.write([rec]):
+            # The day was free when read and is taken now: another consumer stored it in
+            # between (a rebalance). Abort the transaction; the redone batch replaces it.
+            raise DayChanged(f"{rec.sales_date} was stored by someone else while it was being corrected")
 
 
 class Corrector:
@@ -70,14 +73,13 @@ class Corrector:
         known = (await find_uploads(self._pool, [raw.upload_id])).get(raw.upload_id)
         if known is not None:
             return "replayed", await self._replay(known)
-        pre = precheck(raw.data)
-        if pre.issue is not None or pre.sales_date is None:
-            assert pre.issue is not None
-            rec = rejected_early(raw, pre.issue)
+        head = precheck(raw.data)
+        if isinstance(head, HeadRefused):
+            rec = rejected_early(raw, head.issue)
         else:
             rec = judge(raw, await self._parse(raw.data), policy=self._policy)
         if rec.status != "stored" or rec.sales_date is None:
-            await record_batch(self._pool, [rec], mark_lost=_lost)  # the stored day is not touched
+            await _record(self._pool, rec)  # the stored day is not touched
             if rec.sales_date is not None:  # a claim this upload may hold (only its own is released)
                 await self._cache.release([(rec.sales_date.isoformat(), str(rec.upload_id))])
             return rec.status, [routed(outcome_event(rec, now=now))]
@@ -85,7 +87,7 @@ class Corrector:
         day = rec.sales_date
         old = await stored_day(self._pool, day)
         if old is None:  # nothing to replace: stored as a new day
-            await record_batch(self._pool, [rec], mark_lost=_lost)
+            await _record(self._pool, rec)
             await self._own(day, str(rec.upload_id))
             return rec.status, [routed(outcome_event(rec, now=now))]
         diff = diff_days(old.lines, by_product(rec.lines))

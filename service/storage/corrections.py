@@ -19,9 +19,9 @@ from uuid import UUID
 import asyncpg
 
 from ..errors import DayChanged
-from ..models import DayDiff, SalesLine
+from ..models import DayDiff, SalesLine, UploadRecord
 from .db import translate_errors
-from .uploads import UploadRecord, insert_uploads
+from .uploads import insert_uploads
 
 __all__ = ["StoredDay", "CorrectionRow", "stored_day", "replace_day", "corrections_of", "mark_stale",
            "stored_days_between"]
