@@ -85,11 +85,12 @@ class LLMClient:
         for attempt in range(1, self._tries + 1):
             if tally.spent:
                 raise LLMUnavailable(f"the report's {tally.limit} LLM calls are spent")
+            made = tally.calls
             try:
                 return await self._call(messages, tally)
             except LLMUnavailable:
-                if attempt == self._tries or tally.spent:
-                    raise
+                if attempt == self._tries or tally.spent or tally.calls == made:
+                    raise  # tries spent, or the gate holds longer than a handler may sleep
                 # A Retry-After is on the gate already; this pause spaces plain 5xx retries.
                 await asyncio.sleep(backoff.next())
         raise AssertionError("unreachable: the last try returns or raises")

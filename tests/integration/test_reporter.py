@@ -193,6 +193,20 @@ async def test_retry_after_holds_every_report_of_the_process(reporter, pg_pool, 
     assert min(c.at for c in fake_llm.calls[1:]) >= rate_limited.at + 2.0
 
 
+async def test_a_long_retry_after_hands_the_round_back_without_a_call(reporter, pg_pool, redis_client, fake_llm,
+                                                                     published, days):
+    """A Retry-After longer than a handler may sleep ends the round at once: no call, no attempt spent."""
+    gate = RetryGate()
+    gate.hold(120)
+    up = await store(pg_pool, redis_client, days[0], sales_xml(days[0]))
+    with pytest.raises(LLMUnavailable) as caught:
+        await produce(reporter(pg_pool, fake_llm, published, gate=gate), up, days[0])
+    assert caught.value.retry_after is not None and caught.value.retry_after > 100
+    assert fake_llm.requests == [] and published == []
+    row = await pg_pool.fetchrow("SELECT status, attempts FROM reports WHERE upload_id = $1", up)
+    assert row["status"] == "pending" and row["attempts"] == 0
+
+
 async def test_gives_up_after_the_limit_then_can_regenerate(reporter, pg_pool, redis_client, fake_llm, published, days):
     """Once LLM_MAX_ATTEMPTS calls have failed the day gets a stored `failed` report and event; a regeneration works."""
     fake_llm.script("500", "500", "500")
