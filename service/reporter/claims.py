@@ -4,11 +4,15 @@ A direction word claims the direction of a number it governs, and only then:
 - right before it, or with one adverb between ("выросла 12 %", "fell sharply 12%", "down 4%");
 - through "на"/"by" up to six words back, with no other number between
   ("снизилась по сравнению с прошлым днём на 41,7 %", "revenue is down by 3%");
-- through "of" right after a noun ("a drop of 12%", "an increase of 5");
+- through "of" up to three words back ("a drop of 12%", "an increase in revenue of 5");
+- through a copula after a noun ("рост выручки составил 41,7 %", "the decline was 12%",
+  "growth stood at 3%");
 - right after it, past a unit ("на 12 % меньше", "12% lower", "41,7 % падения").
 "до"/"to" make the number a level, not a change: "выросла до 1 500,00" and "fell
 from 1,200.00 to 699.60" claim the direction of the change that led to that level
-(a ``Claim`` with ``level``); "с"/"from"/"at" make a level with no claim. "плюс"/"минус"
+(a ``Claim`` with ``level``; the verifier treats it as a change when the number is
+only a change figure: "the increase came to 41.7%"); "с"/"from" make a level with
+no claim. "плюс"/"минус"
 ("plus"/"minus") are explicit signs, read by the verifier like "+" and "−".
 
 The caller passes only the clause around the number (commas, colons, brackets,
@@ -23,35 +27,44 @@ from dataclasses import dataclass
 __all__ = ["Claim", "direction", "sign_word"]
 
 _UP_STEMS = ("вырос", "рост", "прирост", "увелич", "подня", "подрос", "повыс", "повыш", "прибав", "скакн",
-             "взлет", "взлёт")
+             "взлет", "взлёт", "превыс", "превыш")
 _DOWN_STEMS = ("упал", "упад", "паден", "сниж", "сниз", "сокращ", "сократ", "уменьш", "спад", "просел",
                "просад", "опусти", "потерял", "убыл", "обвал")
 _UP_EN = frozenset("rose rise rises risen rising grew grow grows growing grown growth increase increased increases "
                    "increasing up gain gained gains jump jumped jumps climb climbed climbs surge surged surges "
-                   "rebound rebounded".split())
+                   "rebound rebounded exceed exceeded exceeds exceeding surpassed outperformed".split())
 _DOWN_EN = frozenset("fell fall falls falling fallen drop dropped drops dropping decline declined declines declining "
                      "decrease decreased decreases decreasing down loss lost lose loses shrank shrink shrinks shrunk "
                      "dip dipped dips slump slumped plunge plunged slid slide slides sank sink sinks".split())
 # Comparatives claim a direction only after the number or before "на"/"by"
 # ("на 12 % меньше", "выше на 3 %"): "больше 40 товаров" is no change.
-_UP_CMP = frozenset("больше выше more higher".split())
-_DOWN_CMP = frozenset("меньше ниже less fewer lower".split())
+_UP_CMP = frozenset("больше выше more higher above".split())
+_DOWN_CMP = frozenset("меньше ниже less fewer lower below".split())
+# Nouns that a copula links to the number ("рост составил 12 %", "the drop was 5%").
+_NOUN_STEMS = ("рост", "прирост", "снижени", "падени", "спад", "сокращени", "уменьшени", "увеличени",
+               "повышени", "понижени")
+_NOUNS_EN = frozenset("growth increase decrease decline drop rise fall gain loss jump dip slump downturn "
+                      "uptick".split())
+_COPULA = frozenset("составил составила составило составили составит составляет достиг достигла достигло "
+                    "was were is are amounted stood at".split())
 # "makes up 35 %", "broken down": not a direction.
 _PHRASAL = frozenset("make makes made making add adds added sum sums summed end ends ended break breaks broke broken "
                      "narrow narrowed".split())
 _BY = frozenset(("на", "by"))
 _TO = frozenset(("до", "to"))
-_LEVEL = frozenset("с со от from at".split())
+_LEVEL = frozenset("с со от from".split())
 # Words that may stand between a direction word and its number without changing the claim.
 _SOFT = frozenset("почти около примерно приблизительно всего лишь только ровно целых сразу ещё еще резко заметно "
                   "значительно существенно about around almost nearly roughly approximately just only some "
-                  "a an sharply slightly strongly steeply".split())
+                  "a an sharply slightly strongly steeply в".split())
 _UNITS = frozenset("шт штук штуки единиц единицы ед руб рубля рублей rub rubles units unit pcs items percent "
                    "процент процента процентов п пп pp points".split())
 _SIGN_WORDS = {"плюс": 1, "минус": -1, "plus": 1, "minus": -1}
 
 _WORD = re.compile(r"[^\W\d_]+|\d+")
 _LOOK_BACK = 6  # words between a direction word and "на"/"by"
+_LOOK_BACK_OF = 3  # between a noun and "of"
+_LOOK_BACK_COPULA = 4  # between a noun and its copula
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +123,9 @@ def direction(before: str, after: str) -> Claim:
         if last in _BY:
             d = _look_back(words, len(words) - 2)
         elif last == "of":
-            d = _direction_before(words, len(words) - 2, comparatives=False)
+            d = _look_back(words, len(words) - 2, span=_LOOK_BACK_OF, comparatives=False)
+        elif last in _COPULA:
+            d = _noun_back(words, len(words) - 2)
         else:
             d = _direction_before(words, len(words) - 1, comparatives=False)
         if d:
@@ -121,11 +136,22 @@ def direction(before: str, after: str) -> Claim:
     return _NONE
 
 
-def _look_back(words: list[str], last: int) -> int:
-    """The nearest direction word at or before words[last], within _LOOK_BACK words and no number."""
-    for i in range(last, max(-1, last - _LOOK_BACK), -1):
+def _look_back(words: list[str], last: int, *, span: int = _LOOK_BACK, comparatives: bool = True) -> int:
+    """The nearest direction word at or before words[last], within `span` words and no number."""
+    for i in range(last, max(-1, last - span), -1):
         if words[i].isdigit():
             break
-        if d := _direction_before(words, i, comparatives=True):
+        if d := _direction_before(words, i, comparatives=comparatives):
             return d
+    return 0
+
+
+def _noun_back(words: list[str], last: int) -> int:
+    """The direction of a noun at or before words[last] that a copula links to the number."""
+    for i in range(last, max(-1, last - _LOOK_BACK_COPULA), -1):
+        w = words[i]
+        if w.isdigit():
+            break
+        if w in _NOUNS_EN or w.startswith(_NOUN_STEMS):
+            return _word_direction(w, comparatives=False)
     return 0
