@@ -17,8 +17,10 @@ Every number in the text must be a figure of the facts (``figures.py``), and mor
   direction (the day's revenue and units, a mover's units now);
 - **whose figure** (``wrong_product``): a number in a clause that names products or
   categories must be a figure of one of them, or one of the day's. The names are
-  those between the clause's previous number and this one ("A sold 28 units and B
-  24": 28 is A's, 24 is B's), else those of the clause, else those of the sentence.
+  those of its clause since the previous number ("A sold 28 units and B 24": 28 is
+  A's, 24 is B's), else those after it up to the next number ("24 went to B"), else
+  those of its sentence since the previous number ("A — 28 шт., B — 24 шт."), else
+  those of its sentence.
   So "Product B sold 45 units" fails when 45 is only Product A's figure; a list
   ("A and B sold 45 and 30 units") passes either way round;
 - **dates** (``wrong_date``) must be dates of the facts;
@@ -205,7 +207,9 @@ def _strip_names(text: str, names: set[str], table: FigureTable) -> tuple[str, l
 
     def blank(m: re.Match[str]) -> str:
         owners = table.owners.get(m.group(0).casefold())
-        if owners and len(m.group(0).strip()) >= 2:  # "A" would be every English article
+        # "A" would be every English article; a name without letters ("1,5", "2024") may
+        # as well be a number of the text: masked, but no one's name.
+        if owners and len(m.group(0).strip()) >= 2 and any(ch.isalpha() for ch in m.group(0)):
             found.append(_Entity(m.start(), frozenset(owners)))
         return _blank(m)
 
@@ -309,20 +313,25 @@ def _numbers(text: str, facts: Facts) -> list[tuple[int, Finding]]:
     sentences, clauses = _Segments(masked, _SENTENCE_END), _Segments(masked, _CLAUSE_END)
 
     out = [(pos, Finding("wrong_date", date, _sentence(text, sentences.around(pos)))) for pos, date in wrong_dates]
-    last_end = 0  # where the previous number ended
-    for m in _NUMBER.finditer(masked):
+    found = list(_NUMBER.finditer(masked))
+    for i, m in enumerate(found):
         body = m.group("body")
         figs = table.lookup(_readings(body))
         if not figs and _two_numbers(body, table):
             continue
         c_start, c_end = clauses.around(m.start())
+        s_start, s_end = sentences.around(m.start())
         before, after = masked[c_start:m.start()], masked[m.end():c_end]
         sign = {"": 0, "+": 1}.get(m.group("sign") or "", -1) or sign_word(before)
-        # Whose figure: the names since the clause's previous number ("A sold 28 and B 24"),
-        # else the clause's names, else the sentence's.
-        owners = (_owners(entities, max(c_start, last_end), m.start()) or _owners(entities, c_start, c_end)
-                  or _owners(entities, *sentences.around(m.start())))
-        last_end = m.end()
+        # Whose figure: the names in its clause since the previous number ("A sold 28 and
+        # B 24"), else after it up to the next ("24 went to B"), else in its sentence since
+        # the previous number ("A — 28 шт., B — 24 шт."), else in its sentence.
+        last_end = found[i - 1].end() if i else 0
+        next_start = found[i + 1].start() if i + 1 < len(found) else len(masked)
+        owners = (_owners(entities, max(c_start, last_end), m.start())
+                  or _owners(entities, m.end(), min(c_end, next_start))
+                  or _owners(entities, max(s_start, last_end), m.start())
+                  or _owners(entities, s_start, s_end))
         percent = bool(m.group("pct")) or bool(_PERCENT_WORD.match(after))
         problem = _judge(figs, percent=percent, owners=owners, sign=sign, claim=direction(before, after))
         if problem is not None:

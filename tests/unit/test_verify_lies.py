@@ -64,6 +64,7 @@ LIES = [
     (FALL, "ru", "Доля категории Кухня — 60 руб.", "percent_mismatch", "60"),
     (FALL, "ru", "Philips Dryer принёс 420,00 руб. выручки.", "wrong_product", "420,00"),
     (FALL, "ru", "Bosch Kettle: продано 24 шт.", "wrong_product", "24"),
+    (FALL, "ru", "Лидеры: Bosch Kettle — 420,00 руб., Philips Dryer — 420,00 руб.", "wrong_product", "420,00"),
     (FALL, "ru", "Категория Красота дала 60,0 % выручки.", "wrong_product", "60,0 %"),
     (FALL, "ru", "Выручка за неделю составила 987 654,32 руб.", "not_a_fact", "987 654,32"),
     (FALL, "ru", "Выручка снизилась на 37,5 %.", "not_a_fact", "37,5 %"),
@@ -130,6 +131,9 @@ TRUTHS = [
     (FALL, "en", "Bosch Kettle sold 28 units and Philips Dryer 24; Bosch Kettle and Philips Dryer sold 28 and 24."),
     (FALL, "en", "Revenue stood at 699.60, which is 41.7% less than on the previous day."),
     (FALL, "en", "Units sold fell to 52, and Philips Dryer dropped from 50 to 24 units."),
+    (FALL, "en", "Bosch Kettle leads, but 24 units went to Philips Dryer."),
+    (FALL, "en", "With 28 units, Bosch Kettle leads, followed by Philips Dryer with 24."),
+    (FALL, "ru", "Лидеры: Bosch Kettle — 28 шт., Philips Dryer — 24 шт."),
 ]
 
 
