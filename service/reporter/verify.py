@@ -27,26 +27,25 @@ Every number in the text must be a figure of the facts (``figures.py``), and mor
 - the day's total revenue must be stated (``missing_revenue``): a reply with no
   false number can still be useless ("HACKED", an obeyed injection, a refusal).
 
-Before numbers are read, the text loses what is not a claim, keeping every other
-character where it was: known product and category names (which may contain
-digits, "iPhone 15"), the facts' dates, and Markdown list or heading numbering.
-Ambiguous separators are read every plausible way ("1,500" is 1500 or 1.5; "3 500"
+Before numbers are read, the text loses what is not a claim (``masking.py``: known
+names, the facts' dates, list numbering), keeping every other character where it
+was; the words around a number are read by ``claims.py``. Ambiguous separators are read every plausible way ("1,500" is 1500 or 1.5; "3 500"
 is 3500 or 3 and 500); any reading that passes is accepted.
 """
 
 from __future__ import annotations
 
 import bisect
-import datetime as dt
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
 from .claims import Claim, direction, sign_word
-from .display import fact_dates, known_names, money
+from .display import money
 from .facts import Facts
 from .figures import Figure, FigureTable, figure_table
+from .masking import SPACE, Entity, mask
 
 __all__ = ["Problem", "Finding", "Verdict", "verify"]
 
@@ -89,7 +88,6 @@ class Verdict:
         return sum(_WEIGHT.get(f.kind, 1) for f in self.findings)
 
 
-_SPACE = " \u00a0\u202f\u2009"  # space, no-break, narrow no-break, thin
 _MINUS = "\u2212\u2013-"  # minus sign, en dash, hyphen-minus (last: literal in a class) (only when glued to the digits)
 
 # Digits glued to letters ("x2", "A2" of an unknown name) are still checked;
@@ -97,128 +95,25 @@ _MINUS = "\u2212\u2013-"  # minus sign, en dash, hyphen-minus (last: literal in 
 _NUMBER = re.compile(
     rf"(?:(?<![\w.,])(?P<sign>[+{_MINUS}]))?"
     rf"(?<![\d.,])(?P<body>"
-    rf"\d{{1,3}}(?:[{_SPACE}]\d{{3}})+(?:[.,]\d+)?"  # 1 500 / 1 500,00
+    rf"\d{{1,3}}(?:[{SPACE}]\d{{3}})+(?:[.,]\d+)?"  # 1 500 / 1 500,00
     rf"|\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?"  # 1,500 / 1,500.00
     rf"|\d{{1,3}}(?:\.\d{{3}})+(?:,\d+)?"  # 1.500 / 1.500,00
     rf"|\d+(?:[.,]\d+)?"  # 1500 / 12,5 / 12.5
-    rf")(?!\d)(?P<pct>[{_SPACE}]?%)?"
+    rf")(?!\d)(?P<pct>[{SPACE}]?%)?"
 )
 _PERCENT_WORD = re.compile(r"\s*(?:процент|percent|per\s+cent|pct\b|п\.\s?п\.|percentage\s+point)", re.I)
-
-# Ordered-list markers and numbered headings: "1. ", "2) ", "## 3.", "### 1.2 ".
-_HEADING_NUMBER = re.compile(r"^(?P<lead>[ \t]*#{1,6}[ \t]*)\d{1,3}(?:\.\d{1,3})*[.)]?(?=[ \t])", re.M)
-_LIST_ONLY = re.compile(r"^(?P<lead>[ \t>]*)\d{1,3}[.)](?=[ \t])", re.M)
 
 # Sentences end at . ! ? … before a space, at ; and at line ends; clauses also at
 # a comma or colon before a space, brackets, and a dash between spaces.
 _SENTENCE_END = re.compile(r"[.!?…](?=\s)|[;\n]")
 _CLAUSE_END = re.compile(r"[.!?…,:](?=\s)|[;\n()\[\]]|\s[—–-]\s")
 
-_MONTHS_RU = ("январ", "феврал", "март", "апрел", "ма", "июн", "июл", "август", "сентябр", "октябр",
-              "ноябр", "декабр")
-_MONTHS_EN = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_MONTH_WORD = r"[A-Za-zА-Яа-яЁё]+\.?"
-
-_ISO = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
-_DOTTED = re.compile(r"(?<![\d.])(\d{1,2})[./](\d{1,2})[./](\d{4})(?!\d)")
-_DAY_MONTH = re.compile(
-    rf"(?<![\d.,])(\d{{1,2}})(?:-?(?:го|е|st|nd|rd|th))?\s+({_MONTH_WORD})(?:,?\s+(\d{{4}}))?(?!\d)")
-_MONTH_DAY = re.compile(rf"\b({_MONTH_WORD})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?(?!\d)")
-
 _SPACES = re.compile(r"\s+")  # \s takes the no-break and thin spaces too
-
-
-def _blank(m: re.Match[str]) -> str:
-    return " " * len(m.group(0))
-
-
-def _month(word: str) -> int | None:
-    w = word.lower().rstrip(".")
-    if w.startswith("ма") and not w.startswith("март"):
-        return 5 if w in ("мая", "май") else None
-    for i, stem in enumerate(_MONTHS_RU):
-        if stem != "ма" and w.startswith(stem):
-            return i + 1
-    if len(w) >= 3:
-        for i, stem in enumerate(_MONTHS_EN):
-            if w.startswith(stem):
-                return i + 1
-    return None
-
-
-def _is_fact_date(day: int, month: int, year: int | None, dates: set[dt.date]) -> bool:
-    return any(d.day == day and d.month == month and (year is None or d.year == year) for d in dates)
-
-
-def _strip_dates(text: str, dates: set[dt.date], wrong: list[tuple[int, str]]) -> str:
-    """The text with its dates blanked; dates that are not facts go to `wrong` (position, as written)."""
-    def iso(m: re.Match[str]) -> str:
-        y, mo, d = (int(g) for g in m.groups())
-        if not _is_fact_date(d, mo, y, dates):
-            wrong.append((m.start(), m.group(0)))
-        return _blank(m)
-
-    def dotted(m: re.Match[str]) -> str:
-        a, b, y = (int(g) for g in m.groups())
-        # dd.mm.yyyy, or mm/dd/yyyy in American text
-        if not (_is_fact_date(a, b, y, dates) or _is_fact_date(b, a, y, dates)):
-            wrong.append((m.start(), m.group(0)))
-        return _blank(m)
-
-    def named(m: re.Match[str], day: str, word: str, year: str | None) -> str:
-        month = _month(word)
-        if month is None:
-            return m.group(0)  # not a date ("5 units"): the number is checked like any other
-        if _is_fact_date(int(day), month, int(year) if year else None, dates):
-            return _blank(m)
-        return m.group(0)
-
-    text = _ISO.sub(iso, text)
-    text = _DOTTED.sub(dotted, text)
-    text = _DAY_MONTH.sub(lambda m: named(m, m.group(1), m.group(2), m.group(3)), text)
-    return _MONTH_DAY.sub(lambda m: named(m, m.group(2), m.group(1), m.group(3)), text)
-
-
-def _name_pattern(name: str) -> str:
-    # Not inside a longer word, number or date: a category "2024" must not eat
-    # "2024-03-10", nor a product "-3" the start of "-3 567 205".
-    before = r"(?<![\w.,-])"
-    if name[0].isdigit():
-        before += rf"(?<!\d[{_SPACE}])"
-    after = r"(?![\w]|[-.,/:]\d)"
-    if name[-1].isdigit():
-        after += rf"(?![{_SPACE}]\d{{3}}(?!\d)|[{_SPACE[1:]}]\d)"
-    return before + re.escape(name) + after
-
-
-@dataclass(frozen=True, slots=True)
-class _Entity:
-    start: int
-    owners: frozenset[str]
-
-
-def _strip_names(text: str, names: set[str], table: FigureTable) -> tuple[str, list[_Entity]]:
-    """The text with every known name blanked, and where the names of products and categories stood."""
-    usable = sorted((n for n in names if any(ch.isalnum() for ch in n)), key=len, reverse=True)
-    if not usable:
-        return text, []
-    found: list[_Entity] = []
-    pattern = re.compile("|".join(_name_pattern(n) for n in usable), re.IGNORECASE)
-
-    def blank(m: re.Match[str]) -> str:
-        owners = table.owners.get(m.group(0).casefold())
-        # "A" would be every English article; a name without letters ("1,5", "2024") may
-        # as well be a number of the text: masked, but no one's name.
-        if owners and len(m.group(0).strip()) >= 2 and any(ch.isalpha() for ch in m.group(0)):
-            found.append(_Entity(m.start(), frozenset(owners)))
-        return _blank(m)
-
-    return pattern.sub(blank, text), found
 
 
 def _readings(body: str) -> list[Decimal]:
     """Every plausible value of a number as written, without its sign."""
-    plain = re.sub(f"[{_SPACE}]", "", body)
+    plain = re.sub(f"[{SPACE}]", "", body)
     out: list[str] = []
     if "," in plain and "." in plain:
         point = "," if plain.rfind(",") > plain.rfind(".") else "."
@@ -254,7 +149,7 @@ class _Segments:
         return self.starts[i], self.starts[i + 1] if i + 1 < len(self.starts) else self.length
 
 
-def _owners(entities: list[_Entity], start: int, end: int) -> frozenset[str]:
+def _owners(entities: list[Entity], start: int, end: int) -> frozenset[str]:
     return frozenset(o for e in entities if start <= e.start < end for o in e.owners)
 
 
@@ -295,7 +190,7 @@ def _direction_fits(figs: list[Figure], claim: Claim) -> bool:
 
 def _two_numbers(body: str, table: FigureTable) -> bool:
     """"3 500" may be two numbers ("top 3 500 units") rather than 3500."""
-    pieces = re.split(f"[{_SPACE}]", body)
+    pieces = re.split(f"[{SPACE}]", body)
     return len(pieces) > 1 and all(table.lookup(_readings(p)) for p in pieces)
 
 
@@ -305,11 +200,8 @@ def _sentence(text: str, bounds: tuple[int, int]) -> str:
 
 def _numbers(text: str, facts: Facts) -> list[tuple[int, Finding]]:
     table = figure_table(facts)
-    wrong_dates: list[tuple[int, str]] = []
-    masked, entities = _strip_names(text, known_names(facts), table)
-    masked = _strip_dates(masked, fact_dates(facts), wrong_dates)
-    masked = _HEADING_NUMBER.sub(lambda m: m.group("lead") + " " * (m.end() - m.end("lead")), masked)
-    masked = _LIST_ONLY.sub(lambda m: m.group("lead") + " " * (m.end() - m.end("lead")), masked)
+    masked_report = mask(text, facts, table)
+    masked, entities, wrong_dates = masked_report.text, masked_report.entities, masked_report.wrong_dates
     sentences, clauses = _Segments(masked, _SENTENCE_END), _Segments(masked, _CLAUSE_END)
 
     out = [(pos, Finding("wrong_date", date, _sentence(text, sentences.around(pos)))) for pos, date in wrong_dates]
