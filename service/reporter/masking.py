@@ -109,11 +109,15 @@ class Entity:
 
 def _strip_names(text: str, names: set[str], table: FigureTable) -> tuple[str, list[Entity]]:
     """The text with every known name blanked, and where the names of products and categories stood."""
-    usable = sorted((n for n in names if any(ch.isalnum() for ch in n)), key=len, reverse=True)
+    folded = text.casefold()  # only names the text holds go into the pattern: it is tried at every position
+    usable = sorted((n for n in names if any(ch.isalnum() for ch in n) and n.casefold() in folded),
+                    key=len, reverse=True)
     if not usable:
         return text, []
     found: list[Entity] = []
-    pattern = re.compile("|".join(_name_pattern(n) for n in usable), re.IGNORECASE)
+    # The lookahead on first characters lets the engine skip most positions at once.
+    heads = "".join(sorted({re.escape(c) for n in usable for c in {n[0].lower(), n[0].upper()}}))
+    pattern = re.compile(f"(?=[{heads}])(?:" + "|".join(_name_pattern(n) for n in usable) + ")", re.IGNORECASE)
 
     def blank(m: re.Match[str]) -> str:
         owners = table.owners.get(m.group(0).casefold())

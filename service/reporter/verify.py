@@ -149,8 +149,10 @@ class _Segments:
         return self.starts[i], self.starts[i + 1] if i + 1 < len(self.starts) else self.length
 
 
-def _owners(entities: list[Entity], start: int, end: int) -> frozenset[str]:
-    return frozenset(o for e in entities if start <= e.start < end for o in e.owners)
+def _owners(entities: list[Entity], starts: list[int], start: int, end: int) -> frozenset[str]:
+    """Whose names stand in text[start:end] (`starts`: the entities' positions, ascending)."""
+    lo, hi = bisect.bisect_left(starts, start), bisect.bisect_left(starts, end)
+    return frozenset(o for e in entities[lo:hi] for o in e.owners)
 
 
 def _agrees(f: Figure, sign: int) -> bool:
@@ -205,6 +207,7 @@ def _numbers(text: str, facts: Facts) -> list[tuple[int, Finding]]:
     sentences, clauses = _Segments(masked, _SENTENCE_END), _Segments(masked, _CLAUSE_END)
 
     out = [(pos, Finding("wrong_date", date, _sentence(text, sentences.around(pos)))) for pos, date in wrong_dates]
+    starts = [e.start for e in entities]
     found = list(_NUMBER.finditer(masked))
     for i, m in enumerate(found):
         body = m.group("body")
@@ -220,10 +223,10 @@ def _numbers(text: str, facts: Facts) -> list[tuple[int, Finding]]:
         # the previous number ("A — 28 шт., B — 24 шт."), else in its sentence.
         last_end = found[i - 1].end() if i else 0
         next_start = found[i + 1].start() if i + 1 < len(found) else len(masked)
-        owners = (_owners(entities, max(c_start, last_end), m.start())
-                  or _owners(entities, m.end(), min(c_end, next_start))
-                  or _owners(entities, max(s_start, last_end), m.start())
-                  or _owners(entities, s_start, s_end))
+        owners = (_owners(entities, starts, max(c_start, last_end), m.start())
+                  or _owners(entities, starts, m.end(), min(c_end, next_start))
+                  or _owners(entities, starts, max(s_start, last_end), m.start())
+                  or _owners(entities, starts, s_start, s_end))
         percent = bool(m.group("pct")) or bool(_PERCENT_WORD.match(after))
         problem = _judge(figs, percent=percent, owners=owners, sign=sign, claim=direction(before, after))
         if problem is not None:
