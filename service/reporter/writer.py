@@ -5,11 +5,13 @@ first, so a correction that adds a made-up figure cannot make the report worse."
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Literal
 
 from ..errors import LLMUnavailable
+from ..logs import ctx
 from .builtin import write_builtin
 from .facts import Facts
 from .llm import LLMClient
@@ -20,6 +22,8 @@ from .verify import Verdict, verify
 __all__ = ["Draft", "write_report", "BUILTIN_MODEL", "sanitize"]
 
 BUILTIN_MODEL = "builtin"
+
+log = logging.getLogger("sales_analyzer.reporter")
 
 # The LLM's text is untrusted: no images (they fetch URLs when rendered), no raw HTML.
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
@@ -59,6 +63,7 @@ async def write_report(facts: Facts, system: str, user: str, *, llm: LLMClient |
     draft = Draft(sanitize(first.text), first.model, verify(sanitize(first.text), facts), dict(first.usage))
     if draft.verified:
         return draft
+    log.info("draft not verified, asking for a correction", extra=ctx(findings=_summary(draft.verdict)))
     messages += [{"role": "assistant", "content": draft.text},
                  {"role": "user", "content": build_correction(draft.verdict.findings, language=language)}]
     try:
@@ -73,4 +78,11 @@ async def write_report(facts: Facts, system: str, user: str, *, llm: LLMClient |
     verdict = verify(text, facts)
     if verdict.severity < draft.verdict.severity:
         draft.text, draft.verdict = text, verdict
+    elif not verdict.ok:
+        log.info("correction no better than the first draft: the first is kept",
+                 extra=ctx(findings=_summary(verdict)))
     return draft
+
+
+def _summary(verdict: Verdict) -> str:
+    return "; ".join(f"{f.kind} {f.number}" for f in verdict.findings)[:500]
