@@ -28,6 +28,12 @@ __all__ = [
     "UPLOAD_MARKER_TTL_SECONDS",
     "RATE_WINDOW_SECONDS",
     "DUPLICATE_DAY_MESSAGE",
+    "redis_session_key",
+    "SESSION_TTL_SECONDS",
+    "SESSION_COOKIE",
+    "UI_RECENT_UPLOADS_KEY",
+    "UI_RECENT_UPLOADS_KEPT",
+    "UI_RECENT_UPLOADS_KEEP_SECONDS",
     "MAX_ISSUES_STORED",
     "MAX_ISSUES_IN_EVENT",
 ]
@@ -87,6 +93,25 @@ RATE_WINDOW_SECONDS = 60
 
 def redis_rate_key(token_name: str, window: int) -> str:
     return f"sales:rate:{token_name}:{window}"
+
+
+# --- the dashboard (service/dashboard) ------------------------------------------------
+# A signed-in browser holds a random session id in this cookie (HttpOnly,
+# SameSite=Strict); Redis keeps the session under the id's SHA-256, so a copy of
+# Redis holds no cookie that would work. A session lives 12 hours from sign-in.
+SESSION_COOKIE = "sa_session"
+SESSION_TTL_SECONDS = 12 * 3600
+
+
+def redis_session_key(session_digest: str) -> str:
+    return f"sales:session:{session_digest}"
+
+
+# Uploads the dashboard accepted, newest first, so its Uploads page can list them
+# while they are "received" (before ingest records them in PostgreSQL); capped.
+UI_RECENT_UPLOADS_KEY = "sales:ui:recent-uploads"
+UI_RECENT_UPLOADS_KEPT = 100
+UI_RECENT_UPLOADS_KEEP_SECONDS = 7 * 24 * 3600  # as long as the gateway's "received" markers
 
 
 # The original service's answer for a day it already has (kept verbatim).
