@@ -146,6 +146,12 @@ ensure_cmd() {
     command -v "$1" >/dev/null 2>&1 || ensure_apt "$2"
 }
 
+# ensure_chromium — Debian's chromium for the dashboard's browser tests (tests/ui drive it
+# with Playwright, which never downloads a browser of its own).
+ensure_chromium() {
+    ensure_apt chromium
+}
+
 # ensure_venv — create $REPO/.venv and `pip install -e "${REPO}[test]"` when the venv
 # is missing or pyproject.toml is newer than the stamp file inside it.
 ensure_venv() {

@@ -14,9 +14,11 @@
   Chart.defaults.color = ink;
   Chart.defaults.font.family = css.getPropertyValue("font-family");
   Chart.defaults.animation = false;
+  Chart.defaults.locale = node.getAttribute("data-locale") || "en-US";  // tick numbers as in the reports
 
-  function short(label) {
-    return label.length > 26 ? label.slice(0, 25) + "\u2026" : label;
+  function short(label, width) {
+    var max = width < 480 ? 15 : 26;
+    return label.length > max ? label.slice(0, max - 1) + "\u2026" : label;
   }
 
   function tooltip(series) {
@@ -32,7 +34,7 @@
 
   function axisTitle(text) { return { display: true, text: text, color: ink }; }
 
-  function bars(c) {
+  function bars(c, canvas) {
     return {
       type: "bar",
       data: {
@@ -46,7 +48,7 @@
         plugins: { legend: { display: false }, tooltip: tooltip(c.datasets) },
         scales: {
           x: { beginAtZero: true, title: axisTitle(c.axis) },
-          y: { ticks: { autoSkip: false, callback: function (v) { return short(this.getLabelForValue(v)); } } }
+          y: { ticks: { autoSkip: false, callback: function (v) { return short(this.getLabelForValue(v), canvas.clientWidth); } } }
         }
       }
     };
@@ -78,6 +80,6 @@
     if (c.type !== "history") {
       canvas.parentNode.style.height = Math.max(120, c.labels.length * 30 + 70) + "px";
     }
-    new Chart(canvas, c.type === "history" ? history(c) : bars(c));
+    new Chart(canvas, c.type === "history" ? history(c) : bars(c, canvas));
   });
 })();
