@@ -210,3 +210,27 @@ async def test_sign_out_ends_the_session(ui, context):
     async with httpx.AsyncClient(base_url=ui.base, timeout=10, cookies={"sa_session": old}) as client:
         r = await client.get("/ui/days")
         assert r.status_code == 303
+
+
+async def test_uploads_page_refreshes_itself_while_an_upload_is_received(ui, pipeline, days, tmp_path):
+    """With ingest stopped an upload stays "received" on the Uploads page; once ingest runs again the
+    page turns it "stored" by itself, without a reload."""
+    await ui.sign_in(TOKEN)
+    path = tmp_path / "day.xml"
+    path.write_bytes(sales_xml(days[0]))
+    pipeline.stop("ingest")
+    try:
+        await ui.goto("/ui/upload")
+        await ui.page.set_input_files("#file", str(path))
+        await ui.page.get_by_role("button", name="Upload").click()
+        await ui.page.locator("#outcome-status.wait").wait_for()
+        await ui.goto("/ui/uploads")
+        row = ui.page.locator("tr[data-status=received]")
+        assert await row.count() == 1
+        assert days[0].isoformat() in await row.inner_text()
+        upload_id = await row.get_attribute("data-upload")
+    finally:
+        pipeline.start("ingest")
+    stored = ui.page.locator(f"tr[data-upload='{upload_id}'][data-status=stored]")
+    await stored.wait_for(timeout=60_000)
+    assert await ui.page.locator("#uploads-live[data-refresh]").count() == 0
