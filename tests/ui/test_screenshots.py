@@ -14,6 +14,7 @@ from .conftest import DESKTOP, PHONE, Watched
 
 SHOTS_ENV = "SALES_SCREENSHOTS_DIR"
 CATEGORIES = ["Electronics", "Books", "Garden", "Toys", "Food", "Kitchen", "Sports", "Office"]
+README_SIZE = {"width": 1100, "height": 820}
 LONG = "A very long product name that goes on and on, as some shops' names do"
 
 
@@ -26,7 +27,8 @@ def _products(seed: int) -> list[tuple[int, str, int, str, str]]:
 
 
 async def test_every_page_fits_desktop_and_phone(ui: Watched, api, events, days, tmp_path):
-    """Days, a day, uploads, an upload, the upload form and sign-in render without sideways scrolling."""
+    """Days, a day, uploads, an upload, the upload form and sign-in render without sideways scrolling;
+    the day's print view leaves out the navigation and the buttons."""
     out = Path(os.environ.get(SHOTS_ENV) or tmp_path)
     out.mkdir(parents=True, exist_ok=True)
     shown = [d for i, d in enumerate(days[:9]) if i not in (3, 4)]  # a gap of two days
@@ -51,6 +53,14 @@ async def test_every_page_fits_desktop_and_phone(ui: Watched, api, events, days,
         if name == "day":
             await ui.page.wait_for_function("() => document.querySelectorAll('canvas[data-chart]').length === 4")
         await _shoot(ui, out, name)
+    await ui.goto(pages["day"])
+    await ui.page.set_viewport_size(README_SIZE)
+    await ui.page.wait_for_timeout(150)
+    await ui.page.screenshot(path=str(out / "readme-day.png"))  # the one in README.md (tests/ui/screenshot-day.png)
+    await ui.page.emulate_media(media="print")
+    assert not await ui.page.locator("header.top").is_visible(), "the print view still shows the navigation"
+    assert not await ui.page.get_by_role("button", name="Regenerate report").is_visible()
+    await ui.page.screenshot(path=str(out / "day-print.png"), full_page=True)
     assert ui.errors == []
 
 
