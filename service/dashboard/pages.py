@@ -40,7 +40,7 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 
 DAYS_PER_PAGE = 31
 UPLOADS_PER_PAGE = 50
-HISTORY_POINTS = 14  # the day and up to 13 stored days before it
+HISTORY_DAYS = 28  # the day against the stored days of the four weeks that end with it
 ERRORS_SHOWN = 200  # of the (at most MAX_ISSUES_STORED) errors an upload keeps
 _SIGNIN_COOKIE = "sa_signin"  # the sign-in form's own CSRF value (before any session exists)
 
@@ -169,7 +169,7 @@ async def day(request: Request, sales_date: str, user: Reader, regenerated: str 
     status_rows = await q.days_page(gw.pool, date_from=parsed, date_to=parsed, before=None, limit=1)
     report = await latest_report(gw.pool, parsed)
     facts = await _facts(gw, parsed, report.facts if report else None)
-    history = await q.day_history(gw.pool, parsed, points=HISTORY_POINTS, trailing_days=PARAMETERS.trailing_days)
+    history = await q.day_history(gw.pool, parsed, days=HISTORY_DAYS, trailing_days=PARAMETERS.trailing_days)
     uploads = await q.uploads_of_day(gw.pool, parsed, limit=20)
     own = next((u for u in uploads if u.upload_id == summary["upload_id"]), None)
     charts = day_charts(facts, history, language=gw.settings.report_language)

@@ -85,7 +85,7 @@ def day_charts(facts: Facts, history: list[HistoryPoint], *, language: Language)
     }
     rows = history_rows(history)
     charts["history"] = {
-        "type": "history", "title": "Revenue by day, with the trailing 7-day average",
+        "type": "history", "title": "Revenue by day (4 weeks), with the trailing 7-day average",
         "axis": "Revenue", "labels": [p.sales_date.isoformat() for p, _ in rows],
         "highlight": facts.sales_date.isoformat(),
         "datasets": [

@@ -103,7 +103,7 @@ _HISTORY = """
 SELECT s.sales_date, s.total_revenue AS revenue, s.total_units AS units, t.days AS trailing_days,
        t.revenue AS trailing_revenue
 FROM (SELECT sales_date, total_revenue, total_units FROM sales_days
-      WHERE sales_date <= $1 ORDER BY sales_date DESC LIMIT $2) s
+      WHERE sales_date <= $1 AND sales_date > $1 - $2::int) s
 CROSS JOIN LATERAL (
     SELECT count(*) AS days, coalesce(sum(total_revenue), 0) AS revenue FROM sales_days
     WHERE sales_date >= s.sales_date - $3::int AND sales_date < s.sales_date
@@ -112,11 +112,12 @@ ORDER BY s.sales_date
 """
 
 
-async def day_history(pool: asyncpg.Pool, sales_date: dt.date, *, points: int,
+async def day_history(pool: asyncpg.Pool, sales_date: dt.date, *, days: int,
                       trailing_days: int) -> list[HistoryPoint]:
-    """The day and the stored days before it (``points`` in all), oldest first, each with its trailing window."""
+    """The stored days among the ``days`` calendar days that end with sales_date, oldest first,
+    each with its trailing window."""
     async with translate_errors("day_history"):
-        rows = await pool.fetch(_HISTORY, sales_date, points, trailing_days)
+        rows = await pool.fetch(_HISTORY, sales_date, days, trailing_days)
     return [HistoryPoint(**dict(r)) for r in rows]
 
 
