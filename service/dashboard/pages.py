@@ -90,6 +90,7 @@ async def signin(request: Request, token: Annotated[str, Form(max_length=4096)],
     found = gw.tokens.identify(token)
     if found is None:
         return _signin_page(request, dash, next=target, error="This token is not valid.", status=401)
+    await dash.sessions.delete(request.cookies.get(SESSION_COOKIE))  # a new sign-in never reuses a session
     session_id, _ = await dash.sessions.create(found[0])
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(SESSION_COOKIE, session_id, max_age=dash.sessions.ttl_seconds, path="/",

@@ -175,7 +175,8 @@ async def test_forms_need_the_sessions_csrf_token(ui, api, events, days):
 
 
 PAGES = ["/ui/days", "/ui/days/2001-01-01", "/ui/uploads", "/ui/upload",
-         "/ui/uploads/00000000-0000-0000-0000-000000000000", "/ui/days/2001-01-01/report.json"]
+         "/ui/uploads/00000000-0000-0000-0000-000000000000", "/ui/days/2001-01-01/report.json",
+         "/ui/days/2001-01-01/report.md", "/ui/uploads/00000000-0000-0000-0000-000000000000/status"]
 
 
 async def test_no_page_works_without_a_token(ui, pipeline):
