@@ -27,7 +27,8 @@ import httpx
 from ..conftest import sales_xml
 from ..fake_llm import FakeLLM
 from ..stack import provide_stack
-from ._harness import TOKEN, drain, fresh_base, pct, start_pipeline
+from ..kafka_tools import GROUP_TOPICS, skip_backlog
+from ._harness import TOKEN, fresh_base, pct, start_pipeline
 
 BUDGET_MS = 300.0
 
@@ -73,7 +74,8 @@ def _line(what: str, took: list[float]) -> str:
 async def run(rounds: int) -> None:
     with provide_stack() as stack, tempfile.TemporaryDirectory() as tmp:
         base = await fresh_base(stack.database_url, 12)
-        await drain(stack.kafka, "sales-ingest", "sales-reports")
+        for group in GROUP_TOPICS:  # earlier benchmarks' leftovers are not this one's work
+            await skip_backlog(stack.kafka, group)
         llm = FakeLLM().start()
         pipe = start_pipeline(stack, llm, Path(tmp), processes=("ingest", "gateway"))
         try:
