@@ -12,8 +12,8 @@ from starlette.staticfiles import StaticFiles
 
 from ..cache import Redis
 from ..settings import Settings
+from . import days, signin, uploads
 from .access import SignInRequired
-from .pages import router
 from .state import Dashboard
 
 __all__ = ["install", "start", "wants_html"]
@@ -26,7 +26,8 @@ def wants_html(request: Request) -> bool:
 
 def install(app: FastAPI) -> None:
     """Mount the pages, their static files and GET / for browsers on the gateway's app."""
-    app.include_router(router)
+    for module in (signin, days, uploads):
+        app.include_router(module.router)
     app.mount("/ui/static", StaticFiles(directory=str(resources.files(__package__).joinpath("static"))),
               name="ui-static")
 

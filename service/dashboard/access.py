@@ -10,19 +10,19 @@ session's CSRF token.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
 
-from ..names import SESSION_COOKIE
 from ..gateway.auth import Principal
 from ..gateway.errors import ApiError
 from ..gateway.state import gateway
+from ..names import SESSION_COOKIE
 from .session import Session, SessionStore, csrf_matches
 from .state import Dashboard, dashboard
 
-__all__ = ["SignedIn", "SignInRequired", "signed_in", "check_csrf", "safe_next"]
+__all__ = ["SignedIn", "SignInRequired", "signed_in", "Reader", "Uploader", "check_csrf", "safe_next"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +81,11 @@ def signed_in(scope: str) -> Any:
         dash: Dashboard = dashboard(request)
         return await _signed_in(request, dash.sessions, scope)
     return Depends(dependency)
+
+
+# Route parameters: the signed-in user, with the scope to read, or to upload and regenerate.
+Reader = Annotated[SignedIn, signed_in("read")]
+Uploader = Annotated[SignedIn, signed_in("upload")]
 
 
 def check_csrf(request: Request, user: SignedIn, given: str | None) -> None:

@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse
 
 from ..reporter.display import Language, integer, money, percent
 
-__all__ = ["Renderer", "markdown_html", "SECURITY_HEADERS"]
+__all__ = ["Renderer", "markdown_html", "context", "SECURITY_HEADERS"]
 
 # Scripts and styles only from our own origin: the JSON data blocks are never
 # executed, and an injected <script> would not run even if escaping failed.
@@ -35,6 +35,11 @@ _MD = MarkdownIt("commonmark", {"html": False}).enable("table").disable(["image"
 
 def markdown_html(text: str) -> Markup:
     return Markup(_MD.render(text))
+
+
+def context(user: Any, nav: str, **extra: Any) -> dict[str, Any]:
+    """What every page's template gets: the signed-in user (or None) and the active menu entry."""
+    return {"user": user, "nav": nav, **extra}
 
 
 def _templates_dir() -> str:

@@ -22,7 +22,7 @@ class Dashboard:
     renderer: Renderer
 
     @classmethod
-    def create(cls, settings: Settings, redis: Redis) -> "Dashboard":
+    def create(cls, settings: Settings, redis: Redis) -> Dashboard:
         return cls(sessions=SessionStore(redis), recent=RecentUploads(redis),
                    renderer=Renderer(language=settings.report_language))
 

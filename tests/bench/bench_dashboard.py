@@ -26,8 +26,8 @@ import httpx
 
 from ..conftest import sales_xml
 from ..fake_llm import FakeLLM
-from ..stack import provide_stack
 from ..kafka_tools import GROUP_TOPICS, skip_backlog
+from ..stack import provide_stack
 from ._harness import TOKEN, fresh_base, pct, start_pipeline
 
 BUDGET_MS = 300.0
