@@ -64,7 +64,24 @@ async def test_every_page_fits_desktop_and_phone(ui: Watched, api, events, days,
     assert ui.errors == []
 
 
+# Accessible basics every page keeps: a language, one h1, a main landmark, a label for
+# every control, and "Skip to content" as the first stop of the keyboard.
+BASICS = """() => ({
+    lang: document.documentElement.lang,
+    h1: document.querySelectorAll('h1').length,
+    main: document.querySelectorAll('main').length,
+    unlabelled: [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+        .filter(e => !e.labels.length && !e.getAttribute('aria-label')).map(e => e.name || e.id),
+})"""
+
+
 async def _shoot(ui: Watched, out: Path, name: str) -> None:
+    assert await ui.page.evaluate(BASICS) == {"lang": "en", "h1": 1, "main": 1, "unlabelled": []}, name
+    if name == "signin":  # the token field has the focus already
+        assert await ui.page.evaluate("() => document.activeElement.id") == "token"
+    else:
+        await ui.page.keyboard.press("Tab")
+        assert await ui.page.evaluate("() => document.activeElement.textContent") == "Skip to content", name
     for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
         await ui.page.set_viewport_size(size)
         await ui.page.wait_for_timeout(150)  # charts resize on the next frame
