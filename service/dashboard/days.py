@@ -25,7 +25,7 @@ from ..storage.reports import latest_report
 from .access import Reader, Uploader, check_csrf
 from .render import context
 from .state import dashboard
-from .views import calendar_rows, day_charts, history_rows
+from .views import calendar_months, calendar_rows, day_charts, history_rows
 
 __all__ = ["router", "DAYS_PER_PAGE", "HISTORY_DAYS", "ERRORS_SHOWN"]
 
@@ -65,8 +65,11 @@ async def days(request: Request, user: Reader, to: str | None = None, before: st
     query = {k: v for k, v in (("from", lower), ("to", upper)) if v}
     next_query = {**{k: v.isoformat() for k, v in query.items()}, "before": shown[-1].sales_date.isoformat()} \
         if more else None
+    grid_last = top or (shown[0].sales_date if shown else None)
+    grid_first = bottom or (shown[-1].sales_date if shown else None)
+    months = calendar_months(shown, first=grid_first, last=grid_last) if grid_first and grid_last else []
     return dash.renderer.page("days.html", context(
-        user, "days", rows=calendar_rows(shown, upper=top, lower=bottom), count=count, span=span,
+        user, "days", rows=calendar_rows(shown, upper=top, lower=bottom), months=months, count=count, span=span,
         date_from=lower, date_to=upper, paged=cursor is not None, next_query=next_query, problems=problems))
 
 

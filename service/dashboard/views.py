@@ -7,6 +7,7 @@ figure a person reads (labels, tooltips, tables) is formatted here with
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,7 +17,7 @@ from ..reporter.display import Language, average, clean_name, integer, money, pe
 from ..reporter.facts import Facts, ratio
 from ..storage.dashboard import DayRow, HistoryPoint
 
-__all__ = ["Gap", "calendar_rows", "day_charts", "history_rows"]
+__all__ = ["Gap", "Cell", "Month", "calendar_rows", "calendar_months", "day_charts", "history_rows"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,48 @@ def calendar_rows(rows: list[DayRow], *, upper: dt.date | None, lower: dt.date |
     elif lower is not None and above is None and upper is not None and upper >= lower:
         out.append(Gap(first=lower, last=upper))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One day of a month grid; ``day`` None for the padding before and after the month."""
+
+    day: dt.date | None
+    state: str  # "ok" (verified report), "warn" (failed or not verified), "wait" (no report yet),
+    #             "missing" (in the range, nothing stored), "out" (outside the range)
+
+
+@dataclass(frozen=True, slots=True)
+class Month:
+    first: dt.date
+    weeks: list[list[Cell]]
+
+
+_WEEKS = calendar.Calendar(firstweekday=calendar.MONDAY)
+
+
+def _state(row: DayRow | None, day: dt.date, first: dt.date, last: dt.date) -> str:
+    if row is None:
+        return "missing" if first <= day <= last else "out"
+    if row.report_status == "failed" or row.verified is False:
+        return "warn"
+    return "ok" if row.report_status == "ok" else "wait"
+
+
+def calendar_months(rows: list[DayRow], *, first: dt.date, last: dt.date, max_months: int = 6) -> list[Month]:
+    """Month grids, newest first, of the months that hold the listed days (or, with none, of
+    the range), at most ``max_months``; days from first to last with nothing stored are "missing"."""
+    by_day = {r.sales_date: r for r in rows}
+    newest = max(by_day) if by_day else last
+    oldest = min(by_day) if by_day else first
+    months: list[Month] = []
+    year, month = newest.year, newest.month
+    while (year, month) >= (oldest.year, oldest.month) and len(months) < max_months:
+        weeks = [[Cell(d, _state(by_day.get(d), d, first, last)) if d.month == month else Cell(None, "")
+                  for d in week] for week in _WEEKS.monthdatescalendar(year, month)]
+        months.append(Month(first=dt.date(year, month, 1), weeks=weeks))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return months
 
 
 def _number(value: Decimal) -> float:

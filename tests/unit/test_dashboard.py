@@ -13,7 +13,7 @@ import pytest
 from service.dashboard.access import SignedIn, safe_next
 from service.dashboard.render import Renderer, markdown_html
 from service.dashboard.session import Session, csrf_matches
-from service.dashboard.views import Gap, calendar_rows, day_charts
+from service.dashboard.views import Cell, Gap, calendar_months, calendar_rows, day_charts
 from service.gateway.auth import Principal, TokenTable
 from service.settings import TokenSpec
 from service.storage.dashboard import DayRow, HistoryPoint, UploadRow
@@ -125,3 +125,19 @@ def test_pages_without_a_session_show_no_navigation(template):
     html = Renderer(language="en").page(template, {"user": None, "nav": "", "next": "/ui/days", "error": None,
                                                    "nonce": "n", "what": "x", "problem": None}).body.decode()
     assert "/ui/uploads" not in html and "Sign out" not in html
+
+
+def test_calendar_months_mark_each_day():
+    """Month grids start on Monday; stored days carry their report's state, range days without data are missing."""
+    failed = DayRow(sales_date=D - dt.timedelta(days=2), products=1, total_units=1, total_revenue=Decimal(1),
+                    report_status="failed", verified=False, pending=False)
+    waiting = DayRow(sales_date=D - dt.timedelta(days=40), products=1, total_units=1, total_revenue=Decimal(1),
+                     report_status=None, verified=None, pending=True)
+    months = calendar_months([_day(D), failed, waiting], first=D - dt.timedelta(days=45),
+                             last=D + dt.timedelta(days=400))
+    assert [m.first for m in months] == [dt.date(2024, 3, 1), dt.date(2024, 2, 1), dt.date(2024, 1, 1)]
+    cells = {c.day: c.state for m in months for w in m.weeks for c in w if c.day}
+    assert cells[D] == "ok" and cells[failed.sales_date] == "warn" and cells[waiting.sales_date] == "wait"
+    assert cells[D - dt.timedelta(days=1)] == "missing" and cells[dt.date(2024, 1, 1)] == "out"
+    assert months[0].weeks[0][4] == Cell(dt.date(2024, 3, 1), "missing")  # a Friday
+    assert all(len(w) == 7 for m in months for w in m.weeks)
