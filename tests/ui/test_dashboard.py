@@ -235,3 +235,23 @@ async def test_uploads_page_refreshes_itself_while_an_upload_is_received(ui, pip
     stored = ui.page.locator(f"tr[data-upload='{upload_id}'][data-status=stored]")
     await stored.wait_for(timeout=60_000)
     assert await ui.page.locator("#uploads-live[data-refresh]").count() == 0
+
+
+async def test_days_page_shows_missing_days(ui, api, events, days):
+    """Within a range, the missing days show as gap rows and as "no data" in the calendar."""
+    for i in (0, 2):
+        r = await api.post("/v1/uploads", content=sales_xml(days[i]))
+        await events.wait("sales.stored", upload_id=r.json()["upload_id"])
+    await ui.sign_in(READ_TOKEN)
+    await ui.page.get_by_label("From").fill(days[0].isoformat())
+    await ui.page.get_by_label("To").fill(days[3].isoformat())
+    await ui.page.get_by_role("button", name="Show").click()
+    await ui.page.wait_for_url("**/ui/days?from=*")
+    gaps = await ui.page.locator("tr.gap").evaluate_all("rows => rows.map(r => r.dataset.gap)")
+    assert gaps == [f"{days[3].isoformat()}/{days[3].isoformat()}", f"{days[1].isoformat()}/{days[1].isoformat()}"]
+    stored = await ui.page.locator("tr[data-date]").evaluate_all("rows => rows.map(r => r.dataset.date)")
+    assert stored == [days[2].isoformat(), days[0].isoformat()]
+    assert "2 days collected of 4 calendar days" in await ui.page.locator("p.summary").inner_text()
+    missing = ui.page.locator("table.month td.missing span")
+    titles = await missing.evaluate_all("spans => spans.map(s => s.title)")
+    assert sorted(titles) == [f"{days[1].isoformat()}: no data", f"{days[3].isoformat()}: no data"]
