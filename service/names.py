@@ -95,7 +95,7 @@ def redis_rate_key(token_name: str, window: int) -> str:
     return f"sales:rate:{token_name}:{window}"
 
 
-# --- the dashboard (service/dashboard) ------------------------------------------------
+# --- the dashboard (service/gateway/dashboard) -------------------------------------------
 # A signed-in browser holds a random session id in this cookie (HttpOnly,
 # SameSite=Strict); Redis keeps the session under the id's SHA-256, so a copy of
 # Redis holds no cookie that would work. A session lives 12 hours from sign-in.

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp
 
-from .. import dashboard
+from . import dashboard
 from ..cache import DayCache, create_redis
 from ..metrics import exposition
 from ..runtime import wait_for

@@ -1,4 +1,4 @@
-"""Read-only queries behind the dashboard's pages (service/dashboard).
+"""Read-only queries behind the dashboard's pages (service/gateway/dashboard).
 
 Every query is bounded: a page of days or uploads, a fixed number of history
 points, the uploads of one date. Nothing here reads a day's lines; a day's

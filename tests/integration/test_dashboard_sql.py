@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from service.dashboard.views import history_rows
+from service.gateway.dashboard.views import history_rows
+from service.reporter.load import load_facts
 from service.storage import dashboard as q
-from service.storage.facts_sql import load_facts
 
 from ..unit.reporter_factories import synthetic_products
 from .test_facts_sql import store

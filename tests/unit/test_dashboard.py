@@ -10,11 +10,11 @@ from decimal import Decimal
 
 import pytest
 
-from service.dashboard.access import SignedIn, safe_next
-from service.dashboard.render import Renderer, markdown_html
-from service.dashboard.session import Session, csrf_matches
-from service.dashboard.views import Cell, Gap, calendar_months, calendar_rows, day_charts
 from service.gateway.auth import Principal, TokenTable
+from service.gateway.dashboard.access import SignedIn, safe_next
+from service.gateway.dashboard.render import Renderer, markdown_html
+from service.gateway.dashboard.session import Session, csrf_matches
+from service.gateway.dashboard.views import Cell, Gap, calendar_months, calendar_rows, day_charts
 from service.settings import TokenSpec
 from service.storage.dashboard import DayRow, HistoryPoint, UploadRow
 from service.storage.reports import ReportRow

@@ -13,15 +13,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
-from ..gateway import reads
-from ..gateway.errors import ApiError
-from ..gateway.state import Gateway, gateway
-from ..reporter.facts import PARAMETERS, Facts
-from ..storage import dashboard as q
-from ..storage import reads as day_reads
-from ..storage.db import translate_errors
-from ..storage.facts_sql import load_facts
-from ..storage.reports import latest_report
+from ...reporter.facts import PARAMETERS, Facts
+from ...reporter.load import load_facts
+from ...storage import dashboard as q
+from ...storage import reads as day_reads
+from ...storage.db import translate_errors
+from ...storage.reports import latest_report
+from .. import reads
+from ..errors import ApiError
+from ..state import Gateway, gateway
 from .access import Reader, Uploader, check_csrf
 from .render import context
 from .state import dashboard

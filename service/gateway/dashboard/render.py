@@ -12,7 +12,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
-from ..reporter.display import Language, integer, money, percent
+from ...reporter.display import Language, integer, money, percent
 
 __all__ = ["Renderer", "markdown_html", "context", "SECURITY_HEADERS"]
 

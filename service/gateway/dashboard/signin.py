@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ..gateway.state import gateway
-from ..names import SESSION_COOKIE
+from ...names import SESSION_COOKIE
+from ..state import gateway
 from .access import Reader, check_csrf, safe_next
 from .render import context
 from .state import Dashboard, dashboard

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from ..cache import Redis
-from ..settings import Settings
+from ...cache import Redis
+from ...settings import Settings
 from .recent import RecentUploads
 from .render import Renderer
 from .session import SessionStore

@@ -12,13 +12,13 @@ import uuid
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from ..gateway import reads
-from ..gateway.errors import ApiError
-from ..gateway.state import gateway
-from ..gateway.uploads import read_body, submit
-from ..names import DUPLICATE_DAY_MESSAGE
-from ..storage import dashboard as q
-from ..storage.uploads import find_uploads
+from ...names import DUPLICATE_DAY_MESSAGE
+from ...storage import dashboard as q
+from ...storage.uploads import find_uploads
+from .. import reads
+from ..errors import ApiError
+from ..state import gateway
+from ..uploads import read_body, submit
 from .access import Reader, Uploader, check_csrf
 from .days import ERRORS_SHOWN
 from .recent import Accepted

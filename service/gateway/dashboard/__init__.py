@@ -10,11 +10,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
-from ..cache import Redis
-from ..settings import Settings
-from . import days, signin, uploads
+from ...cache import Redis
+from ...settings import Settings
 from .access import SignInRequired
+from .days import router as days_router
+from .signin import router as signin_router
 from .state import Dashboard
+from .uploads import router as uploads_router
 
 __all__ = ["install", "start", "wants_html"]
 
@@ -26,8 +28,8 @@ def wants_html(request: Request) -> bool:
 
 def install(app: FastAPI) -> None:
     """Mount the pages, their static files and GET / for browsers on the gateway's app."""
-    for module in (signin, days, uploads):
-        app.include_router(module.router)
+    for router in (signin_router, days_router, uploads_router):
+        app.include_router(router)
     app.mount("/ui/static", StaticFiles(directory=str(resources.files(__package__).joinpath("static"))),
               name="ui-static")
 

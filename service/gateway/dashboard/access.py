@@ -15,10 +15,10 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
 
-from ..gateway.auth import Principal
-from ..gateway.errors import ApiError
-from ..gateway.state import gateway
-from ..names import SESSION_COOKIE
+from ...names import SESSION_COOKIE
+from ..auth import Principal
+from ..errors import ApiError
+from ..state import gateway
 from .session import Session, SessionStore, csrf_matches
 from .state import Dashboard, dashboard
 

@@ -17,8 +17,8 @@ import json
 import secrets
 from dataclasses import dataclass
 
-from ..cache import Redis, translate_errors
-from ..names import SESSION_TTL_SECONDS, redis_session_key
+from ...cache import Redis, translate_errors
+from ...names import SESSION_TTL_SECONDS, redis_session_key
 
 __all__ = ["Session", "SessionStore", "csrf_matches"]
 

@@ -9,8 +9,8 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from ..cache import Redis, translate_errors
-from ..names import UI_RECENT_UPLOADS_KEEP_SECONDS, UI_RECENT_UPLOADS_KEPT, UI_RECENT_UPLOADS_KEY
+from ...cache import Redis, translate_errors
+from ...names import UI_RECENT_UPLOADS_KEEP_SECONDS, UI_RECENT_UPLOADS_KEPT, UI_RECENT_UPLOADS_KEY
 
 __all__ = ["Accepted", "RecentUploads"]
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ..reporter.display import Language, average, clean_name, integer, money, percent, round_money
-from ..reporter.facts import Facts, ratio
-from ..storage.dashboard import DayRow, HistoryPoint
+from ...reporter.display import Language, average, clean_name, integer, money, percent, round_money
+from ...reporter.facts import Facts, ratio
+from ...storage.dashboard import DayRow, HistoryPoint
 
 __all__ = ["Gap", "Cell", "Month", "calendar_rows", "calendar_months", "day_charts", "history_rows"]
 
