@@ -255,3 +255,16 @@ async def test_days_page_shows_missing_days(ui, api, events, days):
     missing = ui.page.locator("table.month td.missing span")
     titles = await missing.evaluate_all("spans => spans.map(s => s.title)")
     assert sorted(titles) == [f"{days[1].isoformat()}: no data", f"{days[3].isoformat()}: no data"]
+
+
+async def test_tokens_typed_into_the_dashboard_are_in_no_log(ui, pipeline):
+    """Signing in (with a good token and a wrong one) leaves no token in the gateway's log."""
+    await ui.sign_in(READ_TOKEN)
+    await ui.goto("/ui/signin")
+    await ui.page.get_by_label("Access token").fill("wrong-token-typed-by-mistake")
+    await ui.page.get_by_role("button", name="Sign in").click()
+    await ui.page.locator("[role=alert]").wait_for()
+    log = (pipeline.log_dir / "gateway.log").read_text(errors="replace")
+    assert "/ui/signin" in log  # the failed sign-in (401) was logged, by route only
+    for secret in (TOKEN, READ_TOKEN, "wrong-token-typed-by-mistake"):
+        assert secret not in log
