@@ -53,6 +53,15 @@ async def test_every_page_fits_desktop_and_phone(ui: Watched, api, events, days,
         if name == "day":
             await ui.page.wait_for_function("() => document.querySelectorAll('canvas[data-chart]').length === 4")
         await _shoot(ui, out, name)
+    # the Upload page after a file with a rejected product went through
+    sent = tmp_path / "upload.xml"
+    sent.write_bytes(sales_xml(days[12], _products(3)))
+    await ui.goto("/ui/upload")
+    await ui.page.set_input_files("#file", str(sent))
+    await ui.page.get_by_role("button", name="Upload").click()
+    await ui.page.locator("#outcome-status[data-status=stored]").wait_for()
+    await _shoot(ui, out, "upload-outcome", fresh=False)
+
     await ui.goto(pages["day"])
     await ui.page.set_viewport_size(README_SIZE)
     await ui.page.wait_for_timeout(150)
@@ -75,7 +84,7 @@ BASICS = """() => ({
 })"""
 
 
-async def _shoot(ui: Watched, out: Path, name: str) -> None:
+async def _shoot(ui: Watched, out: Path, name: str, *, fresh: bool = True) -> None:
     assert await ui.page.evaluate(BASICS) == {"lang": "en", "h1": 1, "main": 1, "unlabelled": []}, name
     for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
         await ui.page.set_viewport_size(size)
@@ -86,6 +95,6 @@ async def _shoot(ui: Watched, out: Path, name: str) -> None:
     await ui.page.set_viewport_size(DESKTOP)
     if name == "signin":  # the token field has the focus already
         assert await ui.page.evaluate("() => document.activeElement.id") == "token"
-    else:
+    elif fresh:  # a page just loaded, not one the test has already clicked in
         await ui.page.keyboard.press("Tab")
         assert await ui.page.evaluate("() => document.activeElement.textContent") == "Skip to content", name

@@ -58,9 +58,10 @@
     p.textContent = total + " problem" + (total === 1 ? "" : "s") + (total > errors.length ? "; the first " + errors.length + " are shown" : "") + ":";
     errorsBox.appendChild(p);
     var table = document.createElement("table");
-    table.className = "errors";
+    table.className = "errors stack-sm";
+    var labels = ["Line", "Field", "Product #", "Code", "Reason"];
     var head = table.createTHead().insertRow();
-    ["Line", "Field", "Product #", "Code", "Reason"].forEach(function (h) {
+    labels.forEach(function (h) {
       var th = document.createElement("th");
       th.scope = "col";
       th.textContent = h;
@@ -69,8 +70,11 @@
     var body = table.createTBody();
     errors.forEach(function (e) {
       var row = body.insertRow();
-      [e.line, e.field, e.product_index, e.code, e.message].forEach(function (v) {
-        row.insertCell().textContent = v === null || v === undefined ? "\u2013" : String(v);
+      [e.line, e.field, e.product_index, e.code, e.message].forEach(function (v, i) {
+        var cell = row.insertCell();
+        cell.textContent = v === null || v === undefined ? "\u2013" : String(v);
+        cell.setAttribute("data-label", labels[i]);
+        if (i === 4) { cell.className = "reason"; }
       });
     });
     var wrap = document.createElement("div");
