@@ -29,6 +29,7 @@ import contextlib
 import logging
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError
 
 from ..bus import ensure_topics, producer_options
@@ -52,6 +53,10 @@ class RawPublisher:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._producer: AIOKafkaProducer | None = None
+        # The breaker's probe has connections of its own: a broker answers the requests
+        # of one connection in order, so a metadata request behind a produce request
+        # that waits for a dead replica would wait as long as the produce request.
+        self._probe_client: AIOKafkaClient | None = None
         self._lock = asyncio.Lock()
         self._retry: asyncio.Task[None] | None = None
         self.breaker = Breaker(self._probe)
@@ -62,15 +67,20 @@ class RawPublisher:
             if self._producer is not None:
                 return True
             producer = AIOKafkaProducer(client_id="sales-gateway", **producer_options(self._settings))
+            probe = AIOKafkaClient(bootstrap_servers=self._settings.kafka_bootstrap_servers,
+                                   client_id="sales-gateway-probe", request_timeout_ms=5_000)
             try:
                 await ensure_topics(self._settings, timeout=_CONNECT_TIMEOUT)
                 await asyncio.wait_for(producer.start(), _CONNECT_TIMEOUT)
+                await asyncio.wait_for(probe.bootstrap(), _CONNECT_TIMEOUT)
             except (KafkaError, OSError, asyncio.TimeoutError, BusUnavailable) as exc:
                 log.warning("kafka not reachable", extra={"cause": f"{type(exc).__name__}: {exc}"})
                 with contextlib.suppress(Exception):
-                    await producer.stop()
+                    await asyncio.wait_for(producer.stop(), _CONNECT_TIMEOUT)
+                with contextlib.suppress(Exception):
+                    await probe.close()
                 return False
-            self._producer = producer
+            self._producer, self._probe_client = producer, probe
             return True
 
     def keep_trying(self) -> None:
@@ -120,10 +130,9 @@ class RawPublisher:
                                  f"({cause}); the producer keeps retrying it") from exc
 
     async def _probe(self) -> None:
-        producer = self._producer
-        if producer is None:
+        if self._probe_client is None:
             raise BusUnavailable("the producer is not connected")
-        await producer.client.fetch_all_metadata()
+        await self._probe_client.fetch_all_metadata()
 
     async def ping(self) -> bool:
         if self._producer is None:
@@ -145,3 +154,6 @@ class RawPublisher:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._producer.stop(), _CONNECT_TIMEOUT)
             self._producer = None
+        if self._probe_client is not None:
+            await self._probe_client.close()
+            self._probe_client = None
