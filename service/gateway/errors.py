@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import BusUnavailable, CacheUnavailable, StorageUnavailable, TransientError
+from ..errors import BusUnavailable, BusUnconfirmed, CacheUnavailable, StorageUnavailable, TransientError
 from ..logs import ctx
 from ..metrics import GATEWAY_UNAVAILABLE
 from .auth import AuthError
@@ -54,6 +54,14 @@ def install_error_handlers(app: FastAPI) -> None:
         _unavailable(request, "kafka_unavailable", exc, exc.reason)
         return _json(503, "kafka_unavailable", "the message bus is not reachable; nothing was accepted, "
                      "retry later", {"Retry-After": str(exc.retry_after or 5)})
+
+    @app.exception_handler(BusUnconfirmed)
+    async def _unconfirmed(request: Request, exc: BusUnconfirmed) -> JSONResponse:
+        # Uploads answer this with their upload id (gateway/uploads.py); this is the rest
+        # (a report request): handed to Kafka, not confirmed, may still be processed.
+        log.warning("not confirmed by Kafka", extra=ctx(path=request.url.path, error=str(exc)))
+        return _json(504, "kafka_unconfirmed", "Kafka has not confirmed the request yet; it may still be "
+                     "processed", {"Retry-After": "5"})
 
     @app.exception_handler(StorageUnavailable)
     async def _db(request: Request, exc: StorageUnavailable) -> JSONResponse:

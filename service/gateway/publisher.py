@@ -135,11 +135,9 @@ class RawPublisher:
         await self._probe_client.fetch_all_metadata()
 
     async def ping(self) -> bool:
-        if self._producer is None:
-            return False
         try:
-            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), 2.0)
-        except (KafkaError, OSError, asyncio.TimeoutError):
+            await asyncio.wait_for(self._probe(), 2.0)
+        except (KafkaError, OSError, asyncio.TimeoutError, BusUnavailable):
             return False
         return True
 
