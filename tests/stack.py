@@ -107,8 +107,11 @@ def _ports_in_use() -> dict[str, int]:
 
 
 def stop_native(*, purge: bool = False) -> None:
-    """Stop the tests' native stack; with purge, delete its data too (what .ci/run does at the end)."""
+    """Stop the tests' native stack; with purge, delete its data too (what .ci/run does at the end).
+    A three-broker cluster an interrupted run left behind is always deleted."""
     _native(_ports_in_use(), "services", "purge" if purge else "down", check=True, timeout=120)
+    if CLUSTER_STATE.exists():
+        _native({}, "services", "purge", state=CLUSTER_STATE, brokers=3, check=True, timeout=180)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@
 #   SALES_KAFKA_CONTROLLER_PORT  KRaft controller port   (default 9093)
 #   SALES_KAFKA_BROKERS          1 (default) or 3: a three-node KRaft cluster, replication
 #                                factor 3, min.insync.replicas 2; node N (1-based) listens
-#                                on SALES_KAFKA_PORT+2(N-1) and SALES_KAFKA_CONTROLLER_PORT+2(N-1)
+#                                on SALES_KAFKA_PORT+2(N-1) and SALES_KAFKA_CONTROLLER_PORT+2(N-1);
+#                                remembered in $STATE/kafka/brokers for later commands
 #   SALES_PG_PORT                PostgreSQL port         (default 5432)
 #   SALES_REDIS_PORT             Redis port              (default 6379)
 #   SALES_KAFKA_VERSION          Kafka jars to use       (default 4.4.0)
@@ -21,6 +22,10 @@ SALES_KAFKA_CONTROLLER_PORT="${SALES_KAFKA_CONTROLLER_PORT:-9093}"
 SALES_PG_PORT="${SALES_PG_PORT:-5432}"
 SALES_REDIS_PORT="${SALES_REDIS_PORT:-6379}"
 SALES_KAFKA_VERSION="${SALES_KAFKA_VERSION:-4.4.0}"
+# unset: as many brokers as this state's Kafka was started with (kafka/brokers), else 1
+if [[ -z ${SALES_KAFKA_BROKERS:-} && -s $STATE/kafka/brokers ]]; then
+    SALES_KAFKA_BROKERS="$(cat "$STATE/kafka/brokers")"
+fi
 SALES_KAFKA_BROKERS="${SALES_KAFKA_BROKERS:-1}"
 LOG_DIR="$STATE/logs"
 RUN_DIR="$STATE/run"
