@@ -104,6 +104,9 @@ async def upload(request: Request, user: Uploader) -> Response:
     gw = gateway(request)
     body = await read_body(request, gw.settings.max_upload_bytes)
     result = await submit(gw, body, user.principal, None)
+    if result.in_progress:
+        raise ApiError(409, "day_in_progress", "another upload of this sales date is being processed; it may "
+                       "still be rejected, so try again in a little while", sales_date=result.sales_date)
     if result.duplicate:
         raise ApiError(409, "duplicate_day", DUPLICATE_DAY_MESSAGE, sales_date=result.sales_date)
     await dashboard(request).recent.add(Accepted(
