@@ -39,6 +39,9 @@ from .breaker import Breaker
 
 __all__ = ["RawPublisher"]
 
+# What a connect or a probe may fail with: Kafka's own errors, or ours from ensure_topics.
+_NOT_REACHABLE: tuple[type[BaseException], ...] = (*KAFKA_ERRORS, BusUnavailable)
+
 log = logging.getLogger("sales_analyzer.gateway")
 
 _CONNECT_TIMEOUT = 5.0
@@ -72,7 +75,7 @@ class RawPublisher:
                 await ensure_topics(self._settings, timeout=_CONNECT_TIMEOUT)
                 await asyncio.wait_for(producer.start(), _CONNECT_TIMEOUT)
                 await asyncio.wait_for(probe.bootstrap(), _CONNECT_TIMEOUT)
-            except (*KAFKA_ERRORS, BusUnavailable) as exc:
+            except _NOT_REACHABLE as exc:
                 log.warning("kafka not reachable", extra={"cause": f"{type(exc).__name__}: {exc}"})
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(producer.stop(), _CONNECT_TIMEOUT)
@@ -136,7 +139,7 @@ class RawPublisher:
     async def ping(self) -> bool:
         try:
             await asyncio.wait_for(self._probe(), 2.0)
-        except (*KAFKA_ERRORS, BusUnavailable):
+        except _NOT_REACHABLE:
             return False
         return True
 
