@@ -2,12 +2,14 @@
 
 Both inputs come sorted by product id (the day's primary key order), so one
 pass compares them and memory holds only the listed samples, whatever the size
-of the day. The totals are summed from the lines, exactly (Decimal).
+of the day. The totals are summed from the lines, exactly (Decimal). The merge
+(_Differ.step) is written once; diff_days drives it over lists, diff_streams over
+asynchronous streams (a big day read from PostgreSQL in pieces).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
@@ -15,7 +17,7 @@ from typing import Literal
 from ..models import ChangeSet, DayDiff, ProductChange, ProductState, SalesLine
 from ..names import MAX_CHANGES_LISTED
 
-__all__ = ["diff_days", "by_product"]
+__all__ = ["diff_days", "diff_streams", "by_product"]
 
 Field = Literal["name", "category", "quantity", "price"]
 _FIELDS: tuple[Field, ...] = ("name", "category", "quantity", "price")
@@ -62,41 +64,81 @@ def _state(line: SalesLine) -> ProductState:
                         revenue=line.quantity * line.price)
 
 
-def _sorted(lines: Iterable[SalesLine], which: str) -> Iterator[SalesLine]:
-    last: int | None = None
-    for line in lines:
-        if last is not None and line.product_id <= last:
-            raise ValueError(f"{which} lines are not sorted by unique product id ({line.product_id} after {last})")
-        last = line.product_id
-        yield line
+class _Order:
+    """Refuses a side whose lines do not come by strictly rising product id."""
+
+    __slots__ = ("_which", "_last")
+
+    def __init__(self, which: str) -> None:
+        self._which = which
+        self._last: int | None = None
+
+    def __call__(self, line: SalesLine | None) -> SalesLine | None:
+        if line is not None:
+            if self._last is not None and line.product_id <= self._last:
+                raise ValueError(f"{self._which} lines are not sorted by unique product id "
+                                 f"({line.product_id} after {self._last})")
+            self._last = line.product_id
+        return line
+
+
+class _Differ:
+    """The merge's state: both sides' totals and the three change tallies."""
+
+    def __init__(self, limit: int) -> None:
+        self.old, self.new = _Totals(), _Totals()
+        self.added, self.removed, self.changed = _Tally(limit), _Tally(limit), _Tally(limit)
+
+    def step(self, old: SalesLine | None, new: SalesLine | None) -> tuple[bool, bool]:
+        """Account for the head line of each side (None: that side is done); say which sides move on."""
+        if new is None or (old is not None and old.product_id < new.product_id):
+            assert old is not None
+            self.old.add(old)
+            self.removed.add(old, None)
+            return True, False
+        if old is None or new.product_id < old.product_id:
+            self.new.add(new)
+            self.added.add(None, new)
+            return False, True
+        self.old.add(old)
+        self.new.add(new)
+        fields = [f for f in _FIELDS if getattr(old, f) != getattr(new, f)]
+        if fields:
+            self.changed.add(old, new, fields)
+        return True, True
+
+    def result(self) -> DayDiff:
+        return DayDiff(
+            products_before=self.old.products, products_after=self.new.products,
+            units_before=self.old.units, units_after=self.new.units,
+            revenue_before=self.old.revenue, revenue_after=self.new.revenue,
+            added=self.added.done(), removed=self.removed.done(), changed=self.changed.done())
 
 
 def diff_days(before: Iterable[SalesLine], after: Iterable[SalesLine], *,
               limit: int = MAX_CHANGES_LISTED) -> DayDiff:
     """Compare a day's stored lines with its correction's; both sorted by product id."""
-    old_totals, new_totals = _Totals(), _Totals()
-    added, removed, changed = _Tally(limit), _Tally(limit), _Tally(limit)
-    olds, news = _sorted(before, "old"), _sorted(after, "new")
-    old, new = next(olds, None), next(news, None)
+    differ, old_order, new_order = _Differ(limit), _Order("old"), _Order("new")
+    olds, news = iter(before), iter(after)
+    old, new = old_order(next(olds, None)), new_order(next(news, None))
     while old is not None or new is not None:
-        if new is None or (old is not None and old.product_id < new.product_id):
-            assert old is not None
-            old_totals.add(old)
-            removed.add(old, None)
-            old = next(olds, None)
-        elif old is None or new.product_id < old.product_id:
-            new_totals.add(new)
-            added.add(None, new)
-            new = next(news, None)
-        else:
-            old_totals.add(old)
-            new_totals.add(new)
-            fields = [f for f in _FIELDS if getattr(old, f) != getattr(new, f)]
-            if fields:
-                changed.add(old, new, fields)
-            old, new = next(olds, None), next(news, None)
-    return DayDiff(
-        products_before=old_totals.products, products_after=new_totals.products,
-        units_before=old_totals.units, units_after=new_totals.units,
-        revenue_before=old_totals.revenue, revenue_after=new_totals.revenue,
-        added=added.done(), removed=removed.done(), changed=changed.done())
+        move_old, move_new = differ.step(old, new)
+        if move_old:
+            old = old_order(next(olds, None))
+        if move_new:
+            new = new_order(next(news, None))
+    return differ.result()
+
+
+async def diff_streams(before: AsyncIterator[SalesLine], after: AsyncIterator[SalesLine], *,
+                       limit: int = MAX_CHANGES_LISTED) -> DayDiff:
+    """diff_days over two streams (a big day read in pieces): memory holds only the listed changes."""
+    differ, old_order, new_order = _Differ(limit), _Order("old"), _Order("new")
+    old, new = old_order(await anext(before, None)), new_order(await anext(after, None))
+    while old is not None or new is not None:
+        move_old, move_new = differ.step(old, new)
+        if move_old:
+            old = old_order(await anext(before, None))
+        if move_new:
+            new = new_order(await anext(after, None))
+    return differ.result()

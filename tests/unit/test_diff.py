@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
 
-from service.ingest.diff import by_product, diff_days
+from service.ingest.diff import by_product, diff_days, diff_streams
 from service.models import DayDiff, SalesLine
 
 
@@ -75,3 +76,17 @@ def test_the_diff_round_trips_through_json_exactly():
     """The stored audit (JSON) reads back to the same diff, money exact."""
     d = diff_days([line(1, 3, "0.10")], [line(1, 3, "0.20"), line(2, 1, "99999999.99")])
     assert DayDiff.model_validate_json(d.model_dump_json()) == d
+
+
+async def _stream(lines: list[SalesLine]) -> AsyncIterator[SalesLine]:
+    for ln in lines:
+        yield ln
+
+
+async def test_the_streaming_diff_equals_the_list_diff():
+    """diff_streams over two asynchronous streams gives exactly what diff_days gives over the lists."""
+    before = [line(i, i % 7 + 1, f"{i % 13}.50") for i in range(1, 400, 2)]
+    after = [line(i, i % 5 + 1, f"{i % 13}.50", name="N" if i % 11 == 0 else None) for i in range(1, 500, 3)]
+    assert await diff_streams(_stream(before), _stream(after), limit=7) == diff_days(before, after, limit=7)
+    with pytest.raises(ValueError):
+        await diff_streams(_stream([line(2), line(1)]), _stream([]))
