@@ -12,6 +12,8 @@ DayChanged and the batch is redone. The reporter marks reports stale
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -23,10 +25,12 @@ from ..models import DayDiff, SalesLine, UploadRecord
 from .db import translate_errors
 from .uploads import insert_uploads
 
-__all__ = ["StoredDay", "CorrectionRow", "stored_day", "replace_day", "corrections_of", "mark_stale",
-           "stored_days_between"]
+__all__ = ["StoredDay", "CorrectionRow", "StagedSwap", "stored_day", "replace_day", "staged_swap", "corrections_of",
+           "mark_stale", "stored_days_between"]
 
 _LINE_COLUMNS = ["sales_date", "product_id", "name", "category", "quantity", "price"]
+# Lines per round trip when a big day is read as a stream (~1 MB of rows).
+_PREFETCH = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,26 +73,88 @@ async def replace_day(pool: asyncpg.Pool, record: UploadRecord, *, superseded: U
     assert record.sales_date is not None and record.status == "stored"
     day = record.sales_date
     async with translate_errors("replace_day"), pool.acquire() as conn, conn.transaction():
-        owner = await conn.fetchval("SELECT upload_id FROM sales_days WHERE sales_date = $1 FOR UPDATE", day)
+        owner = await _lock_day(conn, day)
         if owner != superseded:
             raise DayChanged(f"{day} is now owned by {owner}, not {superseded}: the correction is redone")
         await insert_uploads(conn, [record])
         await conn.execute("DELETE FROM sales_lines WHERE sales_date = $1", day)
-        await conn.execute(
-            "UPDATE sales_days SET upload_id = $2, products = $3, total_units = $4, total_revenue = $5,"
-            " stored_at = now() WHERE sales_date = $1",
-            day, record.upload_id, len(record.lines), record.total_units, record.total_revenue)
         await conn.copy_records_to_table(
             "sales_lines", columns=_LINE_COLUMNS,
             records=[(day, ln.product_id, ln.name, ln.category, ln.quantity, ln.price) for ln in record.lines])
-        await conn.execute("UPDATE uploads SET status = 'superseded', updated_at = now() WHERE upload_id = $1",
-                           superseded)
-        at: dt.datetime = await conn.fetchval(
-            "INSERT INTO corrections (upload_id, superseded_upload_id, sales_date, sender, revenue_before,"
-            " revenue_after, diff) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING corrected_at",
-            record.upload_id, superseded, day, record.sender, diff.revenue_before, diff.revenue_after,
-            diff.model_dump(mode="json"))
+        return await _supersede(conn, record, superseded=superseded, diff=diff)
+
+
+async def _lock_day(conn: asyncpg.Connection, day: dt.date) -> UUID | None:
+    """The day's owner, its row locked until the transaction ends (None: not stored)."""
+    owner: UUID | None = await conn.fetchval(
+        "SELECT upload_id FROM sales_days WHERE sales_date = $1 FOR UPDATE", day)
+    return owner
+
+
+async def _supersede(conn: asyncpg.Connection, record: UploadRecord, *, superseded: UUID,
+                     diff: DayDiff) -> dt.datetime:
+    """The day's row to its new owner and totals (the diff's "after"), the old upload superseded,
+    the audit written; the new lines are in place already."""
+    await conn.execute(
+        "UPDATE sales_days SET upload_id = $2, products = $3, total_units = $4, total_revenue = $5,"
+        " stored_at = now() WHERE sales_date = $1",
+        record.sales_date, record.upload_id, diff.products_after, diff.units_after, diff.revenue_after)
+    await conn.execute("UPDATE uploads SET status = 'superseded', updated_at = now() WHERE upload_id = $1",
+                       superseded)
+    at: dt.datetime = await conn.fetchval(
+        "INSERT INTO corrections (upload_id, superseded_upload_id, sales_date, sender, revenue_before,"
+        " revenue_after, diff) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING corrected_at",
+        record.upload_id, superseded, record.sales_date, record.sender, diff.revenue_before, diff.revenue_after,
+        diff.model_dump(mode="json"))
     return at
+
+
+async def _lines(conn: asyncpg.Connection, query: str, *args: Any) -> AsyncIterator[SalesLine]:
+    # A cursor fetches in pieces: a day of a million lines never sits in memory whole.
+    async for r in conn.cursor(query, *args, prefetch=_PREFETCH):
+        yield SalesLine(r["product_id"], r["name"], r["category"], r["quantity"], r["price"])
+
+
+class StagedSwap:
+    """A staged big day replacing a stored day, inside one transaction (``staged_swap``): the
+    caller reads both sides' lines as streams for the diff, then calls ``replace``."""
+
+    def __init__(self, conn: asyncpg.Connection, day: dt.date, owner: UUID | None, table: str,
+                 exclude: Sequence[int]) -> None:
+        self._conn = conn
+        self._day = day
+        self.owner = owner  # the upload that owns the day now (its row is locked), None: not stored
+        self._from = f"FROM {table} WHERE seq <> ALL($1::bigint[])"
+        self._exclude = list(exclude)
+
+    def old_lines(self) -> AsyncIterator[SalesLine]:
+        return _lines(self._conn, "SELECT product_id, name, category, quantity, price FROM sales_lines "
+                                  "WHERE sales_date = $1 ORDER BY product_id", self._day)
+
+    def new_lines(self) -> AsyncIterator[SalesLine]:
+        return _lines(self._conn, f"SELECT product_id, name, category, quantity, price {self._from} "
+                                  "ORDER BY product_id, seq", self._exclude)
+
+    async def replace(self, record: UploadRecord, *, diff: DayDiff) -> dt.datetime:
+        """Swap the lines for the staged ones and supersede the owner (see replace_day)."""
+        assert self.owner is not None and record.sales_date == self._day
+        await insert_uploads(self._conn, [record])
+        await self._conn.execute("UPDATE uploads SET products_stored = $2 WHERE upload_id = $1",
+                                 record.upload_id, diff.products_after)
+        await self._conn.execute("DELETE FROM sales_lines WHERE sales_date = $1", self._day)
+        await self._conn.execute(
+            "INSERT INTO sales_lines (sales_date, product_id, name, category, quantity, price) "
+            f"SELECT $2::date, product_id, name, category, quantity, price {self._from}", self._exclude, self._day)
+        return await _supersede(self._conn, record, superseded=self.owner, diff=diff)
+
+
+@asynccontextmanager
+async def staged_swap(pool: asyncpg.Pool, day: dt.date, *, table: str,
+                      exclude: Sequence[int] = ()) -> AsyncIterator[StagedSwap]:
+    """One transaction around a staged day's replacement; ``table`` is the staging table
+    (schema-qualified, quoted) with the columns seq, product_id, name, category, quantity, price."""
+    async with translate_errors("staged_swap"), pool.acquire() as conn, conn.transaction():
+        yield StagedSwap(conn, day, await _lock_day(conn, day), table, exclude)
 
 
 _SELECT = ("SELECT upload_id, superseded_upload_id, sales_date, sender, corrected_at, diff FROM corrections "

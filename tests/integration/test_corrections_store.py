@@ -8,7 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 from service.ingest.decide import RawUpload, raw_upload
+from service.ingest.diff import diff_streams
+from service.models import UploadRecord
 from service.names import STORED_DAYS_KEY, redis_day_key
+from service.storage.corrections import staged_swap
 
 from ..conftest import sales_xml
 from .test_ingest_store import raw, service, sink, status_of  # noqa: F401 - sink is a fixture
@@ -146,3 +149,39 @@ async def test_a_correction_of_a_day_not_stored_stores_it(pg_pool, redis_client,
     await svc.handle([late])
     assert await status_of(pg_pool, late.upload_id) == "duplicate"
 
+
+
+async def test_a_staged_day_replaces_a_stored_one_streamed(pg_pool, redis_client, sink, days):
+    """A big day's staged lines (12,000, read as streams for the diff) replace the stored day in one
+    transaction; excluded staged rows stay out; the audit is the streamed diff."""
+    svc = service(pg_pool, redis_client, sink)
+    first = raw(sales_xml(days[0], ORIGINAL))
+    await svc.handle([first])
+    table = f"test_staged_{uuid.uuid4().hex}"
+    await pg_pool.execute(f"CREATE TABLE {table} (seq bigint GENERATED ALWAYS AS IDENTITY, product_id bigint, "
+                          "name text, category text, quantity integer, price numeric(12, 2))")
+    try:
+        await pg_pool.copy_records_to_table(table, columns=["product_id", "name", "category", "quantity", "price"],
+                                            records=[(i, f"P{i}", "C", 1 + i % 3, Decimal("2.00"))
+                                                     for i in range(12_000, 0, -1)] + [(5, "dup", "C", 9, 1)])
+        dup = await pg_pool.fetchval(f"SELECT seq FROM {table} WHERE name = 'dup'")
+        rec = UploadRecord(upload_id=uuid.uuid4(), status="stored", sales_date=days[0], source="kafka",
+                           sender="bulk", size_bytes=1, topic="test", partition=0, offset=0, replace=True)
+        async with staged_swap(pg_pool, days[0], table=table, exclude=[dup]) as swap:
+            assert swap.owner == first.upload_id
+            diff = await diff_streams(swap.old_lines(), swap.new_lines())
+            await swap.replace(rec, diff=diff)
+    finally:
+        await pg_pool.execute(f"DROP TABLE IF EXISTS {table}")
+    assert (diff.products_before, diff.products_after) == (3, 12_000)
+    assert diff.added.count == 11_997 and diff.changed.count == 3 and diff.removed.count == 0
+    day = await pg_pool.fetchrow("SELECT * FROM sales_days WHERE sales_date = $1", days[0])
+    expected = sum(Decimal("2.00") * (1 + i % 3) for i in range(1, 12_001))
+    assert (day["upload_id"], day["products"], day["total_revenue"]) == (rec.upload_id, 12_000, expected)
+    assert await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[0]) == 12_000
+    assert await pg_pool.fetchval("SELECT name FROM sales_lines WHERE sales_date = $1 AND product_id = 5",
+                                  days[0]) == "P5"
+    assert await status_of(pg_pool, first.upload_id) == "superseded"
+    assert await pg_pool.fetchval("SELECT products_stored FROM uploads WHERE upload_id = $1", rec.upload_id) == 12_000
+    audit = await pg_pool.fetchrow("SELECT * FROM corrections WHERE upload_id = $1", rec.upload_id)
+    assert audit["superseded_upload_id"] == first.upload_id and audit["revenue_after"] == expected
