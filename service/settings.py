@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     )
     llm_timeout_seconds: float = Field(60.0, gt=0, validation_alias="LLM_TIMEOUT_SECONDS")
     llm_max_retries: int = Field(2, ge=0, le=10, validation_alias="LLM_MAX_RETRIES")
-    llm_max_concurrency: int = Field(4, ge=1, validation_alias="LLM_MAX_CONCURRENCY")
+    llm_max_concurrency: int = Field(8, ge=1, validation_alias="LLM_MAX_CONCURRENCY")
     llm_max_tokens: int = Field(1200, ge=64, validation_alias="LLM_MAX_TOKENS")
     # After this many failed rounds (each round = the client's own retries) the
     # day's report is stored as "failed" and can be regenerated later.
