@@ -14,6 +14,11 @@ Replies:
   timeout:N   sleeps N seconds before answering ok
   malformed   200 with a body that is not JSON
   empty       200 with no choices
+
+Options for load and rate-limit tests: ``latency`` (seconds every answer takes,
+slept without blocking other requests), ``rate_limit_every`` (every Nth request
+answers 429 with ``Retry-After: retry_after``). ``calls`` logs every request's
+arrival (wall clock) and the status it got.
 """
 
 from __future__ import annotations
@@ -60,7 +65,11 @@ def echo_report(prompt: str) -> str:
 
 
 class FakeLLM:
-    def __init__(self) -> None:
+    def __init__(self, *, latency: float = 0.0, rate_limit_every: int = 0, retry_after: int = 2) -> None:
+        self.latency = latency
+        self.rate_limit_every = rate_limit_every
+        self.retry_after = retry_after
+        self.calls: list[tuple[float, int]] = []  # (time.time() at arrival, HTTP status answered)
         self._script: deque[str] = deque()
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -92,16 +101,27 @@ class FakeLLM:
         with self._lock:
             self._script.clear()
             self.requests.clear()
+            self.calls.clear()
 
     def _next(self) -> str:
         with self._lock:
             return self._script.popleft() if self._script else "ok"
 
     async def _complete(self, request: Request) -> Response:
+        arrived = time.time()
         body = await request.json()
         with self._lock:
             self.requests.append(body)
+            nth = len(self.requests)
         action = self._next()
+        if self.rate_limit_every and nth % self.rate_limit_every == 0:
+            action = f"429:{self.retry_after}"
+        response = await self._answer(action, body)
+        with self._lock:
+            self.calls.append((arrived, response.status_code))
+        return response
+
+    async def _answer(self, action: str, body: dict[str, Any]) -> Response:
         if action == "500":
             return JSONResponse({"error": {"message": "boom", "type": "server_error"}}, status_code=500)
         if action.startswith("429"):
@@ -110,6 +130,8 @@ class FakeLLM:
                                 headers={"retry-after": wait})
         if action.startswith("timeout"):
             await asyncio.sleep(float(action.partition(":")[2] or "30"))
+        if self.latency:
+            await asyncio.sleep(self.latency)
         if action == "malformed":
             return PlainTextResponse("{not json", media_type="application/json")
         if action == "empty":

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypedDict
 
 from ..errors import LLMRejected, LLMUnavailable, UnknownDay
+from ..ids import report_id_for_request, report_id_for_upload
 from ..logs import ctx
 from ..metrics import REPORTS, STAGE_SECONDS
 from ..models import ReportEvent
@@ -29,16 +30,6 @@ from .writer import write_report
 __all__ = ["ReporterService", "report_id_for_upload", "report_id_for_request", "event_of"]
 
 log = logging.getLogger("sales_analyzer.reporter")
-
-_REPORT_NS = uuid.UUID("6f1d7f3e-8a63-4d55-9a55-5a1e5a1e0003")
-
-
-def report_id_for_upload(upload_id: uuid.UUID) -> uuid.UUID:
-    return uuid.uuid5(_REPORT_NS, f"stored:{upload_id}")
-
-
-def report_id_for_request(request_id: uuid.UUID) -> uuid.UUID:
-    return uuid.uuid5(_REPORT_NS, f"request:{request_id}")
 
 
 class _ReportKey(TypedDict):
