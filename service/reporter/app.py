@@ -23,12 +23,13 @@ from ..concurrent import ConcurrentRunner
 from ..errors import BusUnavailable, PermanentError, TransientError
 from ..lag import LagMonitor
 from ..logs import ctx
-from ..metrics import LAST_PROGRESS, RETRIES
+from ..metrics import LAST_PROGRESS, REPORTS_IN_FLIGHT, RETRIES
 from ..models import ReportEvent, ReportRequest, SalesStored
 from ..names import GROUP_REPORTS, HEADER_EVENT_ID, TOPIC_REPORT_REQUESTS, TOPIC_REPORTS, TOPIC_STORED
 from ..runtime import health_routes, wait_for
 from ..settings import Settings
-from ..storage.db import create_pool
+from ..storage.db import create_pool, keep_session
+from ..storage.facts_sql import FACTS_SERVER_SETTINGS
 from ..storage.migrate import migrate
 from .handler import ReporterService, report_id_for_upload
 from .llm import LLMClient
@@ -67,6 +68,7 @@ def build_reporter(settings: Settings) -> AsgiFastStream:
 
     runner = ConcurrentRunner(limit=settings.llm_max_concurrency, on_retry=_log_retry,
                               backoff_max=settings.retry_backoff_max_seconds)
+    REPORTS_IN_FLIGHT.set_function(lambda: runner.in_flight)
 
     async def guarded(work: Awaitable[object], where: dict[str, Any]) -> None:
         """One message's work. Input nobody can fix is logged and skipped; anything else
@@ -125,14 +127,15 @@ def build_reporter(settings: Settings) -> AsgiFastStream:
     async def lifespan(context: ContextRepo) -> AsyncIterator[None]:
         await wait_for("kafka topics", lambda: ensure_topics(settings))
         pool = await wait_for("postgresql", lambda: create_pool(
-            settings.database_url.get_secret_value(), min_size=1, max_size=settings.llm_max_concurrency + 2))
+            settings.database_url.get_secret_value(), min_size=1, max_size=settings.llm_max_concurrency + 2,
+            server_settings=FACTS_SERVER_SETTINGS, reset=keep_session))
         await migrate(pool)
         llm = LLMClient(settings) if settings.llm_enabled else None
         if llm is None:
             log.warning("OPENAI_API_KEY is not set: reports come from the built-in writer")
         state["service"] = ReporterService(pool=pool, llm=llm, publish=publish,
                                            language=settings.report_language,
-                                           max_attempts=settings.llm_max_attempts)
+                                           max_attempts=settings.llm_max_attempts, tuned=True)
         lag.start()
         LAST_PROGRESS.labels(stage="reporter").set(time.time())
         try:

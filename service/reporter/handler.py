@@ -56,8 +56,10 @@ def event_of(row: ReportRow) -> ReportEvent:
 
 class ReporterService:
     def __init__(self, *, pool: Pool, llm: LLMClient | None, publish: Callable[[ReportEvent], Awaitable[None]],
-                 language: Literal["ru", "en"], max_attempts: int) -> None:
+                 language: Literal["ru", "en"], max_attempts: int, tuned: bool = False) -> None:
+        """``tuned``: the pool's connections carry FACTS_SERVER_SETTINGS."""
         self._pool = pool
+        self._tuned = tuned
         self._llm = llm
         self._publish = publish
         self._language = language
@@ -81,7 +83,7 @@ class ReporterService:
 
         try:
             async with translate_errors("load_facts"), self._pool.acquire() as conn:
-                facts = await load_facts(conn, sales_date)
+                facts = await load_facts(conn, sales_date, tuned=self._tuned)
         except LookupError as exc:
             raise UnknownDay(f"no sales stored for {sales_date}") from exc
         system, user = build_messages(facts, language=self._language)

@@ -34,13 +34,17 @@ from ..reporter.facts import (
 )
 from .db import translate_errors
 
-__all__ = ["load_facts", "FACTS_SQL"]
+__all__ = ["load_facts", "FACTS_SQL", "FACTS_SERVER_SETTINGS"]
 
 # CTE row estimates are guesses, so the planner may think this statement costly
 # enough for JIT, whose compilation alone took ~750 ms against ~150 ms for the
 # whole query on a 50,000-product day. A day's lines (two days for the
 # comparison) fit in memory; the default 4 MB work_mem spills them to disk.
 _SETTINGS = "SET LOCAL jit = off; SET LOCAL work_mem = '32MB'"
+# The same for a whole connection: a pool made with these (the reporter's) lets
+# load_facts(..., tuned=True) run the statement alone, one round trip instead of
+# four (BEGIN, SET, the statement, COMMIT).
+FACTS_SERVER_SETTINGS = {"jit": "off", "work_mem": "32MB"}
 
 # The "previous day" is the latest stored day inside the trailing window: a
 # comparison with a day months ago would mislead, so a day with no stored day in
@@ -111,13 +115,21 @@ SELECT json_build_object(
 """
 
 
-async def load_facts(conn: asyncpg.Connection, sales_date: dt.date) -> Facts:
-    """The facts of a stored day; LookupError when the day is not stored."""
+async def load_facts(conn: asyncpg.Connection, sales_date: dt.date, *, tuned: bool = False) -> Facts:
+    """The facts of a stored day; LookupError when the day is not stored.
+
+    ``tuned``: the connection was opened with FACTS_SERVER_SETTINGS. The statement is
+    one snapshot either way."""
     window_from, _ = trailing_window(sales_date)
     p = PARAMETERS
-    async with translate_errors("load_facts"), conn.transaction(readonly=True):
-        await conn.execute(_SETTINGS)
-        text = await conn.fetchval(FACTS_SQL, sales_date, window_from, p.categories_n, p.top_n, p.movers_n)
+    args = (sales_date, window_from, p.categories_n, p.top_n, p.movers_n)
+    async with translate_errors("load_facts"):
+        if tuned:
+            text = await conn.fetchval(FACTS_SQL, *args)
+        else:
+            async with conn.transaction(readonly=True):
+                await conn.execute(_SETTINGS)
+                text = await conn.fetchval(FACTS_SQL, *args)
     raw = json.loads(text, parse_float=Decimal)
     if not raw["stored"]:
         raise LookupError(f"no sales stored for {sales_date.isoformat()}")
