@@ -33,8 +33,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
+from .bus import commit_offsets
+from .errors import BusUnavailable
 from .logs import ctx
 from .offsets import OffsetTracker, Ticket
 from .retry import Backoff
@@ -157,16 +158,16 @@ class ConcurrentRunner:
                 if not part:
                     continue
                 try:
-                    await consumer.commit(part)
-                except (CommitFailedError, IllegalStateError) as exc:
-                    # The group moved on: these partitions are someone else's now and
-                    # they will redo what we could not commit (idempotent work).
-                    log.warning("commit refused after a rebalance", extra=ctx(error=str(exc)))
-                    self._tracker.forget(set(part))
-                    continue
-                except KafkaError as exc:
+                    committed = await commit_offsets(consumer, part)
+                except BusUnavailable as exc:
                     log.warning("commit failed, will retry", extra=ctx(error=str(exc)))
                     ok = False
+                    continue
+                if not committed:
+                    # The group moved on: these partitions are someone else's now and
+                    # they will redo what we could not commit (idempotent work).
+                    log.warning("commit refused after a rebalance", extra=ctx(partitions=len(part)))
+                    self._tracker.forget(set(part))
                     continue
                 self._tracker.committed(part)
             return ok

@@ -43,6 +43,9 @@ class ConfigError(SalesAnalyzerError):
 class TransientError(SalesAnalyzerError):
     """Retrying later may succeed; the message stays unacknowledged."""
 
+    # Seconds the failing side asked us to wait (an LLM's Retry-After); None: our own backoff.
+    retry_after: float | None = None
+
 
 class StorageUnavailable(TransientError):
     """PostgreSQL could not be reached or failed the statement for a transient reason."""

@@ -19,6 +19,11 @@ __all__ = [
     "SalesLine",
     "ParsedDay",
     "KafkaPosition",
+    "Origin",
+    "UploadStatus",
+    "ReportStatus",
+    "UploadRecord",
+    "StoredUpload",
     "SalesStored",
     "SalesRejected",
     "ReportEvent",
@@ -73,6 +78,54 @@ class KafkaPosition(BaseModel):
     offset: int
 
 
+Origin = Literal["http", "kafka"]
+# "stored" in an UploadRecord is a candidate: it may still lose its day to one PostgreSQL has.
+UploadStatus = Literal["stored", "rejected", "duplicate"]
+# "pending" while LLM rounds fail and are counted; "ok" or "failed" once finished.
+ReportStatus = Literal["pending", "ok", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRecord:
+    """What ingest decided for one upload, ready to be written (storage/uploads.py)."""
+
+    upload_id: UUID
+    status: UploadStatus
+    sales_date: dt.date | None
+    source: Origin
+    sender: str | None
+    size_bytes: int
+    topic: str
+    partition: int
+    offset: int
+    products_seen: int = 0
+    products_rejected: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[SalesLine] = field(default_factory=list)
+    total_units: int = 0
+    total_revenue: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredUpload:
+    """An upload row as stored (used to replay a redelivered message's outcome)."""
+
+    upload_id: UUID
+    status: UploadStatus
+    sales_date: dt.date | None
+    source: Origin
+    sender: str | None
+    products_stored: int
+    products_rejected: int
+    errors: list[dict[str, Any]]
+    topic: str
+    partition: int
+    offset: int
+    updated_at: dt.datetime
+    total_units: int | None
+    total_revenue: Decimal | None
+
+
 class _Event(BaseModel):
     event_id: str = Field(description="deterministic id; consumers dedupe on it")
     upload_id: UUID
@@ -89,7 +142,7 @@ class SalesStored(_Event):
     total_units: int
     total_revenue: Decimal = Field(description="sum of quantity*price, exact, as a string")
     issues: list[Issue] = Field(default_factory=list, description="why products were dropped")
-    source: Literal["http", "kafka"]
+    source: Origin
     sender: str | None = None
     stored_at: dt.datetime
 
@@ -101,7 +154,7 @@ class SalesRejected(_Event):
     status: Literal["rejected", "duplicate"]
     reason: str = Field(description="one-line summary")
     errors: list[Issue] = Field(default_factory=list)
-    source: Literal["http", "kafka"]
+    source: Origin
     sender: str | None = None
     kafka: KafkaPosition = Field(description="where the raw upload is, for replay")
     rejected_at: dt.datetime

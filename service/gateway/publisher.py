@@ -17,9 +17,8 @@ import contextlib
 import logging
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 
-from ..bus import ensure_topics, producer_options
+from ..bus import ensure_topics, producer_options, translate_errors
 from ..errors import BusUnavailable
 from ..names import TOPIC_RAW
 from ..settings import Settings
@@ -46,9 +45,10 @@ class RawPublisher:
             producer = AIOKafkaProducer(client_id="sales-gateway", **producer_options(self._settings))
             try:
                 await ensure_topics(self._settings, timeout=_CONNECT_TIMEOUT)
-                await asyncio.wait_for(producer.start(), _CONNECT_TIMEOUT)
-            except (KafkaError, OSError, asyncio.TimeoutError, BusUnavailable) as exc:
-                log.warning("kafka not reachable: %s", type(exc).__name__)
+                with translate_errors("connect"):
+                    await asyncio.wait_for(producer.start(), _CONNECT_TIMEOUT)
+            except BusUnavailable as exc:
+                log.warning("kafka not reachable: %s", exc)
                 with contextlib.suppress(Exception):
                     await producer.stop()
                 return False
@@ -71,19 +71,18 @@ class RawPublisher:
             # seconds each. The background task reconnects; until then answer at once.
             self.keep_trying()
             raise BusUnavailable("Kafka is not reachable")
-        try:
+        with translate_errors("publish"):
             async with asyncio.timeout(_PUBLISH_TIMEOUT):  # no extra task per upload, unlike wait_for
                 await self._producer.send_and_wait(topic, value, key=key.encode(),
                                                    headers=[(k, v.encode()) for k, v in headers.items()])
-        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
-            raise BusUnavailable(f"Kafka did not confirm the publish: {type(exc).__name__}") from exc
 
     async def ping(self) -> bool:
         if self._producer is None:
             return False
         try:
-            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), 2.0)
-        except (KafkaError, OSError, asyncio.TimeoutError):
+            with translate_errors("ping"):
+                await asyncio.wait_for(self._producer.client.fetch_all_metadata(), 2.0)
+        except BusUnavailable:
             return False
         return True
 

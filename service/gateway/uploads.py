@@ -17,10 +17,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from ..errors import BusUnavailable
-from ..ingest.precheck import precheck
 from ..metrics import GATEWAY_UPLOADS
 from ..names import DUPLICATE_DAY_MESSAGE, HEADER_CONTENT_TYPE, HEADER_SENDER, HEADER_SOURCE, HEADER_UPLOAD_ID
 from ..storage.uploads import stored_days
+from ..xmlhead import HeadRefused, precheck
 from .auth import AuthError, Principal
 from .errors import ApiError
 from .state import Gateway, gateway
@@ -84,10 +84,9 @@ class Submitted:
 
 async def submit(gw: Gateway, body: bytes, principal: Principal, idempotency_key: str | None) -> Submitted:
     checked = precheck(body)
-    if checked.issue is not None or checked.sales_date is None:
+    if isinstance(checked, HeadRefused):
         _UPLOADS["invalid"].inc()
         issue = checked.issue
-        assert issue is not None
         raise ApiError(400, issue.code, issue.message, errors=[issue.model_dump(exclude_none=True)])
     day = checked.sales_date.isoformat()
     if idempotency_key:

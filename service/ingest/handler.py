@@ -25,24 +25,15 @@ import anyio
 from ..cache import DayCache
 from ..logs import ctx
 from ..metrics import INGEST_UPLOADS, STAGE_SECONDS
-from ..models import ParsedDay, SalesRejected, SalesStored
+from ..models import ParsedDay, SalesRejected, SalesStored, UploadRecord, UploadStatus
 from ..names import TOPIC_REJECTED, TOPIC_STORED
 from ..storage.db import Pool
-from ..storage.uploads import UploadRecord, find_uploads, record_batch
-from .decide import (
-    Policy,
-    RawUpload,
-    duplicate,
-    judge,
-    mark_duplicate,
-    outcome_event,
-    rejected_early,
-    replay_event,
-)
+from ..storage.uploads import find_uploads, record_batch
+from ..xmlhead import HeadRefused, precheck
+from .decide import Policy, RawUpload, duplicate, judge, lost_day, outcome_event, rejected_early, replay_event
 from .parse import parse_day
-from .precheck import precheck
 
-__all__ = ["IngestService", "Publish"]
+__all__ = ["IngestService", "Publish", "Event"]
 
 log = logging.getLogger("sales_analyzer.ingest")
 
@@ -85,12 +76,11 @@ class IngestService:
         records: dict[Any, UploadRecord] = {}
         dated: list[tuple[RawUpload, dt.date]] = []
         for raw in fresh.values():
-            pre = precheck(raw.data)
-            if pre.issue is not None or pre.sales_date is None:
-                assert pre.issue is not None
-                records[raw.upload_id] = rejected_early(raw, pre.issue)
+            head = precheck(raw.data)
+            if isinstance(head, HeadRefused):
+                records[raw.upload_id] = rejected_early(raw, head.issue)
             else:
-                dated.append((raw, pre.sales_date))
+                dated.append((raw, head.sales_date))
         holders = await self._cache.claim((d.isoformat(), str(r.upload_id)) for r, d in dated)
         in_batch = {str(upload_id) for upload_id in fresh}
         claimed = []
@@ -112,7 +102,13 @@ class IngestService:
         # 4. One transaction for the whole batch (candidates that lose their day to
         #    PostgreSQL become duplicates there).
         ordered = [records[upload_id] for upload_id in fresh]
-        await record_batch(self._pool, ordered, mark_lost=mark_duplicate)
+        async with record_batch(self._pool) as batch:
+            lost = await batch.write(ordered)
+            if lost:
+                for upload_id in lost:
+                    records[upload_id] = lost_day(records[upload_id])
+                ordered = [records[upload_id] for upload_id in fresh]
+                await batch.mark_duplicates([records[upload_id] for upload_id in lost])
 
         # 5. Tell the gateway's stored-days set; give back the claims of uploads that
         #    did not store their day (release only deletes a claim the upload holds).
@@ -132,7 +128,7 @@ class IngestService:
         await self._publish(events)
         STAGE_SECONDS.labels(stage="ingest_batch").observe(time.perf_counter() - started)
 
-    async def _settle_redis(self, outcomes: Sequence[tuple[Any, str, dt.date | None]]) -> None:
+    async def _settle_redis(self, outcomes: Sequence[tuple[Any, UploadStatus, dt.date | None]]) -> None:
         await self._cache.add_stored(d.isoformat() for _, status, d in outcomes if status == "stored" and d)
         await self._cache.release((d.isoformat(), str(i)) for i, status, d in outcomes if status != "stored" and d)
 

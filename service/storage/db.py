@@ -11,9 +11,10 @@ import asyncpg
 
 from ..errors import StorageUnavailable
 
-__all__ = ["Pool", "create_pool", "translate_errors", "TRANSIENT", "keep_session"]
+__all__ = ["Pool", "Connection", "create_pool", "translate_errors", "TRANSIENT", "keep_session"]
 
 Pool = asyncpg.Pool
+Connection = asyncpg.Connection
 
 # Errors that mean "the database is not there right now", not "our SQL is wrong".
 TRANSIENT: tuple[type[BaseException], ...] = (

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
 
+from ..models import ReportStatus
 from .db import translate_errors
 
-__all__ = ["ReportRow", "DayReport", "get_report", "latest_report", "report_days", "report_progress",
-           "record_failure", "request_report", "save_report", "DAY_STATUSES"]
+__all__ = ["ReportRow", "ReportInput", "ReportOutcome", "DayReport", "get_report", "latest_report", "report_days",
+           "report_progress", "record_failure", "request_report", "save_report", "DAY_STATUSES"]
 
 # A stored day's report status, from its newest report row: "ok" or "failed" (written),
 # "pending" (requested and not written yet, or retrying after a failed LLM round),
@@ -25,7 +26,7 @@ class ReportRow:
     report_id: UUID
     sales_date: dt.date
     upload_id: UUID
-    status: str
+    status: ReportStatus
     language: str
     prompt_version: str
     facts: dict[str, Any] | None
@@ -40,6 +41,34 @@ class ReportRow:
     error: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReportInput:
+    """What a report is of and was written from: shared by its success and its failure."""
+
+    report_id: UUID
+    sales_date: dt.date
+    upload_id: UUID
+    language: str
+    prompt_version: str
+    facts: dict[str, Any] | None
+    system_prompt: str | None
+    prompt: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportOutcome:
+    """How the writing ended: the text (ok), or why there is none (failed)."""
+
+    status: Literal["ok", "failed"]
+    text: str | None
+    model: str | None
+    usage: dict[str, Any]
+    verified: bool
+    unverified_numbers: list[str]
+    attempts: int
+    error: str | None
 
 
 _COLUMNS = ", ".join(ReportRow.__slots__)
@@ -111,7 +140,7 @@ async def report_progress(pool: asyncpg.Pool, *, date_from: dt.date | None, date
         rows = await pool.fetch(
             "SELECT coalesce(n.status, 'missing') AS status, count(*) AS days,"
             " count(*) FILTER (WHERE n.status = 'ok' AND NOT n.verified) AS unverified "
-            f"FROM sales_days d LEFT JOIN LATERAL (SELECT status, verified FROM reports r "
+            "FROM sales_days d LEFT JOIN LATERAL (SELECT status, verified FROM reports r "
             "  WHERE r.sales_date = d.sales_date ORDER BY created_at DESC LIMIT 1) n ON true "
             f"WHERE {_RANGE} GROUP BY 1", date_from, date_to)
     counts = dict.fromkeys(DAY_STATUSES, 0)
@@ -145,11 +174,7 @@ async def record_failure(pool: asyncpg.Pool, *, report_id: UUID, sales_date: dt.
     return attempts or 0
 
 
-async def save_report(pool: asyncpg.Pool, *, report_id: UUID, sales_date: dt.date, upload_id: UUID,
-                      status: str, language: str, prompt_version: str, facts: dict[str, Any] | None,
-                      system_prompt: str | None, prompt: str | None, text: str | None, model: str | None,
-                      usage: dict[str, Any], verified: bool, unverified_numbers: list[str],
-                      attempts: int, error: str | None) -> ReportRow:
+async def save_report(pool: asyncpg.Pool, report: ReportInput, outcome: ReportOutcome) -> ReportRow:
     """Store a finished report (idempotent on report_id: a finished row is never rewritten)."""
     async with translate_errors("save_report"):
         r = await pool.fetchrow(
@@ -164,10 +189,13 @@ async def save_report(pool: asyncpg.Pool, *, report_id: UUID, sales_date: dt.dat
             " attempts = GREATEST(reports.attempts, EXCLUDED.attempts), error = EXCLUDED.error,"
             " updated_at = now() WHERE reports.status = 'pending' "
             f"RETURNING {_COLUMNS}",
-            report_id, sales_date, upload_id, status, language, prompt_version, facts, system_prompt,
-            prompt, text, model, usage, verified, unverified_numbers, attempts, error)
+            report.report_id, report.sales_date, report.upload_id, outcome.status, report.language,
+            report.prompt_version, report.facts, report.system_prompt, report.prompt, outcome.text,
+            outcome.model, outcome.usage, outcome.verified, outcome.unverified_numbers, outcome.attempts,
+            outcome.error)
     if r is None:  # already finished by an earlier delivery: keep that one
-        done = await get_report(pool, report_id)
-        assert done is not None
+        done = await get_report(pool, report.report_id)
+        if done is None:  # the row that stopped the update was deleted in between
+            raise LookupError(f"report {report.report_id} vanished while being saved")
         return done
     return _row(r)
