@@ -139,7 +139,12 @@ class ConcurrentRunner:
             await self._dirty.wait()
             await asyncio.sleep(self._linger)  # let a few finish and commit them together
             self._dirty.clear()
-            if not await self.commit():
+            try:
+                ok = await self.commit()
+            except Exception:  # noqa: BLE001 - a bug here must not end all commits of the process
+                log.exception("commit failed unexpectedly, will retry")
+                ok = False
+            if not ok:
                 await asyncio.sleep(1.0)
                 self._dirty.set()
 
@@ -149,7 +154,7 @@ class ConcurrentRunner:
             offsets = {tp: o for tp, o in self._tracker.to_commit().items() if only is None or tp in only}
             by_consumer: dict[int, tuple[Committer, dict[TopicPartition, int]]] = {}
             for tp, offset in offsets.items():
-                consumer = self._consumers[tp]
+                consumer = self._consumers[tp]  # set with the partition's first record, dropped with it
                 by_consumer.setdefault(id(consumer), (consumer, {}))[1][tp] = offset
             ok = True
             for consumer, part in by_consumer.values():
