@@ -82,7 +82,10 @@ def producer_max_request_size(settings: Settings) -> int:
 def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
     """Per-topic configs. sales.raw holds whole files; the rest hold small JSON events."""
     raw_limit = str(producer_max_request_size(settings))
-    common = {"compression.type": "producer", "min.insync.replicas": "1"}
+    # acks=all waits for min.insync.replicas copies: 2 of 3 replicas lets one broker die
+    # without losing an acknowledged record or refusing writes (1 with fewer replicas).
+    min_isr = max(1, min(2, settings.kafka_replication_factor - 1))
+    common = {"compression.type": "producer", "min.insync.replicas": str(min_isr)}
     configs = {t: dict(common) for t in ALL_TOPICS}
     # The broker checks max.message.bytes against the compressed batch; allowing the
     # uncompressed size means even an incompressible maximal upload fits.
@@ -108,8 +111,10 @@ def producer_options(settings: Settings) -> dict[str, Any]:
 
 def make_broker(settings: Settings, *, client_id: str, **kwargs: object) -> KafkaBroker:
     options = producer_options(settings)
+    # FastStream takes a string as one address: a cluster's "a:9092,b:9092" must be a list.
+    servers = [s.strip() for s in options.pop("bootstrap_servers").split(",") if s.strip()]
     return KafkaBroker(
-        options.pop("bootstrap_servers"),
+        servers,
         client_id=client_id,
         allow_auto_create_topics=False,
         graceful_timeout=30.0,

@@ -18,6 +18,7 @@ __all__ = [
     "exposition",
     "GATEWAY_REQUESTS",
     "GATEWAY_UPLOADS",
+    "GATEWAY_UNAVAILABLE",
     "INGEST_UPLOADS",
     "STAGE_SECONDS",
     "RETRIES",
@@ -37,9 +38,15 @@ GATEWAY_REQUESTS = Counter(
 )
 GATEWAY_UPLOADS = Counter(
     "sales_gateway_uploads_total",
-    "Uploads at the gateway by outcome: accepted, duplicate, invalid, too_large, "
-    "unauthorized, forbidden, rate_limited, unavailable",
+    "Uploads at the gateway by outcome: accepted, duplicate, in_progress, invalid, too_large, "
+    "unauthorized, forbidden, rate_limited, unavailable, unconfirmed",
     ["outcome"],
+)
+GATEWAY_UNAVAILABLE = Counter(
+    "sales_gateway_unavailable_total",
+    "503 answers of the gateway by reason (kafka_unavailable, database_unavailable, cache_unavailable) "
+    "and cause (circuit_open, not_connected, not_taken, or the library's exception class)",
+    ["reason", "cause"],
 )
 INGEST_UPLOADS = Counter(
     "sales_ingest_uploads_total", "Uploads recorded by ingest, by final status", ["status"]

@@ -167,13 +167,17 @@ class ReportEvent(_Event):
     sales_date: dt.date
     report_id: UUID
     status: Literal["ok", "failed"]
-    verified: bool = Field(description="every number in text matches a computed fact")
-    unverified_numbers: list[str] = Field(default_factory=list)
+    verified: bool = Field(description="every number in text is a computed fact, with its own sign, direction, "
+                                       "percent or amount form and product, and the day's revenue is stated")
+    unverified_numbers: list[str] = Field(
+        default_factory=list, description="the numbers (as written) that failed the check; "
+                                          "'missing total revenue X' when the revenue is not stated")
     text: str = Field(description="the report, Markdown")
     language: Literal["ru", "en"]
     model: str = Field(description="LLM model, or 'builtin' for the built-in writer")
     prompt_version: str
-    attempts: int
+    attempts: int = Field(description="LLM calls made for this report, failed ones included, over every "
+                                      "delivery (0 for the built-in writer)")
     facts: dict[str, Any] = Field(description="the computed figures the text is checked against")
     error: str | None = Field(None, description="why the report failed, when status is failed")
     created_at: dt.datetime

@@ -25,7 +25,7 @@ from .errors import ApiError
 from .state import Gateway, gateway
 from .uploads import require
 
-__all__ = ["router", "report_json"]
+__all__ = ["router", "report_json", "report_markdown", "get_upload", "regenerate"]
 
 T = TypeVar("T")
 

@@ -4,7 +4,8 @@ Order of work for one batch (the offsets are committed by the caller only after
 this returns, so a crash anywhere means the whole batch is redelivered):
 
 1. uploads already recorded (a redelivery) are answered from PostgreSQL as before;
-2. the cheap check finds each day's date; Redis SET NX claims the day (fast dedupe);
+2. the cheap check finds each day's date; Redis SET NX claims the day (fast dedupe:
+   a day held by another upload and already stored is a duplicate without parsing);
 3. claimed uploads are parsed and validated off the event loop;
 4. one PostgreSQL transaction records every upload and stores the winning days
    (the unique key on the day is the final word);
@@ -83,12 +84,18 @@ class IngestService:
                 dated.append((raw, head.sales_date))
         holders = await self._cache.claim((d.isoformat(), str(r.upload_id)) for r, d in dated)
         in_batch = {str(upload_id) for upload_id in fresh}
+        # A day held by another upload is a duplicate only once it is stored: the holder
+        # may be an upload still in flight (the gateway claims a day before publishing)
+        # that may yet be rejected, or one whose gateway died before publishing.
+        foreign = {d.isoformat() for (r, d), h in zip(dated, holders, strict=True)
+                   if h != str(r.upload_id) and h not in in_batch}
+        settled = (await self._cache.stored_among(foreign) or set()) if foreign else set()
         claimed = []
         for (raw, day), holder in zip(dated, holders, strict=True):
-            # A day claimed by an upload of this very batch is not settled yet (that
-            # upload may still be rejected): parse this one too and let PostgreSQL's
-            # unique day pick the first valid upload.
-            if holder == str(raw.upload_id) or holder in in_batch:
+            # A day claimed by an upload of this very batch, or by one in flight, is not
+            # settled yet: parse this one too and let PostgreSQL's unique day pick the
+            # first valid upload.
+            if day.isoformat() not in settled:
                 claimed.append(raw)
             else:
                 records[raw.upload_id] = duplicate(raw, day)

@@ -23,6 +23,7 @@ from ..storage.db import Pool, translate_errors
 from ..storage.reports import ReportInput, ReportOutcome, ReportRow, get_report, record_failure, save_report
 from ..storage.uploads import day_owner
 from .llm import LLMClient
+from .llm_gate import CallTally
 from .load import load_facts
 from .prompt import PROMPT_VERSION, build_messages
 from .writer import write_report
@@ -77,22 +78,24 @@ class ReporterService:
         common = ReportInput(report_id=report_id, sales_date=sales_date, upload_id=upload_id,
                              language=self._language, prompt_version=PROMPT_VERSION,
                              facts=facts.model_dump(mode="json"), system_prompt=system, prompt=user)
+        # attempts: the report's LLM calls so far, failed ones included, over every delivery.
+        prior = done.attempts if done is not None else 0
+        tally = CallTally(limit=max(self._max_attempts - prior, 0))
         try:
-            draft = await write_report(facts, system, user, llm=self._llm, language=self._language)
+            draft = await write_report(facts, system, user, llm=self._llm, language=self._language, tally=tally)
         except LLMUnavailable as exc:
             attempts = await record_failure(self._pool, report_id=report_id, sales_date=sales_date,
                                             upload_id=upload_id, language=self._language,
-                                            prompt_version=PROMPT_VERSION, error=str(exc))
+                                            prompt_version=PROMPT_VERSION, error=str(exc), calls=tally.calls)
             if attempts < self._max_attempts:
                 raise
-            row = await self._give_up(common, attempts, f"gave up after {attempts} attempts: {exc}")
+            row = await self._give_up(common, attempts, f"gave up after {attempts} LLM calls: {exc}")
         except LLMRejected as exc:
-            row = await self._give_up(common, 1, str(exc))
+            row = await self._give_up(common, prior + tally.calls, str(exc))
         else:
-            prior = done.attempts if done is not None else 0
             row = await save_report(self._pool, common, ReportOutcome(
                 status="ok", text=draft.text, model=draft.model, usage=draft.usage, verified=draft.verified,
-                unverified_numbers=draft.unverified_numbers, attempts=prior + 1, error=None))
+                unverified_numbers=draft.unverified_numbers, attempts=prior + tally.calls, error=None))
         event = event_of(row)
         await self._publish(event)
         REPORTS.labels(status=row.status, verified=str(row.verified).lower()).inc()

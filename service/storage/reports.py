@@ -162,15 +162,15 @@ async def request_report(pool: asyncpg.Pool, *, report_id: UUID, sales_date: dt.
 
 
 async def record_failure(pool: asyncpg.Pool, *, report_id: UUID, sales_date: dt.date, upload_id: UUID,
-                         language: str, prompt_version: str, error: str) -> int:
-    """Count one failed round for a (still pending) report; return the attempts so far."""
+                         language: str, prompt_version: str, error: str, calls: int) -> int:
+    """Add a failed round's LLM calls to a (still pending) report; return its attempts (calls) so far."""
     async with translate_errors("record_failure"):
         attempts: int = await pool.fetchval(
             "INSERT INTO reports (report_id, sales_date, upload_id, status, language, prompt_version,"
-            " attempts, error) VALUES ($1, $2, $3, 'pending', $4, $5, 1, $6) "
-            "ON CONFLICT (report_id) DO UPDATE SET attempts = reports.attempts + 1, error = EXCLUDED.error,"
-            " updated_at = now() WHERE reports.status = 'pending' RETURNING attempts",
-            report_id, sales_date, upload_id, language, prompt_version, error)
+            " attempts, error) VALUES ($1, $2, $3, 'pending', $4, $5, $7, $6) "
+            "ON CONFLICT (report_id) DO UPDATE SET attempts = reports.attempts + EXCLUDED.attempts,"
+            " error = EXCLUDED.error, updated_at = now() WHERE reports.status = 'pending' RETURNING attempts",
+            report_id, sales_date, upload_id, language, prompt_version, error, calls)
     return attempts or 0
 
 

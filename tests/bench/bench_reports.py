@@ -37,7 +37,7 @@ import asyncpg
 from service.names import GROUP_REPORTS
 
 from ..conftest import sales_xml
-from ..fake_llm import FakeLLM
+from ..fake_llm import Call, FakeLLM
 from ..kafka_tools import skip_backlog
 from ..procs import REPO, Pipeline
 from ..stack import provide_stack
@@ -53,9 +53,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
-def most_in_flight(calls: list[tuple[float, int]], latency: float) -> int:
+def most_in_flight(calls: list[Call], latency: float) -> int:
     """The most calls that overlapped, each taken to last `latency` seconds."""
-    starts = sorted(t for t, _ in calls)
+    starts = sorted(c.at for c in calls)
     best, j = 0, 0
     for i, t in enumerate(starts):
         while starts[j] <= t - latency:
