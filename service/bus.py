@@ -17,7 +17,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka import TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 
 from .errors import BusUnavailable
@@ -25,7 +26,7 @@ from .names import ALL_TOPICS, TOPIC_RAW
 from .settings import Settings
 
 __all__ = ["make_broker", "producer_options", "ensure_topics", "topic_configs", "producer_max_request_size",
-           "start_at_latest", "translate_errors", "KAFKA_ERRORS"]
+           "start_at_latest", "translate_errors", "KAFKA_ERRORS", "commit_offsets"]
 
 log = logging.getLogger("sales_analyzer.bus")
 
@@ -54,6 +55,19 @@ class translate_errors:  # noqa: N801 - used like the other edges' translate_err
                  tb: TracebackType | None) -> None:
         if exc is not None and isinstance(exc, KAFKA_ERRORS) and not isinstance(exc, BusUnavailable):
             raise BusUnavailable(f"Kafka unavailable during {self._what}: {type(exc).__name__}") from exc
+
+
+async def commit_offsets(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> bool:
+    """Commit explicit offsets (the next record to read, per partition). False when the
+    group has moved on (a rebalance gave the partitions to someone else, who will redo
+    what was not committed); BusUnavailable when Kafka failed (try again later)."""
+    try:
+        await consumer.commit(offsets)
+    except (CommitFailedError, IllegalStateError):
+        return False
+    except KAFKA_ERRORS as exc:
+        raise BusUnavailable(f"Kafka unavailable during commit: {type(exc).__name__}") from exc
+    return True
 
 
 # Headroom over the largest accepted body for the record's key, headers and framing.

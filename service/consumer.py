@@ -17,6 +17,14 @@ shares lives here, once:
 * the lifespan (topics, PostgreSQL pool and migrations, then the stage service
   built by the consumer's own ``start``), the lag monitor, and /healthz, /metrics.
 
+**Concurrent mode** (``concurrency=N``, the reporter): each subscriber hands its
+records to a :class:`~service.concurrent.ConcurrentRunner` with :meth:`ConsumerApp.submit`
+instead of awaiting the work: up to N records are worked on at once, one key (the
+sales date) at a time, a failure is retried in place with the same fate as above,
+and offsets are committed (``AckPolicy.MANUAL``) only up to the end of each
+partition's run of finished records. Rebalances and shutdown let the work in flight
+finish briefly and commit it (see concurrent.py).
+
 A new consumer is its stage service, a ``start`` that builds it, and a subscriber::
 
     app = ConsumerApp(settings, name="sales-x", stage="x", group=GROUP_X, topics=(TOPIC_A,),
@@ -48,6 +56,7 @@ from prometheus_client import REGISTRY
 from pydantic import BaseModel, ValidationError
 
 from .bus import ensure_topics, make_broker, translate_errors
+from .concurrent import ConcurrentRunner
 from .cache import Redis, create_redis
 from .errors import PermanentError, TransientError
 from .lag import LagMonitor
@@ -63,6 +72,10 @@ from .storage.migrate import migrate
 __all__ = ["ConsumerApp", "Resources", "EventPublisher", "Event"]
 
 log = logging.getLogger("sales_analyzer.consumer")
+
+# How long a stopping consumer in concurrent mode lets the work in flight finish
+# (below the broker's graceful timeout); the rest is cancelled and redone later.
+_DRAIN_SECONDS = 20.0
 
 S = TypeVar("S")
 E = TypeVar("E", bound=BaseModel)
@@ -111,7 +124,11 @@ class ConsumerApp(Generic[S]):
 
     def __init__(self, settings: Settings, *, name: str, stage: str, group: str, topics: tuple[str, ...],
                  stale_after: float, start: Callable[[Resources], Awaitable[S]],
-                 pool_size: tuple[int, int] = (1, 8)) -> None:
+                 pool_size: tuple[int, int] = (1, 8), pool_options: dict[str, Any] | None = None,
+                 concurrency: int = 0) -> None:
+        """``concurrency``: 0 for one message (or batch) at a time, else the records worked
+        on at once (concurrent mode, see the module docstring). ``pool_options``: more
+        asyncpg pool arguments (server_settings, reset)."""
         self.settings = settings
         self.stage = stage
         self.group = group
@@ -119,6 +136,9 @@ class ConsumerApp(Generic[S]):
             KafkaPrometheusMiddleware(registry=REGISTRY, app_name=name)])
         self._start = start
         self._pool_size = pool_size
+        self._pool_options = pool_options or {}
+        self._runner = (ConcurrentRunner(limit=concurrency, on_retry=self._retrying,
+                                         backoff_max=settings.retry_backoff_max_seconds) if concurrency else None)
         self._stale_after = stale_after
         self._service: S | None = None
         self._backoff = Backoff(maximum=settings.retry_backoff_max_seconds)
@@ -134,10 +154,13 @@ class ConsumerApp(Generic[S]):
 
     def subscriber(self, topic: str, *, title: str, description: str, **options: Any) -> Any:
         """A subscriber of the group, committing only after the work returned (NACK_ON_ERROR
-        seeks back on an error); a new group starts at the beginning, never skipping a backlog."""
+        seeks back on an error; in concurrent mode the runner commits); a new group starts
+        at the beginning, never skipping a backlog."""
         defaults: dict[str, Any] = dict(
             group_id=self.group, ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest",
             session_timeout_ms=30_000, heartbeat_interval_ms=3_000)
+        if self._runner is not None:  # the runner commits, and hears of rebalances
+            defaults |= dict(ack_policy=AckPolicy.MANUAL, listener=self._runner.listener())
         return self.broker.subscriber(topic, title=title, description=description, **(defaults | options))
 
     def publisher(self, topic: str, schema: type[BaseModel], *, description: str,
@@ -175,6 +198,43 @@ class ConsumerApp(Generic[S]):
         self._backoff.reset()
         self._progress.mark()
 
+    @property
+    def in_flight(self) -> int:
+        """Records being worked on now (concurrent mode; 0 otherwise)."""
+        return self._runner.in_flight if self._runner is not None else 0
+
+    async def submit(self, msg: KafkaMessage, work: Callable[[], Awaitable[object]] | None) -> None:
+        """Concurrent mode: start a record's work once there is room (waiting here is the
+        backpressure: the subscriber fetches nothing meanwhile). ``work`` builds the
+        awaitable afresh for every try; None for a record to skip (it is still tracked,
+        so its offset is committed in turn)."""
+        if self._runner is None:
+            raise RuntimeError("submit() needs a ConsumerApp made with concurrency")
+
+        async def attempt() -> None:
+            if work is not None:
+                try:
+                    await work()
+                except PermanentError as exc:
+                    log.error("event skipped", extra=ctx(error=str(exc), **_where(msg)))
+            self._progress.mark()
+
+        await self._runner.submit(msg.raw_message, msg.consumer, attempt)  # type: ignore[arg-type]
+
+    def _retrying(self, exc: Exception, record: Any, delay: float) -> None:
+        """Concurrent mode: a record's work failed and is tried again in ``delay`` seconds."""
+        transient = isinstance(exc, TransientError)
+        RETRIES.labels(stage=self.stage, reason=type(exc).__name__ if transient else "unexpected").inc()
+        log.log(logging.WARNING if transient else logging.ERROR, "will be retried", exc_info=not transient,
+                extra=ctx(error=str(exc), retry_in=round(delay, 2), topic=record.topic,
+                          partition=record.partition, offset=record.offset))
+
+    async def drain(self) -> None:
+        """Concurrent mode, at shutdown before the broker stops its consumers: let the work
+        in flight finish (within FastStream's graceful timeout), cancel the rest, commit."""
+        if self._runner is not None:
+            await self._runner.close(timeout=_DRAIN_SECONDS)
+
     @asynccontextmanager
     async def _lifespan(self, context: ContextRepo) -> AsyncIterator[None]:
         settings = self.settings
@@ -182,7 +242,7 @@ class ConsumerApp(Generic[S]):
         low, high = self._pool_size
         async with AsyncExitStack() as stack:
             pool = await wait_for("postgresql", lambda: create_pool(
-                settings.database_url.get_secret_value(), min_size=low, max_size=high))
+                settings.database_url.get_secret_value(), min_size=low, max_size=high, **self._pool_options))
             stack.push_async_callback(pool.close)
             await migrate(pool)
             self._service = await self._start(Resources(settings, pool, stack))
@@ -193,7 +253,8 @@ class ConsumerApp(Generic[S]):
 
     def asgi(self) -> AsgiFastStream:
         """The process: the FastStream app with /healthz and /metrics beside it."""
-        return AsgiFastStream(self.broker, lifespan=self._lifespan, logger=logging.getLogger("sales_analyzer.app"),
+        return AsgiFastStream(self.broker, lifespan=self._lifespan, on_shutdown=[self.drain],
+                              logger=logging.getLogger("sales_analyzer.app"),
                               asgi_routes=health_routes(self.stage, lag=self._lag, progress=self._progress,
                                                         stale_after=self._stale_after))
 

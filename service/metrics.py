@@ -26,6 +26,7 @@ __all__ = [
     "LLM_SECONDS",
     "LLM_TOKENS",
     "REPORTS",
+    "REPORTS_IN_FLIGHT",
     "CONSUMER_LAG",
     "LAST_PROGRESS",
 ]
@@ -60,6 +61,9 @@ LLM_CALLS = Counter("sales_llm_calls_total", "LLM calls by outcome", ["outcome"]
 LLM_SECONDS = Histogram("sales_llm_seconds", "LLM call latency", buckets=_LATENCY_BUCKETS)
 LLM_TOKENS = Counter("sales_llm_tokens_total", "Tokens used by the LLM", ["kind"])
 REPORTS = Counter("sales_reports_total", "Reports stored", ["status", "verified"])
+REPORTS_IN_FLIGHT = Gauge(
+    "sales_reports_in_flight", "Reports this reporter is working on now (at most LLM_MAX_CONCURRENCY)"
+)
 CONSUMER_LAG = Gauge(
     "sales_consumer_lag_messages", "Messages not yet consumed, per partition", ["group", "topic", "partition"]
 )

@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     # Our own retries of one LLM call within a report (the openai client's are off),
     # with a short backoff and the process-wide Retry-After gate between tries.
     llm_max_retries: int = Field(2, ge=0, le=10, validation_alias="LLM_MAX_RETRIES")
-    llm_max_concurrency: int = Field(4, ge=1, validation_alias="LLM_MAX_CONCURRENCY")
+    llm_max_concurrency: int = Field(8, ge=1, validation_alias="LLM_MAX_CONCURRENCY")
     llm_max_tokens: int = Field(1200, ge=64, validation_alias="LLM_MAX_TOKENS")
     # A report may make this many LLM calls, failed ones included (its `attempts`);
     # once they are spent without a usable reply it is stored as "failed" and can be

@@ -76,7 +76,10 @@ class Call:
 
 
 class FakeLLM:
-    def __init__(self) -> None:
+    def __init__(self, *, latency: float = 0.0) -> None:
+        # Seconds every answer takes (slept without blocking other requests): an LLM's
+        # latency, for load tests. Can be changed while the server runs.
+        self.latency = latency
         self._script: deque[str] = deque()
         self._cycle: Iterator[str] | None = None
         self.requests: list[dict[str, Any]] = []
@@ -134,6 +137,8 @@ class FakeLLM:
                                 headers={"retry-after": wait})
         if action.startswith("timeout"):
             await asyncio.sleep(float(action.partition(":")[2] or "30"))
+        if self.latency:
+            await asyncio.sleep(self.latency)
         if action == "malformed":
             return PlainTextResponse("{not json", media_type="application/json")
         if action == "empty":

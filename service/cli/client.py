@@ -1,4 +1,4 @@
-"""`sales-analyzer upload | status | reports tail | reports get`: talk to a running service.
+"""`sales-analyzer upload | status | reports tail | get | backfill`: talk to a running service.
 
 Uploads, status and report reads go through the gateway's HTTP API with the
 ACCESS_TOKEN of the settings (the token is never printed). `reports tail` reads
@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from ..names import TOPIC_REPORTS
+from .backfill import backfill
 from ..settings import Settings
 
 __all__ = ["run"]
@@ -49,6 +50,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                 return await _status(client, args.upload_id)
             if args.command == "reports" and args.reports_command == "get":
                 return await _report(client, args.date, markdown=args.md)
+            if args.command == "reports" and args.reports_command == "backfill":
+                return await backfill(client, date_from=args.date_from, date_to=args.date_to,
+                                      only_missing=args.missing_only, wait=not args.no_wait,
+                                      timeout=args.timeout, out=_out)
         except httpx.ConnectError:
             _err(f"gateway not reachable at {url} (is `sales-analyzer serve gateway` running? "
                  "set GATEWAY_HOST/GATEWAY_PORT or --url)")

@@ -17,10 +17,12 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
+from ..ids import report_id_for_request
 from ..logs import ctx
 from ..models import ReportRequest, SalesCorrected
 from ..storage.corrections import mark_stale, stored_days_between
 from ..storage.db import Pool
+from ..storage.reports import request_report
 from .facts import days_depending_on
 
 __all__ = ["request_id_for_correction", "stale_reasons", "StaleReports"]
@@ -46,9 +48,10 @@ def stale_reasons(ev: SalesCorrected) -> tuple[str, str]:
 
 
 class StaleReports:
-    def __init__(self, *, pool: Pool, request: Callable[[ReportRequest], Awaitable[None]]) -> None:
+    def __init__(self, *, pool: Pool, request: Callable[[ReportRequest], Awaitable[None]], language: str) -> None:
         self._pool = pool
         self._request = request
+        self._language = language
 
     async def corrected(self, ev: SalesCorrected) -> list[dt.date]:
         """Mark and re-request; return the later days whose reports were asked for again."""
@@ -59,11 +62,14 @@ class StaleReports:
         # Every stored later day, not only those with a report yet: one may be being written
         # right now from the old figures.
         again = await stored_days_between(self._pool, first, last)
-        for day in again:
-            await self._request(ReportRequest(
-                request_id=request_id_for_correction(ev.upload_id, day), sales_date=day,
-                requested_by=ev.sender, requested_at=ev.corrected_at))
+        for day, owner in again:
+            req = ReportRequest(request_id=request_id_for_correction(ev.upload_id, day), sales_date=day,
+                                requested_by=ev.sender, requested_at=ev.corrected_at)
+            await self._request(req)
+            # As for POST /v1/reports/{date}/regenerate: the day shows pending until it is written.
+            await request_report(self._pool, report_id=report_id_for_request(req.request_id), sales_date=day,
+                                 upload_id=owner, language=self._language)
         log.info("correction: reports marked stale", extra=ctx(
             sales_date=ev.sales_date, upload_id=ev.upload_id, stale_days=[d.isoformat() for d in marked],
-            regenerate=[d.isoformat() for d in again]))
-        return again
+            regenerate=[d.isoformat() for d, _ in again]))
+        return [d for d, _ in again]

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from ..errors import LLMRejected, LLMUnavailable, UnknownDay
+from ..ids import report_id_for_request, report_id_for_upload
 from ..logs import ctx
 from ..metrics import REPORTS, STAGE_SECONDS
 from ..models import ReportEvent
@@ -31,16 +32,6 @@ __all__ = ["ReporterService", "report_id_for_upload", "report_id_for_request", "
 
 log = logging.getLogger("sales_analyzer.reporter")
 
-_REPORT_NS = uuid.UUID("6f1d7f3e-8a63-4d55-9a55-5a1e5a1e0003")
-
-
-def report_id_for_upload(upload_id: uuid.UUID) -> uuid.UUID:
-    return uuid.uuid5(_REPORT_NS, f"stored:{upload_id}")
-
-
-def report_id_for_request(request_id: uuid.UUID) -> uuid.UUID:
-    return uuid.uuid5(_REPORT_NS, f"request:{request_id}")
-
 
 def event_of(row: ReportRow) -> ReportEvent:
     return ReportEvent(
@@ -53,8 +44,10 @@ def event_of(row: ReportRow) -> ReportEvent:
 
 class ReporterService:
     def __init__(self, *, pool: Pool, llm: LLMClient | None, publish: Callable[[ReportEvent], Awaitable[None]],
-                 language: Literal["ru", "en"], max_attempts: int) -> None:
+                 language: Literal["ru", "en"], max_attempts: int, tuned: bool = False) -> None:
+        """``tuned``: the pool's connections carry FACTS_SERVER_SETTINGS."""
         self._pool = pool
+        self._tuned = tuned
         self._llm = llm
         self._publish = publish
         self._language = language
@@ -88,7 +81,7 @@ class ReporterService:
 
         try:
             async with translate_errors("load_facts"), self._pool.acquire() as conn:
-                facts = await load_facts(conn, sales_date)
+                facts = await load_facts(conn, sales_date, tuned=self._tuned)
         except LookupError as exc:
             raise UnknownDay(f"no sales stored for {sales_date}") from exc
         system, user = build_messages(facts, language=self._language)

@@ -29,12 +29,13 @@ from .facts import (
 __all__ = ["load_facts", "facts_from_figures"]
 
 
-async def load_facts(conn: Connection, sales_date: dt.date) -> Facts:
-    """The facts of a stored day; LookupError when the day is not stored."""
+async def load_facts(conn: Connection, sales_date: dt.date, *, tuned: bool = False) -> Facts:
+    """The facts of a stored day; LookupError when the day is not stored. ``tuned``: the
+    connection carries FACTS_SERVER_SETTINGS (storage/facts_sql.py)."""
     window_from, _ = trailing_window(sales_date)
     p = PARAMETERS
     raw = await day_figures(conn, sales_date, window_from=window_from, categories_n=p.categories_n,
-                            top_n=p.top_n, movers_n=p.movers_n)
+                            top_n=p.top_n, movers_n=p.movers_n, tuned=tuned)
     if raw is None:
         raise LookupError(f"no sales stored for {sales_date.isoformat()}")
     return facts_from_figures(sales_date, raw)

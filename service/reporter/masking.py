@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .display import fact_dates, known_names
 from .facts import Facts
@@ -107,27 +108,63 @@ class Entity:
     owners: frozenset[str]
 
 
-def _strip_names(text: str, names: set[str], table: FigureTable) -> tuple[str, list[Entity]]:
-    """The text with every known name blanked, and where the names of products and categories stood."""
-    folded = text.casefold()  # only names the text holds go into the pattern: it is tried at every position
-    usable = sorted((n for n in names if any(ch.isalnum() for ch in n) and n.casefold() in folded),
-                    key=len, reverse=True)
-    if not usable:
-        return text, []
-    found: list[Entity] = []
-    # The lookahead on first characters lets the engine skip most positions at once.
-    heads = "".join(sorted({re.escape(c) for n in usable for c in {n[0].lower(), n[0].upper()}}))
-    pattern = re.compile(f"(?=[{heads}])(?:" + "|".join(_name_pattern(n) for n in usable) + ")", re.IGNORECASE)
+@lru_cache(maxsize=4096)
+def _compiled(name: str) -> re.Pattern[str]:
+    # Product and category names recur day after day: each is compiled once. (A single
+    # alternation of a text's names was compiled per report: 3-7 ms, most of the
+    # reporter's own CPU, measured with tests/bench/bench_reports.py --profile.)
+    return re.compile(_name_pattern(name), re.IGNORECASE)
 
-    def blank(m: re.Match[str]) -> str:
+
+def _strip_names(text: str, names: set[str], table: FigureTable) -> tuple[str, list[Entity]]:
+    """The text with every known name blanked, and where the names of products and categories stood.
+
+    Longest names first, so a name inside a longer one ("Tea" in "Green Tea") is not
+    taken for itself; blanking keeps every other character where it was."""
+    folded = text.casefold()  # only names the text holds are looked for
+    usable = sorted((n for n in names if any(ch.isalnum() for ch in n) and n.casefold() in folded),
+                    key=lambda n: (-len(n), n))
+    found: list[Entity] = []
+
+    def blank_owner(m: re.Match[str], into: list[Entity]) -> None:
         owners = table.owners.get(m.group(0).casefold())
         # "A" would be every English article; a name without letters ("1,5", "2024") may
         # as well be a number of the text: masked, but no one's name.
         if owners and len(m.group(0).strip()) >= 2 and any(ch.isalpha() for ch in m.group(0)):
-            found.append(Entity(m.start(), frozenset(owners)))
+            into.append(Entity(m.start(), frozenset(owners)))
+
+    def blank(m: re.Match[str]) -> str:
+        blank_owner(m, found)
         return _blank(m)
 
-    return pattern.sub(blank, text), found
+    if len(folded) != len(text):  # a character whose folding is longer ("ß"): positions differ
+        for name in usable:
+            text = _compiled(name).sub(blank, text)
+    else:
+        # Each name's occurrences by str.find (C speed); its pattern judges the boundaries
+        # there, on the original text. A span taken by a longer name is not matched again.
+        taken = bytearray(len(text))
+        spans: list[tuple[int, int]] = []
+        for name in usable:
+            key, pattern = name.casefold(), _compiled(name)
+            at = folded.find(key)
+            while at != -1:
+                if not taken[at]:
+                    m = pattern.match(text, at)
+                    if m is not None and m.end() > at and taken.find(1, at, m.end()) == -1:
+                        taken[at:m.end()] = b"\x01" * (m.end() - at)
+                        spans.append((at, m.end()))
+                        blank_owner(m, found)
+                at = folded.find(key, at + 1)
+        if spans:
+            spans.sort()
+            pieces, last = [], 0
+            for start, end in spans:
+                pieces += [text[last:start], " " * (end - start)]
+                last = end
+            text = "".join(pieces) + text[last:]
+    found.sort(key=lambda e: e.start)
+    return text, found
 
 
 @dataclass(slots=True)

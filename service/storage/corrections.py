@@ -183,9 +183,9 @@ async def mark_stale(pool: asyncpg.Pool, *, correction: UUID, last_day: dt.date,
     return sorted({r["sales_date"] for r in rows})
 
 
-async def stored_days_between(pool: asyncpg.Pool, first: dt.date, last: dt.date) -> list[dt.date]:
-    """The stored days in [first, last], by date."""
+async def stored_days_between(pool: asyncpg.Pool, first: dt.date, last: dt.date) -> list[tuple[dt.date, UUID]]:
+    """The stored days in [first, last] and their owners, by date."""
     async with translate_errors("stored_days_between"):
-        rows = await pool.fetch("SELECT sales_date FROM sales_days WHERE sales_date BETWEEN $1 AND $2 "
+        rows = await pool.fetch("SELECT sales_date, upload_id FROM sales_days WHERE sales_date BETWEEN $1 AND $2 "
                                 "ORDER BY sales_date", first, last)
-    return [r["sales_date"] for r in rows]
+    return [(r["sales_date"], r["upload_id"]) for r in rows]

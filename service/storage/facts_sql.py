@@ -21,13 +21,17 @@ import asyncpg
 
 from .db import translate_errors
 
-__all__ = ["day_figures", "FACTS_SQL"]
+__all__ = ["day_figures", "FACTS_SQL", "FACTS_SERVER_SETTINGS"]
 
 # CTE row estimates are guesses, so the planner may think this statement costly
 # enough for JIT, whose compilation alone took ~750 ms against ~150 ms for the
 # whole query on a 50,000-product day. A day's lines (two days for the
 # comparison) fit in memory; the default 4 MB work_mem spills them to disk.
 _SETTINGS = "SET LOCAL jit = off; SET LOCAL work_mem = '32MB'"
+# The same for a whole connection: a pool made with these (the reporter's) lets
+# day_figures(..., tuned=True) run the statement alone, one round trip instead of
+# four (BEGIN, SET, the statement, COMMIT).
+FACTS_SERVER_SETTINGS = {"jit": "off", "work_mem": "32MB"}
 
 # The "previous day" is the latest stored day inside the trailing window: a
 # comparison with a day months ago would mislead, so a day with no stored day in
@@ -99,11 +103,19 @@ SELECT json_build_object(
 
 
 async def day_figures(conn: asyncpg.Connection, sales_date: dt.date, *, window_from: dt.date,
-                      categories_n: int, top_n: int, movers_n: int) -> dict[str, Any] | None:
+                      categories_n: int, top_n: int, movers_n: int, tuned: bool = False) -> dict[str, Any] | None:
     """The day's figures as FACTS_SQL builds them (numbers as Decimal), or None when the
-    day is not stored. Turning them into Facts is the reporter's (reporter/load.py)."""
-    async with translate_errors("load_facts"), conn.transaction(readonly=True):
-        await conn.execute(_SETTINGS)
-        text = await conn.fetchval(FACTS_SQL, sales_date, window_from, categories_n, top_n, movers_n)
+    day is not stored. Turning them into Facts is the reporter's (reporter/load.py).
+
+    ``tuned``: the connection was opened with FACTS_SERVER_SETTINGS. The statement is
+    one snapshot either way."""
+    args = (sales_date, window_from, categories_n, top_n, movers_n)
+    async with translate_errors("load_facts"):
+        if tuned:
+            text = await conn.fetchval(FACTS_SQL, *args)
+        else:
+            async with conn.transaction(readonly=True):
+                await conn.execute(_SETTINGS)
+                text = await conn.fetchval(FACTS_SQL, *args)
     raw: dict[str, Any] = json.loads(text, parse_float=Decimal)
     return raw if raw["stored"] else None

@@ -10,6 +10,7 @@ from typing import Any
 from service.cache import DayCache
 from service.ingest.decide import raw_upload
 from service.ingest.handler import IngestService
+from service.ids import report_id_for_request
 from service.models import ReportRequest, SalesCorrected
 from service.reporter.corrections import StaleReports, request_id_for_correction
 from service.reporter.handler import ReporterService, report_id_for_upload
@@ -55,20 +56,25 @@ async def test_correction_marks_the_day_and_the_next_seven_stale_and_asks_again(
     out = await ingest(pg_pool, redis_client, sales_xml(days[0], 6, seed=42), replace=True)
     corrected = next(e for _, _, e in out if isinstance(e, SalesCorrected))
 
-    again = await StaleReports(pool=pg_pool, request=requests).corrected(corrected)
+    again = await StaleReports(pool=pg_pool, request=requests, language="en").corrected(corrected)
     assert again == [days[1], days[7]]
     assert [r.sales_date for r in requests] == again and all(isinstance(r, ReportRequest) for r in requests)
     assert requests[0].request_id == request_id_for_correction(corrected.upload_id, days[1])
+    pending = await pg_pool.fetch("SELECT sales_date, status, upload_id FROM reports WHERE report_id = ANY($1)",
+                                  [report_id_for_request(r.request_id) for r in requests])
+    assert {(r["sales_date"], r["status"], r["upload_id"]) for r in pending} == {
+        (days[1], "pending", stored[1]), (days[7], "pending", stored[7])}
 
     rows = {r["sales_date"]: r["stale_reason"] for r in await pg_pool.fetch(
-        "SELECT sales_date, stale_reason FROM reports WHERE sales_date = ANY($1::date[])", days[:9])}
+        "SELECT sales_date, stale_reason FROM reports WHERE sales_date = ANY($1::date[]) AND status <> 'pending'",
+        days[:9])}
     assert "corrected" in rows[days[0]] and str(corrected.upload_id) in rows[days[0]]
     assert days[0].isoformat() in rows[days[1]] and days[0].isoformat() in rows[days[7]]
     assert rows[days[8]] is None
 
     # The same event again marks nothing more and asks for the very same reports.
     again_requests = Collect()
-    await StaleReports(pool=pg_pool, request=again_requests).corrected(corrected)
+    await StaleReports(pool=pg_pool, request=again_requests, language="en").corrected(corrected)
     assert [r.request_id for r in again_requests] == [r.request_id for r in requests]
 
     # The new reports are not stale; the day's newest report is the correction's.

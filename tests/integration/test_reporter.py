@@ -284,6 +284,63 @@ async def test_unknown_day_is_a_permanent_error(reporter, pg_pool, fake_llm, pub
     assert published == [] and fake_llm.requests == []
 
 
+async def test_range_statuses_ok_failed_pending_missing(reporter, pg_pool, redis_client, fake_llm, published, days):
+    """A range's days read ok, failed, pending (requested, not written) and missing (no report yet)."""
+    from service.ids import report_id_for_request
+    from service.storage.reports import report_days, report_progress, request_report
+
+    ups = [await store(pg_pool, redis_client, d, sales_xml(d, 5)) for d in days[:4]]
+    svc = reporter(pg_pool, fake_llm, published, max_attempts=1)
+    await produce(svc, ups[0], days[0])  # ok
+    fake_llm.script("500")
+    await produce(svc, ups[1], days[1])  # failed: one LLM call allowed
+    await produce(svc, ups[2], days[2])  # ok, then a regeneration is requested
+    await request_report(pg_pool, report_id=report_id_for_request(uuid.uuid4()), sales_date=days[2],
+                         upload_id=ups[2], language="en")
+    page = await report_days(pg_pool, date_from=days[0], date_to=days[5], after=None, limit=10)
+    assert [(d.sales_date, d.status) for d in page] == [
+        (days[0], "ok"), (days[1], "failed"), (days[2], "pending"), (days[3], "missing")]
+    assert page[2].report is not None and page[2].report.status == "ok"  # the last written one still shows
+    assert page[3].report is None
+    progress = await report_progress(pg_pool, date_from=days[0], date_to=days[5])
+    assert progress == {"ok": 1, "failed": 1, "pending": 1, "missing": 1, "days": 4, "unverified": 0}
+    second = await report_days(pg_pool, date_from=days[0], date_to=days[5], after=days[1], limit=1)
+    assert [d.sales_date for d in second] == [days[2]]
+
+
+async def test_a_requested_report_fills_its_pending_row(reporter, pg_pool, redis_client, fake_llm, published, days):
+    """The reporter writes a requested report into the row the request marked pending."""
+    from service.ids import report_id_for_request
+    from service.storage.reports import report_days, request_report
+
+    up = await store(pg_pool, redis_client, days[0], sales_xml(days[0], 5))
+    request_id = uuid.uuid4()
+    await request_report(pg_pool, report_id=report_id_for_request(request_id), sales_date=days[0],
+                         upload_id=up, language="en")
+    event = await reporter(pg_pool, fake_llm, published).for_request(request_id, days[0])
+    assert event is not None and event.report_id == report_id_for_request(request_id)
+    assert event.status == "ok" and event.prompt_version and event.attempts == 1
+    (day,) = await report_days(pg_pool, date_from=days[0], date_to=days[0], after=None, limit=5)
+    assert day.status == "ok" and day.report is not None and day.report.report_id == event.report_id
+
+
+async def test_backfill_uses_the_history_stored_when_the_report_is_written(
+        reporter, pg_pool, redis_client, fake_llm, published, days):
+    """A day reported before its predecessors are loaded has no history; written again after they
+    are stored (a backfill), it compares with them. Later days never leak into a report."""
+    late = days[5]
+    up = await store(pg_pool, redis_client, late, sales_xml(late, 10, seed=5))
+    svc = reporter(pg_pool, fake_llm, published)
+    alone = await produce(svc, up, late)
+    assert alone.facts["history"] is None
+    for i in (3, 4, 6, 7):  # two days before, and two after it
+        await store(pg_pool, redis_client, days[i], sales_xml(days[i], 10, seed=i))
+    again = await svc.for_request(uuid.uuid4(), late)
+    assert again is not None and again.facts["history"]["previous_date"] == days[4].isoformat()
+    assert again.facts["history"]["trailing_days"] == 2  # days[3], days[4]; never days[6] or days[7]
+    assert again.facts["total_revenue"] == alone.facts["total_revenue"]
+
+
 # Revenue 1,200.00 → 699.60 (−41.7 %), units 90 → 52 (−38); the best seller earns 420.00.
 FALL_BEFORE = [(1, "Bosch Kettle", 40, "15.00", "Kitchen"), (2, "Philips Dryer", 50, "12.00", "Beauty")]
 FALL_NOW = [(1, "Bosch Kettle", 28, "15.00", "Kitchen"), (2, "Philips Dryer", 24, "11.65", "Beauty")]

@@ -93,3 +93,56 @@ async def test_service_before_start_is_an_error():
     """The stage service is there only once the lifespan built it."""
     with pytest.raises(RuntimeError):
         _app("t6").service
+
+
+class _Consumer:
+    """What the concurrent mode needs of aiokafka's consumer: commits, assignment, pause."""
+
+    def __init__(self) -> None:
+        self.commits: list[dict[Any, int]] = []
+
+    async def commit(self, offsets: dict[Any, int]) -> None:
+        self.commits.append(dict(offsets))
+
+    def assignment(self) -> set[Any]:
+        from aiokafka import TopicPartition
+        return {TopicPartition("t", 0)}
+
+    def pause(self, *partitions: Any) -> None:
+        return None
+
+
+def _record(offset: int, consumer: _Consumer) -> Any:
+    return SimpleNamespace(raw_message=SimpleNamespace(topic="t", partition=0, offset=offset, key=b"2024-01-01"),
+                           consumer=consumer, body=b"{}")
+
+
+@pytest.mark.timeout(10)
+async def test_concurrent_mode_gives_every_failure_its_fate_and_commits_in_order():
+    """submit(): a transient failure is retried in place, a permanent one skipped, an unreadable
+    record (work None) tracked; each partition is committed up to its last finished record."""
+    settings = Settings(_env_file=None, retry_backoff_max_seconds=0.01)  # type: ignore[call-arg]
+    app = ConsumerApp(settings, name="test-c1", stage="c1", group="test", topics=("t",), stale_after=60.0,
+                      start=_start, concurrency=4)
+    consumer = _Consumer()
+    tries = 0
+
+    async def flaky() -> None:
+        nonlocal tries
+        tries += 1
+        if tries == 1:
+            raise CacheUnavailable("down")
+
+    await app.submit(_record(0, consumer), flaky)
+    await app.submit(_record(1, consumer), lambda: _fail(UnknownDay("gone")))
+    await app.submit(_record(2, consumer), None)
+    await app.drain()
+    assert tries == 2 and _retries("c1", "CacheUnavailable") == 1 and _retries("c1", "UnknownDay") == 0
+    assert consumer.commits and list(consumer.commits[-1].values()) == [3]
+
+
+@pytest.mark.timeout(10)
+async def test_submit_needs_the_concurrent_mode():
+    """A one-at-a-time ConsumerApp refuses submit()."""
+    with pytest.raises(RuntimeError):
+        await _app("c2").submit(_msg(), None)
