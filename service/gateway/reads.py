@@ -144,7 +144,8 @@ def _day_json(day: DayReport) -> dict[str, Any]:
     return {"sales_date": day.sales_date.isoformat(), "status": day.status, "attempts": day.attempts,
             "error": day.error, "updated_at": day.updated_at.isoformat() if day.updated_at else None,
             "report_id": str(day.report.report_id) if day.report else None,
-            "verified": day.report.verified if day.report else None}
+            "verified": day.report.verified if day.report else None,
+            "stale": day.report.stale_reason is not None if day.report else None}
 
 
 @router.get("/reports", summary="Stored days of a date range with their report status and newest report, "

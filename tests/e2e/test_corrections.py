@@ -103,6 +103,14 @@ async def test_correction_replaces_the_day_and_its_reports(api, events, pg_pool,
         await asyncio.sleep(0.05)
     shown = await newest_report(api, days[1])
     assert days[0].isoformat() in shown["stale_reason"] and shown["report_id"] == next_report["report_id"]
+    while True:  # the range view: the day's new report is pending, the one shown meanwhile stale
+        [listed] = (await api.get("/v1/reports", params={"from": days[1].isoformat(),
+                                                         "to": days[1].isoformat()})).json()["days"]
+        if listed["status"] == "pending":
+            break
+        assert loop.time() < deadline, f"the next day was never listed pending: {listed}"
+        await asyncio.sleep(0.05)
+    assert listed["stale"] is True and listed["report_id"] == next_report["report_id"]
     summary = (await api.get(f"/v1/sales/{days[1].isoformat()}")).json()
     assert summary["report"]["stale"] is True
 
