@@ -4,13 +4,15 @@ Both run the same steps: token (scope "upload") → rate limit → size limit
 (read_body, while the body streams in) → the cheap check of the document → "is the day already
 collected?" (Redis, then PostgreSQL) → publish to sales.raw and wait for Kafka's
 acknowledgement → answer with the upload id. The gateway never parses the whole
-file and never waits for ingest.
+file and never waits for ingest. A day larger than UPLOAD_CHUNK_BYTES is published
+in chunks while it streams in (stream.py), never held whole.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -24,6 +26,7 @@ from ..storage.uploads import stored_days
 from .auth import AuthError, Principal
 from .errors import ApiError
 from .state import Gateway, gateway
+from .stream import ChunkSender, stream_day
 
 __all__ = ["router", "require"]
 
@@ -56,18 +59,26 @@ def require(scope: str) -> Any:
     return Depends(dependency)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to exceed the limit (header or bytes)."""
+async def read_body(request: Request, limit: int, *, whole: int | None = None
+                    ) -> tuple[bytes, AsyncIterator[bytes] | None]:
+    """The body, refused with 413 as soon as it is known to exceed the limit (header or bytes).
+
+    With ``whole``, reading stops once more than that many bytes came: the body is then
+    a big day, returned as what came so far and the rest of the stream (stream.py).
+    """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     chunks, size = [], 0
-    async for chunk in request.stream():
+    stream = request.stream().__aiter__()
+    async for chunk in stream:
         size += len(chunk)
         if size > limit:
             raise _too_large(limit)
         chunks.append(chunk)
-    return b"".join(chunks)
+        if whole is not None and size > whole:
+            return b"".join(chunks), stream
+    return b"".join(chunks), None
 
 
 def _too_large(limit: int) -> ApiError:
@@ -82,7 +93,9 @@ class Submitted:
     duplicate: bool
 
 
-async def submit(gw: Gateway, body: bytes, principal: Principal, idempotency_key: str | None) -> Submitted:
+async def submit(gw: Gateway, body: bytes, principal: Principal, idempotency_key: str | None,
+                 rest: AsyncIterator[bytes] | None = None) -> Submitted:
+    """Check the head, admit the upload, publish it: as one record, or (``rest``) in chunks."""
     checked = precheck(body)
     if checked.issue is not None or checked.sales_date is None:
         _UPLOADS["invalid"].inc()
@@ -110,11 +123,20 @@ async def submit(gw: Gateway, body: bytes, principal: Principal, idempotency_key
     headers = {HEADER_CONTENT_TYPE: "application/xml", HEADER_UPLOAD_ID: str(upload_id),
                HEADER_SENDER: principal.name, HEADER_SOURCE: "http"}
     try:
-        await gw.publisher.publish(body, key=day, headers=headers)
+        if rest is None:
+            await gw.publisher.publish(body, key=day, headers=headers)
+        else:
+            settings = gw.settings
+            sender = ChunkSender(gw.publisher.publish, key=day, headers=headers, upload_id=str(upload_id),
+                                 sales_date=day)
+            await stream_day(body, rest, sender, target=settings.upload_chunk_bytes,
+                             max_bytes=settings.max_upload_bytes, max_products=settings.max_products_per_day)
     except Exception as exc:
         await gw.days.forget_received(str(upload_id))
         if isinstance(exc, BusUnavailable):
             _UPLOADS["unavailable"].inc()
+        elif isinstance(exc, ApiError):  # a big day crossed a limit, or could not be cut, mid-stream
+            _UPLOADS["too_large" if exc.status == 413 else "invalid"].inc()
         raise
     _UPLOADS["accepted"].inc()
     return Submitted(upload_id, day, duplicate=False)
@@ -133,8 +155,9 @@ async def _upload(request: Request) -> Submitted:
         if exc.code == "rate_limited":
             _UPLOADS["rate_limited"].inc()
         raise
-    body = await read_body(request, gw.settings.max_upload_bytes)
-    return await submit(gw, body, principal, request.headers.get("idempotency-key"))
+    # A day over UPLOAD_CHUNK_BYTES streams on in chunks; a smaller one is one record, as always.
+    body, rest = await read_body(request, gw.settings.max_upload_bytes, whole=gw.settings.upload_chunk_bytes)
+    return await submit(gw, body, principal, request.headers.get("idempotency-key"), rest)
 
 
 _XML_BODY = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -64,8 +65,12 @@ def build_ingest(settings: Settings) -> AsgiFastStream:
         TOPIC_RAW, group_id=GROUP_INGEST, batch=True, max_records=settings.ingest_batch_size,
         ack_policy=AckPolicy.NACK_ON_ERROR,  # commit after the batch is durable; seek back on error
         auto_offset_reset="earliest",  # a new group must not skip the backlog
-        max_partition_fetch_bytes=settings.max_upload_bytes + 1024 * 1024,
-        fetch_max_bytes=64 * 1024 * 1024, session_timeout_ms=30_000, heartbeat_interval_ms=3_000,
+        # Memory stays bounded by the fetch, not by a day: a batch holds at most ~2 MiB as
+        # fetched (compressed, so ~15 chunks of a big day; Kafka always hands over at least
+        # one record batch, so a whole-day record of MAX_RECORD_BYTES still comes). 300
+        # small days of 100 products are ~0.3 MiB compressed: one fetch, as before.
+        max_partition_fetch_bytes=512 * 1024,
+        fetch_max_bytes=1024 * 1024, session_timeout_ms=30_000, heartbeat_interval_ms=3_000,
         max_poll_interval_ms=300_000, batch_timeout_ms=100,
         title="sales.raw", description="raw sales-day XML (bytes), key = sales date; "
         "headers x-upload-id, x-sender, x-source are optional",
@@ -73,7 +78,7 @@ def build_ingest(settings: Settings) -> AsgiFastStream:
     async def on_raw(msg: KafkaMessage) -> None:
         records = msg.raw_message
         raws = [raw_upload(value=r.value, headers=r.headers, topic=r.topic, partition=r.partition,
-                           offset=r.offset, timestamp=r.timestamp) for r in records]
+                           offset=r.offset, timestamp=r.timestamp, key=r.key) for r in records]
         try:
             await state["service"].handle(raws)
         except Exception as exc:
@@ -101,12 +106,17 @@ def build_ingest(settings: Settings) -> AsgiFastStream:
         redis = create_redis(settings.redis_url.get_secret_value())
         state["service"] = IngestService(
             pool=pool, cache=DayCache(redis, ttl_seconds=settings.cache_life_period), publish=publish,
-            policy=settings.validation_policy, max_products=settings.max_products_per_day)
+            policy=settings.validation_policy, max_products=settings.max_products_per_day,
+            incomplete_seconds=settings.incomplete_upload_seconds)
+        sweeper = asyncio.create_task(_sweep_forever(state["service"], settings.incomplete_upload_seconds))
         lag.start()
         LAST_PROGRESS.labels(stage="ingest").set(time.time())
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             await lag.stop()
             await pool.close()
             await redis.aclose()
@@ -114,3 +124,14 @@ def build_ingest(settings: Settings) -> AsgiFastStream:
     return AsgiFastStream(broker, lifespan=lifespan, logger=logging.getLogger("sales_analyzer.app"),
                           asgi_routes=health_routes("ingest", lag=lag, stale_after=120.0))
 
+
+
+async def _sweep_forever(service: IngestService, incomplete_seconds: float) -> None:
+    """Refuse big days whose manifest never came, a few times per INCOMPLETE_UPLOAD_SECONDS."""
+    interval = min(30.0, max(0.5, incomplete_seconds / 4))
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await service.sweep()
+        except Exception as exc:  # a dependency down or a bug: try again next round, never die
+            log.warning("incomplete-upload sweep failed", extra=ctx(error=f"{type(exc).__name__}: {exc}"))

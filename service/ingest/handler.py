@@ -29,6 +29,7 @@ from ..models import ParsedDay, SalesRejected, SalesStored
 from ..names import TOPIC_REJECTED, TOPIC_STORED
 from ..storage.db import Pool
 from ..storage.uploads import UploadRecord, find_uploads, record_batch
+from .bigday import BigDays
 from .decide import (
     Policy,
     RawUpload,
@@ -52,15 +53,34 @@ Publish = Callable[[Sequence[tuple[str, str, Event]]], Awaitable[None]]
 
 class IngestService:
     def __init__(self, *, pool: Pool, cache: DayCache, publish: Publish,
-                 policy: Policy, max_products: int) -> None:
+                 policy: Policy, max_products: int, incomplete_seconds: float = 900.0) -> None:
         self._pool = pool
         self._cache = cache
         self._publish = publish
         self._policy = policy
         self._max_products = max_products
+        self._big = BigDays(pool=pool, cache=cache, policy=policy, max_products=max_products,
+                            incomplete_seconds=incomplete_seconds)
 
     async def handle(self, raws: Sequence[RawUpload]) -> None:
         started = time.perf_counter()
+        # Pieces of big days (chunks, manifests) go their own way, after the whole days.
+        pieces = [r for r in raws if r.part != "day"]
+        if pieces:
+            raws = [r for r in raws if r.part == "day"]
+        events = await self._handle_days(raws) if raws else []
+        if pieces:
+            events.extend(_routed(e) for e in await self._big.handle(pieces))
+        await self._publish(events)
+        STAGE_SECONDS.labels(stage="ingest_batch").observe(time.perf_counter() - started)
+
+    async def sweep(self) -> None:
+        """Refuse big days whose manifest never came (see bigday.BigDays.sweep)."""
+        events = await self._big.sweep()
+        if events:
+            await self._publish([_routed(e) for e in events])
+
+    async def _handle_days(self, raws: Sequence[RawUpload]) -> list[tuple[str, str, Event]]:
         now = dt.datetime.now(dt.UTC)
         events: list[tuple[str, str, Event]] = []
 
@@ -129,8 +149,7 @@ class IngestService:
         for raw in repeats:
             events.append(_routed(outcome_event(records[raw.upload_id], now=now)))
             _log("replayed", raw, status=records[raw.upload_id].status)
-        await self._publish(events)
-        STAGE_SECONDS.labels(stage="ingest_batch").observe(time.perf_counter() - started)
+        return events
 
     async def _settle_redis(self, outcomes: Sequence[tuple[Any, str, dt.date | None]]) -> None:
         await self._cache.add_stored(d.isoformat() for _, status, d in outcomes if status == "stored" and d)
