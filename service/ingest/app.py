@@ -108,7 +108,7 @@ def build_ingest(settings: Settings) -> AsgiFastStream:
             pool=pool, cache=DayCache(redis, ttl_seconds=settings.cache_life_period), publish=publish,
             policy=settings.validation_policy, max_products=settings.max_products_per_day,
             incomplete_seconds=settings.incomplete_upload_seconds)
-        sweeper = asyncio.create_task(_sweep_forever(state["service"], settings.incomplete_upload_seconds))
+        sweeper = asyncio.create_task(_sweep_forever(state["service"], lag, settings.incomplete_upload_seconds))
         lag.start()
         LAST_PROGRESS.labels(stage="ingest").set(time.time())
         try:
@@ -126,12 +126,19 @@ def build_ingest(settings: Settings) -> AsgiFastStream:
 
 
 
-async def _sweep_forever(service: IngestService, incomplete_seconds: float) -> None:
-    """Refuse big days whose manifest never came, a few times per INCOMPLETE_UPLOAD_SECONDS."""
+async def _sweep_forever(service: IngestService, lag: LagMonitor, incomplete_seconds: float) -> None:
+    """Refuse big days whose manifest never came, a few times per INCOMPLETE_UPLOAD_SECONDS.
+
+    Only on partitions ingest has consumed to the end (lag measured now, after the upload
+    went quiet): a manifest still waiting in Kafka behind a backlog (ingest was down,
+    or slow) is never taken for one that never came.
+    """
     interval = min(30.0, max(0.5, incomplete_seconds / 4))
     while True:
         await asyncio.sleep(interval)
         try:
-            await service.sweep()
+            await lag.measure()
+            done = {p for (topic, p), behind in lag.partitions.items() if topic == TOPIC_RAW and behind == 0}
+            await service.sweep(partitions=done)
         except Exception as exc:  # a dependency down or a bug: try again next round, never die
             log.warning("incomplete-upload sweep failed", extra=ctx(error=f"{type(exc).__name__}: {exc}"))

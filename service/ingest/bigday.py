@@ -187,10 +187,16 @@ class BigDays:
             _log(row.status, raw, sales_date=row.sales_date, errors=len(row.errors), products=row.products_stored)
         return replay_event(row)
 
-    async def sweep(self) -> list[Event]:
-        """Refuse uploads whose manifest never came; drop staging nobody owns."""
+    async def sweep(self, *, partitions: set[int] | None = None) -> list[Event]:
+        """Refuse uploads whose manifest never came; drop staging nobody owns.
+
+        ``partitions``: of sales.raw, those consumed to the end; an upload on another one
+        may still have its manifest in Kafka and is left alone (None: no such limit).
+        """
         events: list[Event] = []
         for upload in await stale_uploads(self._pool, idle_seconds=self._incomplete_seconds):
+            if partitions is not None and upload.partition not in partitions:
+                continue
             verdict = incomplete(f"no manifest came within {self._incomplete_seconds:g} s of the latest chunk; "
                                  "the upload was not finished (send it again)", sales_date=upload.sales_date)
             rec = _record(upload, verdict)

@@ -74,9 +74,9 @@ class IngestService:
         await self._publish(events)
         STAGE_SECONDS.labels(stage="ingest_batch").observe(time.perf_counter() - started)
 
-    async def sweep(self) -> None:
+    async def sweep(self, *, partitions: set[int] | None = None) -> None:
         """Refuse big days whose manifest never came (see bigday.BigDays.sweep)."""
-        events = await self._big.sweep()
+        events = await self._big.sweep(partitions=partitions)
         if events:
             await self._publish([_routed(e) for e in events])
 
