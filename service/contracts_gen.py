@@ -12,7 +12,7 @@ from faststream.specification import AsyncAPI
 from pydantic import BaseModel
 
 from .bus import make_broker
-from .models import ReportEvent, ReportRequest, SalesRejected, SalesStored
+from .models import ChunkManifest, ReportEvent, ReportRequest, SalesRejected, SalesStored
 from .names import TOPIC_RAW, TOPIC_REJECTED, TOPIC_REPORT_REQUESTS, TOPIC_REPORTS, TOPIC_STORED
 from .settings import Settings
 
@@ -23,6 +23,7 @@ EVENT_SCHEMAS: dict[str, type[BaseModel]] = {
     TOPIC_REJECTED: SalesRejected,
     TOPIC_REPORTS: ReportEvent,
     TOPIC_REPORT_REQUESTS: ReportRequest,
+    f"{TOPIC_RAW}.manifest": ChunkManifest,  # the closing record of a big day on sales.raw
 }
 
 
@@ -46,7 +47,9 @@ def render_contracts() -> dict[str, str]:
     gateway = make_broker(settings, client_id="sales-gateway")
     gateway.publisher(TOPIC_RAW, title="sales.raw", schema=bytes,
                       description="raw sales-day XML, key = sales date; headers x-upload-id, x-sender, "
-                                  "x-source (any other producer may omit them)")
+                                  "x-source (any other producer may omit them). A big day: chunk records "
+                                  "(x-part: chunk, x-chunk-index, x-chunk-last) and a ChunkManifest record "
+                                  "(x-part: manifest), see contracts/topics.md")
     gateway.publisher(TOPIC_REPORT_REQUESTS, title="sales.report-requests", schema=ReportRequest,
                       description="regeneration requests from POST /v1/reports/{date}/regenerate")
     processes = {"gateway": gateway, "ingest": build_ingest(settings).broker,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import errno
 import logging
 import multiprocessing
@@ -20,7 +21,7 @@ import uvicorn
 from ..logs import setup_logging
 from ..settings import Settings
 
-__all__ = ["serve", "yield_cpu"]
+__all__ = ["serve", "yield_cpu", "return_big_buffers"]
 
 log = logging.getLogger("sales_analyzer.serve")
 
@@ -53,6 +54,7 @@ def _gateway_worker(index: int, settings: Settings) -> None:
     from ..gateway.app import create_app
 
     setup_logging(level=settings.log_level, fmt=settings.log_format, process=f"gateway-{index}")
+    return_big_buffers()
     sock = _reuseport_socket(settings.gateway_host, settings.gateway_port)
     config = uvicorn.Config(create_app(settings), log_config=None, access_log=False,
                             timeout_graceful_shutdown=30)
@@ -153,8 +155,31 @@ def yield_cpu(nice: int) -> None:
     log.warning("could not lower the autogroup's CPU priority (the kernel kept answering EAGAIN)")
 
 
+def return_big_buffers() -> None:
+    """Let glibc give megabyte buffers back to the system as soon as they are freed.
+
+    A big day passes through gateway and ingest as ~1 MiB chunks. glibc's malloc raises
+    its mmap threshold after the first such buffer is freed, and from then on serves
+    them from the heap and its per-thread arenas, where freed chunks fragment and stay
+    resident (ingest peaked ~30 MB higher, measured). A fixed threshold keeps them on
+    mmap, returned on free; two arenas are plenty for the few threads we run.
+    Best effort: other C libraries have no mallopt, and nothing else depends on it.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, 256 * 1024)
+        libc.mallopt(_M_ARENA_MAX, 2)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
+
+
+_M_MMAP_THRESHOLD = -3  # glibc's malloc.h
+_M_ARENA_MAX = -8
+
+
 def serve(process: str, settings: Settings) -> int:
     setup_logging(level=settings.log_level, fmt=settings.log_format, process=process)
+    return_big_buffers()
     if process == "gateway":
         return _serve_gateway(settings)
     from ..runtime import serve_asgi

@@ -73,7 +73,8 @@ def build_ingest(settings: Settings) -> AsgiFastStream:
         fetch_max_bytes=1024 * 1024, session_timeout_ms=30_000, heartbeat_interval_ms=3_000,
         max_poll_interval_ms=300_000, batch_timeout_ms=100,
         title="sales.raw", description="raw sales-day XML (bytes), key = sales date; "
-        "headers x-upload-id, x-sender, x-source are optional",
+        "headers x-upload-id, x-sender, x-source are optional; a big day comes as chunk records "
+        "(x-part: chunk) and a ChunkManifest (x-part: manifest), see contracts/topics.md",
     )
     async def on_raw(msg: KafkaMessage) -> None:
         records = msg.raw_message
