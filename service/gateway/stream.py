@@ -231,6 +231,12 @@ async def stream_day(head: bytes, rest: AsyncIterator[bytes], sender: ChunkSende
     except ApiError as exc:
         await _abort(sender, exc.code)
         raise
+    except BaseException:
+        # Kafka failed, or the client went away. No abort manifest: a retry with the same
+        # Idempotency-Key must find the staged chunks still usable (the sweep removes them
+        # if it never comes).
+        await sender.cancel()
+        raise
 
 
 async def _abort(sender: ChunkSender, code: str) -> None:

@@ -155,7 +155,8 @@ class BigDays:
             _duplicate(rec)
             await refuse_staged(self._pool, rec)
             return
-        result = await store_staged_day(self._pool, rec)
+        lost = _duplicate_errors(rec)
+        result = await store_staged_day(self._pool, rec, if_lost=lost)
         if result.outcome == "duplicate_ids":
             dups = await duplicate_rows(self._pool, rec.upload_id)
             issues = sorted([*rec.errors, *duplicate_issues(dups, chunks)], key=lambda i: i.get("line") or 0)
@@ -165,7 +166,7 @@ class BigDays:
                 rec.status = "rejected"
                 await refuse_staged(self._pool, rec)
             else:
-                result = await store_staged_day(self._pool, rec, exclude=[d.seq for d in dups])
+                result = await store_staged_day(self._pool, rec, if_lost=lost, exclude=[d.seq for d in dups])
         if result.outcome == "duplicate":
             _duplicate(rec)
         if rec.status == "stored" and result.outcome == "stored":
@@ -222,11 +223,14 @@ def _record(upload: StagedUpload, verdict: Verdict) -> UploadRecord:
                         products_rejected=verdict.products_rejected, errors=verdict.errors)
 
 
+def _duplicate_errors(rec: UploadRecord) -> list[dict[str, Any]]:
+    return [{"code": "duplicate_day", "field": "date",
+             "message": f"sales date {rec.sales_date.isoformat() if rec.sales_date else '?'} is already stored"}]
+
+
 def _duplicate(rec: UploadRecord) -> None:
     rec.status = "duplicate"
-    rec.errors = [{"code": "duplicate_day", "field": "date",
-                   "message": f"sales date {rec.sales_date.isoformat() if rec.sales_date else '?'} "
-                              "is already stored"}]
+    rec.errors = _duplicate_errors(rec)
 
 
 def _bad_part(raw: RawUpload) -> str:

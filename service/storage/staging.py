@@ -195,13 +195,14 @@ async def _drop(conn: asyncpg.Connection, upload_id: UUID) -> None:
     await conn.execute("DELETE FROM staging.uploads WHERE upload_id = $1", upload_id)
 
 
-async def store_staged_day(pool: asyncpg.Pool, rec: UploadRecord, *, exclude: Sequence[int] = ()) -> StoreResult:
+async def store_staged_day(pool: asyncpg.Pool, rec: UploadRecord, *, if_lost: list[dict[str, Any]],
+                           exclude: Sequence[int] = ()) -> StoreResult:
     """Store a staged day whole, in one transaction, and drop its staging.
 
     ``rec`` is the candidate (status "stored"; its errors are the day's issues);
     ``exclude`` the staged rows (seq) that must not be stored (duplicate ids).
     Outcomes: "stored"; "duplicate" (the day belongs to another upload: recorded
-    as such); "known" (this upload was recorded meanwhile: nothing written);
+    as such, with the errors ``if_lost``); "known" (this upload was recorded meanwhile: nothing written);
     "duplicate_ids" (two staged lines share a product id: nothing written, call
     duplicate_rows and decide).
     """
@@ -225,10 +226,8 @@ async def store_staged_day(pool: asyncpg.Pool, rec: UploadRecord, *, exclude: Se
                     "VALUES ($1, $2, 0, 0, 0) ON CONFLICT (sales_date) DO NOTHING RETURNING upload_id",
                     rec.sales_date, rec.upload_id)
                 if won is None:
-                    errors = [{"code": "duplicate_day", "field": "date",
-                               "message": f"sales date {rec.sales_date.isoformat()} is already stored"}]
                     await conn.execute("UPDATE uploads SET status = 'duplicate', errors = $2::text::jsonb "
-                                       "WHERE upload_id = $1", rec.upload_id, json.dumps(errors))
+                                       "WHERE upload_id = $1", rec.upload_id, json.dumps(if_lost))
                     await _drop(conn, rec.upload_id)
                     return StoreResult("duplicate")
                 totals = await conn.fetchrow(insert_lines, *args)
