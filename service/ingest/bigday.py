@@ -37,8 +37,9 @@ from ..storage.db import Pool
 from ..storage.staging import (
     ChunkToStage,
     StagedUpload,
-    duplicate_rows,
     drop_table,
+    duplicate_rows,
+    forget_incomplete,
     orphan_tables,
     refuse_staged,
     stage_chunk,
@@ -70,6 +71,15 @@ class BigDays:
     async def handle(self, raws: Sequence[RawUpload]) -> list[Event]:
         events: list[Event] = []
         known = await find_uploads(self._pool, list({r.upload_id for r in raws}))
+        # An upload refused as incomplete (its sender went away) is sent again under the same
+        # id when the client retries with its Idempotency-Key: its chunks start it over.
+        for raw in raws:
+            row = known.get(raw.upload_id)
+            if (row is not None and raw.part == PART_CHUNK and row.status == "rejected" and row.errors
+                    and row.errors[0].get("code") == "incomplete_upload"
+                    and await forget_incomplete(self._pool, raw.upload_id)):
+                del known[raw.upload_id]
+                _log("incomplete upload sent again", raw)
         chunks = [i for i, r in enumerate(raws)
                   if r.part == PART_CHUNK and r.chunk_index >= 0 and r.upload_id not in known]
         reading: dict[int, asyncio.Task[ChunkResult]] = {}

@@ -27,7 +27,7 @@ from .uploads import UploadRecord
 
 __all__ = ["ChunkToStage", "StagedUpload", "StagedChunk", "DuplicateRow", "StoreResult", "stage_chunk",
            "staged", "store_staged_day", "duplicate_rows", "refuse_staged", "stale_uploads", "orphan_tables",
-           "drop_table"]
+           "drop_table", "forget_incomplete"]
 
 _LINE_COLUMNS = ["pos", "line", "product_id", "name", "quantity", "price", "category"]
 _FAST_COLUMNS = ["product_id", "name", "quantity", "price", "category"]
@@ -296,3 +296,12 @@ async def orphan_tables(pool: asyncpg.Pool) -> list[str]:
 async def drop_table(pool: asyncpg.Pool, relname: str) -> None:
     async with translate_errors("drop_table"):
         await pool.execute(f"DROP TABLE IF EXISTS {_qualified(relname)}")
+
+
+async def forget_incomplete(pool: asyncpg.Pool, upload_id: UUID) -> bool:
+    """Forget an upload refused as incomplete_upload, so that it can be sent again under its id."""
+    async with translate_errors("forget_incomplete"):
+        done = await pool.execute(
+            "DELETE FROM uploads WHERE upload_id = $1 AND status = 'rejected' "
+            "AND errors -> 0 ->> 'code' = 'incomplete_upload'", upload_id)
+    return bool(done.endswith(" 1"))

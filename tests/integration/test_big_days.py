@@ -7,6 +7,7 @@ redelivery, duplicates across chunks, the strict policy, lost chunks, the sweep.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import uuid
@@ -17,8 +18,8 @@ import pytest
 from service.cache import DayCache
 from service.gateway.stream import Cutter
 from service.ingest.decide import RawUpload, raw_upload
-from service.ingest.handler import IngestService
 from service.ingest.assemble import manifest_digest
+from service.ingest.handler import IngestService
 
 from ..unit.xml_builders import product
 from .test_ingest_store import Sink, status_of
@@ -164,14 +165,27 @@ async def test_manifest_that_never_comes_is_swept(pg_pool, redis_client, sink, d
     svc = service(pg_pool, redis_client, sink, incomplete_seconds=0.2)
     await svc.handle(chunks[:3])
     assert await staged_rows(pg_pool, uid) == 2
-    import asyncio
-
     await asyncio.sleep(0.5)
     await svc.sweep()
     assert await status_of(pg_pool, uid) == "rejected"
     assert await staged_rows(pg_pool, uid) == 0
     [(topic, event)] = sink.of(uid)
     assert topic == "sales.rejected" and event.errors[0].code == "incomplete_upload"
+
+
+async def test_incomplete_upload_sent_again_under_its_id_is_stored(pg_pool, redis_client, sink, days):
+    """A retry with the same Idempotency-Key after the sweep refused the first attempt: stored once."""
+    uid = uuid.uuid4()
+    chunks, manifest = pieces(day_xml(days[8], 900), uid)
+    svc = service(pg_pool, redis_client, sink, incomplete_seconds=0.2)
+    await svc.handle(chunks[:2])
+    await asyncio.sleep(0.5)
+    await svc.sweep()
+    assert await status_of(pg_pool, uid) == "rejected"
+    await svc.handle(chunks + [manifest])
+    assert await status_of(pg_pool, uid) == "stored"
+    assert await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[8]) == 900
+    assert [t for t, _ in sink.of(uid)] == ["sales.rejected", "sales.stored"]
 
 
 async def test_two_uploads_of_one_big_day_racing_store_it_once(pg_pool, redis_client, sink, days):
