@@ -80,9 +80,7 @@ class Cutter:
             cut = self._cut()
             if cut is None:
                 if len(self._buf) > self._limit:
-                    raise Unsplittable(Issue(code="malformed_xml", message=(
-                        f"no product boundary within {self._limit} bytes after byte {self.offset}; the day "
-                        "cannot be sent in chunks")))
+                    raise Unsplittable(self._no_boundary())
                 break
             out.append(self._take(cut))
         return out
@@ -118,12 +116,17 @@ class Cutter:
             if end < 0:
                 return None  # more bytes needed
             cut = end + len(_END)
+            if cut > self._limit:
+                break
             error = self._refusal(cut)
             if error is None:
                 return cut
             start = cut
-        assert error is not None
-        raise Unsplittable(error)
+        raise Unsplittable(error or self._no_boundary())
+
+    def _no_boundary(self) -> Issue:
+        return Issue(code="malformed_xml", message=f"no product boundary within {self._limit} bytes after byte "
+                                                   f"{self.offset}; the day cannot be sent in chunks")
 
     def _refusal(self, cut: int) -> Issue | None:
         """None when the piece before ``cut`` stands alone; else the parser's complaint."""
