@@ -122,6 +122,7 @@ def build_ingest(settings: Settings) -> AsgiFastStream:
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
             await lag.stop()
+            await state["service"].close()
             await pool.close()
             await redis.aclose()
 

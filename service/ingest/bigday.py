@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 import anyio
 from pydantic import ValidationError
@@ -36,10 +37,15 @@ from ..names import MAX_ISSUES_STORED, PART_CHUNK, PART_MANIFEST
 from ..storage.db import Pool
 from ..storage.staging import (
     ChunkToStage,
+    OpenDay,
     StagedUpload,
+    abandon_day,
+    add_lines,
+    commit_day,
     drop_table,
     duplicate_rows,
     forget_incomplete,
+    open_day,
     orphan_tables,
     refuse_staged,
     stage_chunk,
@@ -56,6 +62,9 @@ __all__ = ["BigDays"]
 
 log = logging.getLogger("sales_analyzer.ingest")
 
+_MAX_OPEN = 2  # open days at once (each holds a pooled connection)
+_OPEN_IDLE_SECONDS = 30.0  # an open day that got no chunk this long is rolled back
+
 Event = SalesStored | SalesRejected
 
 
@@ -67,6 +76,10 @@ class BigDays:
         self._policy = policy
         self._max_products = max_products
         self._incomplete_seconds = incomplete_seconds
+        # Days being stored while their chunks come (storage.staging.OpenDay), with when
+        # they last got a chunk: the manifest then only commits (see _progress).
+        self._open: dict[UUID, OpenDay] = {}
+        self._touched: dict[UUID, float] = {}
 
     async def handle(self, raws: Sequence[RawUpload]) -> list[Event]:
         events: list[Event] = []
@@ -131,6 +144,56 @@ class BigDays:
             fast_period=fast.lines_per_product if fast is not None else None))
         _log("staged" if fresh else "chunk again", raw, chunk=raw.chunk_index, products=result.products_seen,
              lane="fast" if fast is not None else "xml")
+        if fresh:
+            await self._progress(raw, result)
+
+    async def _progress(self, raw: RawUpload, result: ChunkResult) -> None:
+        """Write the chunk's lines into sales_lines too, in the day's open transaction.
+
+        The final copy from staging into sales_lines (store_staged_day) takes ~3 s for a
+        1M-product day once the manifest is there; done chunk by chunk while the upload
+        streams in, the manifest only has to commit. Opened by a fresh first chunk, at most
+        two days at once and one per date (a newer upload of the date replaces the older);
+        anything unusual (an id twice, a lock, a failure) rolls it back, and the manifest
+        then stores the day from staging as before.
+        """
+        day = self._open.get(raw.upload_id)
+        if day is None and raw.chunk_index == 0 and result.sales_date is not None and not result.fatal:
+            for other in [d for d in self._open.values() if d.sales_date == result.sales_date]:
+                await self._abandon(other)
+            if len(self._open) >= _MAX_OPEN:
+                return
+            try:
+                day = await open_day(self._pool, raw.upload_id, result.sales_date)
+            except Exception:  # noqa: BLE001 - only a shortcut: the manifest stores from staging
+                return
+            self._open[raw.upload_id] = day
+        if day is None:
+            return
+        self._touched[raw.upload_id] = time.monotonic()
+        fast = result.fast
+        try:
+            await add_lines(day, raw.chunk_index, copy_text=fast.copy_text if fast is not None else None,
+                            rows=result.rows)
+        except Exception as exc:  # noqa: BLE001 - e.g. an id twice: the manifest stores from staging
+            _log("open day rolled back", raw, reason=type(exc).__name__)
+            await self._abandon(day)
+
+    async def _abandon(self, day: OpenDay) -> None:
+        self._open.pop(day.upload_id, None)
+        self._touched.pop(day.upload_id, None)
+        await abandon_day(day)
+
+    async def make_way(self, keys: set[str]) -> None:
+        """Whole days of these keys (dates) are about to be written: roll back open days of
+        the same dates, whose uncommitted lines would make that write wait."""
+        for day in [d for d in self._open.values() if d.sales_date.isoformat() in keys]:
+            await self._abandon(day)
+
+    async def close(self) -> None:
+        """Roll back the open days (their connections go back to the pool before it closes)."""
+        for day in list(self._open.values()):
+            await self._abandon(day)
 
     async def _finish(self, raw: RawUpload) -> Event:
         try:
@@ -150,23 +213,43 @@ class BigDays:
                                    max_products=self._max_products)
         rec = _record(upload, verdict)
         started = time.perf_counter()
+        # This upload's open day, if it has one; any other open on its date would hold
+        # locks this day's lines need: rolled back.
+        day = self._open.get(raw.upload_id)
+        for other in [d for d in self._open.values() if d is not day and d.sales_date == rec.sales_date]:
+            await self._abandon(other)
         if rec.status == "stored":
-            await self._store(rec, chunks)
+            if day is not None and (day.closed or day.chunks != {c.index for c in chunks}):
+                await self._abandon(day)
+                day = None
+            await self._store(rec, chunks, day)
         else:
+            if day is not None:
+                await self._abandon(day)
             await refuse_staged(self._pool, rec)
         _log("day assembled", raw, chunks=len(chunks), seconds=round(time.perf_counter() - started, 3))
         return await self._announce(rec, raw)
 
-    async def _store(self, rec: UploadRecord, chunks: Sequence[Any]) -> None:
+    async def _store(self, rec: UploadRecord, chunks: Sequence[Any], opened: OpenDay | None) -> None:
         assert rec.sales_date is not None
         day = rec.sales_date.isoformat()
         holder = (await self._cache.claim([(day, str(rec.upload_id))]))[0]
         if holder != str(rec.upload_id):
+            if opened is not None:
+                await self._abandon(opened)
             _duplicate(rec)
             await refuse_staged(self._pool, rec)
             return
         lost = _duplicate_errors(rec)
-        result = await store_staged_day(self._pool, rec, if_lost=lost)
+        if opened is not None:
+            self._open.pop(rec.upload_id, None)
+            self._touched.pop(rec.upload_id, None)
+            result = await commit_day(opened, rec, if_lost=lost)
+            if result.outcome == "duplicate":  # rolled back: record the loss (and drop the staging)
+                _duplicate(rec)
+                await refuse_staged(self._pool, rec)
+        else:
+            result = await store_staged_day(self._pool, rec, if_lost=lost)
         if result.outcome == "duplicate_ids":
             dups = await duplicate_rows(self._pool, rec.upload_id)
             issues = sorted([*rec.errors, *duplicate_issues(dups, chunks)], key=lambda i: i.get("line") or 0)
@@ -205,6 +288,10 @@ class BigDays:
         may still have its manifest in Kafka and is left alone (None: no such limit).
         """
         events: list[Event] = []
+        quiet = time.monotonic() - min(_OPEN_IDLE_SECONDS, self._incomplete_seconds)
+        for upload_id, touched in list(self._touched.items()):
+            if touched < quiet and upload_id in self._open:  # its sender paused, or its partition moved away
+                await self._abandon(self._open[upload_id])
         for upload in await stale_uploads(self._pool, idle_seconds=self._incomplete_seconds):
             if partitions is not None and upload.partition not in partitions:
                 continue

@@ -72,7 +72,8 @@ def raw_upload(*, value: bytes | None, headers: Sequence[tuple[str, bytes]] | Ma
     sender = hdr[HEADER_SENDER].decode("utf-8", "replace")[:100] if HEADER_SENDER in hdr else None
     part = hdr.get(HEADER_PART)
     if part is None:
-        return RawUpload(upload_id, source, sender, value or b"", position)
+        return RawUpload(upload_id, source, sender, value or b"", position,
+                         key=key.decode("utf-8", "replace")[:40] if key else None)
     index = hdr.get(HEADER_CHUNK_INDEX, b"")
     return RawUpload(upload_id, source, sender, value or b"", position,
                      # a piece of a big day needs the id that ties it to the others

@@ -68,11 +68,16 @@ class IngestService:
         pieces = [r for r in raws if r.part != "day"]
         if pieces:
             raws = [r for r in raws if r.part == "day"]
+        if raws:
+            await self._big.make_way({r.key for r in raws if r.key})
         events = await self._handle_days(raws) if raws else []
         if pieces:
             events.extend(_routed(e) for e in await self._big.handle(pieces))
         await self._publish(events)
         STAGE_SECONDS.labels(stage="ingest_batch").observe(time.perf_counter() - started)
+
+    async def close(self) -> None:
+        await self._big.close()
 
     async def sweep(self, *, partitions: set[int] | None = None) -> None:
         """Refuse big days whose manifest never came (see bigday.BigDays.sweep)."""

@@ -27,7 +27,7 @@ from .uploads import UploadRecord
 
 __all__ = ["ChunkToStage", "StagedUpload", "StagedChunk", "DuplicateRow", "StoreResult", "stage_chunk",
            "staged", "store_staged_day", "duplicate_rows", "refuse_staged", "stale_uploads", "orphan_tables",
-           "drop_table", "forget_incomplete"]
+           "drop_table", "forget_incomplete", "OpenDay", "open_day", "add_lines", "commit_day", "abandon_day"]
 
 _LINE_COLUMNS = ["pos", "line", "product_id", "name", "quantity", "price", "category"]
 _FAST_COLUMNS = ["product_id", "name", "quantity", "price", "category"]
@@ -305,3 +305,110 @@ async def forget_incomplete(pool: asyncpg.Pool, upload_id: UUID) -> bool:
             "DELETE FROM uploads WHERE upload_id = $1 AND status = 'rejected' "
             "AND errors -> 0 ->> 'code' = 'incomplete_upload'", upload_id)
     return bool(done.endswith(" 1"))
+
+
+class OpenDay:
+    """A big day being stored while its chunks come: one transaction, kept open until the
+    manifest. Its lines are invisible to everyone else until commit_day; abandon rolls
+    everything back (then store_staged_day does the work from staging at the manifest).
+    The transaction waits for no lock longer than 2 s: a conflicting writer makes it fail,
+    never hang."""
+
+    def __init__(self, pool: asyncpg.Pool, conn: asyncpg.Connection, tx: Any, upload_id: UUID,
+                 sales_date: dt.date) -> None:
+        self._pool = pool
+        self.conn = conn
+        self.tx = tx
+        self.upload_id = upload_id
+        self.sales_date = sales_date
+        self.chunks: set[int] = set()
+        self.closed = False
+
+
+async def open_day(pool: asyncpg.Pool, upload_id: UUID, sales_date: dt.date) -> OpenDay:
+    async with translate_errors("open_day"):
+        conn = await pool.acquire()
+        try:
+            tx = conn.transaction()
+            await tx.start()
+            await conn.execute("SET LOCAL lock_timeout = '2s'")
+        except BaseException:
+            await pool.release(conn)
+            raise
+    return OpenDay(pool, conn, tx, upload_id, sales_date)
+
+
+async def add_lines(day: OpenDay, index: int, *, copy_text: bytes | None, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Write one chunk's lines into sales_lines, inside the day's open transaction."""
+    async with translate_errors("add_lines"):
+        if copy_text is not None:
+            date = day.sales_date.isoformat().encode() + b"\t"
+            text = date + copy_text[:-1].replace(b"\n", b"\n" + date) + b"\n"
+            await day.conn.copy_to_table("sales_lines", source=io.BytesIO(text), format="text",
+                                         columns=["sales_date", *_FAST_COLUMNS])
+        elif rows:
+            await day.conn.copy_records_to_table(
+                "sales_lines", columns=["sales_date", "product_id", "name", "quantity", "price", "category"],
+                records=[(day.sales_date, *r[2:]) for r in rows])
+    day.chunks.add(index)
+
+
+async def commit_day(day: OpenDay, rec: UploadRecord, *, if_lost: list[dict[str, Any]]) -> StoreResult:
+    """Record the upload and the day in the open transaction, drop the staging, commit."""
+    assert rec.sales_date is not None
+    conn = day.conn
+    table = _qualified(staging_table(str(rec.upload_id)))
+    try:
+        async with translate_errors("commit_day"):
+            if not await _insert_upload(conn, rec, stored=0):
+                await _abandon(day)
+                return StoreResult("known")
+            totals = await conn.fetchrow(
+                "SELECT count(*)::int AS products, coalesce(sum(quantity), 0)::bigint AS units, "
+                f"coalesce(sum(quantity * price), 0)::numeric AS revenue FROM {table}")
+            won = await conn.fetchval(
+                "INSERT INTO sales_days (sales_date, upload_id, products, total_units, total_revenue) "
+                "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sales_date) DO NOTHING RETURNING upload_id",
+                rec.sales_date, rec.upload_id, totals["products"], totals["units"], totals["revenue"])
+            if won is None:
+                await _abandon(day)  # its lines go with it; the day is another upload's
+                return StoreResult("duplicate")
+            await conn.execute("UPDATE uploads SET products_stored = $2 WHERE upload_id = $1",
+                               rec.upload_id, totals["products"])
+            await _drop(conn, rec.upload_id)
+            await day.tx.commit()
+    except BaseException:
+        await _abandon(day)
+        raise
+    finally:
+        await _release(day)
+    return StoreResult("stored", products=totals["products"], total_units=totals["units"],
+                       total_revenue=totals["revenue"])
+
+
+async def abandon_day(day: OpenDay) -> None:
+    """Roll the open day back (a problem, or the fallback will do it from staging)."""
+    try:
+        await _abandon(day)
+    finally:
+        await _release(day)
+
+
+async def _abandon(day: OpenDay) -> None:
+    if day.closed:
+        return
+    day.closed = True
+    try:
+        await day.tx.rollback()
+    except Exception:  # noqa: BLE001 - a broken connection rolled back by itself
+        pass
+
+
+async def _release(day: OpenDay) -> None:
+    day.closed = True
+    conn, day.conn = day.conn, None
+    if conn is not None:
+        try:
+            await day._pool.release(conn)
+        except Exception:  # noqa: BLE001 - a broken connection: the pool replaces it
+            pass
