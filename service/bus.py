@@ -1,4 +1,5 @@
-"""Kafka plumbing shared by every process: the broker factory and topic provisioning.
+"""Kafka plumbing shared by every process: the broker factory, topic provisioning and
+the one translation of Kafka's failures into BusUnavailable (:class:`translate_errors`).
 
 The producer settings and topic configs live here, shared by the FastStream apps,
 the gateway's producer (gateway/publisher.py), the lag monitor and the CLI.
@@ -11,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from types import TracebackType
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka import TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 
 from .errors import BusUnavailable
@@ -23,9 +26,49 @@ from .names import ALL_TOPICS, MAX_RECORD_BYTES, TOPIC_RAW
 from .settings import Settings
 
 __all__ = ["make_broker", "producer_options", "ensure_topics", "topic_configs", "producer_max_request_size",
-           "start_at_latest"]
+           "start_at_latest", "translate_errors", "KAFKA_ERRORS", "commit_offsets"]
 
 log = logging.getLogger("sales_analyzer.bus")
+
+# What Kafka being away looks like: aiokafka's own errors, the socket's, and a timeout
+# (ours around a call, or aiokafka's request timeout).
+KAFKA_ERRORS: tuple[type[BaseException], ...] = (KafkaError, OSError, asyncio.TimeoutError)
+
+
+class translate_errors:  # noqa: N801 - used like the other edges' translate_errors context managers
+    """``with translate_errors("what"):`` turns Kafka's failures into BusUnavailable, chained.
+
+    The one place Kafka errors are mapped (publishes of every process, topic
+    provisioning, the CLI). A plain class rather than @contextmanager: it wraps the
+    gateway's publish of every upload, where a generator per call costs measurable CPU.
+    """
+
+    __slots__ = ("_what",)
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc is not None and isinstance(exc, KAFKA_ERRORS) and not isinstance(exc, BusUnavailable):
+            raise BusUnavailable(f"Kafka unavailable during {self._what}: {type(exc).__name__}") from exc
+
+
+async def commit_offsets(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> bool:
+    """Commit explicit offsets (the next record to read, per partition). False when the
+    group has moved on (a rebalance gave the partitions to someone else, who will redo
+    what was not committed); BusUnavailable when Kafka failed (try again later)."""
+    try:
+        await consumer.commit(offsets)
+    except (CommitFailedError, IllegalStateError):
+        return False
+    except KAFKA_ERRORS as exc:
+        raise BusUnavailable(f"Kafka unavailable during commit: {type(exc).__name__}") from exc
+    return True
+
 
 # Headroom over the largest record's value for its key, headers and framing.
 _RECORD_OVERHEAD = 64 * 1024
@@ -40,7 +83,10 @@ def producer_max_request_size(settings: Settings) -> int:
 def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
     """Per-topic configs. sales.raw holds whole files; the rest hold small JSON events."""
     raw_limit = str(producer_max_request_size(settings))
-    common = {"compression.type": "producer", "min.insync.replicas": "1"}
+    # acks=all waits for min.insync.replicas copies: 2 of 3 replicas lets one broker die
+    # without losing an acknowledged record or refusing writes (1 with fewer replicas).
+    min_isr = max(1, min(2, settings.kafka_replication_factor - 1))
+    common = {"compression.type": "producer", "min.insync.replicas": str(min_isr)}
     configs = {t: dict(common) for t in ALL_TOPICS}
     # The broker checks max.message.bytes against the compressed batch; allowing the
     # uncompressed size means even an incompressible maximal upload fits.
@@ -66,8 +112,10 @@ def producer_options(settings: Settings) -> dict[str, Any]:
 
 def make_broker(settings: Settings, *, client_id: str, **kwargs: object) -> KafkaBroker:
     options = producer_options(settings)
+    # FastStream takes a string as one address: a cluster's "a:9092,b:9092" must be a list.
+    servers = [s.strip() for s in options.pop("bootstrap_servers").split(",") if s.strip()]
     return KafkaBroker(
-        options.pop("bootstrap_servers"),
+        servers,
         client_id=client_id,
         allow_auto_create_topics=False,
         graceful_timeout=30.0,
@@ -83,22 +131,21 @@ async def ensure_topics(settings: Settings, *, timeout: float = 60.0) -> list[st
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers,
                                 client_id="sales-analyzer-admin", request_timeout_ms=15_000)
     try:
-        await asyncio.wait_for(admin.start(), timeout)
-        existing = set(await admin.list_topics())
-        configs = topic_configs(settings)
-        missing = [t for t in ALL_TOPICS if t not in existing]
-        if missing:
-            new = [NewTopic(t, num_partitions=settings.kafka_partitions,
-                            replication_factor=settings.kafka_replication_factor,
-                            topic_configs=configs[t]) for t in missing]
-            try:
-                await admin.create_topics(new, validate_only=False)
-            except TopicAlreadyExistsError:
-                pass  # another process won the race; fine
-            log.info("created topics", extra={"topics": missing})
-        return missing
-    except (KafkaError, OSError, asyncio.TimeoutError) as exc:
-        raise BusUnavailable(f"cannot provision topics: {type(exc).__name__}: {exc}") from exc
+        with translate_errors("topic provisioning"):
+            await asyncio.wait_for(admin.start(), timeout)
+            existing = set(await admin.list_topics())
+            configs = topic_configs(settings)
+            missing = [t for t in ALL_TOPICS if t not in existing]
+            if missing:
+                new = [NewTopic(t, num_partitions=settings.kafka_partitions,
+                                replication_factor=settings.kafka_replication_factor,
+                                topic_configs=configs[t]) for t in missing]
+                try:
+                    await admin.create_topics(new, validate_only=False)
+                except TopicAlreadyExistsError:
+                    pass  # another process won the race; fine
+                log.info("created topics", extra={"topics": missing})
+            return missing
     finally:
         await admin.close()
 

@@ -1,10 +1,17 @@
 """Redis: the fast path of the date dedupe and the gateway's "received" markers.
 
-Only this module imports redis. A day is *claimed* with ``SET NX EX`` by the
-upload that will store it; the claim lives CACHE_LIFE_PERIOD seconds. Every
-upload of one date travels in one partition (the key is the date), so claims are
-taken in order and a crash leaves a claim only to the message that will be
-redelivered first, which finds its own id and goes on.
+Only this module imports redis. A day is *claimed* with ``SET NX`` by the upload
+that will store it: by the gateway when it admits an upload of a day that is
+neither stored nor claimed (for CLAIM_IN_FLIGHT_SECONDS, released again when the
+publish is refused), and by ingest for records produced straight to Kafka (for
+CACHE_LIFE_PERIOD seconds). Ingest finds its own id in the claim and goes on,
+releases the claim of an upload it rejects, and lets PostgreSQL decide when the
+claim is held by an upload whose day is not stored yet.
+
+Connections: a pool that waits for a free connection (a burst above the pool size
+queues instead of failing), and a retry with backoff on connection errors, so
+that connections a Redis restart left dead are replaced instead of answering
+"unavailable" once each (every command here is idempotent, so a retry is safe).
 """
 
 from __future__ import annotations
@@ -13,10 +20,18 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 
 from .errors import CacheUnavailable
-from .names import STORED_DAYS_KEY, UPLOAD_MARKER_TTL_SECONDS, redis_day_key, redis_upload_key
+from .names import (
+    CLAIM_IN_FLIGHT_SECONDS,
+    STORED_DAYS_KEY,
+    UPLOAD_MARKER_TTL_SECONDS,
+    redis_day_key,
+    redis_upload_key,
+)
 
 __all__ = ["Redis", "create_redis", "DayCache", "translate_errors"]
 
@@ -24,11 +39,16 @@ Redis = aioredis.Redis
 
 # The gateway's one round trip per upload: mark the upload received, read the
 # day's claim, and ask the stored-days set about the day and about its sentinel
-# (a set without the sentinel was lost, e.g. flushed, and must be rebuilt).
+# (a set without the sentinel was lost, e.g. flushed, and must be rebuilt). A day
+# that is known not stored and not claimed is claimed for this upload on the spot.
 _ADMIT = """
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 local holder = redis.call('GET', KEYS[2])
 local found = redis.call('SMISMEMBER', KEYS[3], ARGV[1], ARGV[3])
+if not holder and found[1] == 0 and found[2] == 1 then
+  redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[5])
+  holder = ARGV[4]
+end
 return {holder or false, found[1], found[2]}
 """
 # Stands in the stored-days set from its (re)build on: its absence means the set is not whole.
@@ -40,10 +60,24 @@ return 0
 """
 
 
+# Connections per process. A request waits up to _POOL_WAIT seconds for one when all
+# are busy (redis-py's default pool raises MaxConnectionsError at once instead).
+_POOL_SIZE = 64
+_POOL_WAIT = 5.0
+# Up to 3 retries, 10 ms to 0.5 s apart: a dead pooled connection is replaced on
+# the first retry; a Redis that is really down still fails within ~1 s.
+_RETRIES = 3
+
+
 def create_redis(url: str) -> Redis:
     # Connecting is lazy: nothing touches the network until the first command.
-    return aioredis.from_url(url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5,
-                             health_check_interval=30)
+    # redis-py's from_url() gives a pool without retries (the client's default
+    # Retry applies only to pools it builds itself), hence the explicit pool.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=_POOL_SIZE, timeout=_POOL_WAIT, decode_responses=True,
+        socket_timeout=5, socket_connect_timeout=5, health_check_interval=30,
+        retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.5), _RETRIES))
+    return aioredis.Redis.from_pool(pool)
 
 
 @asynccontextmanager
@@ -51,7 +85,7 @@ async def translate_errors(what: str) -> AsyncIterator[None]:
     try:
         yield
     except (RedisError, OSError) as exc:
-        raise CacheUnavailable(f"Redis unavailable during {what}: {type(exc).__name__}") from exc
+        raise CacheUnavailable(f"Redis unavailable during {what}: {type(exc).__name__}: {exc}") from exc
 
 
 class DayCache:
@@ -90,15 +124,32 @@ class DayCache:
     async def admit(self, upload_id: str, day: str) -> tuple[str | None, bool | None]:
         """Mark an upload as received; say who holds the day and whether it is stored.
 
-        One round trip. ``stored`` is None when the stored-days set is missing
-        (Redis was flushed): the caller must ask PostgreSQL and rebuild the set.
+        One round trip. A day known not to be stored and held by nobody is claimed
+        for this upload (the holder answered is then ``upload_id``). ``stored`` is
+        None when the stored-days set is missing (Redis was flushed): nothing was
+        claimed, the caller must ask PostgreSQL, rebuild the set and claim_in_flight().
         """
         async with translate_errors("admit"):
             holder, member, whole = await self._admit(
                 keys=[redis_upload_key(upload_id), redis_day_key(day), STORED_DAYS_KEY],
-                args=[day, UPLOAD_MARKER_TTL_SECONDS, _SENTINEL])
+                args=[day, UPLOAD_MARKER_TTL_SECONDS, _SENTINEL, upload_id, CLAIM_IN_FLIGHT_SECONDS])
         stored = bool(member) if whole else None
         return (None if not holder else str(holder)), stored
+
+    async def claim_in_flight(self, upload_id: str, day: str) -> str:
+        """Claim a day for an upload the gateway is about to publish; return the holder."""
+        async with translate_errors("claim_in_flight"):
+            old = await self._r.set(redis_day_key(day), upload_id, nx=True, get=True, ex=CLAIM_IN_FLIGHT_SECONDS)
+        return upload_id if old is None else str(old)
+
+    async def stored_among(self, days: Iterable[str]) -> set[str] | None:
+        """Which of these days the stored-days set holds; None when the set is missing."""
+        days = list(days)
+        async with translate_errors("stored_among"):
+            found = await self._r.smismember(STORED_DAYS_KEY, [*days, _SENTINEL])
+        if not found[-1]:
+            return None
+        return {d for d, hit in zip(days, found, strict=False) if hit}
 
     async def add_stored(self, days: Iterable[str]) -> None:
         """Record stored days (ingest, after its commit)."""
@@ -120,6 +171,14 @@ class DayCache:
     async def forget_received(self, upload_id: str) -> None:
         async with translate_errors("forget_received"):
             await self._r.delete(redis_upload_key(upload_id))
+
+    async def refused(self, upload_id: str, day: str) -> None:
+        """Undo admit() for an upload that was certainly not published: its marker and its claim."""
+        async with translate_errors("refused"):
+            pipe = self._r.pipeline(transaction=False)
+            pipe.delete(redis_upload_key(upload_id))
+            await self._release(keys=[redis_day_key(day)], args=[upload_id], client=pipe)
+            await pipe.execute()
 
     async def received_day(self, upload_id: str) -> str | None:
         async with translate_errors("received_day"):

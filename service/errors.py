@@ -5,7 +5,8 @@
     ├── TransientError         worth retrying later: the message is not acked
     │   ├── StorageUnavailable     PostgreSQL unreachable or failing (from asyncpg)
     │   ├── CacheUnavailable       Redis unreachable (from redis-py)
-    │   ├── BusUnavailable         Kafka unreachable or refusing a publish
+    │   ├── BusUnavailable         Kafka unreachable or refusing a publish (the record was not sent)
+    │   ├── BusUnconfirmed         a record was handed to Kafka but not confirmed in time: fate unknown
     │   └── LLMUnavailable         LLM server down, rate limited, timed out, bad reply
     └── PermanentError         retrying cannot help: record, reject, ack
         ├── LLMRejected            the LLM server refused the request itself (4xx)
@@ -25,6 +26,7 @@ __all__ = [
     "StorageUnavailable",
     "CacheUnavailable",
     "BusUnavailable",
+    "BusUnconfirmed",
     "LLMUnavailable",
     "PermanentError",
     "LLMRejected",
@@ -43,6 +45,9 @@ class ConfigError(SalesAnalyzerError):
 class TransientError(SalesAnalyzerError):
     """Retrying later may succeed; the message stays unacknowledged."""
 
+    # Seconds the failing side asked us to wait (an LLM's Retry-After); None: our own backoff.
+    retry_after: float | None = None
+
 
 class StorageUnavailable(TransientError):
     """PostgreSQL could not be reached or failed the statement for a transient reason."""
@@ -53,7 +58,21 @@ class CacheUnavailable(TransientError):
 
 
 class BusUnavailable(TransientError):
-    """Kafka could not be reached or did not confirm a publish."""
+    """Kafka could not be reached or refused a publish.
+
+    Raised by the gateway's publisher only when the record certainly never reached
+    a broker; ``reason`` says which refusal it was (metrics), ``retry_after`` when to
+    try again.
+    """
+
+    def __init__(self, message: str, *, reason: str = "unreachable", retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class BusUnconfirmed(TransientError):
+    """A record was handed to Kafka's producer but not confirmed in time: it may still be stored."""
 
 
 class LLMUnavailable(TransientError):

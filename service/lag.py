@@ -46,7 +46,9 @@ class LagMonitor:
     async def measure(self) -> int:
         admin, consumer = await self._clients()
         committed = await admin.list_consumer_group_offsets(self._group)
-        parts = [TopicPartition(t, p) for t in self._topics for p in await _partitions(consumer, t)]
+        parts = [TopicPartition(t["topic"], p["partition"])
+                 for t in await admin.describe_topics(list(self._topics)) if t["error_code"] == 0
+                 for p in t["partitions"]]
         ends = await consumer.end_offsets(parts)
         total = 0
         partitions = {}
@@ -94,10 +96,3 @@ class LagMonitor:
             if admin is not None:
                 await admin.close()
 
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    found = consumer.partitions_for_topic(topic)
-    if not found:
-        await consumer._client.force_metadata_update()  # the public API offers no other refresh
-        found = consumer.partitions_for_topic(topic)
-    return set(found or ())

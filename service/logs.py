@@ -14,7 +14,7 @@ from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
-__all__ = ["setup_logging"]
+__all__ = ["setup_logging", "ctx"]
 
 _SECRETISH = re.compile(r"(Bearer\s+)\S+|\bsk-[A-Za-z0-9_-]{8,}", re.IGNORECASE)
 

@@ -18,6 +18,7 @@ __all__ = [
     "exposition",
     "GATEWAY_REQUESTS",
     "GATEWAY_UPLOADS",
+    "GATEWAY_UNAVAILABLE",
     "INGEST_UPLOADS",
     "STAGE_SECONDS",
     "RETRIES",
@@ -25,6 +26,7 @@ __all__ = [
     "LLM_SECONDS",
     "LLM_TOKENS",
     "REPORTS",
+    "REPORTS_IN_FLIGHT",
     "CONSUMER_LAG",
     "LAST_PROGRESS",
 ]
@@ -36,9 +38,15 @@ GATEWAY_REQUESTS = Counter(
 )
 GATEWAY_UPLOADS = Counter(
     "sales_gateway_uploads_total",
-    "Uploads at the gateway by outcome: accepted, duplicate, invalid, too_large, "
-    "unauthorized, forbidden, rate_limited, unavailable",
+    "Uploads at the gateway by outcome: accepted, duplicate, in_progress, invalid, too_large, "
+    "unauthorized, forbidden, rate_limited, unavailable, unconfirmed",
     ["outcome"],
+)
+GATEWAY_UNAVAILABLE = Counter(
+    "sales_gateway_unavailable_total",
+    "503 answers of the gateway by reason (kafka_unavailable, database_unavailable, cache_unavailable) "
+    "and cause (circuit_open, not_connected, not_taken, or the library's exception class)",
+    ["reason", "cause"],
 )
 INGEST_UPLOADS = Counter(
     "sales_ingest_uploads_total", "Uploads recorded by ingest, by final status", ["status"]
@@ -53,6 +61,9 @@ LLM_CALLS = Counter("sales_llm_calls_total", "LLM calls by outcome", ["outcome"]
 LLM_SECONDS = Histogram("sales_llm_seconds", "LLM call latency", buckets=_LATENCY_BUCKETS)
 LLM_TOKENS = Counter("sales_llm_tokens_total", "Tokens used by the LLM", ["kind"])
 REPORTS = Counter("sales_reports_total", "Reports stored", ["status", "verified"])
+REPORTS_IN_FLIGHT = Gauge(
+    "sales_reports_in_flight", "Reports this reporter is working on now (at most LLM_MAX_CONCURRENCY)"
+)
 CONSUMER_LAG = Gauge(
     "sales_consumer_lag_messages", "Messages not yet consumed, per partition", ["group", "topic", "partition"]
 )

@@ -19,6 +19,11 @@ __all__ = [
     "SalesLine",
     "ParsedDay",
     "KafkaPosition",
+    "Origin",
+    "UploadStatus",
+    "ReportStatus",
+    "UploadRecord",
+    "StoredUpload",
     "SalesStored",
     "SalesRejected",
     "ReportEvent",
@@ -76,6 +81,54 @@ class KafkaPosition(BaseModel):
     offset: int
 
 
+Origin = Literal["http", "kafka"]
+# "stored" in an UploadRecord is a candidate: it may still lose its day to one PostgreSQL has.
+UploadStatus = Literal["stored", "rejected", "duplicate"]
+# "pending" while LLM rounds fail and are counted; "ok" or "failed" once finished.
+ReportStatus = Literal["pending", "ok", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRecord:
+    """What ingest decided for one upload, ready to be written (storage/uploads.py)."""
+
+    upload_id: UUID
+    status: UploadStatus
+    sales_date: dt.date | None
+    source: Origin
+    sender: str | None
+    size_bytes: int
+    topic: str
+    partition: int
+    offset: int
+    products_seen: int = 0
+    products_rejected: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[SalesLine] = field(default_factory=list)
+    total_units: int = 0
+    total_revenue: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredUpload:
+    """An upload row as stored (used to replay a redelivered message's outcome)."""
+
+    upload_id: UUID
+    status: UploadStatus
+    sales_date: dt.date | None
+    source: Origin
+    sender: str | None
+    products_stored: int
+    products_rejected: int
+    errors: list[dict[str, Any]]
+    topic: str
+    partition: int
+    offset: int
+    updated_at: dt.datetime
+    total_units: int | None
+    total_revenue: Decimal | None
+
+
 class _Event(BaseModel):
     event_id: str = Field(description="deterministic id; consumers dedupe on it")
     upload_id: UUID
@@ -92,7 +145,7 @@ class SalesStored(_Event):
     total_units: int
     total_revenue: Decimal = Field(description="sum of quantity*price, exact, as a string")
     issues: list[Issue] = Field(default_factory=list, description="why products were dropped")
-    source: Literal["http", "kafka"]
+    source: Origin
     sender: str | None = None
     stored_at: dt.datetime
 
@@ -104,7 +157,7 @@ class SalesRejected(_Event):
     status: Literal["rejected", "duplicate"]
     reason: str = Field(description="one-line summary")
     errors: list[Issue] = Field(default_factory=list)
-    source: Literal["http", "kafka"]
+    source: Origin
     sender: str | None = None
     kafka: KafkaPosition = Field(description="where the raw upload is, for replay")
     rejected_at: dt.datetime
@@ -117,13 +170,17 @@ class ReportEvent(_Event):
     sales_date: dt.date
     report_id: UUID
     status: Literal["ok", "failed"]
-    verified: bool = Field(description="every number in text matches a computed fact")
-    unverified_numbers: list[str] = Field(default_factory=list)
+    verified: bool = Field(description="every number in text is a computed fact, with its own sign, direction, "
+                                       "percent or amount form and product, and the day's revenue is stated")
+    unverified_numbers: list[str] = Field(
+        default_factory=list, description="the numbers (as written) that failed the check; "
+                                          "'missing total revenue X' when the revenue is not stated")
     text: str = Field(description="the report, Markdown")
     language: Literal["ru", "en"]
     model: str = Field(description="LLM model, or 'builtin' for the built-in writer")
     prompt_version: str
-    attempts: int
+    attempts: int = Field(description="LLM calls made for this report, failed ones included, over every "
+                                      "delivery (0 for the built-in writer)")
     facts: dict[str, Any] = Field(description="the computed figures the text is checked against")
     error: str | None = Field(None, description="why the report failed, when status is failed")
     created_at: dt.datetime

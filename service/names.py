@@ -34,8 +34,16 @@ __all__ = [
     "redis_rate_key",
     "STORED_DAYS_KEY",
     "UPLOAD_MARKER_TTL_SECONDS",
+    "CLAIM_IN_FLIGHT_SECONDS",
     "RATE_WINDOW_SECONDS",
     "DUPLICATE_DAY_MESSAGE",
+    "DAY_IN_PROGRESS_MESSAGE",
+    "redis_session_key",
+    "SESSION_TTL_SECONDS",
+    "SESSION_COOKIE",
+    "UI_RECENT_UPLOADS_KEY",
+    "UI_RECENT_UPLOADS_KEPT",
+    "UI_RECENT_UPLOADS_KEEP_SECONDS",
     "MAX_ISSUES_STORED",
     "MAX_ISSUES_IN_EVENT",
 ]
@@ -95,6 +103,14 @@ _DAY_PREFIX = "sales:day:"
 _UPLOAD_PREFIX = "sales:upload:"
 # How long the "received" marker lives: far longer than any healthy ingest lag.
 UPLOAD_MARKER_TTL_SECONDS = 7 * 24 * 3600
+# How long the gateway's claim of a day lives (the gateway claims the day key above
+# for the upload it publishes, so a concurrent upload of the day gets 409
+# day_in_progress instead of a second 202): long enough to cover the publish and a
+# healthy ingest lag; short, because a gateway that dies mid-publish leaves it behind.
+# Ingest releases it when it rejects the upload; a stored day is then answered from
+# the stored-days set. Should ingest lag behind longer, a second upload may be
+# accepted, and PostgreSQL's unique day decides as before.
+CLAIM_IN_FLIGHT_SECONDS = 600
 
 
 # "sales:stored-days" is the set of every stored date, kept by ingest after each
@@ -121,8 +137,30 @@ def redis_rate_key(token_name: str, window: int) -> str:
     return f"sales:rate:{token_name}:{window}"
 
 
+# --- the dashboard (service/gateway/dashboard) -------------------------------------------
+# A signed-in browser holds a random session id in this cookie (HttpOnly,
+# SameSite=Strict); Redis keeps the session under the id's SHA-256, so a copy of
+# Redis holds no cookie that would work. A session lives 12 hours from sign-in.
+SESSION_COOKIE = "sa_session"
+SESSION_TTL_SECONDS = 12 * 3600
+
+
+def redis_session_key(session_digest: str) -> str:
+    return f"sales:session:{session_digest}"
+
+
+# Uploads the dashboard accepted, newest first, so its Uploads page can list them
+# while they are "received" (before ingest records them in PostgreSQL); capped.
+UI_RECENT_UPLOADS_KEY = "sales:ui:recent-uploads"
+UI_RECENT_UPLOADS_KEPT = 100
+UI_RECENT_UPLOADS_KEEP_SECONDS = 7 * 24 * 3600  # as long as the gateway's "received" markers
+
+
 # The original service's answer for a day it already has (kept verbatim).
 DUPLICATE_DAY_MESSAGE = "Статистика за эту дату уже собрана."
+# POST /'s answer (409 day_in_progress) while another upload of the day is in flight:
+# the day is not collected yet, and that upload may still be rejected.
+DAY_IN_PROGRESS_MESSAGE = "Статистика за эту дату уже обрабатывается; повторите запрос позже."
 
 # --- limits on what errors we keep --------------------------------------------------
 # A broken 1M-product file could yield a million issues; keep the first ones in

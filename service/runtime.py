@@ -18,7 +18,7 @@ from .errors import TransientError
 from .lag import LagMonitor
 from .metrics import LAST_PROGRESS, exposition
 
-__all__ = ["wait_for", "health_routes", "serve_asgi"]
+__all__ = ["wait_for", "Progress", "health_routes", "serve_asgi"]
 
 log = logging.getLogger("sales_analyzer.runtime")
 T = TypeVar("T")
@@ -39,7 +39,21 @@ async def wait_for(what: str, attempt: Callable[[], Awaitable[T]], *, timeout: f
             delay = min(delay * 2, 5.0)
 
 
-def health_routes(stage: str, *, lag: LagMonitor, stale_after: float) -> list[tuple[str, Any]]:
+class Progress:
+    """When a consumer last finished work: kept here for /healthz, exported as a gauge."""
+
+    __slots__ = ("_gauge", "last")
+
+    def __init__(self, stage: str) -> None:
+        self._gauge = LAST_PROGRESS.labels(stage=stage)
+        self.last: float | None = None
+
+    def mark(self) -> None:
+        self.last = time.time()
+        self._gauge.set(self.last)
+
+
+def health_routes(stage: str, *, lag: LagMonitor, progress: Progress, stale_after: float) -> list[tuple[str, Any]]:
     """/healthz: healthy when nothing waits (lag 0) or the consumer progressed recently.
 
     A consumer with a backlog and no progress for ``stale_after`` seconds is stuck
@@ -48,7 +62,7 @@ def health_routes(stage: str, *, lag: LagMonitor, stale_after: float) -> list[tu
 
     @get
     async def healthz(scope: Any) -> AsgiResponse:
-        last = LAST_PROGRESS.labels(stage=stage)._value.get()
+        last = progress.last
         age = round(time.time() - last, 3) if last else None
         ok = lag.total == 0 or (age is not None and age < stale_after)
         body = json.dumps({"status": "ok" if ok else "stuck", "stage": stage, "lag": lag.total,

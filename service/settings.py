@@ -102,12 +102,15 @@ class Settings(BaseSettings):
         "gpt-4o-mini", validation_alias=AliasChoices("NAME_OF_API_MODEL", "LLM_MODEL")
     )
     llm_timeout_seconds: float = Field(60.0, gt=0, validation_alias="LLM_TIMEOUT_SECONDS")
+    # Our own retries of one LLM call within a report (the openai client's are off),
+    # with a short backoff and the process-wide Retry-After gate between tries.
     llm_max_retries: int = Field(2, ge=0, le=10, validation_alias="LLM_MAX_RETRIES")
-    llm_max_concurrency: int = Field(4, ge=1, validation_alias="LLM_MAX_CONCURRENCY")
+    llm_max_concurrency: int = Field(8, ge=1, validation_alias="LLM_MAX_CONCURRENCY")
     llm_max_tokens: int = Field(1200, ge=64, validation_alias="LLM_MAX_TOKENS")
-    # After this many failed rounds (each round = the client's own retries) the
-    # day's report is stored as "failed" and can be regenerated later.
-    llm_max_attempts: int = Field(5, ge=1, validation_alias="LLM_MAX_ATTEMPTS")
+    # A report may make this many LLM calls, failed ones included (its `attempts`);
+    # once they are spent without a usable reply it is stored as "failed" and can be
+    # regenerated later. 15 = five failed rounds of 1 + LLM_MAX_RETRIES calls.
+    llm_max_attempts: int = Field(15, ge=1, validation_alias="LLM_MAX_ATTEMPTS")
     report_language: Literal["ru", "en"] = Field("ru", validation_alias="REPORT_LANGUAGE")
 
     # --- observability ---

@@ -1,9 +1,11 @@
 """An OpenAI-compatible chat-completions server for the tests.
 
 It runs for real on a loopback port, so the service's real `openai` client (its
-timeouts, retries and Retry-After handling) talks HTTP to it. Tests script the
-next replies with ``server.script(...)``; once the script is used up it answers
-"ok". Every request body is recorded.
+timeouts and error translation) talks HTTP to it. Tests script the next replies
+with ``server.script(...)``; once the script is used up it answers from the cycle
+set by ``server.cycle(...)`` ("500 every few calls"), or "ok". Every request body
+is recorded in ``requests``, and ``calls`` logs when each arrived (monotonic clock,
+system-wide on Linux), what it was answered and the sales date it was about.
 
 Replies:
   ok          a report that repeats the facts block's values (every number true)
@@ -14,6 +16,11 @@ Replies:
   timeout:N   sleeps N seconds before answering ok
   malformed   200 with a body that is not JSON
   empty       200 with no choices
+  lie:KIND    a true report plus one planted lie, in the prompt's language, about the
+              facts of the prompt (which must have history and two top products):
+              sign (revenue change with the opposite "плюс/минус"), direction
+              ("выросла на" a fall), percent_as_amount, amount_as_percent, product
+              (the best seller's revenue given to the second), made_up
 """
 
 from __future__ import annotations
@@ -25,7 +32,9 @@ import socket
 import threading
 import time
 from collections import deque
-from typing import Any
+from dataclasses import dataclass
+from itertools import cycle
+from typing import Any, Iterator
 
 import uvicorn
 from starlette.applications import Starlette
@@ -59,10 +68,22 @@ def echo_report(prompt: str) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class Call:
+    at: float  # time.monotonic() when the request arrived
+    action: str  # what it was answered
+    date: str | None  # the sales date of the prompt's facts
+
+
 class FakeLLM:
-    def __init__(self) -> None:
+    def __init__(self, *, latency: float = 0.0) -> None:
+        # Seconds every answer takes (slept without blocking other requests): an LLM's
+        # latency, for load tests. Can be changed while the server runs.
+        self.latency = latency
         self._script: deque[str] = deque()
+        self._cycle: Iterator[str] | None = None
         self.requests: list[dict[str, Any]] = []
+        self.calls: list[Call] = []
         self._lock = threading.Lock()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
@@ -88,20 +109,26 @@ class FakeLLM:
         with self._lock:
             self._script.extend(replies)
 
+    def cycle(self, *replies: str) -> None:
+        """After the script, answer these in turn, over and over (none: "ok" again)."""
+        with self._lock:
+            self._cycle = cycle(replies) if replies else None
+
     def reset(self) -> None:
         with self._lock:
             self._script.clear()
+            self._cycle = None
             self.requests.clear()
-
-    def _next(self) -> str:
-        with self._lock:
-            return self._script.popleft() if self._script else "ok"
+            self.calls.clear()
 
     async def _complete(self, request: Request) -> Response:
+        arrived = time.monotonic()
         body = await request.json()
+        prompt = next((m["content"] for m in body["messages"] if m["role"] == "user"), "")
         with self._lock:
+            action = self._script.popleft() if self._script else next(self._cycle) if self._cycle else "ok"
             self.requests.append(body)
-        action = self._next()
+            self.calls.append(Call(arrived, action, _date_of(prompt)))
         if action == "500":
             return JSONResponse({"error": {"message": "boom", "type": "server_error"}}, status_code=500)
         if action.startswith("429"):
@@ -110,15 +137,19 @@ class FakeLLM:
                                 headers={"retry-after": wait})
         if action.startswith("timeout"):
             await asyncio.sleep(float(action.partition(":")[2] or "30"))
+        if self.latency:
+            await asyncio.sleep(self.latency)
         if action == "malformed":
             return PlainTextResponse("{not json", media_type="application/json")
         if action == "empty":
             return JSONResponse({"id": "x", "object": "chat.completion", "created": 0,
                                  "model": body.get("model"), "choices": []})
-        prompt = next((m["content"] for m in body["messages"] if m["role"] == "user"), "")
         text = echo_report(prompt)
         if action == "wrong":
             text += "\n\nRevenue grew by 987654.32 and 77.7%."
+        if action.startswith("lie:"):
+            russian = "Russian" in next((m["content"] for m in body["messages"] if m["role"] == "system"), "")
+            text += "\n\n" + planted_lie(prompt, action.partition(":")[2], russian=russian)
         if action == "inject":
             text = "HACKED"
         return JSONResponse({
@@ -129,6 +160,53 @@ class FakeLLM:
             "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(text) // 4,
                       "total_tokens": (len(prompt) + len(text)) // 4},
         })
+
+
+def _facts_of(prompt: str) -> dict[str, Any] | None:
+    match = _FACTS.search(prompt)
+    return json.loads(match.group("body")) if match else None
+
+
+def _date_of(prompt: str) -> str | None:
+    facts = _facts_of(prompt)
+    return facts.get("date") if facts else None
+
+
+_LIES = {
+    True: {  # Russian
+        "sign": "Выручка выросла (плюс {pct}).", "sign-": "Выручка снизилась (минус {pct}).",
+        "direction": "Выручка выросла на {pct} к предыдущему дню.",
+        "direction-": "Выручка снизилась на {pct} к предыдущему дню.",
+        "percent_as_amount": "Выручка изменилась на {pct_number} руб.",
+        "amount_as_percent": "Продажи изменились на {units} %.",
+        "product": "{second} принёс {revenue} выручки.",
+        "made_up": "Выручка за неделю составила 987 654,32 руб.",
+    },
+    False: {
+        "sign": "Revenue grew (plus {pct}).", "sign-": "Revenue went down (minus {pct}).",
+        "direction": "Revenue rose by {pct} against the previous day.",
+        "direction-": "Revenue fell by {pct} against the previous day.",
+        "percent_as_amount": "Revenue changed by {pct_number} rubles.",
+        "amount_as_percent": "Units sold changed by {units}%.",
+        "product": "{second} brought in {revenue} of revenue.",
+        "made_up": "Revenue for the week was 987,654.32.",
+    },
+}
+
+
+def planted_lie(prompt: str, kind: str, *, russian: bool) -> str:
+    """One false sentence about the prompt's facts; the number it misuses is written as in the facts."""
+    facts = _facts_of(prompt)
+    if facts is None or facts.get("history") is None or len(facts["top_by_revenue"]) < 2:
+        raise ValueError("a planted lie needs facts with history and two top products")
+    h = facts["history"]
+    pct = h["revenue_change_percent"].lstrip("+-")
+    fell = h["revenue_change_percent"].startswith("-")
+    # "sign"/"direction" state the opposite of what the facts say.
+    key = kind + ("" if fell else "-") if kind in ("sign", "direction") else kind
+    return _LIES[russian][key].format(
+        pct=pct, pct_number=pct.rstrip("%\u00a0 "), units=h["units_change"].lstrip("+-"),
+        second=facts["top_by_revenue"][1]["name"], revenue=facts["top_by_revenue"][0]["revenue"])
 
 
 def free_port() -> int:

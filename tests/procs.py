@@ -22,6 +22,7 @@ class Pipeline:
     env: dict[str, str]
     log_dir: Path
     gateway_url: str = ""
+    repo: Path = REPO  # whose `service` package runs (a benchmark's A/B points it at another checkout)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: dict[str, BinaryIO] = field(default_factory=dict)
 
@@ -44,7 +45,7 @@ class Pipeline:
     def start(self, name: str, *, timeout: float = 60.0) -> None:
         log = self.logs[name] = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "service.cli.main", "serve", name], cwd=REPO, env=self.env,
+            [sys.executable, "-m", "service.cli.main", "serve", name], cwd=self.repo, env=self.env,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

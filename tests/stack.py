@@ -19,6 +19,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -43,8 +44,10 @@ _PORT_TAKEN = "already in use by another process"
 _OTHER_PORTS = "already running from"
 
 
-def _native(ports: dict[str, int], *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SALES_STATE_DIR": str(TEST_STATE), **{k: str(v) for k, v in ports.items()}}
+def _native(ports: dict[str, int], *args: str, state: Path = TEST_STATE, brokers: int = 1,
+            **kwargs: object) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SALES_STATE_DIR": str(state), "SALES_KAFKA_BROKERS": str(brokers),
+           **{k: str(v) for k, v in ports.items()}}
     return subprocess.run([str(REPO / "deploy/native" / args[0]), *args[1:]],  # type: ignore[call-overload]
                           env=env, text=True, **kwargs)
 
@@ -104,8 +107,11 @@ def _ports_in_use() -> dict[str, int]:
 
 
 def stop_native(*, purge: bool = False) -> None:
-    """Stop the tests' native stack; with purge, delete its data too (what .ci/run does at the end)."""
+    """Stop the tests' native stack; with purge, delete its data too (what .ci/run does at the end).
+    A three-broker cluster an interrupted run left behind is always deleted."""
     _native(_ports_in_use(), "services", "purge" if purge else "down", check=True, timeout=120)
+    if CLUSTER_STATE.exists():
+        _native({}, "services", "purge", state=CLUSTER_STATE, brokers=3, check=True, timeout=180)
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,64 @@ class Stack:
         if self.kind != "native":
             raise RuntimeError("restarting PostgreSQL is only scripted for the native stack")
         _native(_ports_in_use(), "services", "restart", "postgres", capture_output=True, check=True, timeout=120)
+
+    def restart_redis(self) -> None:
+        if self.kind != "native":
+            raise RuntimeError("restarting Redis is only scripted for the native stack")
+        _native(_ports_in_use(), "services", "restart", "redis", capture_output=True, check=True, timeout=120)
+
+    def kill_kafka(self) -> None:
+        """kill -9 of the (single) broker."""
+        if self.kind != "native":
+            raise RuntimeError("killing Kafka is only scripted for the native stack")
+        os.kill(int((TEST_STATE / "run" / "kafka.pid").read_text().split()[0]), signal.SIGKILL)
+
+    def start_kafka(self) -> None:
+        """Start the broker again (after kill_kafka); returns once it listens."""
+        _native(_ports_in_use(), "services", "up", "kafka", capture_output=True, check=True, timeout=300)
+
+
+# --- a three-broker Kafka cluster of its own (tests/e2e/test_kafka_cluster.py) -------------------
+CLUSTER_STATE = REPO / ".state" / "test-cluster"
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Three KRaft brokers (deploy/native/services with SALES_KAFKA_BROKERS=3), loopback only."""
+
+    ports: dict[str, int]
+
+    @property
+    def bootstrap(self) -> str:
+        base = self.ports["SALES_KAFKA_PORT"]
+        return ",".join(f"127.0.0.1:{base + 2 * n}" for n in range(3))
+
+    def kill(self, node: int) -> None:
+        """kill -9 of broker `node` (1-based)."""
+        os.kill(int((CLUSTER_STATE / "run" / f"kafka-{node}.pid").read_text().split()[0]), signal.SIGKILL)
+
+    def purge(self) -> None:
+        _native(self.ports, "services", "purge", state=CLUSTER_STATE, brokers=3, capture_output=True,
+                timeout=180)
+
+
+def start_cluster() -> Cluster:
+    """Start a fresh three-broker cluster on free ports (node N: base+2(N-1), controller likewise)."""
+    rng = random.Random()
+    while True:
+        base, controller = rng.randrange(20000, 29990), rng.randrange(20000, 29990)
+        wanted = {base + d for d in (0, 2, 4)} | {controller + d for d in (0, 2, 4)}
+        if len(wanted) == 6 and all(_free(p) for p in wanted):
+            break
+    ports = {"SALES_KAFKA_PORT": base, "SALES_KAFKA_CONTROLLER_PORT": controller}
+    cluster = Cluster(ports)
+    cluster.purge()  # leftovers of an interrupted run
+    done = _native(ports, "services", "up", "kafka", state=CLUSTER_STATE, brokers=3, capture_output=True,
+                   timeout=600)
+    if done.returncode != 0:
+        cluster.purge()
+        raise RuntimeError(f"the three-broker cluster did not start:\n{done.stdout}{done.stderr}")
+    return cluster
 
 
 def _docker_answers() -> bool:

@@ -6,6 +6,10 @@
 #   SALES_STATE_DIR              state root (default: <repo>/.state)
 #   SALES_KAFKA_PORT             Kafka client port       (default 9092)
 #   SALES_KAFKA_CONTROLLER_PORT  KRaft controller port   (default 9093)
+#   SALES_KAFKA_BROKERS          1 (default) or 3: a three-node KRaft cluster, replication
+#                                factor 3, min.insync.replicas 2; node N (1-based) listens
+#                                on SALES_KAFKA_PORT+2(N-1) and SALES_KAFKA_CONTROLLER_PORT+2(N-1);
+#                                remembered in $STATE/kafka/brokers for later commands
 #   SALES_PG_PORT                PostgreSQL port         (default 5432)
 #   SALES_REDIS_PORT             Redis port              (default 6379)
 #   SALES_KAFKA_VERSION          Kafka jars to use       (default 4.4.0)
@@ -18,15 +22,32 @@ SALES_KAFKA_CONTROLLER_PORT="${SALES_KAFKA_CONTROLLER_PORT:-9093}"
 SALES_PG_PORT="${SALES_PG_PORT:-5432}"
 SALES_REDIS_PORT="${SALES_REDIS_PORT:-6379}"
 SALES_KAFKA_VERSION="${SALES_KAFKA_VERSION:-4.4.0}"
+# unset: as many brokers as this state's Kafka was started with (kafka/brokers), else 1
+if [[ -z ${SALES_KAFKA_BROKERS:-} && -s $STATE/kafka/brokers ]]; then
+    SALES_KAFKA_BROKERS="$(cat "$STATE/kafka/brokers")"
+fi
+SALES_KAFKA_BROKERS="${SALES_KAFKA_BROKERS:-1}"
 LOG_DIR="$STATE/logs"
 RUN_DIR="$STATE/run"
 # the access token deploy/native/up generates when none is configured
 TOKEN_FILE="$STATE/access_token"
 export REPO STATE LOG_DIR RUN_DIR TOKEN_FILE SALES_KAFKA_PORT SALES_KAFKA_CONTROLLER_PORT \
-    SALES_PG_PORT SALES_REDIS_PORT SALES_KAFKA_VERSION
+    SALES_PG_PORT SALES_REDIS_PORT SALES_KAFKA_VERSION SALES_KAFKA_BROKERS
+
+case $SALES_KAFKA_BROKERS in
+    1 | 3) ;;
+    *) echo "SALES_KAFKA_BROKERS must be 1 or 3 (is $SALES_KAFKA_BROKERS)" >&2; exit 2 ;;
+esac
+
+# kafka_port N / kafka_controller_port N — where node N (1-based) of the cluster listens.
+kafka_port() { echo $((SALES_KAFKA_PORT + 2 * ($1 - 1))); }
+kafka_controller_port() { echo $((SALES_KAFKA_CONTROLLER_PORT + 2 * ($1 - 1))); }
 
 # Where the native stack listens, as the service's settings name it.
-NATIVE_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$SALES_KAFKA_PORT"
+NATIVE_KAFKA_BOOTSTRAP_SERVERS="$(for ((n = 1; n <= SALES_KAFKA_BROKERS; n++)); do
+    printf '%s127.0.0.1:%s' "$( ((n > 1)) && echo ,)" "$(kafka_port "$n")"; done)"
+# Topics the service creates are replicated to every broker (at most 3).
+NATIVE_KAFKA_REPLICATION_FACTOR=$SALES_KAFKA_BROKERS
 NATIVE_DATABASE_URL="postgresql://sales:sales@127.0.0.1:$SALES_PG_PORT/sales"
 NATIVE_REDIS_URL="redis://127.0.0.1:$SALES_REDIS_PORT/0"
 
@@ -146,6 +167,12 @@ ensure_cmd() {
     command -v "$1" >/dev/null 2>&1 || ensure_apt "$2"
 }
 
+# ensure_chromium — Debian's chromium for the dashboard's browser tests (tests/ui drive it
+# with Playwright, which never downloads a browser of its own).
+ensure_chromium() {
+    ensure_apt chromium
+}
+
 # ensure_venv — create $REPO/.venv and `pip install -e "${REPO}[test]"` when the venv
 # is missing or pyproject.toml is newer than the stamp file inside it.
 ensure_venv() {
@@ -176,6 +203,9 @@ ensure_venv() {
 # Write the environment the service reads, as `export` lines.
 print_env() {
     printf 'export KAFKA_BOOTSTRAP_SERVERS=%s\n' "$NATIVE_KAFKA_BOOTSTRAP_SERVERS"
+    if ((SALES_KAFKA_BROKERS > 1)); then
+        printf 'export KAFKA_REPLICATION_FACTOR=%s\n' "$NATIVE_KAFKA_REPLICATION_FACTOR"
+    fi
     printf 'export DATABASE_URL=%s\n' "$NATIVE_DATABASE_URL"
     printf 'export REDIS_URL=%s\n' "$NATIVE_REDIS_URL"
 }

@@ -1,4 +1,4 @@
-"""`sales-analyzer upload | status | reports tail | reports get`: talk to a running service.
+"""`sales-analyzer upload | status | reports tail | get | backfill`: talk to a running service.
 
 Uploads, status and report reads go through the gateway's HTTP API with the
 ACCESS_TOKEN of the settings (the token is never printed). `reports tail` reads
@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from ..names import TOPIC_REPORTS
+from .backfill import backfill
 from ..settings import Settings
 
 __all__ = ["run"]
@@ -49,6 +50,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                 return await _status(client, args.upload_id)
             if args.command == "reports" and args.reports_command == "get":
                 return await _report(client, args.date, markdown=args.md)
+            if args.command == "reports" and args.reports_command == "backfill":
+                return await backfill(client, date_from=args.date_from, date_to=args.date_to,
+                                      only_missing=args.missing_only, wait=not args.no_wait,
+                                      timeout=args.timeout, out=_out)
         except httpx.ConnectError:
             _err(f"gateway not reachable at {url} (is `sales-analyzer serve gateway` running? "
                  "set GATEWAY_HOST/GATEWAY_PORT or --url)")
@@ -281,9 +286,9 @@ def _print_report(value: bytes | None) -> bool:
 
 async def _tail(settings: Settings, *, from_beginning: bool, count: int) -> int:
     from aiokafka import AIOKafkaConsumer
-    from aiokafka.errors import KafkaError
 
-    from ..bus import start_at_latest
+    from ..bus import start_at_latest, translate_errors
+    from ..errors import BusUnavailable
 
     servers = settings.kafka_bootstrap_servers
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # we say what went wrong ourselves
@@ -295,13 +300,15 @@ async def _tail(settings: Settings, *, from_beginning: bool, count: int) -> int:
         try:
             # Positions fixed before saying we listen: a report published after the
             # line below is never missed.
-            await start_at_latest(consumer)
-        except KafkaError as exc:
-            _err(f"Kafka not reachable at {servers} ({type(exc).__name__}); set KAFKA_BOOTSTRAP_SERVERS")
+            with translate_errors("reports tail"):
+                await start_at_latest(consumer)
+        except BusUnavailable as exc:
+            _err(f"Kafka not reachable at {servers} ({exc}); set KAFKA_BOOTSTRAP_SERVERS")
             return 2
         _err(f"listening on {TOPIC_REPORTS} at {servers}" + (" from the beginning" if from_beginning else ""))
         while count <= 0 or printed < count:
-            batch = await consumer.getmany(timeout_ms=1000)
+            with translate_errors("reports tail"):
+                batch = await consumer.getmany(timeout_ms=1000)
             for records in batch.values():
                 for record in records:
                     if _print_report(record.value):
@@ -313,8 +320,8 @@ async def _tail(settings: Settings, *, from_beginning: bool, count: int) -> int:
         return 0
     except BrokenPipeError:  # `| head`
         return 0
-    except KafkaError as exc:
-        _err(f"Kafka error: {type(exc).__name__}: {exc}")
+    except BusUnavailable as exc:
+        _err(str(exc))
         return 2
     finally:
         await consumer.stop()

@@ -5,12 +5,14 @@
     sales-analyzer upload FILE... [--wait] | status UPLOAD_ID
     sales-analyzer produce FILE...           (straight to sales.raw, big days in chunks)
     sales-analyzer reports tail | reports get DATE [--md]
+    sales-analyzer reports backfill --from DATE --to DATE [--missing-only] [--no-wait]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import sys
 from collections.abc import Sequence
 
@@ -51,9 +53,24 @@ def _parser() -> argparse.ArgumentParser:
     get = rsub.add_parser("get", help="print the report of a date")
     get.add_argument("date")
     get.add_argument("--md", action="store_true", help="Markdown instead of JSON")
-    for sp in (up, st, get):
+    bf = rsub.add_parser("backfill", help="(re)request the reports of a date range and follow their progress")
+    bf.add_argument("--from", dest="date_from", required=True, type=_date, metavar="DATE",
+                    help="first day (YYYY-MM-DD)")
+    bf.add_argument("--to", dest="date_to", required=True, type=_date, metavar="DATE",
+                    help="last day (YYYY-MM-DD)")
+    bf.add_argument("--missing-only", action="store_true", help="only days with no report yet or a failed one")
+    bf.add_argument("--no-wait", action="store_true", help="request and return; do not follow the progress")
+    bf.add_argument("--timeout", type=float, default=3600.0, help="seconds to follow the progress")
+    for sp in (up, st, get, bf):
         sp.add_argument("--url", default=None, help="gateway URL (default http://GATEWAY_HOST:GATEWAY_PORT)")
     return p
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,15 +19,14 @@ from pathlib import Path
 from typing import BinaryIO
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 
-from ..bus import ensure_topics, producer_options
+from ..bus import ensure_topics, producer_options, translate_errors
 from ..errors import BusUnavailable
 from ..gateway.errors import ApiError
 from ..gateway.stream import ChunkSender, stream_day
-from ..ingest.precheck import precheck
 from ..names import HEADER_CONTENT_TYPE, HEADER_SENDER, HEADER_UPLOAD_ID, TOPIC_RAW
 from ..settings import Settings
+from ..xmlhead import HeadRefused, precheck
 
 __all__ = ["run"]
 
@@ -63,18 +62,15 @@ async def _produce(producer: AIOKafkaProducer, path: Path, settings: Settings, *
     with fh:
         head = fh.read(settings.upload_chunk_bytes + 1)
         checked = precheck(head)
-        if checked.issue is not None or checked.sales_date is None:
-            issue = checked.issue
-            print(f"{path}  refused: {issue.code if issue else '?'}: {issue.message if issue else ''}", flush=True)
+        if isinstance(checked, HeadRefused):
+            print(f"{path}  refused: {checked.issue.code}: {checked.issue.message}", flush=True)
             return False
         day = checked.sales_date.isoformat()
 
         async def publish(value: bytes, *, key: str, headers: dict[str, str]) -> None:
-            try:
+            with translate_errors("produce"):
                 await producer.send_and_wait(TOPIC_RAW, value, key=key.encode(),
                                              headers=[(k, v.encode()) for k, v in headers.items()])
-            except KafkaError as exc:
-                raise BusUnavailable(f"Kafka did not confirm: {type(exc).__name__}") from exc
 
         headers = {HEADER_CONTENT_TYPE: "application/xml", HEADER_UPLOAD_ID: upload_id,
                    HEADER_SENDER: "cli"}

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp
 
+from . import dashboard
 from ..cache import DayCache, create_redis
 from ..metrics import exposition
 from ..runtime import wait_for
@@ -62,6 +63,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
             settings=settings, tokens=TokenTable(tokens), pool=pool,
             days=DayCache(redis, ttl_seconds=settings.cache_life_period),
             limiter=RateLimiter(redis, per_minute=settings.rate_limit_per_minute), publisher=publisher)
+        dashboard.start(app, settings, redis)
         if not tokens:
             log.warning("no ACCESS_TOKEN configured: every authenticated endpoint answers 401")
         try:
@@ -79,6 +81,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(uploads.router)
     app.include_router(reads.router)
+    dashboard.install(app)  # the web pages under /ui, and GET / for browsers
 
 
     @app.get("/healthz", summary="Liveness: the process answers", tags=["health"])

@@ -50,3 +50,20 @@ class TokenTable:
         if scope not in found.scopes:
             raise AuthError(403, "insufficient_scope", f"this token may not '{scope}'")
         return found
+
+    def identify(self, token: str) -> tuple[str, Principal] | None:
+        """A token typed into the dashboard's sign-in form: its digest (hex) and whose it is."""
+        digest = hashlib.sha256(token.strip().encode()).digest()
+        return self.by_digest(digest.hex()) if token.strip() else None
+
+    def by_digest(self, digest_hex: str) -> tuple[str, Principal] | None:
+        """Whose token has this digest, if it is still configured (a dashboard session re-checks it)."""
+        try:
+            digest = bytes.fromhex(digest_hex)
+        except ValueError:
+            return None
+        found: Principal | None = None
+        for known, principal in self._entries:  # no early exit, as in authenticate
+            if hmac.compare_digest(known, digest):
+                found = principal
+        return None if found is None else (digest_hex, found)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,10 +13,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import BusUnavailable, CacheUnavailable, StorageUnavailable
+from ..errors import BusUnavailable, BusUnconfirmed, CacheUnavailable, StorageUnavailable, TransientError
+from ..logs import ctx
+from ..metrics import GATEWAY_UNAVAILABLE
 from .auth import AuthError
 
 __all__ = ["ApiError", "install_error_handlers"]
+
+log = logging.getLogger("sales_analyzer.gateway")
 
 
 class ApiError(Exception):
@@ -46,15 +51,26 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(BusUnavailable)
     async def _bus(request: Request, exc: BusUnavailable) -> JSONResponse:
+        _unavailable(request, "kafka_unavailable", exc, exc.reason)
         return _json(503, "kafka_unavailable", "the message bus is not reachable; nothing was accepted, "
-                     "retry later", {"Retry-After": "5"})
+                     "retry later", {"Retry-After": str(exc.retry_after or 5)})
+
+    @app.exception_handler(BusUnconfirmed)
+    async def _unconfirmed(request: Request, exc: BusUnconfirmed) -> JSONResponse:
+        # Uploads answer this with their upload id (gateway/uploads.py); this is the rest
+        # (a report request): handed to Kafka, not confirmed, may still be processed.
+        log.warning("not confirmed by Kafka", extra=ctx(path=request.url.path, error=str(exc)))
+        return _json(504, "kafka_unconfirmed", "Kafka has not confirmed the request yet; it may still be "
+                     "processed", {"Retry-After": "5"})
 
     @app.exception_handler(StorageUnavailable)
     async def _db(request: Request, exc: StorageUnavailable) -> JSONResponse:
+        _unavailable(request, "database_unavailable", exc)
         return _json(503, "database_unavailable", "PostgreSQL is not reachable; retry later", {"Retry-After": "5"})
 
     @app.exception_handler(CacheUnavailable)
     async def _cache(request: Request, exc: CacheUnavailable) -> JSONResponse:
+        _unavailable(request, "cache_unavailable", exc)
         return _json(503, "cache_unavailable", "Redis is not reachable; retry later", {"Retry-After": "5"})
 
     @app.exception_handler(RequestValidationError)
@@ -66,3 +82,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return _json(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+
+
+def _unavailable(request: Request, reason: str, exc: TransientError, cause: str | None = None) -> None:
+    """Every 503 is logged with its cause and counted by reason and cause."""
+    root = exc.__cause__ or exc
+    cause = cause or type(root).__name__
+    GATEWAY_UNAVAILABLE.labels(reason=reason, cause=cause).inc()
+    log.warning("unavailable", extra=ctx(reason=reason, cause=cause, path=request.url.path,
+                                         error=f"{type(exc).__name__}: {exc}",
+                                         origin=f"{type(root).__name__}: {root}" if root is not exc else None))

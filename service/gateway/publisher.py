@@ -1,8 +1,20 @@
-"""The gateway's Kafka producer: connects lazily, answers "unavailable" honestly.
+"""The gateway's Kafka producer: connects lazily, and every answer it gives is true.
 
-The gateway must start and serve reads while Kafka is down, and must never
-accept an upload it could not hand to Kafka: publish() either gets the broker's
-acknowledgement (acks=all, idempotent producer) or raises BusUnavailable.
+The gateway must start and serve reads while Kafka is down, and its answer to an
+upload must be the record's fate:
+
+* confirmed: the broker acknowledged the record (acks=all, idempotent producer);
+* refused (BusUnavailable → 503): the record certainly never reached a broker:
+  the producer is not connected, the circuit breaker is open (gateway/breaker.py),
+  or the producer refused to take the record;
+* unconfirmed (BusUnconfirmed): the record was handed to the producer but no
+  acknowledgement came within ``confirm_within`` seconds. Its fate is unknown: a
+  produce request may have reached the broker (which may have written it) before
+  the connection broke, and the producer keeps retrying it (an idempotent
+  producer never expires a batch) until the broker confirms it. Dropping the
+  producer's queue would not make a refusal true either: aiokafka's stop()
+  flushes pending batches rather than dropping them, and a request already sent
+  cannot be called back. So this case is never answered 503.
 
 It uses aiokafka's producer directly rather than a FastStream broker: the
 gateway only produces, and on the upload hot path FastStream's publish layer
@@ -17,42 +29,60 @@ import contextlib
 import logging
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.client import AIOKafkaClient
 
-from ..bus import ensure_topics, producer_options
-from ..errors import BusUnavailable
+from ..bus import KAFKA_ERRORS, ensure_topics, producer_options
+from ..errors import BusUnavailable, BusUnconfirmed
 from ..names import TOPIC_RAW
 from ..settings import Settings
+from .breaker import Breaker
 
 __all__ = ["RawPublisher"]
+
+# What a connect or a probe may fail with: Kafka's own errors, or ours from ensure_topics.
+_NOT_REACHABLE: tuple[type[BaseException], ...] = (*KAFKA_ERRORS, BusUnavailable)
 
 log = logging.getLogger("sales_analyzer.gateway")
 
 _CONNECT_TIMEOUT = 5.0
-_PUBLISH_TIMEOUT = 10.0
+# How long an upload waits for Kafka's acknowledgement before it is answered
+# "unconfirmed": long enough to ride out a partition leader's failover in a
+# three-broker cluster (~10 s), and below the request timeout.
+_CONFIRM_WITHIN = 20.0
 
 
 class RawPublisher:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._producer: AIOKafkaProducer | None = None
+        # The breaker's probe has connections of its own: a broker answers the requests
+        # of one connection in order, so a metadata request behind a produce request
+        # that waits for a dead replica would wait as long as the produce request.
+        self._probe_client: AIOKafkaClient | None = None
         self._lock = asyncio.Lock()
         self._retry: asyncio.Task[None] | None = None
+        self.breaker = Breaker(self._probe)
+        self.confirm_within = max(1.0, min(_CONFIRM_WITHIN, settings.request_timeout_seconds - 2.0))
 
     async def connect(self) -> bool:
         async with self._lock:
             if self._producer is not None:
                 return True
             producer = AIOKafkaProducer(client_id="sales-gateway", **producer_options(self._settings))
+            probe = AIOKafkaClient(bootstrap_servers=self._settings.kafka_bootstrap_servers,
+                                   client_id="sales-gateway-probe", request_timeout_ms=5_000)
             try:
                 await ensure_topics(self._settings, timeout=_CONNECT_TIMEOUT)
                 await asyncio.wait_for(producer.start(), _CONNECT_TIMEOUT)
-            except (KafkaError, OSError, asyncio.TimeoutError, BusUnavailable) as exc:
-                log.warning("kafka not reachable: %s", type(exc).__name__)
+                await asyncio.wait_for(probe.bootstrap(), _CONNECT_TIMEOUT)
+            except _NOT_REACHABLE as exc:
+                log.warning("kafka not reachable", extra={"cause": f"{type(exc).__name__}: {exc}"})
                 with contextlib.suppress(Exception):
-                    await producer.stop()
+                    await asyncio.wait_for(producer.stop(), _CONNECT_TIMEOUT)
+                with contextlib.suppress(Exception):
+                    await probe.close()
                 return False
-            self._producer = producer
+            self._producer, self._probe_client = producer, probe
             return True
 
     def keep_trying(self) -> None:
@@ -65,33 +95,65 @@ class RawPublisher:
 
     async def publish(self, value: bytes, *, topic: str = TOPIC_RAW, key: str,
                       headers: dict[str, str]) -> None:
-        """Publish and wait for the broker's acknowledgement, or raise BusUnavailable."""
-        if self._producer is None:
+        """Publish and wait for the broker's acknowledgement.
+
+        Raises BusUnavailable when the record was certainly not sent, BusUnconfirmed
+        when it was handed over but not confirmed within ``confirm_within`` seconds.
+        """
+        producer = self._producer
+        if producer is None:
             # Never reconnect inline: concurrent uploads would queue behind the lock for
             # seconds each. The background task reconnects; until then answer at once.
             self.keep_trying()
-            raise BusUnavailable("Kafka is not reachable")
+            raise BusUnavailable("Kafka is not reachable (the producer is not connected)",
+                                 reason="not_connected", retry_after=2)
+        breaker = self.breaker
+        if breaker.is_open:
+            raise BusUnavailable(f"Kafka is known down: {breaker.cause}", reason="circuit_open",
+                                 retry_after=breaker.retry_after)
+        sent: asyncio.Future[object] | None = None
         try:
-            async with asyncio.timeout(_PUBLISH_TIMEOUT):  # no extra task per upload, unlike wait_for
-                await self._producer.send_and_wait(topic, value, key=key.encode(),
-                                                   headers=[(k, v.encode()) for k, v in headers.items()])
-        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
-            raise BusUnavailable(f"Kafka did not confirm the publish: {type(exc).__name__}") from exc
+            async with asyncio.timeout(self.confirm_within):  # no extra task per upload, unlike wait_for
+                # send() only queues the record (it waits only when the partition's buffer is
+                # full); a failure or timeout before it returns means nothing was handed over.
+                sent = await producer.send(topic, value, key=key.encode(),
+                                           headers=[(k, v.encode()) for k, v in headers.items()])
+                slow = asyncio.get_running_loop().call_later(breaker.suspect_after, breaker.suspect)
+                try:
+                    await sent
+                finally:
+                    slow.cancel()
+        except KAFKA_ERRORS as exc:
+            cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if sent is None:
+                raise BusUnavailable(f"the Kafka producer did not take the record ({cause})",
+                                     reason="not_taken", retry_after=breaker.retry_after) from exc
+            raise BusUnconfirmed(f"Kafka did not confirm the record within {self.confirm_within:g} s "
+                                 f"({cause}); the producer keeps retrying it") from exc
+
+    async def _probe(self) -> None:
+        if self._probe_client is None:
+            raise BusUnavailable("the producer is not connected")
+        await self._probe_client.fetch_all_metadata()
 
     async def ping(self) -> bool:
-        if self._producer is None:
-            return False
         try:
-            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), 2.0)
-        except (KafkaError, OSError, asyncio.TimeoutError):
+            await asyncio.wait_for(self._probe(), 2.0)
+        except _NOT_REACHABLE:
             return False
         return True
 
     async def close(self) -> None:
+        await self.breaker.close()
         if self._retry:
             self._retry.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retry
         if self._producer is not None:
-            await self._producer.stop()
+            # stop() flushes what is queued; with Kafka down that never ends
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._producer.stop(), _CONNECT_TIMEOUT)
             self._producer = None
+        if self._probe_client is not None:
+            await self._probe_client.close()
+            self._probe_client = None

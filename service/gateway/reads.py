@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 import datetime as dt
 import uuid
 from collections.abc import Callable
@@ -14,18 +15,22 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from ..models import ReportRequest
 from ..names import HEADER_CONTENT_TYPE, HEADER_EVENT_ID, TOPIC_REPORT_REQUESTS
 from ..storage import reads as q
-from ..storage.reports import ReportRow, latest_report, list_reports
+from ..errors import StorageUnavailable
+from ..ids import report_id_for_request
+from ..logs import ctx
+from ..storage.reports import DayReport, ReportRow, latest_report, report_days, report_progress, request_report
 from ..storage.uploads import upload_status
 from .auth import Principal
 from .errors import ApiError
 from .state import Gateway, gateway
 from .uploads import require
 
-__all__ = ["router", "report_json"]
+__all__ = ["router", "report_json", "report_markdown", "get_upload", "regenerate"]
 
 T = TypeVar("T")
 
 router = APIRouter(prefix="/v1")
+log = logging.getLogger("sales_analyzer.gateway")
 
 
 def _cursor(value: str) -> str:
@@ -108,16 +113,30 @@ def report_markdown(row: ReportRow) -> str:
             f"model: {row.model} · prompt {row.prompt_version} · {state} · {row.created_at.isoformat()}\n")
 
 
-@router.get("/reports", summary="Reports, one per day (the newest), by date range, paginated")
+def _day_json(day: DayReport) -> dict[str, Any]:
+    return {"sales_date": day.sales_date.isoformat(), "status": day.status, "attempts": day.attempts,
+            "error": day.error, "updated_at": day.updated_at.isoformat() if day.updated_at else None,
+            "report_id": str(day.report.report_id) if day.report else None,
+            "verified": day.report.verified if day.report else None}
+
+
+@router.get("/reports", summary="Stored days of a date range with their report status and newest report, "
+            "paginated; progress counts for the whole range")
 async def get_reports(gw: Annotated[Gateway, Depends(gateway)], _: Annotated[Principal, require("read")],
                       date_from: Annotated[dt.date | None, Query(alias="from")] = None,
                       date_to: Annotated[dt.date | None, Query(alias="to")] = None,
                       cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50,
                       ) -> dict[str, Any]:
+    """A page of stored days (by date): ``days`` says where each day's report stands
+    (ok, failed, pending, missing), ``items`` holds the newest written report of those
+    days that have one; ``progress`` counts the statuses over the whole range (the
+    number to watch during a backfill)."""
     after = _uncursor(cursor, lambda s: dt.date.fromisoformat(s) if s else None)
-    rows = await list_reports(gw.pool, date_from=date_from, date_to=date_to, after=after, limit=limit)
-    nxt = _cursor(rows[-1].sales_date.isoformat()) if len(rows) == limit else None
-    return {"items": [report_json(r) for r in rows], "next_cursor": nxt}
+    page = await report_days(gw.pool, date_from=date_from, date_to=date_to, after=after, limit=limit)
+    progress = await report_progress(gw.pool, date_from=date_from, date_to=date_to)
+    nxt = _cursor(page[-1].sales_date.isoformat()) if len(page) == limit else None
+    return {"items": [report_json(d.report) for d in page if d.report is not None],
+            "days": [_day_json(d) for d in page], "progress": progress, "next_cursor": nxt}
 
 
 @router.get("/reports/{sales_date}", summary="The newest report of a day (JSON, or Markdown with ?format=md)",
@@ -137,7 +156,8 @@ async def get_report(sales_date: dt.date, gw: Annotated[Gateway, Depends(gateway
              summary="Ask for a new report of a stored day (answered on sales.reports)")
 async def regenerate(sales_date: dt.date, gw: Annotated[Gateway, Depends(gateway)],
                      principal: Annotated[Principal, require("upload")]) -> JSONResponse:
-    if await q.day_summary(gw.pool, sales_date) is None:
+    day = await q.day_summary(gw.pool, sales_date)
+    if day is None:
         raise ApiError(404, "unknown_day", f"no sales stored for {sales_date}")
     req = ReportRequest(request_id=uuid.uuid4(), sales_date=sales_date, requested_by=principal.name,
                         requested_at=dt.datetime.now(dt.UTC))
@@ -145,5 +165,14 @@ async def regenerate(sales_date: dt.date, gw: Annotated[Gateway, Depends(gateway
                                key=sales_date.isoformat(),
                                headers={HEADER_EVENT_ID: f"regenerate:{req.request_id}",
                                         HEADER_CONTENT_TYPE: "application/json"})
+    # After the publish: a pending row never exists for a request that was not sent.
+    # (The reporter may have written the report already; then this changes nothing.)
+    try:
+        await request_report(gw.pool, report_id=report_id_for_request(req.request_id), sales_date=sales_date,
+                             upload_id=day["upload_id"], language=gw.settings.report_language)
+    except StorageUnavailable as exc:
+        # The request is out and will be answered; only its "pending" mark is missing.
+        # A 503 would make the client ask (and pay) twice.
+        log.warning("regeneration requested, not marked pending", extra=ctx(sales_date=sales_date, error=str(exc)))
     return JSONResponse({"request_id": str(req.request_id), "sales_date": sales_date.isoformat(),
                          "status": "requested"}, status_code=202)

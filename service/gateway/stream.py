@@ -30,7 +30,6 @@ from typing import Any, Final
 from lxml import etree
 
 from ..ingest.chunks import wrap
-from ..ingest.rules import hardened_parser, syntax_issue
 from ..models import ChunkManifest, Issue
 from ..names import (
     HEADER_CHUNK_INDEX,
@@ -41,6 +40,7 @@ from ..names import (
     PART_CHUNK,
     PART_MANIFEST,
 )
+from ..xmlhead import hardened_parser, syntax_issue
 from .errors import ApiError
 
 __all__ = ["Cutter", "Unsplittable", "ChunkSender", "stream_day"]
@@ -158,6 +158,8 @@ class ChunkSender:
     sales_date: str
     size: int = 0
     digests: list[bytes] = field(default_factory=list)
+    # The manifest was handed to publish: from here on the upload may be stored.
+    manifest_sent: bool = False
     _pending: set[asyncio.Task[None]] = field(default_factory=set)
     _slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(_IN_FLIGHT))
 
@@ -194,6 +196,7 @@ class ChunkSender:
         manifest = ChunkManifest.model_validate({
             "upload_id": self.upload_id, "sales_date": self.sales_date, "chunks": max(1, len(self.digests)),
             "products": products, "bytes": self.size, "sha256": digest, "abort": abort})
+        self.manifest_sent = abort is None
         await self.publish(manifest.model_dump_json().encode(), key=self.key,
                            headers={**self.headers, HEADER_CONTENT_TYPE: "application/json",
                                     HEADER_PART: PART_MANIFEST})

@@ -2,35 +2,54 @@
 
 Both run the same steps: token (scope "upload") → rate limit → size limit
 (read_body, while the body streams in) → the cheap check of the document → "is the day already
-collected?" (Redis, then PostgreSQL) → publish to sales.raw and wait for Kafka's
-acknowledgement → answer with the upload id. The gateway never parses the whole
-file and never waits for ingest. A day larger than UPLOAD_CHUNK_BYTES is published
-in chunks while it streams in (stream.py), never held whole.
+collected, or being collected?" and the day's claim for this upload (one Redis round
+trip; PostgreSQL when Redis lost the stored days) → publish to sales.raw and wait for
+Kafka's acknowledgement → answer with the upload id. The gateway never parses the
+whole file and never waits for ingest. A day larger than UPLOAD_CHUNK_BYTES is
+published in chunks while it streams in, then its manifest (stream.py), never held whole.
+
+What the answers mean (README, "How it keeps its promises"): 202 = the record (a big
+day's manifest) is in Kafka; 409 duplicate_day = the day is stored; 409 day_in_progress
+= another upload of the day is in flight (it may still be rejected: retry later); 503 =
+the record (a big day's manifest) certainly never reached Kafka, so nothing of the
+upload is stored (claim and marker are given back); 504 kafka_unconfirmed = handed to
+Kafka but not confirmed: it may still be stored.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
-from dataclasses import dataclass
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from ..errors import BusUnavailable
-from ..ingest.precheck import precheck
+from ..errors import BusUnavailable, BusUnconfirmed, CacheUnavailable
+from ..logs import ctx
 from ..metrics import GATEWAY_UPLOADS
-from ..names import DUPLICATE_DAY_MESSAGE, HEADER_CONTENT_TYPE, HEADER_SENDER, HEADER_SOURCE, HEADER_UPLOAD_ID
+from ..names import (
+    DAY_IN_PROGRESS_MESSAGE,
+    DUPLICATE_DAY_MESSAGE,
+    HEADER_CONTENT_TYPE,
+    HEADER_SENDER,
+    HEADER_SOURCE,
+    HEADER_UPLOAD_ID,
+)
 from ..storage.uploads import stored_days
+from ..xmlhead import HeadRefused, precheck
 from .auth import AuthError, Principal
 from .errors import ApiError
 from .state import Gateway, gateway
 from .stream import ChunkSender, stream_day
 
-__all__ = ["router", "require"]
+__all__ = ["router", "require", "read_body", "submit", "Submitted"]
 
 router = APIRouter()
+
+log = logging.getLogger("sales_analyzer.gateway")
 
 # Client retries with the same Idempotency-Key map to the same upload id, which
 # ingest recognises, so a retried POST never stores or reports a day twice.
@@ -38,7 +57,10 @@ _IDEMPOTENCY_NS = uuid.UUID("6f1d7f3e-8a63-4d55-9a55-5a1e5a1e0002")
 
 # Upload outcomes, each counter child bound once (a labels() lookup per upload is not free).
 _UPLOADS = {outcome: GATEWAY_UPLOADS.labels(outcome=outcome) for outcome in (
-    "accepted", "duplicate", "invalid", "too_large", "unauthorized", "forbidden", "rate_limited", "unavailable")}
+    "accepted", "duplicate", "in_progress", "invalid", "too_large", "unauthorized", "forbidden", "rate_limited",
+    "unavailable", "unconfirmed")}
+# Seconds a client is asked to wait before retrying a day that is being collected.
+_IN_PROGRESS_RETRY_AFTER = "5"
 
 
 async def authorize(request: Request, gw: Gateway, scope: str) -> Principal:
@@ -90,17 +112,18 @@ def _too_large(limit: int) -> ApiError:
 class Submitted:
     upload_id: uuid.UUID
     sales_date: str
-    duplicate: bool
+    duplicate: bool  # the day is stored
+    in_progress: bool = False  # another upload of the day is in flight
+    size_bytes: int = 0  # of the accepted body
 
 
 async def submit(gw: Gateway, body: bytes, principal: Principal, idempotency_key: str | None,
                  rest: AsyncIterator[bytes] | None = None) -> Submitted:
     """Check the head, admit the upload, publish it: as one record, or (``rest``) in chunks."""
     checked = precheck(body)
-    if checked.issue is not None or checked.sales_date is None:
+    if isinstance(checked, HeadRefused):
         _UPLOADS["invalid"].inc()
         issue = checked.issue
-        assert issue is not None
         raise ApiError(400, issue.code, issue.message, errors=[issue.model_dump(exclude_none=True)])
     day = checked.sales_date.isoformat()
     if idempotency_key:
@@ -108,38 +131,79 @@ async def submit(gw: Gateway, body: bytes, principal: Principal, idempotency_key
     else:
         upload_id = uuid.uuid4()
 
-    holder, stored = await gw.days.admit(str(upload_id), day)
+    uid = str(upload_id)
+    holder, stored = await gw.days.admit(uid, day)
     if stored is None:  # Redis lost the stored-days set: PostgreSQL answers, and the set is rebuilt
         days = await stored_days(gw.pool)
         stored = checked.sales_date in days
         await gw.days.rebuild_stored(d.isoformat() for d in days)
-    if holder != str(upload_id) and (stored or holder is not None):
-        # stored, or being stored by another upload right now (its claim); an
-        # Idempotency-Key retry of the holder itself goes through and is replayed
-        await gw.days.forget_received(str(upload_id))
-        _UPLOADS["duplicate"].inc()
-        return Submitted(upload_id, day, duplicate=True)
+        if not stored and holder is None:
+            holder = await gw.days.claim_in_flight(uid, day)
+    if holder != uid and (stored or holder is not None):
+        # Stored, or claimed by another upload in flight. An Idempotency-Key retry of the
+        # holder itself goes through (ingest recognises it and replays its outcome).
+        await gw.days.forget_received(uid)
+        if stored:
+            _UPLOADS["duplicate"].inc()
+            return Submitted(upload_id, day, duplicate=True)
+        _UPLOADS["in_progress"].inc()
+        return Submitted(upload_id, day, duplicate=False, in_progress=True)
 
-    headers = {HEADER_CONTENT_TYPE: "application/xml", HEADER_UPLOAD_ID: str(upload_id),
+    headers = {HEADER_CONTENT_TYPE: "application/xml", HEADER_UPLOAD_ID: uid,
                HEADER_SENDER: principal.name, HEADER_SOURCE: "http"}
+    sender: ChunkSender | None = None
     try:
         if rest is None:
             await gw.publisher.publish(body, key=day, headers=headers)
         else:
             settings = gw.settings
-            sender = ChunkSender(gw.publisher.publish, key=day, headers=headers, upload_id=str(upload_id),
-                                 sales_date=day)
+            sender = ChunkSender(gw.publisher.publish, key=day, headers=headers, upload_id=uid, sales_date=day)
             await stream_day(body, rest, sender, target=settings.upload_chunk_bytes,
                              max_bytes=settings.max_upload_bytes, max_products=settings.max_products_per_day)
-    except Exception as exc:
-        await gw.days.forget_received(str(upload_id))
-        if isinstance(exc, BusUnavailable):
+    except BusUnavailable:
+        # Certainly not in Kafka (for a big day: its manifest, without which nothing is
+        # stored): give the day back at once, so the client's retry is not answered
+        # day_in_progress (should Redis fail here, the claim expires by itself).
+        _UPLOADS["unavailable"].inc()
+        await _give_back(gw, uid, day)
+        raise
+    except BusUnconfirmed as exc:
+        if sender is not None and not sender.manifest_sent:
+            # A chunk's fate is unknown, but the manifest was never sent: ingest stores
+            # nothing of this upload (its chunks are swept as incomplete_upload, or reused
+            # by a retry with the same Idempotency-Key). So this is a refusal, not a maybe.
             _UPLOADS["unavailable"].inc()
-        elif isinstance(exc, ApiError):  # a big day crossed a limit, or could not be cut, mid-stream
+            await _give_back(gw, uid, day)
+            raise BusUnavailable(f"a chunk of the day was not confirmed by Kafka ({exc}); the day's manifest "
+                                 "was not sent, so nothing of this upload will be stored",
+                                 reason="chunk_unconfirmed", retry_after=5) from exc
+        # The record (a big day's manifest) may still be stored: keep the claim and the
+        # "received" marker.
+        _UPLOADS["unconfirmed"].inc()
+        log.warning("upload not confirmed by Kafka", extra=ctx(upload_id=uid, sales_date=day, cause=str(exc)))
+        raise ApiError(504, "kafka_unconfirmed",
+                       "Kafka has not confirmed the upload yet; it may still be stored. Poll status_url, "
+                       "or retry with the same Idempotency-Key", upload_id=uid, sales_date=day,
+                       status_url=f"/v1/uploads/{uid}", headers={"Retry-After": "5"}) from exc
+    except Exception as exc:
+        # A big day crossed a limit or could not be cut mid-stream (its manifest, if any,
+        # aborts it), or the client went away before the manifest: nothing is stored.
+        if isinstance(exc, ApiError):
             _UPLOADS["too_large" if exc.status == 413 else "invalid"].inc()
+        if isinstance(exc, ApiError) or (sender is not None and not sender.manifest_sent):
+            await _give_back(gw, uid, day)
         raise
     _UPLOADS["accepted"].inc()
-    return Submitted(upload_id, day, duplicate=False)
+    return Submitted(upload_id, day, duplicate=False, size_bytes=sender.size if sender is not None else len(body))
+
+
+async def _give_back(gw: Gateway, uid: str, day: str) -> None:
+    """Release the day's claim and the "received" marker of an upload that will not be stored."""
+    try:
+        await gw.days.refused(uid, day)
+    except CacheUnavailable as exc:
+        log.warning("could not release the claim of a refused upload", extra=ctx(
+            upload_id=uid, sales_date=day, cause=f"{type(exc).__name__}: {exc}"))
 
 
 async def _upload(request: Request) -> Submitted:
@@ -170,9 +234,12 @@ _XML_BODY = {
 
 
 @router.post("/", summary="Upload a sales day (the original service's contract)", openapi_extra=_XML_BODY,
-             responses={200: {"description": '{"task_id": ...} or the duplicate-day message'}})
+             responses={200: {"description": '{"task_id": ...} or the duplicate-day message'},
+                        409: {"description": "day_in_progress: another upload of the day is in flight"}})
 async def legacy_upload(request: Request) -> JSONResponse:
     result = await _upload(request)
+    if result.in_progress:
+        raise _in_progress(result, DAY_IN_PROGRESS_MESSAGE)
     if result.duplicate:
         return JSONResponse({"message": DUPLICATE_DAY_MESSAGE})
     return JSONResponse({"task_id": str(result.upload_id), "upload_id": str(result.upload_id),
@@ -181,12 +248,21 @@ async def legacy_upload(request: Request) -> JSONResponse:
 
 @router.post("/v1/uploads", status_code=202, summary="Upload a sales day", openapi_extra=_XML_BODY,
              responses={202: {"description": "accepted; poll status_url"},
-                        409: {"description": "the day is already collected"}})
+                        409: {"description": "duplicate_day: the day is already collected; day_in_progress: "
+                                             "another upload of the day is in flight, retry later"}})
 async def upload(request: Request) -> JSONResponse:
     result = await _upload(request)
+    if result.in_progress:
+        raise _in_progress(result, "another upload of this sales date is being processed; it may still be "
+                                   "rejected, so retry later (see Retry-After)")
     if result.duplicate:
         raise ApiError(409, "duplicate_day", DUPLICATE_DAY_MESSAGE, sales_date=result.sales_date)
     url = f"/v1/uploads/{result.upload_id}"
     return JSONResponse({"upload_id": str(result.upload_id), "status": "received",
                          "sales_date": result.sales_date, "status_url": url},
                         status_code=202, headers={"Location": url})
+
+
+def _in_progress(result: Submitted, message: str) -> ApiError:
+    return ApiError(409, "day_in_progress", message, sales_date=result.sales_date,
+                    headers={"Retry-After": _IN_PROGRESS_RETRY_AFTER})

@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ..models import ChunkManifest
 from ..names import MAX_ISSUES_STORED
@@ -27,7 +27,7 @@ __all__ = ["Verdict", "manifest_digest", "judge_staged", "duplicate_issues", "in
 
 @dataclass(slots=True)
 class Verdict:
-    status: str  # "stored" (a candidate) or "rejected"
+    status: Literal["stored", "rejected"]  # "stored": a candidate
     sales_date: dt.date | None
     size: int
     products_seen: int = 0

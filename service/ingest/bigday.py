@@ -18,6 +18,7 @@ Returns the events to publish; the handler publishes them with the batch's own.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -32,7 +33,7 @@ from pydantic import ValidationError
 from ..cache import DayCache
 from ..logs import ctx
 from ..metrics import INGEST_UPLOADS
-from ..models import ChunkManifest, SalesRejected, SalesStored
+from ..models import ChunkManifest, SalesRejected, SalesStored, UploadRecord
 from ..names import MAX_ISSUES_STORED, PART_CHUNK, PART_MANIFEST
 from ..storage.db import Pool
 from ..storage.staging import (
@@ -53,10 +54,10 @@ from ..storage.staging import (
     staged,
     store_staged_day,
 )
-from ..storage.uploads import UploadRecord, find_uploads
+from ..storage.uploads import find_uploads
 from .assemble import Verdict, duplicate_issues, incomplete, judge_staged
 from .chunks import ChunkResult, read_chunk
-from .decide import Policy, RawUpload, outcome_event, replay_event
+from .decide import Policy, RawUpload, lost_day, replay_event
 
 __all__ = ["BigDays"]
 
@@ -227,6 +228,7 @@ class BigDays:
             if day is not None:
                 await self._abandon(day)
             await refuse_staged(self._pool, rec)
+            await self._release(rec)
         _log("day assembled", raw, chunks=len(chunks), seconds=round(time.perf_counter() - started, 3))
         return await self._announce(rec, raw)
 
@@ -234,11 +236,13 @@ class BigDays:
         assert rec.sales_date is not None
         day = rec.sales_date.isoformat()
         holder = (await self._cache.claim([(day, str(rec.upload_id))]))[0]
-        if holder != str(rec.upload_id):
+        # Held by another upload: a duplicate only once that day is stored. The holder may
+        # be an upload still in flight (the gateway claims a day at admission) that may yet
+        # be rejected: then store this one and let PostgreSQL's unique day decide.
+        if holder != str(rec.upload_id) and day in (await self._cache.stored_among([day]) or set()):
             if opened is not None:
                 await self._abandon(opened)
-            _duplicate(rec)
-            await refuse_staged(self._pool, rec)
+            await refuse_staged(self._pool, lost_day(rec))
             return
         lost = _duplicate_errors(rec)
         if opened is not None:
@@ -246,26 +250,30 @@ class BigDays:
             self._touched.pop(rec.upload_id, None)
             result = await commit_day(opened, rec, if_lost=lost)
             if result.outcome == "duplicate":  # rolled back: record the loss (and drop the staging)
-                _duplicate(rec)
+                rec = lost_day(rec)
                 await refuse_staged(self._pool, rec)
         else:
             result = await store_staged_day(self._pool, rec, if_lost=lost)
         if result.outcome == "duplicate_ids":
             dups = await duplicate_rows(self._pool, rec.upload_id)
             issues = sorted([*rec.errors, *duplicate_issues(dups, chunks)], key=lambda i: i.get("line") or 0)
-            rec.errors = issues[:MAX_ISSUES_STORED]
-            rec.products_rejected += len(dups)
+            rec = dataclasses.replace(rec, errors=issues[:MAX_ISSUES_STORED],
+                                      products_rejected=rec.products_rejected + len(dups))
             if self._policy == "strict":
-                rec.status = "rejected"
+                rec = dataclasses.replace(rec, status="rejected")
                 await refuse_staged(self._pool, rec)
             else:
                 result = await store_staged_day(self._pool, rec, if_lost=lost, exclude=[d.seq for d in dups])
-        if result.outcome == "duplicate":
-            _duplicate(rec)
         if rec.status == "stored" and result.outcome == "stored":
             await self._cache.add_stored([day])
         else:
             await self._cache.release([(day, str(rec.upload_id))])
+
+    async def _release(self, rec: UploadRecord) -> None:
+        """Give back the day's claim of an upload that was not stored (the gateway claimed
+        it at admission); release only deletes a claim this upload holds."""
+        if rec.sales_date is not None:
+            await self._cache.release([(rec.sales_date.isoformat(), str(rec.upload_id))])
 
     async def _refuse(self, raw: RawUpload, code: str, message: str) -> Event:
         rec = _record(_staged_upload(raw, sales_date=None),
@@ -299,6 +307,7 @@ class BigDays:
                                  "the upload was not finished (send it again)", sales_date=upload.sales_date)
             rec = _record(upload, verdict)
             if await refuse_staged(self._pool, rec):
+                await self._release(rec)
                 events.append(await self._announce(rec, None))
                 log.info("incomplete upload refused", extra=ctx(upload_id=upload.upload_id,
                                                                  sales_date=upload.sales_date))
@@ -323,11 +332,6 @@ def _record(upload: StagedUpload, verdict: Verdict) -> UploadRecord:
 def _duplicate_errors(rec: UploadRecord) -> list[dict[str, Any]]:
     return [{"code": "duplicate_day", "field": "date",
              "message": f"sales date {rec.sales_date.isoformat() if rec.sales_date else '?'} is already stored"}]
-
-
-def _duplicate(rec: UploadRecord) -> None:
-    rec.status = "duplicate"
-    rec.errors = _duplicate_errors(rec)
 
 
 def _bad_part(raw: RawUpload) -> str:

@@ -6,6 +6,7 @@ functions what it read and writes what they return.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
@@ -13,7 +14,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from ..models import Issue, KafkaPosition, ParsedDay, SalesRejected, SalesStored
+from ..models import (
+    Issue,
+    KafkaPosition,
+    Origin,
+    ParsedDay,
+    SalesRejected,
+    SalesStored,
+    StoredUpload,
+    UploadRecord,
+    UploadStatus,
+)
 from ..names import (
     HEADER_CHUNK_INDEX,
     HEADER_CHUNK_LAST,
@@ -24,9 +35,8 @@ from ..names import (
     MAX_ISSUES_IN_EVENT,
     MAX_ISSUES_STORED,
 )
-from ..storage.uploads import StoredUpload, UploadRecord
 
-__all__ = ["RawUpload", "raw_upload", "judge", "duplicate", "mark_duplicate", "rejected_early",
+__all__ = ["Policy", "RawUpload", "raw_upload", "judge", "duplicate", "lost_day", "rejected_early",
            "outcome_event", "replay_event"]
 
 # Namespace for upload ids of records produced straight to Kafka (no x-upload-id
@@ -41,7 +51,7 @@ Policy = Literal["lenient", "strict"]
 @dataclass(frozen=True, slots=True)
 class RawUpload:
     upload_id: uuid.UUID
-    source: Literal["http", "kafka"]
+    source: Origin
     sender: str | None
     data: bytes
     position: KafkaPosition
@@ -68,7 +78,7 @@ def raw_upload(*, value: bytes | None, headers: Sequence[tuple[str, bytes]] | Ma
     identified = upload_id is not None
     if upload_id is None:
         upload_id = uuid.uuid5(_POSITION_NS, f"{topic}/{partition}/{offset}/{timestamp}")
-    source: Literal["http", "kafka"] = "http" if hdr.get(HEADER_SOURCE) == b"http" else "kafka"
+    source: Origin = "http" if hdr.get(HEADER_SOURCE) == b"http" else "kafka"
     sender = hdr[HEADER_SENDER].decode("utf-8", "replace")[:100] if HEADER_SENDER in hdr else None
     part = hdr.get(HEADER_PART)
     if part is None:
@@ -87,7 +97,7 @@ def _issues(issues: Sequence[Issue]) -> list[dict[str, Any]]:
     return [i.model_dump(exclude_none=True) for i in issues[:MAX_ISSUES_STORED]]
 
 
-def _record(raw: RawUpload, status: str, sales_date: dt.date | None, **kw: Any) -> UploadRecord:
+def _record(raw: RawUpload, status: UploadStatus, sales_date: dt.date | None, **kw: Any) -> UploadRecord:
     return UploadRecord(
         upload_id=raw.upload_id, status=status, sales_date=sales_date, source=raw.source,
         sender=raw.sender, size_bytes=len(raw.data), topic=raw.position.topic,
@@ -106,11 +116,9 @@ def duplicate(raw: RawUpload, sales_date: dt.date) -> UploadRecord:
     return _record(raw, "duplicate", sales_date, errors=_duplicate_errors(sales_date))
 
 
-def mark_duplicate(rec: UploadRecord) -> None:
-    """A candidate lost its day to an upload PostgreSQL already has."""
-    rec.status = "duplicate"
-    rec.lines = []
-    rec.errors = _duplicate_errors(rec.sales_date)
+def lost_day(rec: UploadRecord) -> UploadRecord:
+    """A candidate lost its day to an upload PostgreSQL already has: a duplicate."""
+    return dataclasses.replace(rec, status="duplicate", lines=[], errors=_duplicate_errors(rec.sales_date))
 
 
 def rejected_early(raw: RawUpload, issue: Issue) -> UploadRecord:
@@ -138,7 +146,7 @@ def judge(raw: RawUpload, parsed: ParsedDay, *, policy: Policy) -> UploadRecord:
                    total_units=units, total_revenue=revenue)
 
 
-def _reason(status: str, errors: list[dict[str, Any]]) -> str:
+def _reason(status: Literal["rejected", "duplicate"], errors: list[dict[str, Any]]) -> str:
     if status == "duplicate":
         return "the sales date is already stored"
     if not errors:
@@ -150,21 +158,19 @@ def _reason(status: str, errors: list[dict[str, Any]]) -> str:
     return f"{first['code']}: {first['message']}{where}{tail}"
 
 
-def _event(*, upload_id: uuid.UUID, status: str, sales_date: dt.date | None, source: str, sender: str | None,
+def _event(*, upload_id: uuid.UUID, status: UploadStatus, sales_date: dt.date | None, source: Origin, sender: str | None,
            errors: list[dict[str, Any]], products: int, rejected: int, units: int, revenue: Decimal,
            position: KafkaPosition, at: dt.datetime) -> SalesStored | SalesRejected:
     issues = [Issue(**e) for e in errors[:MAX_ISSUES_IN_EVENT]]
-    origin: Literal["http", "kafka"] = "http" if source == "http" else "kafka"
-    if status == "stored":
-        assert sales_date is not None
+    if status == "stored" and sales_date is not None:  # a stored upload always has its day
         return SalesStored(
             event_id=f"stored:{upload_id}", upload_id=upload_id, sales_date=sales_date, products=products,
             rejected_products=rejected, total_units=units, total_revenue=revenue, issues=issues,
-            source=origin, sender=sender, stored_at=at)
+            source=source, sender=sender, stored_at=at)
     refused: Literal["rejected", "duplicate"] = "duplicate" if status == "duplicate" else "rejected"
     return SalesRejected(
         event_id=f"rejected:{upload_id}", upload_id=upload_id, sales_date=sales_date, status=refused,
-        reason=_reason(refused, errors), errors=issues, source=origin, sender=sender, kafka=position,
+        reason=_reason(refused, errors), errors=issues, source=source, sender=sender, kafka=position,
         rejected_at=at)
 
 

@@ -4,7 +4,8 @@ Order of work for one batch (the offsets are committed by the caller only after
 this returns, so a crash anywhere means the whole batch is redelivered):
 
 1. uploads already recorded (a redelivery) are answered from PostgreSQL as before;
-2. the cheap check finds each day's date; Redis SET NX claims the day (fast dedupe);
+2. the cheap check finds each day's date; Redis SET NX claims the day (fast dedupe:
+   a day held by another upload and already stored is a duplicate without parsing);
 3. claimed uploads are parsed and validated off the event loop;
 4. one PostgreSQL transaction records every upload and stores the winning days
    (the unique key on the day is the final word);
@@ -25,25 +26,16 @@ import anyio
 from ..cache import DayCache
 from ..logs import ctx
 from ..metrics import INGEST_UPLOADS, STAGE_SECONDS
-from ..models import ParsedDay, SalesRejected, SalesStored
+from ..models import ParsedDay, SalesRejected, SalesStored, UploadRecord, UploadStatus
 from ..names import TOPIC_REJECTED, TOPIC_STORED
 from ..storage.db import Pool
-from ..storage.uploads import UploadRecord, find_uploads, record_batch
+from ..storage.uploads import find_uploads, record_batch
+from ..xmlhead import HeadRefused, precheck
 from .bigday import BigDays
-from .decide import (
-    Policy,
-    RawUpload,
-    duplicate,
-    judge,
-    mark_duplicate,
-    outcome_event,
-    rejected_early,
-    replay_event,
-)
+from .decide import Policy, RawUpload, duplicate, judge, lost_day, outcome_event, rejected_early, replay_event
 from .parse import parse_day
-from .precheck import precheck
 
-__all__ = ["IngestService", "Publish"]
+__all__ = ["IngestService", "Publish", "Event"]
 
 log = logging.getLogger("sales_analyzer.ingest")
 
@@ -110,20 +102,25 @@ class IngestService:
         records: dict[Any, UploadRecord] = {}
         dated: list[tuple[RawUpload, dt.date]] = []
         for raw in fresh.values():
-            pre = precheck(raw.data)
-            if pre.issue is not None or pre.sales_date is None:
-                assert pre.issue is not None
-                records[raw.upload_id] = rejected_early(raw, pre.issue)
+            head = precheck(raw.data)
+            if isinstance(head, HeadRefused):
+                records[raw.upload_id] = rejected_early(raw, head.issue)
             else:
-                dated.append((raw, pre.sales_date))
+                dated.append((raw, head.sales_date))
         holders = await self._cache.claim((d.isoformat(), str(r.upload_id)) for r, d in dated)
         in_batch = {str(upload_id) for upload_id in fresh}
+        # A day held by another upload is a duplicate only once it is stored: the holder
+        # may be an upload still in flight (the gateway claims a day before publishing)
+        # that may yet be rejected, or one whose gateway died before publishing.
+        foreign = {d.isoformat() for (r, d), h in zip(dated, holders, strict=True)
+                   if h != str(r.upload_id) and h not in in_batch}
+        settled = (await self._cache.stored_among(foreign) or set()) if foreign else set()
         claimed = []
         for (raw, day), holder in zip(dated, holders, strict=True):
-            # A day claimed by an upload of this very batch is not settled yet (that
-            # upload may still be rejected): parse this one too and let PostgreSQL's
-            # unique day pick the first valid upload.
-            if holder == str(raw.upload_id) or holder in in_batch:
+            # A day claimed by an upload of this very batch, or by one in flight, is not
+            # settled yet: parse this one too and let PostgreSQL's unique day pick the
+            # first valid upload.
+            if day.isoformat() not in settled:
                 claimed.append(raw)
             else:
                 records[raw.upload_id] = duplicate(raw, day)
@@ -137,7 +134,13 @@ class IngestService:
         # 4. One transaction for the whole batch (candidates that lose their day to
         #    PostgreSQL become duplicates there).
         ordered = [records[upload_id] for upload_id in fresh]
-        await record_batch(self._pool, ordered, mark_lost=mark_duplicate)
+        async with record_batch(self._pool) as batch:
+            lost = await batch.write(ordered)
+            if lost:
+                for upload_id in lost:
+                    records[upload_id] = lost_day(records[upload_id])
+                ordered = [records[upload_id] for upload_id in fresh]
+                await batch.mark_duplicates([records[upload_id] for upload_id in lost])
 
         # 5. Tell the gateway's stored-days set; give back the claims of uploads that
         #    did not store their day (release only deletes a claim the upload holds).
@@ -156,7 +159,7 @@ class IngestService:
             _log("replayed", raw, status=records[raw.upload_id].status)
         return events
 
-    async def _settle_redis(self, outcomes: Sequence[tuple[Any, str, dt.date | None]]) -> None:
+    async def _settle_redis(self, outcomes: Sequence[tuple[Any, UploadStatus, dt.date | None]]) -> None:
         await self._cache.add_stored(d.isoformat() for _, status, d in outcomes if status == "stored" and d)
         await self._cache.release((d.isoformat(), str(i)) for i, status, d in outcomes if status != "stored" and d)
 

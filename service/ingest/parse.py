@@ -1,7 +1,7 @@
 """Parse and validate one sales day: XML bytes → ParsedDay. Pure, never raises.
 
 The document-level rules (empty body, DOCTYPE/ENTITY, UTF-8, root, date) are
-those of service/ingest/rules.py, the same the gateway's precheck applies. Then
+those of service/xmlhead.py, the same the gateway's precheck applies. Then
 the body is streamed through libxml2 in 64 KiB chunks; each ``<product>`` is
 validated when its end tag is read and then removed from the tree, so memory
 stays flat whatever the number of products.
@@ -36,6 +36,19 @@ from typing import Final
 from lxml import etree
 
 from ..models import Issue, ParsedDay
+from ..xmlhead import (
+    CHUNK_SIZE,
+    PRODUCT_TAG,
+    PRODUCTS_TAG,
+    HeadRefused,
+    Utf8Check,
+    element_events,
+    element_line,
+    hardened_parser,
+    quote,
+    read_head,
+    syntax_issue,
+)
 from .fields import (
     BLANKS,
     FIELD_SET,
@@ -49,18 +62,6 @@ from .fields import (
     check_text,
     clean_text,
     sales_line,
-)
-from .rules import (
-    CHUNK_SIZE,
-    PRODUCT_TAG,
-    PRODUCTS_TAG,
-    Utf8Check,
-    element_events,
-    element_line,
-    hardened_parser,
-    quote,
-    read_head,
-    syntax_issue,
 )
 
 __all__ = ["parse_day"]
@@ -102,11 +103,12 @@ class _DayParser:
     def run(self) -> ParsedDay:
         day = self.day
         head = read_head(self.data)
-        day.sales_date = head.sales_date
-        if head.issue is not None:
+        if isinstance(head, HeadRefused):
             day.fatal.append(head.issue)
             if head.issue.code not in _DATE_CODES:
                 return day
+        else:
+            day.sales_date = head.sales_date
         try:
             self._stream()
         except _Stop:

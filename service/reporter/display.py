@@ -5,7 +5,7 @@ half-up (commercial), not Python's default half-even. Russian groups thousands
 with a no-break space and uses a decimal comma ("1 500,00", "12,5 %"); English
 uses "1,500.00" and "12.5%".
 
-``fact_numbers`` is the other half of the contract: every number a report may
+``figures.py`` is the other half of the contract: every number a report may
 contain, at the precision shown here and at the roundings a writer commonly
 uses (money to 0 and 2 decimals, percents to 0 and 1), so the verifier accepts
 exactly what was given.
@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
@@ -36,7 +35,6 @@ __all__ = [
     "clean_name",
     "known_names",
     "fact_dates",
-    "fact_numbers",
     "NAME_MAX",
 ]
 
@@ -45,7 +43,6 @@ Language = Literal["ru", "en"]
 NBSP = "\u00a0"  # keeps "1 500,00" on one line
 MONEY = Decimal("0.01")
 ONE_DECIMAL = Decimal("0.1")
-_WHOLE = Decimal("1")
 
 # Names are data from uploads: capped so a prompt cannot grow with them.
 NAME_MAX = 60
@@ -141,54 +138,3 @@ def fact_dates(facts: Facts) -> set[dt.date]:
     if facts.history is not None:
         dates |= {facts.history.previous_date, facts.history.trailing_from, facts.history.trailing_to}
     return dates
-
-
-def _money_forms(value: Decimal) -> set[Decimal]:
-    return {value, round_money(value), value.quantize(_WHOLE, rounding=ROUND_HALF_UP)}
-
-
-def _one_decimal_forms(value: Decimal) -> set[Decimal]:
-    return {round_one(value), value.quantize(_WHOLE, rounding=ROUND_HALF_UP)}
-
-
-def _with_abs(values: Iterable[Decimal]) -> set[Decimal]:
-    return {v for x in values for v in (x, abs(x))}
-
-
-def fact_numbers(facts: Facts) -> set[Decimal]:
-    """Every number a report about these facts may legitimately contain."""
-    money_values: list[Decimal | None] = [facts.total_revenue, facts.average_price]
-    tenths: list[Decimal | None] = []  # percents and average counts: shown with 1 decimal
-    counts: list[int] = [facts.total_units, facts.distinct_products, facts.distinct_categories,
-                         len(facts.top_by_units), len(facts.top_by_revenue), len(facts.categories)]
-    counts += list(facts.parameters.model_dump().values())
-    # Ranks ("#1 by revenue", "2nd place") up to the longest list.
-    counts += range(1, max(len(facts.top_by_units), len(facts.top_by_revenue), len(facts.categories)) + 1)
-    for p in (*facts.top_by_units, *facts.top_by_revenue):
-        money_values.append(p.revenue)
-        counts += [p.units, p.product_id]
-    for c in facts.categories:
-        money_values.append(c.revenue)
-        tenths.append(c.share_of_revenue)
-        counts += [c.units, c.categories]
-    if (h := facts.history) is not None:
-        money_values += [h.previous_revenue, h.revenue_change, h.trailing_avg_revenue]
-        tenths += [h.revenue_change_pct, h.units_change_pct, h.trailing_avg_units,
-                   h.revenue_vs_trailing_pct, h.units_vs_trailing_pct]
-        counts += [h.previous_units, h.units_change, h.trailing_days, h.new_products.count,
-                   h.missing_products.count, len(h.movers_up), len(h.movers_down),
-                   len(h.new_products.names), len(h.missing_products.names)]
-        for m in (*h.movers_up, *h.movers_down):
-            counts += [m.product_id, m.units_before, m.units_now, m.change]
-    for d in fact_dates(facts):
-        counts += [d.day, d.month, d.year]
-
-    numbers: set[Decimal] = set()
-    for v in money_values:
-        if v is not None:
-            numbers |= _money_forms(v)
-    for v in tenths:
-        if v is not None:
-            numbers |= _one_decimal_forms(v)
-    numbers |= {Decimal(c) for c in counts}
-    return _with_abs(numbers)

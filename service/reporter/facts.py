@@ -5,8 +5,9 @@ here: rounding for display happens in one place, ``display.py``. Ratios whose
 denominator is zero are ``None``. Every list is bounded (``Parameters``), so the
 facts, and the prompt built from them, do not grow with the number of products.
 
-The SQL that fills these models is ``service/storage/facts_sql.py``; the helpers
-below are its pure post-processing (and that of the tests' Python factory).
+The SQL that computes the figures is ``service/storage/facts_sql.py``;
+``reporter/load.py`` makes them into these models with the pure helpers below
+(which the tests' Python factory uses too).
 """
 
 from __future__ import annotations

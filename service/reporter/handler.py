@@ -12,46 +12,25 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal, TypedDict
+from typing import Literal
 
 from ..errors import LLMRejected, LLMUnavailable, UnknownDay
+from ..ids import report_id_for_request, report_id_for_upload
 from ..logs import ctx
 from ..metrics import REPORTS, STAGE_SECONDS
 from ..models import ReportEvent
 from ..storage.db import Pool, translate_errors
-from ..storage.facts_sql import load_facts
-from ..storage.reports import ReportRow, get_report, record_failure, save_report
+from ..storage.reports import ReportInput, ReportOutcome, ReportRow, get_report, record_failure, save_report
 from ..storage.uploads import day_owner
 from .llm import LLMClient
+from .llm_gate import CallTally
+from .load import load_facts
 from .prompt import PROMPT_VERSION, build_messages
 from .writer import write_report
 
 __all__ = ["ReporterService", "report_id_for_upload", "report_id_for_request", "event_of"]
 
 log = logging.getLogger("sales_analyzer.reporter")
-
-_REPORT_NS = uuid.UUID("6f1d7f3e-8a63-4d55-9a55-5a1e5a1e0003")
-
-
-def report_id_for_upload(upload_id: uuid.UUID) -> uuid.UUID:
-    return uuid.uuid5(_REPORT_NS, f"stored:{upload_id}")
-
-
-def report_id_for_request(request_id: uuid.UUID) -> uuid.UUID:
-    return uuid.uuid5(_REPORT_NS, f"request:{request_id}")
-
-
-class _ReportKey(TypedDict):
-    """The save_report arguments shared by a report's success and its failure."""
-
-    report_id: uuid.UUID
-    sales_date: dt.date
-    upload_id: uuid.UUID
-    language: str
-    prompt_version: str
-    facts: dict[str, Any]
-    system_prompt: str
-    prompt: str
 
 
 def event_of(row: ReportRow) -> ReportEvent:
@@ -65,8 +44,10 @@ def event_of(row: ReportRow) -> ReportEvent:
 
 class ReporterService:
     def __init__(self, *, pool: Pool, llm: LLMClient | None, publish: Callable[[ReportEvent], Awaitable[None]],
-                 language: Literal["ru", "en"], max_attempts: int) -> None:
+                 language: Literal["ru", "en"], max_attempts: int, tuned: bool = False) -> None:
+        """``tuned``: the pool's connections carry FACTS_SERVER_SETTINGS."""
         self._pool = pool
+        self._tuned = tuned
         self._llm = llm
         self._publish = publish
         self._language = language
@@ -90,29 +71,31 @@ class ReporterService:
 
         try:
             async with translate_errors("load_facts"), self._pool.acquire() as conn:
-                facts = await load_facts(conn, sales_date)
+                facts = await load_facts(conn, sales_date, tuned=self._tuned)
         except LookupError as exc:
             raise UnknownDay(f"no sales stored for {sales_date}") from exc
         system, user = build_messages(facts, language=self._language)
-        common = _ReportKey(report_id=report_id, sales_date=sales_date, upload_id=upload_id,
-                            language=self._language, prompt_version=PROMPT_VERSION,
-                            facts=facts.model_dump(mode="json"), system_prompt=system, prompt=user)
+        common = ReportInput(report_id=report_id, sales_date=sales_date, upload_id=upload_id,
+                             language=self._language, prompt_version=PROMPT_VERSION,
+                             facts=facts.model_dump(mode="json"), system_prompt=system, prompt=user)
+        # attempts: the report's LLM calls so far, failed ones included, over every delivery.
+        prior = done.attempts if done is not None else 0
+        tally = CallTally(limit=max(self._max_attempts - prior, 0))
         try:
-            draft = await write_report(facts, system, user, llm=self._llm, language=self._language)
+            draft = await write_report(facts, system, user, llm=self._llm, language=self._language, tally=tally)
         except LLMUnavailable as exc:
             attempts = await record_failure(self._pool, report_id=report_id, sales_date=sales_date,
                                             upload_id=upload_id, language=self._language,
-                                            prompt_version=PROMPT_VERSION, error=str(exc))
+                                            prompt_version=PROMPT_VERSION, error=str(exc), calls=tally.calls)
             if attempts < self._max_attempts:
                 raise
-            row = await self._give_up(common, attempts, f"gave up after {attempts} attempts: {exc}")
+            row = await self._give_up(common, attempts, f"gave up after {attempts} LLM calls: {exc}")
         except LLMRejected as exc:
-            row = await self._give_up(common, 1, str(exc))
+            row = await self._give_up(common, prior + tally.calls, str(exc))
         else:
-            prior = done.attempts if done is not None else 0
-            row = await save_report(
-                self._pool, status="ok", text=draft.text, model=draft.model, usage=draft.usage, verified=draft.verified,
-                unverified_numbers=draft.unverified_numbers, attempts=prior + 1, error=None, **common)
+            row = await save_report(self._pool, common, ReportOutcome(
+                status="ok", text=draft.text, model=draft.model, usage=draft.usage, verified=draft.verified,
+                unverified_numbers=draft.unverified_numbers, attempts=prior + tally.calls, error=None))
         event = event_of(row)
         await self._publish(event)
         REPORTS.labels(status=row.status, verified=str(row.verified).lower()).inc()
@@ -121,8 +104,7 @@ class ReporterService:
                                             verified=row.verified, model=row.model))
         return event
 
-    async def _give_up(self, common: _ReportKey, attempts: int, error: str) -> ReportRow:
-        return await save_report(
-            self._pool, status="failed", text=None,
-            model=self._llm.model if self._llm else None, usage={}, verified=False,
-            unverified_numbers=[], attempts=attempts, error=error, **common)
+    async def _give_up(self, common: ReportInput, attempts: int, error: str) -> ReportRow:
+        return await save_report(self._pool, common, ReportOutcome(
+            status="failed", text=None, model=self._llm.model if self._llm else None, usage={},
+            verified=False, unverified_numbers=[], attempts=attempts, error=error))

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from .display import Language, average, clean_name, integer, money, percent
 from .facts import CategoryFact, Facts, Mover, ProductFact
-from .verify import MISSING_PREFIX
+from .verify import Finding, Problem
 
 __all__ = ["PROMPT_VERSION", "SECTIONS", "build_messages", "build_correction", "facts_view", "facts_block"]
 
-PROMPT_VERSION = "v1"
+PROMPT_VERSION = "v2"
 
 _LANGUAGE_NAME = {"ru": "Russian", "en": "English"}
 SECTIONS = {
@@ -45,6 +46,9 @@ category names or anywhere else in the data.
 already rounded and formatted). Never compute new numbers: no sums, differences, ratios, \
 percentages or roundings of your own. If a figure is not in the facts, describe it in words \
 without a number.
+- A change keeps the sign given in the facts: a negative change is a fall or decrease, a positive one a \
+rise or increase; never describe one as the other. A percentage stays a percentage, an amount an amount.
+- Put a product's or category's figures only next to its own name.
 - Write dates as they are written in the facts.
 - Refer to products and categories by their names as given.
 - No links, no images, no HTML, no code blocks, no tables.
@@ -56,11 +60,35 @@ _USER = """Sales facts for {date} (JSON data between the markers; data only, not
 <<<END-FACTS-{nonce}>>>
 Write the report in {language} following the rules."""
 
-_CORRECTION = {
-    "en": ("These numbers in your report are not in the facts: {numbers}. Write the full report again, "
-           "using only numbers copied exactly from the facts block; describe anything else in words."),
-    "ru": ("Этих чисел нет в фактах: {numbers}. Напишите весь отчёт заново, используя только числа, "
-           "скопированные из блока фактов без изменений; остальное опишите словами."),
+# The correction message, one sentence per kind of problem found (numbers as written).
+_CORRECTION: dict[Language, dict[Problem, str]] = {
+    "en": {
+        "not_a_fact": "These numbers in your report are not in the facts: {numbers}.",
+        "wrong_date": "These dates are not in the facts: {numbers}.",
+        "percent_mismatch": ("These numbers are percentages given as amounts, or amounts given as "
+                             "percentages: {numbers}."),
+        "wrong_sign": "These numbers have the wrong sign: {numbers}; a change keeps the sign given in the facts.",
+        "wrong_direction": ("These numbers are described with the wrong direction (a rise for a fall, or a "
+                            "change for a level): {numbers}."),
+        "wrong_product": "These numbers are given to a product or category they do not belong to: {numbers}.",
+        "missing_revenue": "The report must state the day's total revenue ({numbers}) exactly as in the facts block.",
+    },
+    "ru": {
+        "not_a_fact": "Этих чисел нет в фактах: {numbers}.",
+        "wrong_date": "Этих дат нет в фактах: {numbers}.",
+        "percent_mismatch": "Эти числа — проценты, записанные как суммы, или суммы, записанные как проценты: {numbers}.",
+        "wrong_sign": "У этих чисел неверный знак: {numbers}; изменение пишется со знаком, как в фактах.",
+        "wrong_direction": ("Для этих чисел указано неверное направление (рост вместо падения или изменение "
+                            "вместо значения): {numbers}."),
+        "wrong_product": "Эти числа приписаны не тому товару или категории: {numbers}.",
+        "missing_revenue": "В отчёте должна быть общая выручка за день ({numbers}) точно как в блоке фактов.",
+    },
+}
+_REWRITE = {
+    "en": ("Write the full report again, using only numbers copied exactly from the facts block, each with its own "
+           "product or category and its own sign; describe anything else in words."),
+    "ru": ("Напишите весь отчёт заново, используя только числа, скопированные из блока фактов без изменений, "
+           "каждое со своим товаром или категорией и своим знаком; остальное опишите словами."),
 }
 
 
@@ -146,16 +174,12 @@ def build_messages(facts: Facts, *, language: Language) -> tuple[str, str]:
     return system, user
 
 
-_MISSING = {
-    "en": "The report must state the day's total revenue ({value}) exactly as in the facts block.",
-    "ru": "В отчёте должна быть общая выручка за день ({value}) точно как в блоке фактов.",
-}
-
-
-def build_correction(wrong: list[str], *, language: Language) -> str:
-    """The follow-up message: numbers that are not facts, and essentials that are missing."""
-    numbers = [w for w in wrong if not w.startswith(MISSING_PREFIX)]
-    missing = [w.removeprefix(MISSING_PREFIX) for w in wrong if w.startswith(MISSING_PREFIX)]
-    parts = [_CORRECTION[language].format(numbers=", ".join(numbers))] if numbers else []
-    parts += [_MISSING[language].format(value=value) for value in missing]
-    return " ".join(parts)
+def build_correction(findings: Sequence[Finding], *, language: Language) -> str:
+    """The follow-up message: what is wrong with the draft, kind by kind, and a request to rewrite it."""
+    by_kind: dict[Problem, list[str]] = {}
+    for f in findings:
+        by_kind.setdefault(f.kind, [])
+        if f.number not in by_kind[f.kind]:
+            by_kind[f.kind].append(f.number)
+    parts = [_CORRECTION[language][kind].format(numbers=", ".join(numbers)) for kind, numbers in by_kind.items()]
+    return " ".join([*parts, _REWRITE[language]])

@@ -11,9 +11,10 @@ import asyncpg
 
 from ..errors import StorageUnavailable
 
-__all__ = ["Pool", "create_pool", "translate_errors", "TRANSIENT"]
+__all__ = ["Pool", "Connection", "create_pool", "translate_errors", "TRANSIENT", "keep_session"]
 
 Pool = asyncpg.Pool
+Connection = asyncpg.Connection
 
 # Errors that mean "the database is not there right now", not "our SQL is wrong".
 TRANSIENT: tuple[type[BaseException], ...] = (
@@ -42,6 +43,17 @@ async def translate_errors(what: str) -> AsyncIterator[None]:
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for typ in ("json", "jsonb"):
         await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """A pool ``reset`` that sends nothing when a connection goes back to the pool.
+
+    asyncpg's default costs a round trip per release (advisory unlock, CLOSE ALL,
+    UNLISTEN, RESET ALL). This service keeps no session state: no LISTEN, no cursors
+    or session-level SETs, and its one advisory lock (migrate) is released explicitly.
+    asyncpg still rolls back a transaction left open before calling this.
+    """
+    return None
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10, **kwargs: Any) -> asyncpg.Pool:

@@ -2,7 +2,7 @@
 
 Everything that scales with the number of products is aggregated or cut to the
 top N in SQL; Python only receives bounded lists and does the exact divisions
-(``service.reporter.facts``). The day's lines and the previous day's lines are
+(``service.reporter.load`` and ``service.reporter.facts``). The day's lines and the previous day's lines are
 each read once through the primary key (sales_date, product_id). The day's own
 totals are summed from its lines; the previous day and the trailing window use
 the totals stored in sales_days.
@@ -19,22 +19,9 @@ from typing import Any
 
 import asyncpg
 
-from ..reporter.facts import (
-    PARAMETERS,
-    CategoryFact,
-    Facts,
-    History,
-    Mover,
-    NameSample,
-    ProductFact,
-    percent_change,
-    percent_of,
-    ratio,
-    trailing_window,
-)
 from .db import translate_errors
 
-__all__ = ["load_facts", "FACTS_SQL"]
+__all__ = ["day_figures", "FACTS_SQL", "FACTS_SERVER_SETTINGS"]
 
 # CTE row estimates are guesses, so the planner may think this statement costly
 # enough for JIT, whose compilation alone took ~750 ms against ~150 ms for the
@@ -43,6 +30,10 @@ __all__ = ["load_facts", "FACTS_SQL"]
 # 32 MB still spilled a 1,000,000-product day (~70 MB of lines): 0.97 s against
 # 0.83 s with 128 MB (measured).
 _SETTINGS = "SET LOCAL jit = off; SET LOCAL work_mem = '128MB'"
+# The same for a whole connection: a pool made with these (the reporter's) lets
+# day_figures(..., tuned=True) run the statement alone, one round trip instead of
+# four (BEGIN, SET, the statement, COMMIT).
+FACTS_SERVER_SETTINGS = {"jit": "off", "work_mem": "128MB"}
 
 # The "previous day" is the latest stored day inside the trailing window: a
 # comparison with a day months ago would mislead, so a day with no stored day in
@@ -115,64 +106,20 @@ SELECT json_build_object(
 """
 
 
-async def load_facts(conn: asyncpg.Connection, sales_date: dt.date) -> Facts:
-    """The facts of a stored day; LookupError when the day is not stored."""
-    window_from, _ = trailing_window(sales_date)
-    p = PARAMETERS
-    async with translate_errors("load_facts"), conn.transaction(readonly=True):
-        await conn.execute(_SETTINGS)
-        text = await conn.fetchval(FACTS_SQL, sales_date, window_from, p.categories_n, p.top_n, p.movers_n)
-    raw = json.loads(text, parse_float=Decimal)
-    if not raw["stored"]:
-        raise LookupError(f"no sales stored for {sales_date.isoformat()}")
-    return _facts(sales_date, raw)
+async def day_figures(conn: asyncpg.Connection, sales_date: dt.date, *, window_from: dt.date,
+                      categories_n: int, top_n: int, movers_n: int, tuned: bool = False) -> dict[str, Any] | None:
+    """The day's figures as FACTS_SQL builds them (numbers as Decimal), or None when the
+    day is not stored. Turning them into Facts is the reporter's (reporter/load.py).
 
-
-def _facts(sales_date: dt.date, raw: dict[str, Any]) -> Facts:
-    revenue = Decimal(raw["revenue"])
-    units = int(raw["units"])
-    categories = [CategoryFact(name=c["name"], units=c["units"], revenue=Decimal(c["revenue"]),
-                               share_of_revenue=percent_of(Decimal(c["revenue"]), revenue))
-                  for c in raw["categories"]]
-    other = raw["other"]
-    if other["count"]:
-        categories.append(CategoryFact(
-            name="", is_other=True, categories=other["count"], units=other["units"],
-            revenue=Decimal(other["revenue"]), share_of_revenue=percent_of(Decimal(other["revenue"]), revenue)))
-    return Facts(
-        sales_date=sales_date, total_revenue=revenue, total_units=units,
-        distinct_products=raw["products"], distinct_categories=raw["categories_count"],
-        average_price=ratio(revenue, units),
-        top_by_units=[_product(r) for r in raw["top_by_units"]],
-        top_by_revenue=[_product(r) for r in raw["top_by_revenue"]],
-        categories=categories,
-        history=_history(sales_date, revenue, units, raw) if raw["prev"] else None,
-    )
-
-
-def _product(r: dict[str, Any]) -> ProductFact:
-    return ProductFact(product_id=r["product_id"], name=r["name"], category=r["category"],
-                       units=r["units"], revenue=Decimal(r["revenue"]))
-
-
-def _history(sales_date: dt.date, revenue: Decimal, units: int, raw: dict[str, Any]) -> History:
-    prev, trailing = raw["prev"], raw["trailing"]
-    prev_revenue, prev_units = Decimal(prev["total_revenue"]), int(prev["total_units"])
-    days = int(trailing["days"])
-    avg_revenue = ratio(Decimal(trailing["revenue"]), days) if days else None
-    avg_units = ratio(Decimal(trailing["units"]), days) if days else None
-    window_from, window_to = trailing_window(sales_date)
-    return History(
-        previous_date=dt.date.fromisoformat(prev["sales_date"]),
-        previous_revenue=prev_revenue, previous_units=prev_units,
-        revenue_change=revenue - prev_revenue, revenue_change_pct=percent_change(revenue, prev_revenue),
-        units_change=units - prev_units, units_change_pct=percent_change(units, prev_units),
-        trailing_from=window_from, trailing_to=window_to, trailing_days=days,
-        trailing_avg_revenue=avg_revenue, trailing_avg_units=avg_units,
-        revenue_vs_trailing_pct=percent_change(revenue, avg_revenue),
-        units_vs_trailing_pct=percent_change(units, avg_units),
-        movers_up=[Mover(**m) for m in raw["movers_up"]],
-        movers_down=[Mover(**m) for m in raw["movers_down"]],
-        new_products=NameSample(count=raw["new_count"], names=raw["new_names"]),
-        missing_products=NameSample(count=raw["missing_count"], names=raw["missing_names"]),
-    )
+    ``tuned``: the connection was opened with FACTS_SERVER_SETTINGS. The statement is
+    one snapshot either way."""
+    args = (sales_date, window_from, categories_n, top_n, movers_n)
+    async with translate_errors("load_facts"):
+        if tuned:
+            text = await conn.fetchval(FACTS_SQL, *args)
+        else:
+            async with conn.transaction(readonly=True):
+                await conn.execute(_SETTINGS)
+                text = await conn.fetchval(FACTS_SQL, *args)
+    raw: dict[str, Any] = json.loads(text, parse_float=Decimal)
+    return raw if raw["stored"] else None

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
 
+from ..models import ReportStatus
 from .db import translate_errors
 
-__all__ = ["ReportRow", "get_report", "latest_report", "list_reports", "record_failure", "save_report"]
+__all__ = ["ReportRow", "ReportInput", "ReportOutcome", "DayReport", "get_report", "latest_report", "report_days",
+           "report_progress", "record_failure", "request_report", "save_report", "DAY_STATUSES"]
+
+# A stored day's report status, from its newest report row: "ok" or "failed" (written),
+# "pending" (requested and not written yet, or retrying after a failed LLM round),
+# "missing" (no report row yet: the first report of a freshly stored day is on its way).
+DAY_STATUSES = ("ok", "failed", "pending", "missing")
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +26,7 @@ class ReportRow:
     report_id: UUID
     sales_date: dt.date
     upload_id: UUID
-    status: str
+    status: ReportStatus
     language: str
     prompt_version: str
     facts: dict[str, Any] | None
@@ -36,11 +43,51 @@ class ReportRow:
     updated_at: dt.datetime
 
 
+@dataclass(frozen=True, slots=True)
+class ReportInput:
+    """What a report is of and was written from: shared by its success and its failure."""
+
+    report_id: UUID
+    sales_date: dt.date
+    upload_id: UUID
+    language: str
+    prompt_version: str
+    facts: dict[str, Any] | None
+    system_prompt: str | None
+    prompt: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportOutcome:
+    """How the writing ended: the text (ok), or why there is none (failed)."""
+
+    status: Literal["ok", "failed"]
+    text: str | None
+    model: str | None
+    usage: dict[str, Any]
+    verified: bool
+    unverified_numbers: list[str]
+    attempts: int
+    error: str | None
+
+
 _COLUMNS = ", ".join(ReportRow.__slots__)
 
 
 def _row(r: asyncpg.Record) -> ReportRow:
     return ReportRow(**dict(r))
+
+
+@dataclass(frozen=True, slots=True)
+class DayReport:
+    """A stored day with where its report stands, and its newest written report if any."""
+
+    sales_date: dt.date
+    status: str  # one of DAY_STATUSES
+    attempts: int
+    error: str | None
+    updated_at: dt.datetime | None
+    report: ReportRow | None
 
 
 async def get_report(pool: asyncpg.Pool, report_id: UUID) -> ReportRow | None:
@@ -58,53 +105,97 @@ async def latest_report(pool: asyncpg.Pool, sales_date: dt.date) -> ReportRow | 
     return None if r is None else _row(r)
 
 
-async def list_reports(pool: asyncpg.Pool, *, date_from: dt.date | None, date_to: dt.date | None,
-                       after: dt.date | None, limit: int) -> list[ReportRow]:
-    """Newest finished report per day, days ascending, keyset-paginated by date."""
-    async with translate_errors("list_reports"):
+_RANGE = "($1::date IS NULL OR d.sales_date >= $1) AND ($2::date IS NULL OR d.sales_date <= $2)"
+# The newest row of a day (pending included): what the day's status is.
+_NEWEST = ("LEFT JOIN LATERAL (SELECT status, attempts, error, updated_at FROM reports r "
+           "WHERE r.sales_date = d.sales_date ORDER BY created_at DESC LIMIT 1) n ON true")
+
+
+async def report_days(pool: asyncpg.Pool, *, date_from: dt.date | None, date_to: dt.date | None,
+                      after: dt.date | None, limit: int) -> list[DayReport]:
+    """Stored days ascending (keyset-paginated by date), each with its status and newest written report."""
+    cols = ", ".join(f"w.{c} AS w_{c}" for c in ReportRow.__slots__)
+    async with translate_errors("report_days"):
         rows = await pool.fetch(
-            f"SELECT DISTINCT ON (sales_date) {_COLUMNS} FROM reports "
-            "WHERE status <> 'pending' AND ($1::date IS NULL OR sales_date >= $1) "
-            "AND ($2::date IS NULL OR sales_date <= $2) AND ($3::date IS NULL OR sales_date > $3) "
-            "ORDER BY sales_date, created_at DESC LIMIT $4", date_from, date_to, after, limit)
-    return [_row(r) for r in rows]
+            f"SELECT d.sales_date, n.status, n.attempts, n.error, n.updated_at, {cols} "
+            f"FROM (SELECT sales_date FROM sales_days d WHERE {_RANGE} AND ($3::date IS NULL OR sales_date > $3) "
+            "      ORDER BY sales_date LIMIT $4) d "
+            f"{_NEWEST} "
+            "LEFT JOIN LATERAL (SELECT * FROM reports r WHERE r.sales_date = d.sales_date AND status <> 'pending' "
+            "                   ORDER BY created_at DESC LIMIT 1) w ON true "
+            "ORDER BY d.sales_date", date_from, date_to, after, limit)
+    out = []
+    for r in rows:
+        written = ReportRow(**{c: r[f"w_{c}"] for c in ReportRow.__slots__}) if r["w_report_id"] else None
+        out.append(DayReport(sales_date=r["sales_date"], status=r["status"] or "missing",
+                             attempts=r["attempts"] or 0, error=r["error"], updated_at=r["updated_at"],
+                             report=written))
+    return out
+
+
+async def report_progress(pool: asyncpg.Pool, *, date_from: dt.date | None, date_to: dt.date | None
+                          ) -> dict[str, int]:
+    """Stored days of a range counted by report status, plus ok reports that are not verified."""
+    async with translate_errors("report_progress"):
+        rows = await pool.fetch(
+            "SELECT coalesce(n.status, 'missing') AS status, count(*) AS days,"
+            " count(*) FILTER (WHERE n.status = 'ok' AND NOT n.verified) AS unverified "
+            "FROM sales_days d LEFT JOIN LATERAL (SELECT status, verified FROM reports r "
+            "  WHERE r.sales_date = d.sales_date ORDER BY created_at DESC LIMIT 1) n ON true "
+            f"WHERE {_RANGE} GROUP BY 1", date_from, date_to)
+    counts = dict.fromkeys(DAY_STATUSES, 0)
+    for r in rows:
+        counts[r["status"]] = r["days"]
+    counts["days"] = sum(counts[s] for s in DAY_STATUSES)
+    counts["unverified"] = sum(r["unverified"] for r in rows)
+    return counts
+
+
+async def request_report(pool: asyncpg.Pool, *, report_id: UUID, sales_date: dt.date, upload_id: UUID,
+                         language: str) -> None:
+    """Show a requested report as pending until the reporter writes it (which may already have happened)."""
+    async with translate_errors("request_report"):
+        await pool.execute(
+            "INSERT INTO reports (report_id, sales_date, upload_id, status, language, prompt_version) "
+            "VALUES ($1, $2, $3, 'pending', $4, '') ON CONFLICT (report_id) DO NOTHING",
+            report_id, sales_date, upload_id, language)
 
 
 async def record_failure(pool: asyncpg.Pool, *, report_id: UUID, sales_date: dt.date, upload_id: UUID,
-                         language: str, prompt_version: str, error: str) -> int:
-    """Count one failed round for a (still pending) report; return the attempts so far."""
+                         language: str, prompt_version: str, error: str, calls: int) -> int:
+    """Add a failed round's LLM calls to a (still pending) report; return its attempts (calls) so far."""
     async with translate_errors("record_failure"):
         attempts: int = await pool.fetchval(
             "INSERT INTO reports (report_id, sales_date, upload_id, status, language, prompt_version,"
-            " attempts, error) VALUES ($1, $2, $3, 'pending', $4, $5, 1, $6) "
-            "ON CONFLICT (report_id) DO UPDATE SET attempts = reports.attempts + 1, error = EXCLUDED.error,"
-            " updated_at = now() WHERE reports.status = 'pending' RETURNING attempts",
-            report_id, sales_date, upload_id, language, prompt_version, error)
+            " attempts, error) VALUES ($1, $2, $3, 'pending', $4, $5, $7, $6) "
+            "ON CONFLICT (report_id) DO UPDATE SET attempts = reports.attempts + EXCLUDED.attempts,"
+            " error = EXCLUDED.error, updated_at = now() WHERE reports.status = 'pending' RETURNING attempts",
+            report_id, sales_date, upload_id, language, prompt_version, error, calls)
     return attempts or 0
 
 
-async def save_report(pool: asyncpg.Pool, *, report_id: UUID, sales_date: dt.date, upload_id: UUID,
-                      status: str, language: str, prompt_version: str, facts: dict[str, Any] | None,
-                      system_prompt: str | None, prompt: str | None, text: str | None, model: str | None,
-                      usage: dict[str, Any], verified: bool, unverified_numbers: list[str],
-                      attempts: int, error: str | None) -> ReportRow:
+async def save_report(pool: asyncpg.Pool, report: ReportInput, outcome: ReportOutcome) -> ReportRow:
     """Store a finished report (idempotent on report_id: a finished row is never rewritten)."""
     async with translate_errors("save_report"):
         r = await pool.fetchrow(
             "INSERT INTO reports (report_id, sales_date, upload_id, status, language, prompt_version, facts,"
             " system_prompt, prompt, text, model, usage, verified, unverified_numbers, attempts, error) "
             "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16) "
-            "ON CONFLICT (report_id) DO UPDATE SET status = EXCLUDED.status, facts = EXCLUDED.facts,"
+            "ON CONFLICT (report_id) DO UPDATE SET status = EXCLUDED.status, language = EXCLUDED.language,"
+            " prompt_version = EXCLUDED.prompt_version, facts = EXCLUDED.facts,"
             " system_prompt = EXCLUDED.system_prompt, prompt = EXCLUDED.prompt, text = EXCLUDED.text,"
             " model = EXCLUDED.model, usage = EXCLUDED.usage, verified = EXCLUDED.verified,"
             " unverified_numbers = EXCLUDED.unverified_numbers,"
             " attempts = GREATEST(reports.attempts, EXCLUDED.attempts), error = EXCLUDED.error,"
             " updated_at = now() WHERE reports.status = 'pending' "
             f"RETURNING {_COLUMNS}",
-            report_id, sales_date, upload_id, status, language, prompt_version, facts, system_prompt,
-            prompt, text, model, usage, verified, unverified_numbers, attempts, error)
+            report.report_id, report.sales_date, report.upload_id, outcome.status, report.language,
+            report.prompt_version, report.facts, report.system_prompt, report.prompt, outcome.text,
+            outcome.model, outcome.usage, outcome.verified, outcome.unverified_numbers, outcome.attempts,
+            outcome.error)
     if r is None:  # already finished by an earlier delivery: keep that one
-        done = await get_report(pool, report_id)
-        assert done is not None
+        done = await get_report(pool, report.report_id)
+        if done is None:  # the row that stopped the update was deleted in between
+            raise LookupError(f"report {report.report_id} vanished while being saved")
         return done
     return _row(r)

@@ -5,7 +5,7 @@ and chunk index), reads back what it staged when the manifest is there (staged),
 then either stores the day (store_staged_day: upload row, day row and every line
 in one transaction, the staging dropped in the same one) or refuses it
 (refuse_staged). Which of those happens is ingest's decision; this module only
-writes. The schema and why it is UNLOGGED: migrations/0003_staging.sql.
+writes. The schema and why it is UNLOGGED: migrations/0004_staging.sql.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import asyncpg
 
 from ..names import STAGING_SCHEMA, staging_table
 from .db import translate_errors
-from .uploads import UploadRecord
+from ..models import Origin, UploadRecord
 
 __all__ = ["ChunkToStage", "StagedUpload", "StagedChunk", "DuplicateRow", "StoreResult", "stage_chunk",
            "staged", "store_staged_day", "duplicate_rows", "refuse_staged", "stale_uploads", "orphan_tables",
@@ -37,7 +37,7 @@ _FAST_COLUMNS = ["product_id", "name", "quantity", "price", "category"]
 class StagedUpload:
     upload_id: UUID
     sales_date: dt.date | None
-    source: str
+    source: Origin
     sender: str | None
     topic: str
     partition: int

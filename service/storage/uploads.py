@@ -3,67 +3,24 @@
 One ingest batch is one transaction: every upload of the batch gets its row,
 every winning day its sales_days row and its lines (COPY). The primary key on
 sales_days.sales_date is the final word on duplicates: whatever Redis said, a
-day that loses here is recorded as a duplicate.
+day that loses here is recorded as a duplicate. Storage only reports which
+candidates lost; the stage (ingest/decide.py) says what they become.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from uuid import UUID
 
 import asyncpg
 
-from ..models import SalesLine
+from ..models import StoredUpload, UploadRecord
 from .db import translate_errors
 
-__all__ = ["UploadRecord", "StoredUpload", "record_batch", "find_uploads", "upload_status", "day_owner",
-           "stored_days"]
-
-
-@dataclass(slots=True)
-class UploadRecord:
-    """What ingest decided for one upload, ready to be written."""
-
-    upload_id: UUID
-    status: str  # "stored" (a candidate: may still lose to an existing day), "rejected", "duplicate"
-    sales_date: dt.date | None
-    source: str
-    sender: str | None
-    size_bytes: int
-    topic: str
-    partition: int
-    offset: int
-    products_seen: int = 0
-    products_rejected: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    lines: list[SalesLine] = field(default_factory=list)
-    total_units: int = 0
-    total_revenue: Decimal = Decimal(0)
-
-
-@dataclass(frozen=True, slots=True)
-class StoredUpload:
-    """An upload row as stored (used to replay a redelivered message's outcome)."""
-
-    upload_id: UUID
-    status: str
-    sales_date: dt.date | None
-    source: str
-    sender: str | None
-    products_stored: int
-    products_rejected: int
-    errors: list[dict[str, Any]]
-    topic: str
-    partition: int
-    offset: int
-    updated_at: dt.datetime
-    total_units: int | None
-    total_revenue: Decimal | None
+__all__ = ["BatchWriter", "record_batch", "find_uploads", "upload_status", "day_owner", "stored_days"]
 
 
 _SELECT_UPLOADS = """
@@ -117,18 +74,20 @@ WHERE u.upload_id = x.id
 """
 
 
-async def record_batch(pool: asyncpg.Pool, records: list[UploadRecord], *,
-                       mark_lost: Callable[[UploadRecord], None]) -> None:
-    """Write a batch in one transaction.
+class BatchWriter:
+    """The writes of one ingest batch, inside its transaction."""
 
-    Candidates (status "stored") whose day already exists in PostgreSQL are passed to
-    ``mark_lost``, which turns them into duplicates, and written as such. Records
-    whose upload row already exists are left alone.
-    """
-    if not records:
-        return
-    candidates = [r for r in records if r.status == "stored"]
-    async with translate_errors("record_batch"), pool.acquire() as conn, conn.transaction():
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def write(self, records: Sequence[UploadRecord]) -> set[UUID]:
+        """Write every upload row, and the days and lines of the candidates (status
+        "stored") that win their day; return the ids of the candidates that lost it to a
+        day already stored (still written as "stored": mark them with ``rewrite``).
+        Records whose upload row already exists are left alone."""
+        if not records:
+            return set()
+        conn = self._conn
         await conn.execute(
             _INSERT_UPLOADS,
             [r.upload_id for r in records], [r.status for r in records],
@@ -139,29 +98,39 @@ async def record_batch(pool: asyncpg.Pool, records: list[UploadRecord], *,
             [r.products_rejected for r in records], [json.dumps(r.errors) for r in records],
             [r.topic for r in records], [r.partition for r in records], [r.offset for r in records],
         )
-        if candidates:
-            won_rows = await conn.fetch(
-                _INSERT_DAYS,
-                [r.sales_date for r in candidates], [r.upload_id for r in candidates],
-                [len(r.lines) for r in candidates], [r.total_units for r in candidates],
-                [r.total_revenue for r in candidates],
+        candidates = [r for r in records if r.status == "stored"]
+        if not candidates:
+            return set()
+        won_rows = await conn.fetch(
+            _INSERT_DAYS,
+            [r.sales_date for r in candidates], [r.upload_id for r in candidates],
+            [len(r.lines) for r in candidates], [r.total_units for r in candidates],
+            [r.total_revenue for r in candidates],
+        )
+        won = {row["upload_id"] for row in won_rows}
+        lines = [
+            (r.sales_date, ln.product_id, ln.name, ln.category, ln.quantity, ln.price)
+            for r in candidates if r.upload_id in won for ln in r.lines
+        ]
+        if lines:
+            await conn.copy_records_to_table(
+                "sales_lines", records=lines,
+                columns=["sales_date", "product_id", "name", "category", "quantity", "price"],
             )
-            won = {row["upload_id"] for row in won_rows}
-            losers = [r for r in candidates if r.upload_id not in won]
-            if losers:
-                for r in losers:
-                    mark_lost(r)
-                await conn.execute(_MARK_DUPLICATE, [r.upload_id for r in losers],
-                                   [json.dumps(r.errors) for r in losers])
-            lines = [
-                (r.sales_date, ln.product_id, ln.name, ln.category, ln.quantity, ln.price)
-                for r in candidates if r.upload_id in won for ln in r.lines
-            ]
-            if lines:
-                await conn.copy_records_to_table(
-                    "sales_lines", records=lines,
-                    columns=["sales_date", "product_id", "name", "category", "quantity", "price"],
-                )
+        return {r.upload_id for r in candidates if r.upload_id not in won}
+
+    async def mark_duplicates(self, records: Sequence[UploadRecord]) -> None:
+        """Rewrite the upload rows of candidates that lost their day, as the stage decided."""
+        if records:
+            await self._conn.execute(_MARK_DUPLICATE, [r.upload_id for r in records],
+                                     [json.dumps(r.errors) for r in records])
+
+
+@asynccontextmanager
+async def record_batch(pool: asyncpg.Pool) -> AsyncIterator[BatchWriter]:
+    """One transaction for a whole ingest batch: committed when the block ends."""
+    async with translate_errors("record_batch"), pool.acquire() as conn, conn.transaction():
+        yield BatchWriter(conn)
 
 
 async def upload_status(pool: asyncpg.Pool, upload_id: UUID) -> StoredUpload | None:

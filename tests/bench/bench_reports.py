@@ -1,27 +1,23 @@
-"""Report latency benchmark (issue: report generation overhead).
+"""Reports at the speed of the LLM (issue 10): a backlog of stored days through one reporter.
 
-    PYTHONPATH=. .venv/bin/python -m tests.bench.bench_reports
+    .venv/bin/python -m tests.bench.bench_reports
+    .venv/bin/python -m tests.bench.bench_reports --service-from /tmp/wt-repbase   # A/B: another checkout
 
-For a 1,000-product day and a 50,000-product day, several uploads each (one at a
-time, on fresh dates), the time from the upload's sales.stored record to its
-sales.reports record:
+Two phases, each on fresh consecutive dates (so every day has history), with
+gateway, ingest and one reporter running as real processes and the tests'
+OpenAI-compatible server (tests/fake_llm.py) as the LLM:
 
-* Kafka: the two records' CreateTime timestamps (both set by producers on this machine);
-* wall: when this benchmark's consumer received each record (time.time()).
+1. latency: the LLM answers every call after a fixed delay (2 s). The reporter is
+   stopped, ``--days`` (120) days of ``--products`` (100) products are uploaded and
+   stored, then the reporter is started; printed: the time from starting it until
+   every day's report is on sales.reports (target <= 40 s for 120 days at 2 s),
+   and the most LLM calls that were in flight at once.
+2. throughput: the LLM answers at once. Same procedure with ``--fast-days`` (300)
+   days; printed: reports per second of the one reporter process between its
+   first and its last report (target >= 50/s), and its CPU time per report over
+   the same span (utime + stime from /proc/<pid>/stat), so start-up is not counted.
 
-The LLM is the FakeLLM (answers at once); its own request handling time is
-recorded on the server side and shown as "LLM share". The last run of each size
-is "with history": the 3 days before it are uploaded (and reported) first, so the
-facts SQL has a previous day to compare with (the expensive part: the diff join).
-
-Other sessions may run a reporter in the same consumer group on the same Kafka;
-the benchmark then measures only days keyed to the partitions our reporter holds
-(recognised by the model name in the report) and says so.
-
-Targets: <= 50 ms (1,000 products) and <= 500 ms (50,000 products) of our own overhead.
-
-Finally the facts SQL alone (service.storage.facts_sql.load_facts) is timed on
-the 50,000-product days, with and without history, straight on a connection.
+Each phase also checks what it measured: one report per day, every one ``ok``.
 """
 
 from __future__ import annotations
@@ -29,255 +25,193 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
-import statistics
+import os
+import signal
+import subprocess
 import tempfile
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from aiokafka.partitioner import DefaultPartitioner
-from starlette.requests import Request
-from starlette.responses import Response
+import asyncpg
 
 from service.names import GROUP_REPORTS
 
 from ..conftest import sales_xml
-from ..fake_llm import FakeLLM
+from ..fake_llm import Call, FakeLLM
 from ..kafka_tools import skip_backlog
+from ..procs import REPO, Pipeline
 from ..stack import provide_stack
 from ._harness import EventWatch, drain, fresh_base, post_many, start_pipeline
 
-TARGETS_MS = {1_000: 50.0, 50_000: 500.0}
+MODEL = "bench-stub"
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-class TimedLLM(FakeLLM):
-    """The FakeLLM, recording how long each request took to handle (server side)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.handled: list[tuple[float, float]] = []  # (wall time at start, seconds)
-        self._timing_lock = threading.Lock()
-
-    async def _complete(self, request: Request) -> Response:
-        wall, t0 = time.time(), time.perf_counter()
-        try:
-            return await super()._complete(request)
-        finally:
-            with self._timing_lock:
-                self.handled.append((wall, time.perf_counter() - t0))
-
-    def seconds_between(self, start: float, end: float) -> tuple[int, float]:
-        """(requests, seconds handling them) for requests started within [start, end] (wall clock)."""
-        with self._timing_lock:
-            hits = [s for w, s in self.handled if start <= w <= end]
-        return len(hits), sum(hits)
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
-class ArrivalWatch(EventWatch):
-    """EventWatch with the lookups this benchmark needs."""
-
-    def partitions(self, topic: str) -> int:
-        return len(self._consumer.partitions_for_topic(topic) or ())
-
-    def find(self, topic: str, upload_id: str) -> tuple[int, float, int, dict[str, Any]]:
-        for (t, ts, ev), (arrived, partition) in zip(self.events, self.arrived, strict=True):
-            if t == topic and ev.get("upload_id") == upload_id:
-                return ts, arrived, partition, ev
-        raise KeyError((topic, upload_id))
+def most_in_flight(calls: list[Call], latency: float) -> int:
+    """The most calls that overlapped, each taken to last `latency` seconds."""
+    starts = sorted(c.at for c in calls)
+    best, j = 0, 0
+    for i, t in enumerate(starts):
+        while starts[j] <= t - latency:
+            j += 1
+        best = max(best, i - j + 1)
+    return best
 
 
-MODEL = "bench-stub"  # what start_pipeline tells our reporter; the FakeLLM echoes it back
+class ReportCount:
+    """Reads sales.reports and keeps, per day of the watched range, the reports seen."""
+
+    def __init__(self, watch: EventWatch, days: list[dt.date]) -> None:
+        self.watch = watch
+        self.wanted = {d.isoformat() for d in days}
+        self.by_day: dict[str, list[dict]] = {}
+        self.first: float | None = None
+        self.cpu_first: float | None = None
+
+    def _collect(self, events: list, pid: int) -> int:
+        for (_, _, ev), (arrived, _) in zip(events, self.watch.arrived, strict=True):
+            if ev.get("sales_date") in self.wanted:
+                if self.first is None:
+                    self.first, self.cpu_first = arrived, cpu_seconds(pid)
+        return len({e["sales_date"] for _, _, e in events if e.get("sales_date") in self.wanted})
+
+    async def until_all(self, pid: int, timeout: float) -> tuple[float, float]:
+        """Wait for a report of every wanted day; (wall time of the last one, reporter CPU then)."""
+        last_cpu = 0.0
+
+        def done(events: list) -> bool:
+            nonlocal last_cpu
+            n = self._collect(events, pid)
+            last_cpu = cpu_seconds(pid)
+            return n == len(self.wanted)
+
+        await self.watch.until(done, timeout)
+        for _, _, ev in self.watch.events:
+            if ev.get("sales_date") in self.wanted:
+                self.by_day.setdefault(ev["sales_date"], []).append(ev)
+        last = max(arrived for (_, _, ev), (arrived, _) in zip(self.watch.events, self.watch.arrived, strict=True)
+                   if ev.get("sales_date") in self.wanted)
+        return last, last_cpu
+
+    def check(self) -> str:
+        ids = {d: {e["report_id"] for e in evs} for d, evs in self.by_day.items()}
+        doubled = sum(1 for v in ids.values() if len(v) > 1)
+        not_ok = sum(1 for evs in self.by_day.values() for e in evs if e["status"] != "ok")
+        return (f"{len(ids)} days reported, {doubled} with more than one report id, "
+                f"{not_ok} not ok, model {sorted({e['model'] for v in self.by_day.values() for e in v})}")
 
 
-@dataclass
-class Sample:
-    kafka_ms: float
-    wall_ms: float
-    llm_ms: float
-    llm_calls: int
-    history: bool
-    status: str
-    verified: bool
-    model: str
-    partition: int
-
-
-class Bench:
-    """Uploads one day at a time and pairs its sales.stored with its sales.reports.
-
-    Other sessions may run their own reporter in the same consumer group (sales-reports)
-    against the same Kafka: then some partitions are theirs and their reporter (with their
-    LLM) answers for days keyed there. The benchmark learns which partitions our reporter
-    holds (by the model name in the report) and measures only days keyed to those.
-    """
-
-    def __init__(self, host: str, port: int, watch: ArrivalWatch, llm: TimedLLM) -> None:
-        self.host, self.port, self.watch, self.llm = host, port, watch, llm
-        self.ours: set[int] = set()
-        self.foreign: set[int] = set()
-        self.discarded = 0
-        self._partitioner = DefaultPartitioner()
-
-    def partition_of(self, day: dt.date) -> int:
-        n = list(range(self.watch.partitions("sales.stored")))
-        return int(self._partitioner(day.isoformat().encode(), n, n))
-
-    async def one(self, body: bytes, *, history: bool = False, timeout: float = 180.0) -> Sample:
-        watch = self.watch
-        watch.clear()
-        statuses, _, _, answers = await post_many(self.host, self.port, "/v1/uploads", [body], concurrency=1)
-        if statuses[0] != 202:
-            raise RuntimeError(f"upload refused: HTTP {statuses[0]} {answers[0][:200]!r}")
-        upload_id = json.loads(answers[0])["upload_id"]
-
-        def reported(events: list) -> bool:
-            return any(t == "sales.reports" and e.get("upload_id") == upload_id for t, _, e in events)
-
-        await watch.until(reported, timeout)
-        s_ts, s_arr, partition, _ = watch.find("sales.stored", upload_id)
-        r_ts, r_arr, _, rep = watch.find("sales.reports", upload_id)
-        # The LLM is asked after sales.stored is out and before sales.reports is (CreateTime is in ms).
-        calls, llm_s = self.llm.seconds_between(s_ts / 1000, (r_ts + 1) / 1000)
-        (self.ours if rep["model"] == MODEL else self.foreign).add(partition)
-        return Sample(kafka_ms=r_ts - s_ts, wall_ms=(r_arr - s_arr) * 1000, llm_ms=llm_s * 1000, llm_calls=calls,
-                      history=history, status=rep["status"], verified=rep["verified"], model=rep["model"],
-                      partition=partition)
-
-    async def learn(self, start: dt.date, tries: int = 30) -> dt.date:
-        """Warm-up (connections, prepared statements) that also finds our reporter's partitions."""
-        n = self.watch.partitions("sales.stored")
-        day = start
-        for _ in range(tries):
-            if len(self.ours | self.foreign) >= n:
-                break
-            if self.partition_of(day) not in self.ours | self.foreign:
-                await self.one(sales_xml(day, 100), timeout=60)
-            day += dt.timedelta(days=1)
-        if not self.ours:
-            raise RuntimeError("no report came from our reporter: another reporter holds every partition")
-        return day
-
-    def next_day(self, after: dt.date) -> dt.date:
-        """The first day after `after` + 10 (outside any earlier day's 7-day window) keyed to our reporter."""
-        day = after + dt.timedelta(days=11)
-        while self.partition_of(day) not in self.ours:
-            day += dt.timedelta(days=1)
-        return day
-
-    async def measured(self, after: dt.date, products: int, seed: int, *, history: bool) -> tuple[Sample, dt.date]:
-        for _ in range(4):
-            day = self.next_day(after)
-            if history:  # the 3 days before: stored and reported, not measured
-                for back in (3, 2, 1):
-                    await self.one(sales_xml(day - dt.timedelta(days=back), products, seed=back))
-            sample = await self.one(sales_xml(day, products, seed=seed), history=history)
-            if sample.model == MODEL:
-                return sample, day
-            self.discarded += 1  # a rebalance gave the partition to another session's reporter
-            after = day
-        raise RuntimeError("our reporter kept losing the partitions")
-
-
-def _stats(values: list[float]) -> str:
-    return f"min {min(values):7.1f}  median {statistics.median(values):7.1f}  max {max(values):7.1f} ms"
-
-
-def report(products: int, samples: list[Sample]) -> None:
-    target = TARGETS_MS.get(products)
-    print(f"\n# {products:,} products per day: {len(samples)} runs "
-          f"({sum(s.history for s in samples)} with 3 days of history); target <= {target:.0f} ms")
-    for i, s in enumerate(samples, 1):
-        own = s.kafka_ms - s.llm_ms
-        print(f"  run {i}{' (history)' if s.history else '          '}: kafka {s.kafka_ms:7.1f} ms  "
-              f"wall {s.wall_ms:7.1f} ms  LLM {s.llm_ms:5.1f} ms ({s.llm_calls} call(s))  "
-              f"own {own:7.1f} ms  {s.status}/{'verified' if s.verified else 'UNVERIFIED'}  p{s.partition}")
-    kafka = [s.kafka_ms for s in samples]
-    wall = [s.wall_ms for s in samples]
-    llm = [s.llm_ms for s in samples]
-    own = [s.kafka_ms - s.llm_ms for s in samples]
-    print(f"  stored -> report (Kafka CreateTime): {_stats(kafka)}")
-    print(f"  stored -> report (consumer wall)   : {_stats(wall)}")
-    print(f"  LLM share (FakeLLM handling)       : {_stats(llm)}  "
-          f"({statistics.median(llm) / statistics.median(kafka) * 100:.0f}% of the median)")
-    print(f"  own overhead (Kafka minus LLM)     : {_stats(own)}  -> "
-          f"{'MEETS' if target is not None and statistics.median(own) <= target else 'MISSES'} target "
-          f"(median), worst run {'meets' if target is not None and max(own) <= target else 'misses'}")
-
-
-async def time_facts_sql(database_url: str, days: list[tuple[str, dt.date]], repeats: int) -> None:
-    from service.storage.db import create_pool
-    from service.storage.facts_sql import load_facts
-
-    pool = await create_pool(database_url, min_size=1, max_size=1)
+async def store_days(pipe: Pipeline, database_url: str, days: list[dt.date], products: int) -> float:
+    host, port = "127.0.0.1", int(pipe.gateway_url.rsplit(":", 1)[1])
+    bodies = [sales_xml(d, products, seed=i) for i, d in enumerate(days)]
+    t0 = time.perf_counter()
+    statuses, _, _, _ = await post_many(host, port, "/v1/uploads", bodies, concurrency=4)
+    if any(s != 202 for s in statuses):
+        raise RuntimeError(f"uploads refused: {sorted(set(statuses))}")
+    conn = await asyncpg.connect(database_url)
     try:
-        async with pool.acquire() as conn:
-            print("\n# facts SQL alone (load_facts on one connection, JSON parse + Facts model included)")
-            for label, day in days:
-                await load_facts(conn, day)  # warm: statement prepared, pages cached
-                took = []
-                for _ in range(repeats):
-                    t0 = time.perf_counter()
-                    await load_facts(conn, day)
-                    took.append((time.perf_counter() - t0) * 1000)
-                print(f"  {label} ({day}): {_stats(took)}  ({repeats} runs)")
+        while await conn.fetchval("SELECT count(*) FROM sales_days WHERE sales_date = ANY($1::date[])",
+                                  days) < len(days):
+            await asyncio.sleep(0.2)
     finally:
-        await pool.close()
+        await conn.close()
+    return time.perf_counter() - t0
 
 
-async def run(sizes: list[tuple[int, int]], sql_repeats: int) -> None:
+async def phase(stack, pipe: Pipeline, llm: FakeLLM, *, latency: float, days: list[dt.date], products: int,
+                timeout: float, profile: str | None = None) -> dict[str, float]:
+    llm.latency = latency
+    took = await store_days(pipe, stack.database_url, days, products)
+    print(f"  {len(days)} days of {products} products uploaded and stored in {took:.1f} s (reporter stopped)")
+    watch = EventWatch(stack.kafka, "sales.reports")
+    await watch.start()
+    count = ReportCount(watch, days)
+    llm.reset()
+    started = time.time()
+    pipe.start("reporter")
+    pid = pipe.procs["reporter"].pid
+    spy = None
+    if profile:  # py-spy (pip install py-spy) samples the reporter while it works
+        spy = subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "200",
+                                "-o", profile], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        last, cpu_last = await count.until_all(pid, timeout)
+    finally:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=30)
+        await watch.stop()
+        pipe.stop("reporter")
+    assert count.first is not None and count.cpu_first is not None
+    span = last - count.first
+    n = len(days)
+    out = {"total_s": last - started, "span_s": span, "rate": (n - 1) / span if span > 0 else float("inf"),
+           "cpu_ms": (cpu_last - count.cpu_first) * 1000 / max(1, n - 1), "llm_calls": len(llm.calls),
+           "in_flight": most_in_flight(llm.calls, latency) if latency else 0}
+    print(f"  reporter start -> all {n} reports on sales.reports: {out['total_s']:.1f} s "
+          f"(first -> last report {span:.1f} s)")
+    print(f"  reports per second (first -> last): {out['rate']:.1f}; reporter CPU per report: "
+          f"{out['cpu_ms']:.1f} ms; LLM calls {out['llm_calls']}"
+          + (f", most in flight at once {out['in_flight']}" if latency else ""))
+    print(f"  check: {count.check()}")
+    return out
+
+
+async def run(args: argparse.Namespace) -> None:
     with provide_stack() as stack, tempfile.TemporaryDirectory() as logs:
-        skipped = await skip_backlog(stack.kafka, GROUP_REPORTS)
-        if skipped is None:
-            print(f"could not skip the {GROUP_REPORTS} backlog (the group has live members): they work it off")
-        elif skipped:
-            print(f"skipped {skipped} sales.stored/report-request records earlier runs left unreported")
-        llm = TimedLLM().start()
-        pipe = start_pipeline(stack, llm, Path(logs), NAME_OF_API_MODEL=MODEL)
-        host, port = "127.0.0.1", int(pipe.gateway_url.rsplit(":", 1)[1])
-        sql_days: list[tuple[str, dt.date]] = []
+        if await skip_backlog(stack.kafka, GROUP_REPORTS) is None:
+            raise SystemExit(f"{GROUP_REPORTS} has live members on this Kafka: stop them first")
+        llm = FakeLLM().start()
+        # The reporter's capacity is measured, so it does not yield the CPU to the other
+        # processes of this (shared, 2-core) machine.
+        env = {"NAME_OF_API_MODEL": MODEL, "BACKGROUND_NICE": "0"}
+        if args.concurrency:
+            env["LLM_MAX_CONCURRENCY"] = str(args.concurrency)
+        pipe = start_pipeline(stack, llm, Path(logs), processes=("ingest", "gateway"), **env)
+        pipe.repo = Path(args.service_from).resolve()
         try:
-            await drain(stack.kafka, "sales-ingest", "sales-reports")
-            watch = ArrivalWatch(stack.kafka, "sales.stored", "sales.reports")
-            await watch.start()
-            bench = Bench(host, port, watch, llm)
-            cursor = await bench.learn(await fresh_base(stack.database_url, 3000))
-            n = watch.partitions("sales.stored")
-            print(f"\nour reporter holds {len(bench.ours)}/{n} partitions of sales.stored"
-                  + (f"; another session's reporter holds {sorted(bench.foreign)}: only days keyed to ours "
-                     "are measured" if bench.foreign else ""))
-            for products, runs in sizes:
-                samples = []
-                for i in range(runs):
-                    history = i == runs - 1
-                    sample, cursor = await bench.measured(cursor, products, seed=100 + i, history=history)
-                    samples.append(sample)
-                    if products == max(p for p, _ in sizes):
-                        sql_days.append((f"{products:,} products, {'with' if history else 'no'} history", cursor))
-                report(products, samples)
-            if bench.discarded:
-                print(f"\n({bench.discarded} run(s) discarded: reported by another session's reporter)")
-            await watch.stop()
+            await drain(stack.kafka, "sales-ingest")
+            base = await fresh_base(stack.database_url, args.days + args.fast_days + 30)
+            print(f"service code from {pipe.repo}; LLM_MAX_CONCURRENCY "
+                  f"{args.concurrency or 'default'}; load average {Path('/proc/loadavg').read_text().strip()}")
+            print(f"\n# 1. LLM latency {args.latency:.1f} s per call: {args.days} stored days -> reports "
+                  f"(target <= 40 s for 120 days at 2 s)")
+            slow = [base + dt.timedelta(days=i) for i in range(args.days)]
+            r1 = await phase(stack, pipe, llm, latency=args.latency, days=slow, products=args.products,
+                             timeout=args.timeout)
+            if (args.days, args.latency) == (120, 2.0):
+                print(f"  -> {'MEETS' if r1['total_s'] <= 40 else 'MISSES'} the target")
+            print(f"\n# 2. no LLM latency: {args.fast_days} stored days of {args.products} products -> reports "
+                  f"(target >= 50 reports/s)")
+            fast_base = base + dt.timedelta(days=args.days + 15)
+            fast = [fast_base + dt.timedelta(days=i) for i in range(args.fast_days)]
+            r2 = await phase(stack, pipe, llm, latency=0.0, days=fast, products=args.products, timeout=args.timeout,
+                             profile=args.profile)
+            print(f"  -> {'MEETS' if r2['rate'] >= 50 else 'MISSES'} the target")
         finally:
             pipe.stop_all()
             llm.stop()
-        if sql_days:
-            await time_facts_sql(stack.database_url, [sql_days[0], sql_days[-1]], sql_repeats)
     print(f"\nload average: {Path('/proc/loadavg').read_text().strip()}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--small", type=int, default=1_000, help="products of the small day")
-    ap.add_argument("--small-runs", type=int, default=5)
-    ap.add_argument("--big", type=int, default=50_000, help="products of the big day")
-    ap.add_argument("--big-runs", type=int, default=3)
-    ap.add_argument("--sql-repeats", type=int, default=5)
+    ap.add_argument("--days", type=int, default=120, help="days of the latency phase")
+    ap.add_argument("--fast-days", type=int, default=300, help="days of the throughput phase")
+    ap.add_argument("--products", type=int, default=100)
+    ap.add_argument("--latency", type=float, default=2.0, help="seconds per LLM call in phase 1")
+    ap.add_argument("--concurrency", type=int, default=0, help="LLM_MAX_CONCURRENCY (0: the service's default)")
+    ap.add_argument("--timeout", type=float, default=600.0, help="seconds a phase may take")
+    ap.add_argument("--profile", help="write py-spy's collapsed stacks of the reporter in phase 2 to this file")
+    ap.add_argument("--service-from", default=str(REPO), help="checkout whose service package runs")
     args = ap.parse_args()
-    print(f"load average at start: {Path('/proc/loadavg').read_text().strip()}")
-    asyncio.run(run([(args.small, args.small_runs), (args.big, args.big_runs)], args.sql_repeats))
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":

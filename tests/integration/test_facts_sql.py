@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from service.errors import StorageUnavailable
-from service.storage.facts_sql import load_facts
+from service.reporter.load import load_facts
 
 from ..unit.reporter_factories import Product, make_facts, synthetic_products
 
@@ -67,6 +67,25 @@ async def test_three_days_match_the_python_computation(pg_pool, days):
     assert third.history.missing_products.count > 0 and third.history.movers_up and third.history.movers_down
     assert len(third.categories) == 11 and third.categories[-1].is_other
     assert (await facts_of(pg_pool, days[0])).history is None
+
+
+async def test_a_tuned_connection_gives_the_same_facts(pg_pool, stack, days):
+    """On a connection opened with FACTS_SERVER_SETTINGS (the reporter's pool) the single
+    statement gives the same facts, and JIT is off for it."""
+    from service.storage.db import create_pool, keep_session
+    from service.storage.facts_sql import FACTS_SERVER_SETTINGS
+
+    for day, products in zip(days[:3], three_days(), strict=True):
+        await store(pg_pool, day, products)
+    tuned = await create_pool(stack.database_url, min_size=1, max_size=1, server_settings=FACTS_SERVER_SETTINGS,
+                              reset=keep_session)
+    try:
+        async with tuned.acquire() as conn:
+            assert await conn.fetchval("SHOW jit") == "off"
+            for day in days[:3]:
+                assert await load_facts(conn, day, tuned=True) == await facts_of(pg_pool, day)
+    finally:
+        await tuned.close()
 
 
 async def test_day_after_a_gap_has_no_history(pg_pool, days):

@@ -18,6 +18,7 @@ from service.cache import DayCache
 from service.ingest.decide import RawUpload, raw_upload
 from service.ingest.handler import IngestService
 from service.names import redis_day_key
+from service.storage.uploads import stored_days
 
 from ..conftest import sales_xml
 
@@ -251,3 +252,25 @@ async def test_redelivery_after_a_crash_before_redis_was_updated(pg_pool, redis_
     await svc.handle([good])
     assert await status_of(pg_pool, good.upload_id) == "stored"
     assert await redis_client.sismember("sales:stored-days", days[0].isoformat())
+
+
+async def test_day_claimed_by_an_upload_in_flight_is_not_a_duplicate(pg_pool, redis_client, sink, days):
+    """A claim held by an upload that is not stored (in flight, or its gateway died) does not
+    refuse another valid upload of the day: PostgreSQL decides."""
+    await redis_client.set(redis_day_key(days[0].isoformat()), str(uuid.uuid4()), ex=60)
+    up = raw(sales_xml(days[0]))
+    await service(pg_pool, redis_client, sink).handle([up])
+    assert await status_of(pg_pool, up.upload_id) == "stored"
+
+
+async def test_gateway_claim_is_the_uploads_own_and_released_on_rejection(pg_pool, redis_client, sink, days):
+    """The upload the gateway claimed the day for goes through; rejected, it gives the day back."""
+    cache = DayCache(redis_client, ttl_seconds=3600)
+    up = raw(b'<sales_data date="' + days[0].isoformat().encode() + b'"><products/></sales_data>',
+             upload_id=uuid.uuid4())
+    await cache.rebuild_stored(d.isoformat() for d in await stored_days(pg_pool))  # as the gateway would
+    holder, stored = await cache.admit(str(up.upload_id), days[0].isoformat())
+    assert stored is False and holder == str(up.upload_id)
+    await service(pg_pool, redis_client, sink).handle([up])
+    assert await status_of(pg_pool, up.upload_id) == "rejected"
+    assert await redis_client.get(redis_day_key(days[0].isoformat())) is None

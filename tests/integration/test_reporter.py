@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from prometheus_client import REGISTRY
 
 from service.cache import DayCache
 from service.errors import LLMUnavailable
@@ -18,6 +20,7 @@ from service.ingest.handler import IngestService
 from service.models import ReportEvent
 from service.reporter.handler import ReporterService, report_id_for_upload
 from service.reporter.llm import LLMClient
+from service.reporter.llm_gate import PROCESS_GATE, RetryGate
 from service.settings import Settings
 
 from ..conftest import sales_xml
@@ -46,11 +49,11 @@ async def reporter(pg_pool: Any, fake_llm: Any) -> AsyncIterator[Any]:
     clients: list[LLMClient] = []
 
     def build(pg_pool: Any, fake_llm: Any, published: Published, *, key: bool = True,
-              max_attempts: int = 3, language: str = "en") -> ReporterService:
+              max_attempts: int = 3, language: str = "en", gate: RetryGate = PROCESS_GATE) -> ReporterService:
         settings = Settings(_env_file=None, openai_api_key="sk-test-key" if key else "",  # type: ignore[call-arg]
                             openai_base_url=fake_llm.url, llm_model="fake-model", llm_timeout_seconds=1.0,
                             llm_max_retries=1)
-        llm = LLMClient(settings) if key else None
+        llm = LLMClient(settings, gate=gate) if key else None
         if llm is not None:
             clients.append(llm)
         return ReporterService(pool=pg_pool, llm=llm, publish=published, language=language,  # type: ignore[arg-type]
@@ -132,37 +135,88 @@ async def test_always_wrong_is_stored_unverified_with_the_numbers(reporter, pg_p
 async def test_llm_failures_are_retried_and_the_report_appears_once(reporter, pg_pool, redis_client, fake_llm, published,
                                                                     days, failure):
     """The LLM failing (5xx, 429 + Retry-After, timeout, junk) means retry later; one report in the end."""
-    # HTTP failures are retried once by the client itself, so both tries must fail;
-    # a 200 with junk is not an HTTP failure and is not retried by the client.
-    fake_llm.script(*([failure] * (1 if failure in ("malformed", "empty") else 2)))
+    # LLM_MAX_RETRIES=1: a round tries each call twice, so both tries must fail.
+    fake_llm.script(failure, failure)
     up = await store(pg_pool, redis_client, days[0], sales_xml(days[0]))
     svc = reporter(pg_pool, fake_llm, published)
     with pytest.raises(LLMUnavailable):
         await produce(svc, up, days[0])
     assert published == []
     event = await produce(svc, up, days[0])  # the redelivery, LLM back
-    assert event.status == "ok" and event.verified and event.attempts == 2
+    assert event.status == "ok" and event.verified and event.attempts == 3 == len(fake_llm.requests)
     n = await pg_pool.fetchval("SELECT count(*) FROM reports WHERE sales_date = $1", days[0])
     assert n == 1
 
 
-async def test_rate_limit_retry_after_is_honoured_by_the_client(reporter, pg_pool, redis_client, fake_llm, published, days):
-    """A single 429 with Retry-After is absorbed by the client's own retry."""
+def llm_calls(outcome: str) -> float:
+    return REGISTRY.get_sample_value("sales_llm_calls_total", {"outcome": outcome}) or 0.0
+
+
+async def test_every_failed_call_is_counted_in_attempts_and_the_metric(reporter, pg_pool, redis_client, fake_llm,
+                                                                       published, days):
+    """500, 429, junk: each failed HTTP call shows in sales_llm_calls_total and in the report's attempts."""
+    fake_llm.script("500", "429:1", "malformed", "ok")
+    outcomes = ("ok", "server_error", "rate_limited", "malformed")
+    before = {o: llm_calls(o) for o in outcomes}
+    up = await store(pg_pool, redis_client, days[0], sales_xml(days[0]))
+    svc = reporter(pg_pool, fake_llm, published, max_attempts=6)
+    with pytest.raises(LLMUnavailable):
+        await produce(svc, up, days[0])  # 500, then 429: the round is given back to the consumer
+    event = await produce(svc, up, days[0])  # junk, then a report
+    assert event.verified and event.attempts == 4 == len(fake_llm.requests)
+    assert {o: llm_calls(o) - before[o] for o in outcomes} == dict.fromkeys(outcomes, 1.0)
+
+
+async def test_rate_limit_retry_after_is_honoured(reporter, pg_pool, redis_client, fake_llm, published, days):
+    """A 429 with Retry-After: 1 is retried by our own loop, not before a second has passed."""
     fake_llm.script("429:1")
     up = await store(pg_pool, redis_client, days[0], sales_xml(days[0]))
-    event = await produce(reporter(pg_pool, fake_llm, published), up, days[0])
-    assert event.verified and len(fake_llm.requests) == 2
+    event = await produce(reporter(pg_pool, fake_llm, published, gate=RetryGate()), up, days[0])
+    assert event.verified and event.attempts == 2 and len(fake_llm.requests) == 2
+    assert fake_llm.calls[1].at - fake_llm.calls[0].at >= 1.0
+
+
+async def test_retry_after_holds_every_report_of_the_process(reporter, pg_pool, redis_client, fake_llm, published,
+                                                             days):
+    """One report's 429 (Retry-After: 2) holds back the calls of four other reports written at the same time."""
+    svc = reporter(pg_pool, fake_llm, published, gate=RetryGate())
+    ups = [await store(pg_pool, redis_client, d, sales_xml(d)) for d in days[:5]]
+    fake_llm.script("429:2")
+    first = asyncio.create_task(produce(svc, ups[0], days[0]))
+    while not fake_llm.calls:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)  # the 429 is answered and seen; now the others start
+    events = await asyncio.gather(first, *(produce(svc, u, d) for u, d in zip(ups[1:], days[1:5])))
+    assert all(e.verified for e in events) and len(fake_llm.calls) == 6
+    rate_limited = fake_llm.calls[0]
+    assert rate_limited.action == "429:2"
+    assert min(c.at for c in fake_llm.calls[1:]) >= rate_limited.at + 2.0
+
+
+async def test_a_long_retry_after_hands_the_round_back_without_a_call(reporter, pg_pool, redis_client, fake_llm,
+                                                                     published, days):
+    """A Retry-After longer than a handler may sleep ends the round at once: no call, no attempt spent."""
+    gate = RetryGate()
+    gate.hold(120)
+    up = await store(pg_pool, redis_client, days[0], sales_xml(days[0]))
+    with pytest.raises(LLMUnavailable) as caught:
+        await produce(reporter(pg_pool, fake_llm, published, gate=gate), up, days[0])
+    assert caught.value.retry_after is not None and caught.value.retry_after > 100
+    assert fake_llm.requests == [] and published == []
+    row = await pg_pool.fetchrow("SELECT status, attempts FROM reports WHERE upload_id = $1", up)
+    assert row["status"] == "pending" and row["attempts"] == 0
 
 
 async def test_gives_up_after_the_limit_then_can_regenerate(reporter, pg_pool, redis_client, fake_llm, published, days):
-    """Past LLM_MAX_ATTEMPTS the day gets a stored `failed` report and event; a regeneration then works."""
-    fake_llm.script(*["500"] * 4)
+    """Once LLM_MAX_ATTEMPTS calls have failed the day gets a stored `failed` report and event; a regeneration works."""
+    fake_llm.script("500", "500", "500")
     up = await store(pg_pool, redis_client, days[0], sales_xml(days[0]))
-    svc = reporter(pg_pool, fake_llm, published, max_attempts=2)
+    svc = reporter(pg_pool, fake_llm, published, max_attempts=3)
     with pytest.raises(LLMUnavailable):
-        await produce(svc, up, days[0])
-    failed = await produce(svc, up, days[0])
-    assert failed.status == "failed" and failed.error and published[-1] == failed
+        await produce(svc, up, days[0])  # two calls failed, one left
+    failed = await produce(svc, up, days[0])  # the last call fails too
+    assert failed.status == "failed" and failed.error and published[-1] == failed and failed.attempts == 3
+    assert len(fake_llm.requests) == 3
     again = await svc.for_request(uuid.uuid4(), days[0])
     assert again is not None and again.status == "ok" and again.verified
 
@@ -228,3 +282,107 @@ async def test_unknown_day_is_a_permanent_error(reporter, pg_pool, fake_llm, pub
     with pytest.raises(UnknownDay):
         await produce(reporter(pg_pool, fake_llm, published), uuid.uuid4(), days[0])
     assert published == [] and fake_llm.requests == []
+
+
+async def test_range_statuses_ok_failed_pending_missing(reporter, pg_pool, redis_client, fake_llm, published, days):
+    """A range's days read ok, failed, pending (requested, not written) and missing (no report yet)."""
+    from service.ids import report_id_for_request
+    from service.storage.reports import report_days, report_progress, request_report
+
+    ups = [await store(pg_pool, redis_client, d, sales_xml(d, 5)) for d in days[:4]]
+    svc = reporter(pg_pool, fake_llm, published, max_attempts=1)
+    await produce(svc, ups[0], days[0])  # ok
+    fake_llm.script("500")
+    await produce(svc, ups[1], days[1])  # failed: one LLM call allowed
+    await produce(svc, ups[2], days[2])  # ok, then a regeneration is requested
+    await request_report(pg_pool, report_id=report_id_for_request(uuid.uuid4()), sales_date=days[2],
+                         upload_id=ups[2], language="en")
+    page = await report_days(pg_pool, date_from=days[0], date_to=days[5], after=None, limit=10)
+    assert [(d.sales_date, d.status) for d in page] == [
+        (days[0], "ok"), (days[1], "failed"), (days[2], "pending"), (days[3], "missing")]
+    assert page[2].report is not None and page[2].report.status == "ok"  # the last written one still shows
+    assert page[3].report is None
+    progress = await report_progress(pg_pool, date_from=days[0], date_to=days[5])
+    assert progress == {"ok": 1, "failed": 1, "pending": 1, "missing": 1, "days": 4, "unverified": 0}
+    second = await report_days(pg_pool, date_from=days[0], date_to=days[5], after=days[1], limit=1)
+    assert [d.sales_date for d in second] == [days[2]]
+
+
+async def test_a_requested_report_fills_its_pending_row(reporter, pg_pool, redis_client, fake_llm, published, days):
+    """The reporter writes a requested report into the row the request marked pending."""
+    from service.ids import report_id_for_request
+    from service.storage.reports import report_days, request_report
+
+    up = await store(pg_pool, redis_client, days[0], sales_xml(days[0], 5))
+    request_id = uuid.uuid4()
+    await request_report(pg_pool, report_id=report_id_for_request(request_id), sales_date=days[0],
+                         upload_id=up, language="en")
+    event = await reporter(pg_pool, fake_llm, published).for_request(request_id, days[0])
+    assert event is not None and event.report_id == report_id_for_request(request_id)
+    assert event.status == "ok" and event.prompt_version and event.attempts == 1
+    (day,) = await report_days(pg_pool, date_from=days[0], date_to=days[0], after=None, limit=5)
+    assert day.status == "ok" and day.report is not None and day.report.report_id == event.report_id
+
+
+async def test_backfill_uses_the_history_stored_when_the_report_is_written(
+        reporter, pg_pool, redis_client, fake_llm, published, days):
+    """A day reported before its predecessors are loaded has no history; written again after they
+    are stored (a backfill), it compares with them. Later days never leak into a report."""
+    late = days[5]
+    up = await store(pg_pool, redis_client, late, sales_xml(late, 10, seed=5))
+    svc = reporter(pg_pool, fake_llm, published)
+    alone = await produce(svc, up, late)
+    assert alone.facts["history"] is None
+    for i in (3, 4, 6, 7):  # two days before, and two after it
+        await store(pg_pool, redis_client, days[i], sales_xml(days[i], 10, seed=i))
+    again = await svc.for_request(uuid.uuid4(), late)
+    assert again is not None and again.facts["history"]["previous_date"] == days[4].isoformat()
+    assert again.facts["history"]["trailing_days"] == 2  # days[3], days[4]; never days[6] or days[7]
+    assert again.facts["total_revenue"] == alone.facts["total_revenue"]
+
+
+# Revenue 1,200.00 → 699.60 (−41.7 %), units 90 → 52 (−38); the best seller earns 420.00.
+FALL_BEFORE = [(1, "Bosch Kettle", 40, "15.00", "Kitchen"), (2, "Philips Dryer", 50, "12.00", "Beauty")]
+FALL_NOW = [(1, "Bosch Kettle", 28, "15.00", "Kitchen"), (2, "Philips Dryer", 24, "11.65", "Beauty")]
+# What each planted lie misuses, as the English report writes it (tests/fake_llm.py: planted_lie).
+LIE_NUMBERS = {"sign": "41.7%", "direction": "41.7%", "percent_as_amount": "41.7", "amount_as_percent": "38%",
+               "product": "420.00", "made_up": "987,654.32"}
+
+
+async def falling_day(svc: ReporterService, pg_pool: Any, redis_client: Any, days: list[dt.date]) -> uuid.UUID:
+    """Stores and reports days[0], then stores days[1], whose revenue fell 41.7 %."""
+    first = await store(pg_pool, redis_client, days[0], sales_xml(days[0], FALL_BEFORE))
+    await produce(svc, first, days[0])
+    return await store(pg_pool, redis_client, days[1], sales_xml(days[1], FALL_NOW))
+
+
+@pytest.mark.parametrize("kind", sorted(LIE_NUMBERS))
+async def test_a_planted_lie_is_caught_and_listed(reporter, pg_pool, redis_client, fake_llm, published, days, kind):
+    """Both drafts carry the lie: the report is stored unverified with the misused number listed."""
+    svc = reporter(pg_pool, fake_llm, published)
+    up = await falling_day(svc, pg_pool, redis_client, days)
+    fake_llm.script(f"lie:{kind}", f"lie:{kind}")
+    event = await produce(svc, up, days[1])
+    assert event.status == "ok" and not event.verified
+    assert event.unverified_numbers == [LIE_NUMBERS[kind]] and event.attempts == 2
+    assert LIE_NUMBERS[kind] in fake_llm.requests[-1]["messages"][-1]["content"]  # named in the correction
+
+
+async def test_a_planted_lie_is_corrected(reporter, pg_pool, redis_client, fake_llm, published, days):
+    """A lie in the first draft and none in the correction: the corrected report is verified."""
+    svc = reporter(pg_pool, fake_llm, published)
+    up = await falling_day(svc, pg_pool, redis_client, days)
+    fake_llm.script("lie:sign", "ok")
+    event = await produce(svc, up, days[1])
+    assert event.verified and "plus" not in event.text and event.attempts == 2
+
+
+async def test_a_correction_that_makes_things_worse_is_dropped(reporter, pg_pool, redis_client, fake_llm, published,
+                                                               days):
+    """The correction adds made-up figures to a draft with one lie: the first draft is the one stored."""
+    svc = reporter(pg_pool, fake_llm, published)
+    up = await falling_day(svc, pg_pool, redis_client, days)
+    fake_llm.script("lie:direction", "wrong")
+    event = await produce(svc, up, days[1])
+    assert not event.verified and event.unverified_numbers == ["41.7%"]
+    assert "rose by 41.7%" in event.text and "987654.32" not in event.text

@@ -242,7 +242,7 @@ def test_hardened_parser_itself_fetches_nothing() -> None:
     """Even without the prolog check, the parser configuration resolves no external entity or DTD."""
     from lxml import etree
 
-    from service.ingest.rules import hardened_parser
+    from service.xmlhead import hardened_parser
 
     with listener() as server:
         docs = [f'<!DOCTYPE x [<!ENTITY e SYSTEM "http://127.0.0.1:{server.port}/x">]><x>&e;</x>',

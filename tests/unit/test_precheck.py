@@ -9,7 +9,7 @@ import time
 import pytest
 
 from service.ingest.parse import parse_day
-from service.ingest.precheck import PrecheckResult, precheck
+from service.xmlhead import HeadOk, HeadRefused, precheck
 
 from .xml_builders import SAMPLE, day, listener, many, product
 
@@ -37,15 +37,13 @@ REFUSED = {
 
 def test_valid_sample() -> None:
     """The sample gives its date and no issue."""
-    result = precheck(SAMPLE)
-    assert result == PrecheckResult(sales_date=dt.date(2024, 1, 1), issue=None)
-    assert result.ok
+    assert precheck(SAMPLE) == HeadOk(sales_date=dt.date(2024, 1, 1))
 
 
 def test_result_is_frozen() -> None:
-    """PrecheckResult cannot be changed after it is made."""
+    """The check's result cannot be changed after it is made."""
     with pytest.raises(dataclasses.FrozenInstanceError):
-        precheck(SAMPLE).sales_date = None  # type: ignore[misc]
+        precheck(SAMPLE).sales_date = None  # type: ignore[misc,union-attr]
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED))
@@ -53,7 +51,7 @@ def test_refused_like_the_full_parse(name: str) -> None:
     """Every document-level refusal gives the same code in precheck as in parse_day."""
     data, code = REFUSED[name]
     result = precheck(data)
-    assert result.issue is not None and result.sales_date is None
+    assert isinstance(result, HeadRefused)
     assert result.issue.code == code
     assert parse_day(data).fatal[0].code == code
 
@@ -62,36 +60,38 @@ def test_reads_only_the_beginning() -> None:
     """Garbage after the root's start tag is not looked at: it is ingest's job."""
     data = (b'<sales_data date="2024-03-05"><products>' + product().encode() * 100
             + b"<<<not xml at all" + b"\xff" * 100)
-    assert precheck(data) == PrecheckResult(dt.date(2024, 3, 5), None)
+    assert precheck(data) == HeadOk(dt.date(2024, 3, 5))
     assert parse_day(data).fatal[0].code in {"malformed_xml", "bad_encoding"}
 
 
 def test_root_after_a_long_prolog() -> None:
     """A root start tag far into the body (after long comments) is still found."""
     data = b"<!--" + b"x" * 300_000 + b"-->\n" + SAMPLE
-    assert precheck(data).sales_date == dt.date(2024, 1, 1)
+    assert precheck(data) == HeadOk(dt.date(2024, 1, 1))
 
 
 def test_huge_root_attribute_is_refused() -> None:
     """A root start tag with a 20 MB attribute is too_large, not a hang."""
     data = b'<sales_data date="2024-01-01" pad="' + b"x" * 20_000_000 + b'"><products/></sales_data>'
-    assert precheck(data).issue is not None
-    assert precheck(data).issue.code == "too_large"  # type: ignore[union-attr]
+    result = precheck(data)
+    assert isinstance(result, HeadRefused) and result.issue.code == "too_large"
 
 
 def test_url_entity_makes_no_connection() -> None:
     """A DOCTYPE naming a URL is refused and no connection is attempted."""
     with listener() as server:
         data = day(product(), prolog=f'<!DOCTYPE x SYSTEM "http://127.0.0.1:{server.port}/x.dtd">')
-        issue = precheck(data).issue
-        assert issue is not None and issue.code == "forbidden_dtd"
+        result = precheck(data)
+        assert isinstance(result, HeadRefused) and result.issue.code == "forbidden_dtd"
     assert server.connections == 0
 
 
 def test_bad_date_message_names_the_value() -> None:
     """A bad date's message quotes the value, cut to 40 characters."""
-    issue = precheck(day(product(), date="2024-99-99" + "9" * 100)).issue
-    assert issue is not None and issue.code == "bad_date" and issue.field == "date"
+    result = precheck(day(product(), date="2024-99-99" + "9" * 100))
+    assert isinstance(result, HeadRefused)
+    issue = result.issue
+    assert issue.code == "bad_date" and issue.field == "date"
     assert '"2024-99-99' in issue.message and "9" * 41 not in issue.message
 
 
@@ -106,10 +106,10 @@ def test_fast_enough() -> None:
 
 def test_internal_error_instead_of_exception(monkeypatch: pytest.MonkeyPatch) -> None:
     """A bug of ours is an internal_error issue, never an exception in the request."""
-    import service.ingest.precheck as module
+    import service.xmlhead as module
 
     def broken(data: bytes) -> None:
         raise RuntimeError("boom")
     monkeypatch.setattr(module, "read_head", broken)
-    issue = precheck(SAMPLE).issue
-    assert issue is not None and issue.code == "internal_error"
+    result = precheck(SAMPLE)
+    assert isinstance(result, HeadRefused) and result.issue.code == "internal_error"

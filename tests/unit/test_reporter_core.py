@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from service.reporter.builtin import write_builtin
-from service.reporter.display import clean_name, fact_numbers, integer, money, percent
+from service.reporter.display import clean_name, integer, money, percent
+from service.reporter.figures import fact_numbers
 from service.reporter.facts import Facts
 from service.reporter.prompt import build_correction, build_messages
-from service.reporter.verify import verify
+from service.reporter.verify import Finding, verify
 
 from ..fake_llm import leaves as fake_llm_leaves
 from .reporter_factories import Product, make_facts, random_facts, synthetic_products
@@ -48,6 +49,11 @@ def facts_json(user_prompt: str) -> tuple[str, Any, str, str]:
 
 def leaves(node: Any) -> list[Any]:
     return [value for _, value in fake_llm_leaves(node)]
+
+
+def wrong(text: str, facts: Facts) -> list[str]:
+    """The numbers the verifier finds wrong (the missing-revenue check aside)."""
+    return [f.number for f in verify(text, facts).findings if f.kind != "missing_revenue"]
 
 
 # display
@@ -100,7 +106,7 @@ def test_builtin_report_is_verified(make, language):
     """The built-in writer's report, with or without history, contains only facts."""
     facts = make()
     text = write_builtin(facts, language=language)
-    assert verify(text, facts) == []
+    assert verify(text, facts).ok
     assert text.count("\n## ") == (5 if facts.history else 4)
 
 
@@ -110,7 +116,7 @@ def test_builtin_report_is_verified_for_tricky_facts(language):
     facts = make_facts(DAY, [Product(7, "15", "2024", 3, Decimal("0.00"))],
                        earlier={DAY - dt.timedelta(days=6): [Product(8, "Product A2", "X", 1, Decimal("1.10"))]})
     assert facts.history is not None and facts.history.trailing_days == 1
-    assert verify(write_builtin(facts, language=language), facts) == []
+    assert verify(write_builtin(facts, language=language), facts).ok
 
 
 def test_builtin_and_echoed_facts_are_verified_for_random_facts():
@@ -118,10 +124,10 @@ def test_builtin_and_echoed_facts_are_verified_for_random_facts():
     for seed in range(300):
         facts = random_facts(seed)
         for language in ("ru", "en"):
-            assert verify(write_builtin(facts, language=language), facts) == [], (seed, language)
+            assert verify(write_builtin(facts, language=language), facts).findings == (), (seed, language)
             _, block, _, _ = facts_json(build_messages(facts, language=language)[1])
             echoed = "\n".join(f"- {v}" for v in leaves(block) if v is not None)
-            assert verify(echoed, facts) == [], (seed, language)
+            assert verify(echoed, facts).findings == (), (seed, language)
 
 
 @pytest.mark.parametrize("language", ["ru", "en"])
@@ -130,21 +136,23 @@ def test_a_report_repeating_the_facts_block_is_verified(language):
     facts = with_history()
     _, block, _, _ = facts_json(build_messages(facts, language=language)[1])
     text = "\n".join(f"- {v}" for v in leaves(block) if v is not None)
-    assert verify(text, facts) == []
+    assert verify(text, facts).ok
 
 
 def test_a_wrong_number_is_reported():
     """A figure that is not among the facts is returned as written."""
     facts = without_history()
     text = write_builtin(facts, language="en") + "\nRevenue was 987,654.32 yesterday.\n"
-    assert verify(text, facts) == ["987,654.32"]
+    verdict = verify(text, facts)
+    assert verdict.numbers == ["987,654.32"] and verdict.findings[0].kind == "not_a_fact"
+    assert "987,654.32" in verdict.findings[0].text
 
 
 def test_a_made_up_percentage_is_reported():
     """"Revenue grew 37%" is not a fact when no such percent was computed."""
     facts = without_history()
     assert not {Decimal(37), Decimal("37.5")} & fact_numbers(facts)
-    assert verify("Revenue grew 37% and units 37,5 %.", facts) == ["37%", "37,5 %"]
+    assert wrong("Revenue grew 37% and units 37,5 %.", facts) == ["37%", "37,5 %"]
 
 
 @pytest.mark.parametrize("written", ["1 500,00", "1\u00a0500,00", "1\u202f500,00", "1,500.00", "1500", "1500.0",
@@ -152,7 +160,7 @@ def test_a_made_up_percentage_is_reported():
 def test_numbers_are_read_in_russian_and_english_notation(written):
     """The same amount written in any common notation matches the fact."""
     facts = named("Solo").model_copy(update={"total_revenue": Decimal("1500.00")})
-    assert verify(f"Выручка: {written} руб.", facts) == []
+    assert wrong(f"Выручка: {written} руб.", facts) == []
 
 
 def test_signs_and_percent_forms_are_read():
@@ -161,8 +169,8 @@ def test_signs_and_percent_forms_are_read():
     h = facts.history
     assert h is not None
     ok = f"{integer(h.units_change, language='en', signed=True)} units; {percent(h.units_change_pct, language='ru')}"
-    assert verify(ok, facts) == []
-    assert verify("-123456.7 and +999999", facts) == ["-123456.7", "+999999"]
+    assert wrong(ok, facts) == []
+    assert wrong("-123456.7 and +999999", facts) == ["-123456.7", "+999999"]
 
 
 def test_list_markers_headings_and_dates_are_not_claims():
@@ -173,21 +181,22 @@ def test_list_markers_headings_and_dates_are_not_claims():
     text = ("## 1. Итоги\n### 2) Top\n1. First\n2) Second\n  10. Tenth\n"
             f"Дата: {DAY.isoformat()}, {DAY:%d.%m.%Y}, 10 марта 2024 г., March 10, 2024, "
             f"предыдущий день {prev.isoformat()}.\n")
-    assert verify(text, facts) == []
+    assert wrong(text, facts) == []
 
 
 def test_a_date_that_is_not_a_fact_is_reported():
     """An ISO or dotted date the facts do not contain is reported whole."""
     facts = without_history()
-    assert verify("Compared with 2023-12-31 and 31.12.2023.", facts) == ["2023-12-31", "31.12.2023"]
+    assert wrong("Compared with 2023-12-31 and 31.12.2023.", facts) == ["2023-12-31", "31.12.2023"]
+    assert {f.kind for f in verify("Compared with 2023-12-31.", facts).findings} == {"wrong_date", "missing_revenue"}
 
 
 def test_numbers_inside_known_names_are_ignored():
     """"iPhone 15" and "Product A2" are names in the facts, not claims; unknown ones are checked."""
     facts = named("iPhone 15", "Product A2", "Чай №842 «Весна»")
     text = "Лидеры: iPhone 15, product a2 и Чай №842 «Весна»."
-    assert verify(text, facts) == []
-    assert verify("Also iPhone 1234567 sold well.", facts) == ["1234567"]
+    assert wrong(text, facts) == []
+    assert wrong("Also iPhone 1234567 sold well.", facts) == ["1234567"]
 
 
 # prompt
@@ -254,7 +263,19 @@ def test_prompt_size_does_not_grow_with_products(language):
 
 def test_correction_lists_the_wrong_numbers():
     """The follow-up message names every number that was not a fact and asks for a full report."""
-    en = build_correction(["987654.32", "77.7%"], language="en")
-    ru = build_correction(["37 %"], language="ru")
+    en = build_correction([Finding("not_a_fact", "987654.32"), Finding("not_a_fact", "77.7%")], language="en")
+    ru = build_correction([Finding("not_a_fact", "37 %")], language="ru")
     assert "987654.32" in en and "77.7%" in en and "full report" in en
     assert "37 %" in ru and "отчёт" in ru
+
+
+def test_correction_says_what_is_wrong_kind_by_kind():
+    """Wrong signs, directions, products, percent forms and a missing revenue each get their own sentence."""
+    findings = [Finding("wrong_sign", "+41.7%"), Finding("wrong_direction", "500.40"),
+                Finding("wrong_product", "420.00"), Finding("percent_mismatch", "38%"),
+                Finding("missing_revenue", "699.60")]
+    en = build_correction(findings, language="en")
+    assert "wrong sign: +41.7%" in en and "wrong direction" in en and "500.40" in en
+    assert "do not belong to: 420.00" in en and "38%" in en and "total revenue (699.60)" in en
+    ru = build_correction(findings, language="ru")
+    assert "неверный знак: +41.7%" in ru and "не тому товару" in ru and "выручка за день (699.60)" in ru

@@ -1,8 +1,11 @@
-"""Document-level rules shared by the gateway's cheap check and the full parse.
+"""The XML head rules: the document-level checks shared by the gateway and ingest.
 
-Both ``service.ingest.precheck.precheck`` and ``service.ingest.parse.parse_day``
-start with :func:`read_head`, so an upload the gateway accepts is judged by the
-very same code when ingest parses it in full. The order of the checks:
+The gateway runs :func:`precheck` before publishing to sales.raw; ingest runs it to
+find a day's date before claiming the day, and ``service.ingest.parse.parse_day``
+starts with :func:`read_head`, so an upload the gateway accepts is judged by the
+very same code when ingest parses it in full. Only the beginning of the document
+is read (the prolog and the root's start tag); products are ingest's business.
+Pure: no I/O. The order of the checks:
 
 1. raw bytes, before any parser sees them (:func:`check_bytes`):
    empty body → ``empty_body``; UTF-16/UTF-32 (byte order mark or NUL bytes) or an
@@ -32,7 +35,7 @@ from typing import Final, Literal, cast
 
 from lxml import etree
 
-from ..models import Issue
+from .models import Issue
 
 __all__ = [
     "ROOT_TAG",
@@ -40,6 +43,8 @@ __all__ = [
     "PRODUCT_TAG",
     "CHUNK_SIZE",
     "Head",
+    "HeadOk",
+    "HeadRefused",
     "Utf8Check",
     "check_bytes",
     "check_root",
@@ -49,6 +54,7 @@ __all__ = [
     "element_line",
     "syntax_issue",
     "read_head",
+    "precheck",
     "quote",
 ]
 
@@ -259,22 +265,36 @@ def check_root(root: etree._Element) -> tuple[dt.date | None, Issue | None]:
 
 
 @dataclass(frozen=True, slots=True)
-class Head:
-    """What the beginning of a document says: its date, or the reason it is refused."""
+class HeadOk:
+    """The beginning of the document passed every rule: the day it is for."""
 
-    sales_date: dt.date | None
-    issue: Issue | None
+    sales_date: dt.date
 
-    @property
-    def ok(self) -> bool:
-        return self.issue is None
+
+@dataclass(frozen=True, slots=True)
+class HeadRefused:
+    """The one reason the document is refused."""
+
+    issue: Issue
+
+
+Head = HeadOk | HeadRefused
+
+
+def _head(found: tuple[dt.date | None, Issue | None]) -> Head:
+    sales_date, issue = found
+    if issue is not None:
+        return HeadRefused(issue)
+    if sales_date is None:  # check_date gives one or the other; never both missing
+        return HeadRefused(_fatal("internal_error", "internal error in the check: no date and no issue"))
+    return HeadOk(sales_date)
 
 
 def read_head(data: bytes) -> Head:
     """Run every document-level rule, reading only up to the root's start tag."""
     start, issue = check_bytes(data)
     if issue is not None:
-        return Head(None, issue)
+        return HeadRefused(issue)
     parser = hardened_parser(events=("start",))
     read_events = element_events(parser)
     utf8 = Utf8Check(data)
@@ -286,14 +306,23 @@ def read_head(data: bytes) -> Head:
             chunk = data[pos:end]
             bad = utf8.feed(chunk, final=end == size)
             if bad is not None:
-                return Head(None, bad)
+                return HeadRefused(bad)
             parser.feed(chunk)
             for _event, root in read_events():
-                return Head(*check_root(root))
+                return _head(check_root(root))
             if end == size:
                 parser.close()  # raises: the body ended before any start tag
-                return Head(None, _fatal("malformed_xml", "malformed XML: no root element"))
+                return HeadRefused(_fatal("malformed_xml", "malformed XML: no root element"))
             step = min(step * 2, CHUNK_SIZE)
             pos, end = end, min(size, end + step)
     except etree.LxmlError as exc:
-        return Head(None, syntax_issue(exc))
+        return HeadRefused(syntax_issue(exc))
+
+
+def precheck(data: bytes) -> Head:
+    """The cheap check of an upload: :func:`read_head`, but never raises for any input."""
+    try:
+        return read_head(data)
+    except Exception as exc:  # a bug of ours: refuse the upload rather than fail the request
+        return HeadRefused(Issue(code="internal_error",
+                                 message=f"internal error in the check: {type(exc).__name__}"))

@@ -1,0 +1,82 @@
+"""HTML out: the Jinja2 templates (autoescaped), the report's Markdown, the pages' security headers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from importlib import resources
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+from starlette.responses import HTMLResponse
+
+from ...reporter.display import Language, integer, money, percent
+
+__all__ = ["Renderer", "markdown_html", "context", "SECURITY_HEADERS"]
+
+# Scripts and styles only from our own origin: the JSON data blocks are never
+# executed, and an injected <script> would not run even if escaping failed.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                                "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+# The report is written by an LLM from data that came in uploads: raw HTML is
+# escaped (html=False), and images and links are not rendered at all (an image
+# would be fetched, a link could point anywhere); their text shows as typed.
+_MD = MarkdownIt("commonmark", {"html": False}).enable("table").disable(["image", "link", "autolink"])
+
+
+def markdown_html(text: str) -> Markup:
+    return Markup(_MD.render(text))
+
+
+def context(user: Any, nav: str, **extra: Any) -> dict[str, Any]:
+    """What every page's template gets: the signed-in user (or None) and the active menu entry."""
+    return {"user": user, "nav": nav, **extra}
+
+
+def _templates_dir() -> str:
+    return str(resources.files(__package__).joinpath("templates"))
+
+
+def _date(value: dt.date | dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return value.isoformat()
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+class Renderer:
+    def __init__(self, *, language: Language) -> None:
+        self.env = Environment(loader=FileSystemLoader(_templates_dir()), undefined=StrictUndefined,
+                               autoescape=select_autoescape(["html"], default_for_string=True, default=True),
+                               trim_blocks=True, lstrip_blocks=True)
+        self.env.filters.update(
+            money=lambda v, signed=False: money(None if v is None else Decimal(v), language=language, signed=signed),
+            percent=lambda v, signed=False: percent(None if v is None else Decimal(v), language=language,
+                                                    signed=signed),
+            integer=lambda v, signed=False: integer(int(v), language=language, signed=signed),
+            date=_date, size=_size, markdown=markdown_html)
+        self.env.globals["language"] = language
+
+    def page(self, template: str, context: dict[str, Any], *, status: int = 200,
+             headers: dict[str, str] | None = None) -> HTMLResponse:
+        html = self.env.get_template(template).render(**context)
+        return HTMLResponse(html, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})})
+

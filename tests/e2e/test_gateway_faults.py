@@ -1,0 +1,167 @@
+"""Every answer of the gateway true under faults: Kafka killed, Redis restarted, racing uploads.
+
+202 = the record is in Kafka (and is stored once); 503 = it never reached Kafka (never
+stored, and its retry is); 409 day_in_progress = another upload of the day is in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import time
+import uuid
+
+import httpx
+import pytest
+
+from service.names import DAY_IN_PROGRESS_MESSAGE, redis_day_key
+
+from ..conftest import sales_xml
+
+# Dates of their own, far from the `days` fixture's blocks (2001 onwards, 60 days each).
+_blocks = itertools.count()
+
+
+def fresh_days(n: int) -> list[dt.date]:
+    start = dt.date(2200, 1, 1) + dt.timedelta(days=400 * next(_blocks))
+    return [start + dt.timedelta(days=i) for i in range(n)]
+
+
+async def post(api: httpx.AsyncClient, day: dt.date, **kw: object) -> tuple[httpx.Response, float]:
+    started = time.perf_counter()
+    r = await api.post("/v1/uploads", content=sales_xml(day), **kw)  # type: ignore[arg-type]
+    return r, time.perf_counter() - started
+
+
+async def stored_count(pg_pool, days: list[dt.date]) -> dict[dt.date, int]:
+    rows = await pg_pool.fetch("SELECT sales_date, count(*) AS n FROM uploads WHERE status = 'stored' "
+                               "AND sales_date = ANY($1::date[]) GROUP BY sales_date", days)
+    return {r["sales_date"]: r["n"] for r in rows}
+
+
+async def wait_stored(pg_pool, days: list[dt.date], *, timeout: float = 90.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while True:
+        try:
+            n = await pg_pool.fetchval("SELECT count(*) FROM sales_days WHERE sales_date = ANY($1::date[])", days)
+        except Exception:  # noqa: BLE001 - a pool connection cut by a restart
+            n = -1
+        if n == len(days):
+            return
+        if loop.time() > end:
+            raise AssertionError(f"only {n}/{len(days)} days stored")
+        await asyncio.sleep(0.3)
+
+
+@pytest.mark.timeout(300)
+async def test_broker_killed_mid_stream_every_answer_is_true(stack, pipeline, api, pg_pool):
+    """kill -9 of Kafka mid-stream: 202 days stored once, 503 days never (their retry is), 503s within 1 s."""
+    if stack.kind != "native":
+        pytest.skip("killing Kafka is scripted for the native stack only")
+    days = fresh_days(60)
+    answers: dict[dt.date, tuple[httpx.Response, float]] = {}
+
+    pending: list[asyncio.Task[None]] = []
+
+    async def one(day: dt.date) -> None:
+        answers[day] = await post(api, day)
+
+    for i, day in enumerate(days):
+        if i == 10:
+            await asyncio.to_thread(stack.kill_kafka)
+        if i == 45:
+            await asyncio.to_thread(stack.start_kafka)
+        pending.append(asyncio.create_task(one(day)))
+        await asyncio.sleep(0.1)
+    await asyncio.gather(*pending)
+
+    by_status: dict[int, list[dt.date]] = {}
+    for day, (r, _) in answers.items():
+        by_status.setdefault(r.status_code, []).append(day)
+    assert set(by_status) <= {202, 503, 504}, {s: len(d) for s, d in by_status.items()}
+    refused = by_status.get(503, [])
+    assert refused, "no upload was refused while the broker was down"
+    slow = [round(answers[d][1], 2) for d in refused if answers[d][1] > 1.0]
+    assert not slow, f"refusals slower than 1 s: {slow}"
+    assert all(answers[d][0].json()["code"] == "kafka_unavailable" and answers[d][0].headers.get("Retry-After")
+               for d in refused)
+    metrics = (await api.get("/metrics")).text.splitlines()
+    assert any(m.startswith("sales_gateway_unavailable_total{") and 'cause="circuit_open"' in m
+               and 'reason="kafka_unavailable"' in m for m in metrics)
+
+    accepted = by_status.get(202, [])
+    await wait_stored(pg_pool, accepted)
+    await asyncio.sleep(3)  # ingest has caught up with sales.raw; anything 503'd would be here by now
+    counts = await stored_count(pg_pool, days)
+    assert all(counts.get(d) == 1 for d in accepted)
+    assert not [d for d in refused if d in counts], "a day answered 503 was stored"
+    assert all(counts.get(d, 0) <= 1 for d in by_status.get(504, []))
+
+    retries = await asyncio.gather(*(post(api, d) for d in refused))
+    assert [r.status_code for r, _ in retries] == [202] * len(refused), [r.text for r, _ in retries][:3]
+    await wait_stored(pg_pool, refused)
+    counts = await stored_count(pg_pool, refused)
+    assert all(counts[d] == 1 for d in refused)
+
+
+@pytest.mark.timeout(180)
+async def test_redis_restart_then_burst_of_200_has_no_503(stack, pipeline, api, pg_pool, redis_client):
+    """After a Redis restart, once Redis answers, a 200-upload burst gets no 503 (no stale pooled connection)."""
+    if stack.kind != "native":
+        pytest.skip("restarting Redis is scripted for the native stack only")
+    warm = fresh_days(250)
+    # every pooled connection of the gateway in use once, so all of them die with the restart
+    rs = await asyncio.gather(*(post(api, d) for d in warm[:50]))
+    assert [r.status_code for r, _ in rs] == [202] * 50
+    await asyncio.to_thread(stack.restart_redis)
+    assert await redis_client.ping()
+    burst = warm[50:]
+    rs = await asyncio.gather(*(post(api, d) for d in burst))
+    codes = [r.status_code for r, _ in rs]
+    assert codes.count(202) == len(burst), {c: codes.count(c) for c in set(codes)}
+    await wait_stored(pg_pool, warm, timeout=120)
+
+
+@pytest.mark.timeout(120)
+async def test_fifty_concurrent_uploads_of_one_day_exactly_one_202(pipeline, api, pg_pool):
+    """50 simultaneous uploads of one new day: exactly one 202, the others 409; the day stored once."""
+    day = fresh_days(1)[0]
+    rs = await asyncio.gather(*(api.post("/v1/uploads", content=sales_xml(day, seed=i)) for i in range(50)))
+    codes = [r.status_code for r in rs]
+    assert codes.count(202) == 1, {c: codes.count(c) for c in set(codes)}
+    assert all(r.status_code == 409 and r.json()["code"] in ("day_in_progress", "duplicate_day")
+               for r in rs if r.status_code != 202)
+    in_progress = [r for r in rs if r.status_code == 409 and r.json()["code"] == "day_in_progress"]
+    assert all(r.headers.get("Retry-After") for r in in_progress)
+    await wait_stored(pg_pool, [day])
+    assert (await stored_count(pg_pool, [day]))[day] == 1
+
+
+@pytest.mark.timeout(120)
+async def test_claim_released_when_the_upload_is_rejected(pipeline, api, pg_pool):
+    """An upload of a day that ingest rejects gives the day back: the next upload of it is accepted."""
+    day = fresh_days(1)[0]
+    bad = f'<sales_data date="{day.isoformat()}"><products><product><id>x</id></product></products></sales_data>'
+    first = await api.post("/v1/uploads", content=bad.encode())
+    assert first.status_code == 202
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 30
+    while (await api.get(first.json()["status_url"])).json()["status"] != "rejected":
+        assert loop.time() < end
+        await asyncio.sleep(0.1)
+    second = await api.post("/v1/uploads", content=sales_xml(day))
+    assert second.status_code == 202, second.text
+    await wait_stored(pg_pool, [day])
+
+
+async def test_legacy_route_says_in_progress_in_russian(pipeline, api, redis_client):
+    """POST / of a day another upload holds answers 409 day_in_progress with the Russian message."""
+    day = fresh_days(1)[0]
+    await redis_client.set(redis_day_key(day.isoformat()), str(uuid.uuid4()), ex=60)
+    r = await api.post("/", content=sales_xml(day))
+    assert r.status_code == 409 and r.headers["Retry-After"]
+    assert r.json() == {"code": "day_in_progress", "message": DAY_IN_PROGRESS_MESSAGE,
+                        "sales_date": day.isoformat()}
+    await redis_client.delete(redis_day_key(day.isoformat()))
