@@ -22,7 +22,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, To
 from faststream.kafka import KafkaBroker
 
 from .errors import BusUnavailable
-from .names import ALL_TOPICS, TOPIC_RAW
+from .names import ALL_TOPICS, MAX_RECORD_BYTES, TOPIC_RAW
 from .settings import Settings
 
 __all__ = ["make_broker", "producer_options", "ensure_topics", "topic_configs", "producer_max_request_size",
@@ -70,13 +70,14 @@ async def commit_offsets(consumer: AIOKafkaConsumer, offsets: dict[TopicPartitio
     return True
 
 
-# Headroom over the largest accepted body for the record's key, headers and framing.
+# Headroom over the largest record's value for its key, headers and framing.
 _RECORD_OVERHEAD = 64 * 1024
 
 
 def producer_max_request_size(settings: Settings) -> int:
-    # aiokafka checks this before compression, so it must exceed the raw body.
-    return settings.max_upload_bytes + _RECORD_OVERHEAD
+    # aiokafka checks this before compression, so it must exceed the largest record's value
+    # (a whole small day, or one chunk of a big one: never MAX_UPLOAD_BYTES).
+    return MAX_RECORD_BYTES + _RECORD_OVERHEAD
 
 
 def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:

@@ -15,7 +15,11 @@ shares lives here, once:
   for a bug;
 * :meth:`ConsumerApp.decode`: an unreadable event is logged and skipped;
 * the lifespan (topics, PostgreSQL pool and migrations, then the stage service
-  built by the consumer's own ``start``), the lag monitor, and /healthz, /metrics.
+  built by the consumer's own ``start``; what it pushes on ``Resources.exit`` is
+  closed at shutdown), the lag monitor, and /healthz, /metrics;
+* :meth:`ConsumerApp.every`: a stage's periodic background work (ingest's sweep of
+  incomplete big days), started with the service and cancelled first at shutdown;
+  a failure is logged and the work tried again next round.
 
 **Concurrent mode** (``concurrency=N``, the reporter): each subscriber hands its
 records to a :class:`~service.concurrent.ConcurrentRunner` with :meth:`ConsumerApp.submit`
@@ -41,6 +45,7 @@ A new consumer is its stage service, a ``start`` that builds it, and a subscribe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -144,6 +149,7 @@ class ConsumerApp(Generic[S]):
         self._backoff = Backoff(maximum=settings.retry_backoff_max_seconds)
         self._progress = Progress(stage)
         self._lag = LagMonitor(settings.kafka_bootstrap_servers, group=group, topics=topics)
+        self._periodic: list[tuple[float, str, Callable[[], Awaitable[object]]]] = []
 
     @property
     def service(self) -> S:
@@ -151,6 +157,25 @@ class ConsumerApp(Generic[S]):
         if self._service is None:
             raise RuntimeError(f"the {self.stage} service is not started")
         return self._service
+
+    @property
+    def lag(self) -> LagMonitor:
+        """The group's lag monitor (measured every few seconds; ``measure()`` for a fresh figure)."""
+        return self._lag
+
+    def every(self, seconds: float, what: str, work: Callable[[], Awaitable[object]]) -> None:
+        """Run ``work`` every ``seconds`` while the process runs, from after the service
+        started until shutdown (cancelled before anything the lifespan opened is closed).
+        A failure is logged and ``work`` tried again next round: it never ends the process."""
+        self._periodic.append((seconds, what, work))
+
+    async def _repeat(self, seconds: float, what: str, work: Callable[[], Awaitable[object]]) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await work()
+            except Exception as exc:  # a dependency down or a bug: try again next round, never die
+                log.warning("%s failed", what, extra=ctx(error=f"{type(exc).__name__}: {exc}"))
 
     def subscriber(self, topic: str, *, title: str, description: str, **options: Any) -> Any:
         """A subscriber of the group, committing only after the work returned (NACK_ON_ERROR
@@ -248,6 +273,8 @@ class ConsumerApp(Generic[S]):
             self._service = await self._start(Resources(settings, pool, stack))
             self._lag.start()
             stack.push_async_callback(self._lag.stop)
+            for seconds, what, work in self._periodic:
+                stack.push_async_callback(_cancel, asyncio.create_task(self._repeat(seconds, what, work)))
             self._progress.mark()
             yield
 
@@ -257,6 +284,12 @@ class ConsumerApp(Generic[S]):
                               logger=logging.getLogger("sales_analyzer.app"),
                               asgi_routes=health_routes(self.stage, lag=self._lag, progress=self._progress,
                                                         stale_after=self._stale_after))
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _where(msg: KafkaMessage) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from faststream.specification import AsyncAPI
 from pydantic import BaseModel
 
 from .bus import make_broker
-from .models import ReportEvent, ReportRequest, SalesCorrected, SalesRejected, SalesStored
+from .models import ChunkManifest, ReportEvent, ReportRequest, SalesCorrected, SalesRejected, SalesStored
 from .names import (
     TOPIC_CORRECTED,
     TOPIC_RAW,
@@ -31,6 +31,7 @@ EVENT_SCHEMAS: dict[str, type[BaseModel]] = {
     TOPIC_REPORTS: ReportEvent,
     TOPIC_REPORT_REQUESTS: ReportRequest,
     TOPIC_CORRECTED: SalesCorrected,
+    f"{TOPIC_RAW}.manifest": ChunkManifest,  # the closing record of a big day on sales.raw
 }
 
 
@@ -55,7 +56,9 @@ def render_contracts() -> dict[str, str]:
     gateway.publisher(TOPIC_RAW, title="sales.raw", schema=bytes,
                       description="raw sales-day XML, key = sales date; headers x-upload-id, x-sender, "
                                   "x-source (any other producer may omit them); x-replace: true for a "
-                                  "correction (PUT /v1/sales/{date}, POST /v1/uploads?replace=true)")
+                                  "correction (PUT /v1/sales/{date}, POST /v1/uploads?replace=true). A big day: "
+                                  "chunk records (x-part: chunk, x-chunk-index, x-chunk-last) and a ChunkManifest "
+                                  "record (x-part: manifest), see contracts/topics.md")
     gateway.publisher(TOPIC_REPORT_REQUESTS, title="sales.report-requests", schema=ReportRequest,
                       description="regeneration requests from POST /v1/reports/{date}/regenerate")
     processes = {"gateway": gateway, "ingest": build_ingest(settings).broker,

@@ -27,6 +27,7 @@ class LagMonitor:
         self._admin: AIOKafkaAdminClient | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self.total: int | None = None  # None: not measured (yet, or Kafka unreachable)
+        self.partitions: dict[tuple[str, int], int] = {}  # (topic, partition) → lag, as last measured
 
     async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
         """Created once and kept; dropped and made again after a failure."""
@@ -50,13 +51,16 @@ class LagMonitor:
                  for p in t["partitions"]]
         ends = await consumer.end_offsets(parts)
         total = 0
+        partitions = {}
         for tp in parts:
             meta = committed.get(tp)
             done = meta.offset if meta is not None and meta.offset >= 0 else 0
             lag = max(0, ends[tp] - done)
             CONSUMER_LAG.labels(group=self._group, topic=tp.topic, partition=str(tp.partition)).set(lag)
             total += lag
+            partitions[tp.topic, tp.partition] = lag
         self.total = total
+        self.partitions = partitions
         return total
 
     async def _loop(self) -> None:

@@ -34,6 +34,7 @@ __all__ = [
     "ChangeSet",
     "DayDiff",
     "SalesCorrected",
+    "ChunkManifest",
 ]
 
 
@@ -72,6 +73,8 @@ class ParsedDay:
     # Problems with single products (dropped in lenient mode, fatal in strict mode).
     product_issues: list[Issue] = field(default_factory=list)
     products_seen: int = 0
+    # Product id → line of the first <product> with that id (for positions of stored lines).
+    id_lines: dict[int, int | None] = field(default_factory=dict)
 
     @property
     def rejected_products(self) -> int:
@@ -261,3 +264,17 @@ class SalesCorrected(_Event):
     sender: str | None = Field(None, description="who sent the correction (token name)")
     corrected_at: dt.datetime
     diff: DayDiff
+
+class ChunkManifest(BaseModel):
+    """The closing record of a big day sent in chunks (sales.raw, header x-part: manifest)."""
+
+    event: Literal["sales.raw.manifest"] = "sales.raw.manifest"
+    upload_id: UUID = Field(description="the same id as the x-upload-id header of every chunk")
+    sales_date: dt.date | None = Field(None, description="the day, as the sender read it (informative)")
+    chunks: int = Field(ge=1, description="how many chunk records were sent (x-chunk-index 0..chunks-1)")
+    products: int = Field(0, ge=0, description="products the sender counted (informative)")
+    bytes: int = Field(ge=0, description="the size of the whole file: the sum of the chunks' sizes")
+    sha256: str = Field(pattern="^[0-9a-f]{64}$", description=(
+        "hex SHA-256 over the chunks' own SHA-256 digests (32 bytes each), concatenated in index order"))
+    abort: str | None = Field(None, description=(
+        "set when the sender gave up half-way (e.g. too_large): the upload is refused with this code"))

@@ -24,6 +24,14 @@ __all__ = [
     "HEADER_CONTENT_TYPE",
     "HEADER_REPLACE",
     "replace_requested",
+    "HEADER_PART",
+    "HEADER_CHUNK_INDEX",
+    "HEADER_CHUNK_LAST",
+    "PART_CHUNK",
+    "PART_MANIFEST",
+    "MAX_RECORD_BYTES",
+    "STAGING_SCHEMA",
+    "staging_table",
     "redis_day_key",
     "redis_upload_key",
     "redis_rate_key",
@@ -75,6 +83,30 @@ def replace_requested(value: bytes | None) -> bool:
     """Whether an x-replace header's value asks for a correction (true, 1, yes; any case)."""
     return value is not None and value.strip().lower() in _REPLACE_VALUES
 
+
+# --- the chunk protocol of big days (contracts/topics.md) -------------------------------
+# A record without x-part is a whole day, as it always was. A big day is chunk records
+# (x-part: chunk, x-chunk-index 0..n-1, x-chunk-last: 1 on the last one), all with the
+# same x-upload-id and key, then one manifest record (x-part: manifest, JSON ChunkManifest).
+HEADER_PART = "x-part"
+HEADER_CHUNK_INDEX = "x-chunk-index"
+HEADER_CHUNK_LAST = "x-chunk-last"
+PART_CHUNK = "chunk"
+PART_MANIFEST = "manifest"
+# The largest sales.raw record: a whole day in one record, or one chunk. The topic's
+# max.message.bytes and every producer's max_request_size follow it (plus framing);
+# anything larger must be chunked, so no consumer ever fetches more than this at once.
+MAX_RECORD_BYTES = 32 * 1024 * 1024
+
+# --- PostgreSQL staging of chunked uploads ---------------------------------------------
+# Staged lines live in one UNLOGGED table per upload in this schema (dropped, not
+# deleted from, once the day is stored or refused).
+STAGING_SCHEMA = "staging"
+
+
+def staging_table(upload_id: str) -> str:
+    """The name (in STAGING_SCHEMA) of an upload's staged lines; the id is a UUID, so it is safe in SQL."""
+    return f'lines_{upload_id.replace("-", "")}'
 
 # --- Redis keys -----------------------------------------------------------------------
 # "sales:day:<date>" holds the upload id that owns a day. Ingest claims it with

@@ -63,10 +63,14 @@ class Settings(BaseSettings):
     # batch anyway; a linger only adds latency (measured: an upload's round trip took
     # 5.2 ms with 2 ms linger, 1.5 ms with none).
     kafka_linger_ms: int = Field(0, ge=0, le=1000, validation_alias="KAFKA_LINGER_MS")
-    # A day of 50,000 products is ~9 MB of XML; zstd makes it ~1 MB on the wire.
-    # The gateway refuses bodies over max_upload_bytes, the producer accepts records
-    # up to that size (checked before compression) and the topic takes the batch.
-    max_upload_bytes: int = Field(32 * 1024 * 1024, ge=1024, validation_alias="MAX_UPLOAD_BYTES")
+    # The cap on a whole day's XML (1,000,000 products are ~139 MB). A day larger than
+    # upload_chunk_bytes travels as chunk records plus a manifest (contracts/topics.md),
+    # so no Kafka record, and no process, ever holds the whole day.
+    max_upload_bytes: int = Field(1024 * 1024 * 1024, ge=1024, validation_alias="MAX_UPLOAD_BYTES")
+    # Target size of one chunk record of a big day: cut at the last product boundary
+    # before it. ~1 MiB keeps every process's memory small and Kafka's batches full.
+    upload_chunk_bytes: int = Field(1024 * 1024, ge=4096, le=16 * 1024 * 1024,
+                                    validation_alias="UPLOAD_CHUNK_BYTES")
 
     # --- gateway ---
     gateway_host: str = Field("127.0.0.1", validation_alias="GATEWAY_HOST")
@@ -82,7 +86,10 @@ class Settings(BaseSettings):
     # --- ingest ---
     cache_life_period: int = Field(86400, ge=1, validation_alias="CACHE_LIFE_PERIOD")
     validation_policy: Literal["lenient", "strict"] = Field("lenient", validation_alias="VALIDATION_POLICY")
-    max_products_per_day: int = Field(1_000_000, ge=1, validation_alias="MAX_PRODUCTS_PER_DAY")
+    max_products_per_day: int = Field(5_000_000, ge=1, validation_alias="MAX_PRODUCTS_PER_DAY")
+    # A chunked upload whose manifest has not come this long after its latest chunk is
+    # rejected (incomplete_upload) and its staged chunks are deleted.
+    incomplete_upload_seconds: float = Field(900.0, gt=0, validation_alias="INCOMPLETE_UPLOAD_SECONDS")
     ingest_batch_size: int = Field(200, ge=1, le=5000, validation_alias="INGEST_BATCH_SIZE")
     retry_backoff_max_seconds: float = Field(30.0, gt=0, validation_alias="RETRY_BACKOFF_MAX_SECONDS")
     # Nice value ingest and reporter give themselves (0 = none): when the host is busy,

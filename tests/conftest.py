@@ -107,7 +107,9 @@ def pipeline(stack: Stack, pg_pool: Any, redis_client: Any, pipeline_llm: FakeLL
            "RATE_LIMIT_PER_MINUTE": "100000", "CACHE_LIFE_PERIOD": "3600", "APP_ENV": "test",
            # on a busy CI host a niced ingest would crawl and time tests out (tests/unit/test_serve.py
            # checks the priority itself)
-           "BACKGROUND_NICE": "0"}
+           "BACKGROUND_NICE": "0",
+           # a big day whose manifest never comes is refused after this (tests/e2e/test_big_days.py)
+           "INCOMPLETE_UPLOAD_SECONDS": "6"}
     pipe = Pipeline.create(env, tmp_path_factory.mktemp("logs"))
     try:
         for name in ("ingest", "reporter", "gateway"):

@@ -3,6 +3,7 @@
     sales-analyzer serve gateway|ingest|reporter
     sales-analyzer migrate | topics | contracts [--check]
     sales-analyzer upload FILE... [--wait] [--replace] | status UPLOAD_ID
+    sales-analyzer produce FILE...           (straight to sales.raw, big days in chunks)
     sales-analyzer reports tail | reports get DATE [--md]
     sales-analyzer reports backfill --from DATE --to DATE [--missing-only] [--no-wait]
 """
@@ -40,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--replace", action="store_true",
                     help="a correction: replace the stored day of each file (token scope 'correct')")
     up.add_argument("--timeout", type=float, default=120.0)
+    prod = sub.add_parser("produce", help="send XML files straight to sales.raw (Kafka), big ones in chunks")
+    prod.add_argument("files", nargs="+")
+    prod.add_argument("--quiet", action="store_true", help="no progress on stderr")
     st = sub.add_parser("status", help="show an upload's status")
     st.add_argument("upload_id")
 
@@ -82,6 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from . import admin
 
         return asyncio.run(admin.run(args, settings))
+    if args.command == "produce":
+        from . import produce
+
+        return asyncio.run(produce.run(args, settings))
     from . import client
 
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import errno
 import logging
 import multiprocessing
@@ -20,7 +21,7 @@ import uvicorn
 from ..logs import setup_logging
 from ..settings import Settings
 
-__all__ = ["serve", "yield_cpu"]
+__all__ = ["serve", "yield_cpu", "return_big_buffers"]
 
 log = logging.getLogger("sales_analyzer.serve")
 
@@ -153,6 +154,31 @@ def yield_cpu(nice: int) -> None:
     log.warning("could not lower the autogroup's CPU priority (the kernel kept answering EAGAIN)")
 
 
+def return_big_buffers() -> None:
+    """Let glibc give megabyte buffers back to the system as soon as they are freed (ingest).
+
+    A big day passes through ingest as ~1 MiB chunks. glibc's malloc raises its mmap
+    threshold after the first such buffer is freed, and from then on serves them from
+    the heap and its per-thread arenas, where freed chunks fragment and stay resident
+    (ingest peaked 10-30 MB higher on a 1M-product day, measured). A fixed threshold
+    keeps them on mmap, returned on free; two arenas are plenty for the few threads it
+    runs. Not for the gateway: with it, bench_ingest accepted 695-769 small uploads/s
+    against 1,074-1,492 without, in the same minutes (mmap/munmap per producer batch,
+    presumably); its RSS on a big day is the same either way (107-111 MB).
+    Best effort: other C libraries have no mallopt, and nothing else depends on it.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, 256 * 1024)
+        libc.mallopt(_M_ARENA_MAX, 2)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
+
+
+_M_MMAP_THRESHOLD = -3  # glibc's malloc.h
+_M_ARENA_MAX = -8
+
+
 def serve(process: str, settings: Settings) -> int:
     setup_logging(level=settings.log_level, fmt=settings.log_format, process=process)
     if process == "gateway":
@@ -164,6 +190,7 @@ def serve(process: str, settings: Settings) -> int:
     if process == "ingest":
         from ..ingest.app import build_ingest
 
+        return_big_buffers()
         run(serve_asgi(build_ingest(settings), host=settings.gateway_host, port=settings.ingest_metrics_port))
     else:
         from ..reporter.app import build_reporter

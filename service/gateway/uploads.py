@@ -6,18 +6,21 @@ All run the same steps: token (scope "upload") → rate limit → size limit
 collected, or being collected?" and the day's claim for this upload (one Redis round
 trip; PostgreSQL when Redis lost the stored days) → publish to sales.raw and wait for
 Kafka's acknowledgement → answer with the upload id. The gateway never parses the
-whole file and never waits for ingest.
+whole file and never waits for ingest. A day larger than UPLOAD_CHUNK_BYTES is
+published in chunks while it streams in, then its manifest (stream.py), never held whole.
 
-What the answers mean (README, "How it keeps its promises"): 202 = the record is in
-Kafka; 409 duplicate_day = the day is stored; 409 day_in_progress = another upload
-of the day is in flight (it may still be rejected: retry later); 503 = the record
-certainly never reached Kafka (claim and marker are given back); 504
-kafka_unconfirmed = handed to Kafka but not confirmed: it may still be stored.
+What the answers mean (README, "How it keeps its promises"): 202 = the record (a big
+day's manifest) is in Kafka; 409 duplicate_day = the day is stored; 409 day_in_progress
+= another upload of the day is in flight (it may still be rejected: retry later); 503 =
+the record (a big day's manifest) certainly never reached Kafka, so nothing of the
+upload is stored (claim and marker are given back); 504 kafka_unconfirmed = handed to
+Kafka but not confirmed: it may still be stored.
 
 A correction (scope "correct": PUT /v1/sales/{date}, POST /v1/uploads?replace=true) is
 asked neither question (replacing the day is its point) and travels with the header
 x-replace: true; ingest swaps the day if the file is valid, in order with the day's
-other uploads.
+other uploads. A correction must fit in one record (UPLOAD_CHUNK_BYTES): ingest does
+not replace a day from chunks yet.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -48,6 +52,7 @@ from ..xmlhead import HeadRefused, precheck
 from .auth import AuthError, Principal
 from .errors import ApiError
 from .state import Gateway, gateway
+from .stream import ChunkSender, stream_day
 
 __all__ = ["router", "require", "read_body", "submit", "Submitted"]
 
@@ -85,18 +90,26 @@ def require(scope: str) -> Any:
     return Depends(dependency)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to exceed the limit (header or bytes)."""
+async def read_body(request: Request, limit: int, *, whole: int | None = None
+                    ) -> tuple[bytes, AsyncIterator[bytes] | None]:
+    """The body, refused with 413 as soon as it is known to exceed the limit (header or bytes).
+
+    With ``whole``, reading stops once more than that many bytes came: the body is then
+    a big day, returned as what came so far and the rest of the stream (stream.py).
+    """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     chunks, size = [], 0
-    async for chunk in request.stream():
+    stream = request.stream().__aiter__()
+    async for chunk in stream:
         size += len(chunk)
         if size > limit:
             raise _too_large(limit)
         chunks.append(chunk)
-    return b"".join(chunks)
+        if whole is not None and size > whole:
+            return b"".join(chunks), stream
+    return b"".join(chunks), None
 
 
 def _too_large(limit: int) -> ApiError:
@@ -110,10 +123,13 @@ class Submitted:
     sales_date: str
     duplicate: bool  # the day is stored
     in_progress: bool = False  # another upload of the day is in flight
+    size_bytes: int = 0  # of the accepted body
 
 
-async def submit(gw: Gateway, body: bytes, principal: Principal, idempotency_key: str | None, *,
-                 replace: bool = False, url_date: dt.date | None = None) -> Submitted:
+async def submit(gw: Gateway, body: bytes, principal: Principal, idempotency_key: str | None,
+                 rest: AsyncIterator[bytes] | None = None, *, replace: bool = False,
+                 url_date: dt.date | None = None) -> Submitted:
+    """Check the head, admit the upload, publish it: as one record, or (``rest``) in chunks."""
     checked = precheck(body)
     if isinstance(checked, HeadRefused):
         _UPLOADS["invalid"].inc()
@@ -157,28 +173,59 @@ async def submit(gw: Gateway, body: bytes, principal: Principal, idempotency_key
                HEADER_SENDER: principal.name, HEADER_SOURCE: "http"}
     if replace:
         headers[HEADER_REPLACE] = "true"
+    sender: ChunkSender | None = None
     try:
-        await gw.publisher.publish(body, key=day, headers=headers)
+        if rest is None:
+            await gw.publisher.publish(body, key=day, headers=headers)
+        else:
+            settings = gw.settings
+            sender = ChunkSender(gw.publisher.publish, key=day, headers=headers, upload_id=uid, sales_date=day)
+            await stream_day(body, rest, sender, target=settings.upload_chunk_bytes,
+                             max_bytes=settings.max_upload_bytes, max_products=settings.max_products_per_day)
     except BusUnavailable:
-        # Certainly not in Kafka: give the day back at once, so the client's retry is not
-        # answered day_in_progress (should Redis fail here, the claim expires by itself).
+        # Certainly not in Kafka (for a big day: its manifest, without which nothing is
+        # stored): give the day back at once, so the client's retry is not answered
+        # day_in_progress (should Redis fail here, the claim expires by itself).
         _UPLOADS["unavailable"].inc()
-        try:
-            await gw.days.refused(uid, day)
-        except CacheUnavailable as exc:
-            log.warning("could not release the claim of a refused upload", extra=ctx(
-                upload_id=uid, sales_date=day, cause=f"{type(exc).__name__}: {exc}"))
+        await _give_back(gw, uid, day)
         raise
     except BusUnconfirmed as exc:
-        # The record may still be stored: keep the claim and the "received" marker.
+        if sender is not None and not sender.manifest_sent:
+            # A chunk's fate is unknown, but the manifest was never sent: ingest stores
+            # nothing of this upload (its chunks are swept as incomplete_upload, or reused
+            # by a retry with the same Idempotency-Key). So this is a refusal, not a maybe.
+            _UPLOADS["unavailable"].inc()
+            await _give_back(gw, uid, day)
+            raise BusUnavailable(f"a chunk of the day was not confirmed by Kafka ({exc}); the day's manifest "
+                                 "was not sent, so nothing of this upload will be stored",
+                                 reason="chunk_unconfirmed", retry_after=5) from exc
+        # The record (a big day's manifest) may still be stored: keep the claim and the
+        # "received" marker.
         _UPLOADS["unconfirmed"].inc()
         log.warning("upload not confirmed by Kafka", extra=ctx(upload_id=uid, sales_date=day, cause=str(exc)))
         raise ApiError(504, "kafka_unconfirmed",
                        "Kafka has not confirmed the upload yet; it may still be stored. Poll status_url, "
                        "or retry with the same Idempotency-Key", upload_id=uid, sales_date=day,
                        status_url=f"/v1/uploads/{uid}", headers={"Retry-After": "5"}) from exc
+    except Exception as exc:
+        # A big day crossed a limit or could not be cut mid-stream (its manifest, if any,
+        # aborts it), or the client went away before the manifest: nothing is stored.
+        if isinstance(exc, ApiError):
+            _UPLOADS["too_large" if exc.status == 413 else "invalid"].inc()
+        if isinstance(exc, ApiError) or (sender is not None and not sender.manifest_sent):
+            await _give_back(gw, uid, day)
+        raise
     _UPLOADS["accepted"].inc()
-    return Submitted(upload_id, day, duplicate=False)
+    return Submitted(upload_id, day, duplicate=False, size_bytes=sender.size if sender is not None else len(body))
+
+
+async def _give_back(gw: Gateway, uid: str, day: str) -> None:
+    """Release the day's claim and the "received" marker of an upload that will not be stored."""
+    try:
+        await gw.days.refused(uid, day)
+    except CacheUnavailable as exc:
+        log.warning("could not release the claim of a refused upload", extra=ctx(
+            upload_id=uid, sales_date=day, cause=f"{type(exc).__name__}: {exc}"))
 
 
 async def _upload(request: Request, *, replace: bool = False, url_date: dt.date | None = None) -> Submitted:
@@ -194,8 +241,14 @@ async def _upload(request: Request, *, replace: bool = False, url_date: dt.date 
         if exc.code == "rate_limited":
             _UPLOADS["rate_limited"].inc()
         raise
-    body = await read_body(request, gw.settings.max_upload_bytes)
-    return await submit(gw, body, principal, request.headers.get("idempotency-key"), replace=replace,
+    # A day over UPLOAD_CHUNK_BYTES streams on in chunks; a smaller one is one record, as always.
+    body, rest = await read_body(request, gw.settings.max_upload_bytes, whole=gw.settings.upload_chunk_bytes)
+    if replace and rest is not None:
+        _UPLOADS["too_large"].inc()
+        raise ApiError(413, "correction_too_large", f"a correction must fit in one record of "
+                       f"{gw.settings.upload_chunk_bytes} bytes (UPLOAD_CHUNK_BYTES); a big day cannot be "
+                       "replaced yet")
+    return await submit(gw, body, principal, request.headers.get("idempotency-key"), rest, replace=replace,
                         url_date=url_date)
 
 

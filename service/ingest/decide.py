@@ -29,6 +29,9 @@ from ..models import (
     UploadStatus,
 )
 from ..names import (
+    HEADER_CHUNK_INDEX,
+    HEADER_CHUNK_LAST,
+    HEADER_PART,
     HEADER_REPLACE,
     HEADER_SENDER,
     HEADER_SOURCE,
@@ -57,11 +60,17 @@ class RawUpload:
     sender: str | None
     data: bytes
     position: KafkaPosition
-    replace: bool = False  # x-replace: true, a correction of a stored day
+    # The chunk protocol (contracts/topics.md): "day" (a whole day, as always), "chunk"
+    # or "manifest"; a chunk's index and whether it is the last one.
+    part: str = "day"
+    chunk_index: int = 0
+    last: bool = False
+    key: str | None = None
+    replace: bool = False  # x-replace: true, a correction of a stored day (whole, or every piece)
 
 
 def raw_upload(*, value: bytes | None, headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes],
-               topic: str, partition: int, offset: int, timestamp: int) -> RawUpload:
+               topic: str, partition: int, offset: int, timestamp: int, key: bytes | None = None) -> RawUpload:
     """Read one sales.raw record; any client may have produced it, with or without headers."""
     items = headers.items() if isinstance(headers, Mapping) else headers
     hdr = {k.lower(): v for k, v in items}
@@ -72,11 +81,23 @@ def raw_upload(*, value: bytes | None, headers: Sequence[tuple[str, bytes]] | Ma
             upload_id = uuid.UUID(hdr[HEADER_UPLOAD_ID].decode("ascii"))
         except (ValueError, UnicodeDecodeError):
             upload_id = None  # a foreign producer's odd header: fall back to the position
+    identified = upload_id is not None
     if upload_id is None:
         upload_id = uuid.uuid5(_POSITION_NS, f"{topic}/{partition}/{offset}/{timestamp}")
     source: Origin = "http" if hdr.get(HEADER_SOURCE) == b"http" else "kafka"
     sender = hdr[HEADER_SENDER].decode("utf-8", "replace")[:100] if HEADER_SENDER in hdr else None
-    return RawUpload(upload_id, source, sender, value or b"", position, replace_requested(hdr.get(HEADER_REPLACE)))
+    replace = replace_requested(hdr.get(HEADER_REPLACE))
+    part = hdr.get(HEADER_PART)
+    if part is None:
+        return RawUpload(upload_id, source, sender, value or b"", position,
+                         key=key.decode("utf-8", "replace")[:40] if key else None, replace=replace)
+    index = hdr.get(HEADER_CHUNK_INDEX, b"")
+    return RawUpload(upload_id, source, sender, value or b"", position,
+                     # a piece of a big day needs the id that ties it to the others
+                     part=part.decode("ascii", "replace")[:20] if identified else "unidentified",
+                     chunk_index=int(index) if index.isdigit() and len(index) < 10 else -1,
+                     last=hdr.get(HEADER_CHUNK_LAST) in (b"1", b"true"),
+                     key=key.decode("utf-8", "replace")[:40] if key else None, replace=replace)
 
 
 def _issues(issues: Sequence[Issue]) -> list[dict[str, Any]]:

@@ -34,6 +34,7 @@ from ..models import ParsedDay, RowStatus, SalesCorrected, SalesRejected, SalesS
 from ..storage.db import Pool
 from ..storage.uploads import find_uploads, record_batch
 from ..xmlhead import HeadRefused, precheck
+from .bigday import BigDays
 from .correct import Corrector, routed
 from .decide import Policy, RawUpload, duplicate, judge, lost_day, outcome_event, rejected_early, replay_event
 from .parse import parse_day
@@ -48,18 +49,20 @@ Publish = Callable[[Sequence[tuple[str, str, Event]]], Awaitable[None]]
 
 class IngestService:
     def __init__(self, *, pool: Pool, cache: DayCache, publish: Publish,
-                 policy: Policy, max_products: int) -> None:
+                 policy: Policy, max_products: int, incomplete_seconds: float = 900.0) -> None:
         self._pool = pool
         self._cache = cache
         self._publish = publish
         self._policy = policy
         self._max_products = max_products
+        self._big = BigDays(pool=pool, cache=cache, policy=policy, max_products=max_products,
+                            incomplete_seconds=incomplete_seconds)
         self._corrector = Corrector(pool=pool, cache=cache, policy=policy, parse=self._parse_one)
 
     async def handle(self, raws: Sequence[RawUpload]) -> None:
         run: list[RawUpload] = []
         for raw in raws:
-            if not raw.replace:
+            if not (raw.replace and raw.part == "day"):  # a big day's pieces: see _handle_uploads
                 run.append(raw)
                 continue
             if run:
@@ -80,6 +83,28 @@ class IngestService:
 
     async def _handle_uploads(self, raws: Sequence[RawUpload]) -> None:
         started = time.perf_counter()
+        # Pieces of big days (chunks, manifests) go their own way, after the whole days.
+        pieces = [r for r in raws if r.part != "day"]
+        if pieces:
+            raws = [r for r in raws if r.part == "day"]
+        if raws:
+            await self._big.make_way({r.key for r in raws if r.key})
+        events = await self._handle_days(raws) if raws else []
+        if pieces:
+            events.extend(routed(e) for e in await self._big.handle(pieces))
+        await self._publish(events)
+        STAGE_SECONDS.labels(stage="ingest_batch").observe(time.perf_counter() - started)
+
+    async def close(self) -> None:
+        await self._big.close()
+
+    async def sweep(self, *, partitions: set[int] | None = None) -> None:
+        """Refuse big days whose manifest never came (see bigday.BigDays.sweep)."""
+        events = await self._big.sweep(partitions=partitions)
+        if events:
+            await self._publish([routed(e) for e in events])
+
+    async def _handle_days(self, raws: Sequence[RawUpload]) -> list[tuple[str, str, Event]]:
         now = dt.datetime.now(dt.UTC)
         events: list[tuple[str, str, Event]] = []
 
@@ -159,8 +184,7 @@ class IngestService:
         for raw in repeats:
             events.append(routed(outcome_event(records[raw.upload_id], now=now)))
             _log("replayed", raw, status=records[raw.upload_id].status)
-        await self._publish(events)
-        STAGE_SECONDS.labels(stage="ingest_batch").observe(time.perf_counter() - started)
+        return events
 
     async def _settle_redis(self, outcomes: Sequence[tuple[Any, RowStatus, dt.date | None]]) -> None:
         await self._cache.add_stored(d.isoformat() for _, status, d in outcomes if status == "stored" and d)

@@ -113,6 +113,7 @@ class _DayParser:
             self._stream()
         except _Stop:
             pass
+        day.id_lines = self.seen_ids
         if self.unordered:
             day.product_issues.sort(key=_line_key)
         if day.fatal:

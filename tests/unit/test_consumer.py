@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from types import SimpleNamespace
 from typing import Any
@@ -146,3 +147,23 @@ async def test_submit_needs_the_concurrent_mode():
     """A one-at-a-time ConsumerApp refuses submit()."""
     with pytest.raises(RuntimeError):
         await _app("c2").submit(_msg(), None)
+
+
+@pytest.mark.timeout(10)
+async def test_periodic_work_outlives_its_failures():
+    """Work given to every() runs round after round; a failing round is logged, not fatal."""
+    app = _app("t9")
+    calls: list[int] = []
+
+    async def work() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise CacheUnavailable("down")
+
+    app.every(0.01, "test work", work)
+    (seconds, what, registered), = app._periodic
+    task = asyncio.create_task(app._repeat(seconds, what, registered))
+    while len(calls) < 3:
+        await asyncio.sleep(0.01)
+    assert not task.done()  # the failed round did not end it
+    task.cancel()

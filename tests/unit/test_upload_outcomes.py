@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,6 +13,7 @@ from service.errors import BusUnavailable, BusUnconfirmed, CacheUnavailable
 from service.gateway.auth import Principal
 from service.gateway.errors import ApiError
 from service.gateway.uploads import submit
+from service.names import HEADER_CHUNK_INDEX, HEADER_PART, PART_CHUNK, PART_MANIFEST
 
 from ..conftest import sales_xml
 
@@ -110,3 +112,95 @@ async def test_idempotency_key_retry_of_the_holder_goes_through() -> None:
     first = await submit(gateway(days, publisher), sales_xml(DAY), PRINCIPAL, "key")
     again = await submit(gateway(days, publisher), sales_xml(DAY), PRINCIPAL, "key")
     assert again.upload_id == first.upload_id and not again.in_progress and publisher.published == 2
+
+
+# A big day: sent in chunks (4 KiB each here) and a manifest; its fate is the manifest's.
+CHUNK = 4096
+
+
+class Scripted(Publisher):
+    """Fails the publish of one part of a big day: chunk 1, or the manifest."""
+
+    def __init__(self, error: Exception, *, on: str) -> None:
+        super().__init__(error)
+        self.on = on
+        self.parts: list[str] = []
+
+    async def publish(self, value: bytes, **kw: Any) -> None:
+        headers = kw["headers"]
+        part = headers.get(HEADER_PART, "day")
+        self.parts.append(part)
+        if (self.on == PART_MANIFEST and part == PART_MANIFEST) or \
+                (self.on == PART_CHUNK and headers.get(HEADER_CHUNK_INDEX) == "1"):
+            raise self.error  # type: ignore[misc]
+
+
+def big_gateway(days: Days, publisher: Publisher) -> Any:
+    settings = SimpleNamespace(upload_chunk_bytes=CHUNK, max_upload_bytes=10 * 1024 * 1024,
+                               max_products_per_day=1_000_000)
+    return SimpleNamespace(days=days, publisher=publisher, pool=None, settings=settings)
+
+
+async def submit_big(days: Days, publisher: Publisher, key: str | None = None) -> Any:
+    body = sales_xml(DAY, 400)
+    assert len(body) > 4 * CHUNK
+
+    async def rest() -> AsyncIterator[bytes]:
+        for at in range(CHUNK, len(body), 1000):
+            yield body[at:at + 1000]
+
+    return await submit(big_gateway(days, publisher), body[:CHUNK], PRINCIPAL, key, rest())
+
+
+async def test_big_day_accepted_after_its_manifest_keeps_its_claim() -> None:
+    """A big day: chunks then the manifest, accepted; the day stays claimed for it."""
+    days, publisher = Days(), Scripted(BusUnavailable("unused"), on="none")
+    result = await submit_big(days, publisher)
+    assert publisher.parts[-1] == PART_MANIFEST and publisher.parts.count(PART_CHUNK) >= 4
+    assert days.holder == str(result.upload_id) and result.size_bytes == len(sales_xml(DAY, 400))
+
+
+@pytest.mark.parametrize("error", [BusUnavailable("down", reason="circuit_open"), BusUnconfirmed("no ack")],
+                         ids=["refused", "unconfirmed"])
+async def test_big_day_chunk_failure_is_a_refusal_and_gives_the_day_back(error: Exception) -> None:
+    """A chunk refused or not confirmed: no manifest is sent, so nothing of the upload can be
+    stored: 503 (never 504), and the claim is given back at once."""
+    days, publisher = Days(), Scripted(error, on=PART_CHUNK)
+    with pytest.raises(BusUnavailable):
+        await submit_big(days, publisher, "k2")
+    assert PART_MANIFEST not in publisher.parts
+    assert days.holder is None and len(days.refused_calls) == 1
+
+
+async def test_big_day_manifest_refused_gives_the_day_back() -> None:
+    """The manifest refused (never handed over): 503, the claim given back."""
+    days, publisher = Days(), Scripted(BusUnavailable("down", reason="not_taken"), on=PART_MANIFEST)
+    with pytest.raises(BusUnavailable):
+        await submit_big(days, publisher)
+    assert days.holder is None
+
+
+async def test_big_day_manifest_unconfirmed_is_504_and_keeps_the_claim() -> None:
+    """The manifest handed over but not confirmed: the day may still be stored: 504, claim kept."""
+    days, publisher = Days(), Scripted(BusUnconfirmed("no ack in 20 s"), on=PART_MANIFEST)
+    with pytest.raises(ApiError) as caught:
+        await submit_big(days, publisher, "k3")
+    assert caught.value.status == 504 and days.holder == caught.value.extra["upload_id"]
+    assert not days.refused_calls
+
+
+async def test_big_day_over_the_limit_mid_stream_aborts_and_gives_the_day_back() -> None:
+    """413 mid-stream: an abort manifest is sent and the claim given back."""
+    days, publisher = Days(), Scripted(BusUnavailable("unused"), on="none")
+    gw = big_gateway(days, publisher)
+    gw.settings.max_upload_bytes = 3 * CHUNK
+    body = sales_xml(DAY, 400)
+
+    async def rest() -> AsyncIterator[bytes]:
+        for at in range(CHUNK, len(body), 1000):
+            yield body[at:at + 1000]
+
+    with pytest.raises(ApiError) as caught:
+        await submit(gw, body[:CHUNK], PRINCIPAL, None, rest())
+    assert caught.value.status == 413 and publisher.parts[-1] == PART_MANIFEST
+    assert days.holder is None

@@ -102,8 +102,9 @@ async def upload(request: Request, user: Uploader) -> Response:
     instead of a bearer token; then exactly the API's steps (uploads.submit)."""
     check_csrf(request, user, request.headers.get("x-csrf-token"))
     gw = gateway(request)
-    body = await read_body(request, gw.settings.max_upload_bytes)
-    result = await submit(gw, body, user.principal, None)
+    # A big day streams on to Kafka in chunks, as through the API.
+    body, rest = await read_body(request, gw.settings.max_upload_bytes, whole=gw.settings.upload_chunk_bytes)
+    result = await submit(gw, body, user.principal, None, rest)
     if result.in_progress:
         raise ApiError(409, "day_in_progress", "another upload of this sales date is being processed; it may "
                        "still be rejected, so try again in a little while", sales_date=result.sales_date)
@@ -111,7 +112,7 @@ async def upload(request: Request, user: Uploader) -> Response:
         raise ApiError(409, "duplicate_day", DUPLICATE_DAY_MESSAGE, sales_date=result.sales_date)
     await dashboard(request).recent.add(Accepted(
         upload_id=str(result.upload_id), sales_date=result.sales_date, sender=user.principal.name,
-        size_bytes=len(body), received_at=dt.datetime.now(dt.UTC)))
+        size_bytes=result.size_bytes, received_at=dt.datetime.now(dt.UTC)))
     return JSONResponse({"upload_id": str(result.upload_id), "status": "received", "sales_date": result.sales_date,
                          "status_url": f"/ui/uploads/{result.upload_id}/status",
                          "page_url": f"/ui/uploads/{result.upload_id}"}, status_code=202)

@@ -1,0 +1,111 @@
+"""`sales-analyzer produce FILE…`: send days straight to sales.raw, without the gateway.
+
+A file up to UPLOAD_CHUNK_BYTES goes as one record, as any Kafka client may send
+it; a bigger one in chunks and a manifest, cut exactly as the gateway cuts
+(gateway/stream.py), read from disk piece by piece and never held whole. Each
+record is keyed by the day's date and carries a fresh x-upload-id; ingest's
+verdict arrives on sales.stored / sales.rejected (`kcat -C -t sales.stored`).
+Progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import BinaryIO
+
+from aiokafka import AIOKafkaProducer
+
+from ..bus import ensure_topics, producer_options, translate_errors
+from ..errors import BusUnavailable
+from ..gateway.errors import ApiError
+from ..gateway.stream import ChunkSender, stream_day
+from ..names import HEADER_CONTENT_TYPE, HEADER_SENDER, HEADER_UPLOAD_ID, TOPIC_RAW
+from ..settings import Settings
+from ..xmlhead import HeadRefused, precheck
+
+__all__ = ["run"]
+
+_READ = 1024 * 1024
+_MB = 1024 * 1024
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        await ensure_topics(settings, timeout=15)
+    except BusUnavailable as exc:
+        print(f"Kafka not reachable at {settings.kafka_bootstrap_servers}: {exc}", file=sys.stderr)
+        return 2
+    producer = AIOKafkaProducer(client_id="sales-analyzer-produce", **producer_options(settings))
+    await producer.start()
+    failed = 0
+    try:
+        for name in args.files:
+            failed += not await _produce(producer, Path(name), settings, quiet=args.quiet)
+    finally:
+        await producer.stop()
+    return 1 if failed else 0
+
+
+async def _produce(producer: AIOKafkaProducer, path: Path, settings: Settings, *, quiet: bool) -> bool:
+    try:
+        size = path.stat().st_size
+        fh = path.open("rb")
+    except OSError as exc:
+        print(f"{path}  error: {exc.strerror or exc}", flush=True)
+        return False
+    upload_id = str(uuid.uuid4())
+    with fh:
+        head = fh.read(settings.upload_chunk_bytes + 1)
+        checked = precheck(head)
+        if isinstance(checked, HeadRefused):
+            print(f"{path}  refused: {checked.issue.code}: {checked.issue.message}", flush=True)
+            return False
+        day = checked.sales_date.isoformat()
+
+        async def publish(value: bytes, *, key: str, headers: dict[str, str]) -> None:
+            with translate_errors("produce"):
+                await producer.send_and_wait(TOPIC_RAW, value, key=key.encode(),
+                                             headers=[(k, v.encode()) for k, v in headers.items()])
+
+        headers = {HEADER_CONTENT_TYPE: "application/xml", HEADER_UPLOAD_ID: upload_id,
+                   HEADER_SENDER: "cli"}
+        try:
+            if len(head) <= settings.upload_chunk_bytes:
+                await publish(head, key=day, headers=headers)
+            else:
+                sender = ChunkSender(publish, key=day, headers=headers, upload_id=upload_id, sales_date=day)
+                await stream_day(head, _rest(fh, path, size, len(head), quiet=quiet), sender,
+                                 target=settings.upload_chunk_bytes, max_bytes=settings.max_upload_bytes,
+                                 max_products=settings.max_products_per_day)
+        except ApiError as exc:
+            print(f"{path}  refused: {exc.code}: {exc.message}", flush=True)
+            return False
+        except BusUnavailable as exc:
+            print(f"{path}  error: {exc}", flush=True)
+            return False
+    print(f"{path}  {upload_id}  produced to {TOPIC_RAW} (key {day}, {size / _MB:.1f} MB)", flush=True)
+    return True
+
+
+async def _rest(fh: BinaryIO, path: Path, size: int, sent: int, *, quiet: bool) -> AsyncIterator[bytes]:
+    """The rest of the file, piece by piece, with `sent / total` on stderr."""
+    read = fh.read
+    shown = -1
+    try:
+        while piece := read(_READ):
+            yield piece
+            sent += len(piece)
+            percent = sent * 100 // max(size, 1)
+            if not quiet and percent != shown:
+                shown = percent
+                sys.stderr.write(f"\r{path}: {sent / _MB:.1f} / {size / _MB:.1f} MB ({percent}%)")
+                sys.stderr.flush()
+    finally:
+        if shown >= 0:
+            sys.stderr.write("\n")
+            sys.stderr.flush()

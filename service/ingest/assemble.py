@@ -1,0 +1,141 @@
+"""Pure decisions about a big day once its manifest is there: complete? valid? where is what?
+
+Chunks were validated one by one (chunks.py) with their own lines and product
+positions; here they are judged as the one file they are: every chunk present,
+sizes and checksum as the manifest says, then the same verdicts as a day sent
+whole (decide.judge): a fatal problem anywhere, or any product problem under the
+strict policy, refuses the whole day; lenient stores the valid products. Every
+issue gets its line in the original file and its product index in the day.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..models import ChunkManifest
+from ..names import MAX_ISSUES_STORED
+from ..storage.staging import DuplicateRow, StagedChunk
+from .decide import Policy
+
+__all__ = ["Verdict", "manifest_digest", "judge_staged", "duplicate_issues", "incomplete"]
+
+
+@dataclass(slots=True)
+class Verdict:
+    status: Literal["stored", "rejected"]  # "stored": a candidate
+    sales_date: dt.date | None
+    size: int
+    products_seen: int = 0
+    products_rejected: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+def manifest_digest(digests: Sequence[bytes]) -> str:
+    """The manifest's checksum: SHA-256 over the chunks' SHA-256 digests, in index order."""
+    return hashlib.sha256(b"".join(digests)).hexdigest()
+
+
+def incomplete(message: str, *, sales_date: dt.date | None = None, size: int = 0) -> Verdict:
+    return Verdict("rejected", sales_date, size, errors=[{"code": "incomplete_upload", "message": message}])
+
+
+class _Offsets:
+    """Where each chunk starts in the original file: lines and products before it."""
+
+    def __init__(self, chunks: Sequence[StagedChunk]) -> None:
+        self.lines: dict[int, int] = {}
+        self.products: dict[int, int] = {}
+        lines = products = 0
+        for c in chunks:
+            self.lines[c.index], self.products[c.index] = lines, products
+            lines += c.newlines
+            products += c.products_seen
+
+    def issue(self, chunk: int, issue: dict[str, Any]) -> dict[str, Any]:
+        moved = dict(issue)
+        if moved.get("line"):
+            moved["line"] += self.lines[chunk]
+        if moved.get("product_index"):
+            moved["product_index"] += self.products[chunk]
+        return moved
+
+
+def _issues(chunks: Sequence[StagedChunk], offsets: _Offsets, attr: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for c in chunks:
+        for issue in getattr(c, attr):
+            if len(out) >= MAX_ISSUES_STORED:
+                return out
+            out.append(offsets.issue(c.index, issue))
+    return out
+
+
+def judge_staged(manifest: ChunkManifest, sales_date: dt.date | None, chunks: Sequence[StagedChunk], *,
+                 policy: Policy, max_products: int) -> Verdict:
+    """The day as a whole, before any line is stored (duplicate ids across chunks come later)."""
+    size = sum(c.size for c in chunks)
+    if manifest.abort:
+        return Verdict("rejected", sales_date, size, errors=[{
+            "code": manifest.abort, "message": f"the sender gave up before the end of the file ({manifest.abort})"}])
+    present = {c.index for c in chunks}
+    missing = [i for i in range(manifest.chunks) if i not in present]
+    if missing:
+        shown = ", ".join(str(i) for i in missing[:10]) + (" …" if len(missing) > 10 else "")
+        return incomplete(f"{len(missing)} of {manifest.chunks} chunks never arrived (chunk {shown})",
+                          sales_date=sales_date, size=size)
+    if len(chunks) != manifest.chunks or not chunks[-1].is_last or any(c.is_last for c in chunks[:-1]):
+        return Verdict("rejected", sales_date, size, errors=[{
+            "code": "bad_manifest", "message": f"the manifest says {manifest.chunks} chunks, but chunks "
+            f"{sorted(present)[:10]} came, the last one marked {[c.index for c in chunks if c.is_last]}"}])
+    if size != manifest.bytes or manifest_digest([c.sha256 for c in chunks]) != manifest.sha256:
+        return Verdict("rejected", sales_date, size, errors=[{
+            "code": "checksum_mismatch", "message": f"the chunks ({size} bytes) are not the file the manifest "
+            f"describes ({manifest.bytes} bytes, sha256 {manifest.sha256[:12]}…)"}])
+    offsets = _Offsets(chunks)
+    seen = sum(c.products_seen for c in chunks)
+    rejected = sum(c.products_rejected for c in chunks)
+    fatal = _issues(chunks, offsets, "fatal")
+    issues = _issues(chunks, offsets, "issues")
+    if fatal or sales_date is None:
+        return Verdict("rejected", sales_date, size, seen, errors=fatal or issues or [
+            {"code": "missing_date", "field": "date", "message": "the first chunk names no sales date"}])
+    if seen > max_products:
+        return Verdict("rejected", sales_date, size, seen, errors=[{
+            "code": "too_many_products", "message": f"more than {max_products} products in one day"}])
+    if seen == 0:
+        return Verdict("rejected", sales_date, size, seen, errors=[{
+            "code": "empty_day", "message": "<products> holds no <product>"}])
+    if issues and policy == "strict":
+        return Verdict("rejected", sales_date, size, seen, rejected, errors=issues)
+    if sum(c.valid for c in chunks) == 0:
+        return Verdict("rejected", sales_date, size, seen, rejected, errors=[
+            {"code": "no_valid_products", "message": "no product passed validation"}, *issues][:MAX_ISSUES_STORED])
+    return Verdict("stored", sales_date, size, seen, rejected, errors=issues)
+
+
+def duplicate_issues(dups: Sequence[DuplicateRow], chunks: Sequence[StagedChunk]) -> list[dict[str, Any]]:
+    """An issue per staged line whose product id came earlier in the day (in another chunk)."""
+    offsets = _Offsets(chunks)
+    staged = sorted((c for c in chunks if c.first_seq is not None), key=lambda c: c.first_seq or 0)
+    starts = [c.first_seq or 0 for c in staged]
+
+    def where(seq: int, pos: int | None, line: int | None) -> tuple[int | None, int]:
+        chunk = staged[bisect.bisect_right(starts, seq) - 1]
+        if pos is None:  # the fast lane: every product of the chunk is a staged line, in order
+            pos = seq - (chunk.first_seq or 0) + 1
+            line = (chunk.fast_first_line or 1) + (pos - 1) * (chunk.fast_period or 0)
+        return (line + offsets.lines[chunk.index] if line else None), pos + offsets.products[chunk.index]
+
+    out = []
+    for d in dups[:MAX_ISSUES_STORED]:
+        line, index = where(d.seq, d.pos, d.line)
+        first_line, _ = where(d.first_seq, d.first_pos, d.first_line)
+        out.append({"code": "duplicate_id", "field": "id", "line": line, "product_index": index,
+                    "product_id": str(d.product_id),
+                    "message": f"product id {d.product_id} was already used by the product at line {first_line}"})
+    return out

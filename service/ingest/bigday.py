@@ -1,0 +1,348 @@
+"""Big days: the I/O around chunks.py (one chunk) and assemble.py (the whole day).
+
+For each record of the chunk protocol, in partition order:
+
+* a chunk is validated off the event loop and staged (storage/staging.py), once:
+  a redelivered chunk finds its row and changes nothing;
+* the manifest makes the day whole: assemble.judge_staged decides from what was
+  staged; a candidate claims its day in Redis (like a day sent whole), then
+  storage.store_staged_day stores it in one transaction (or tells that two
+  chunks share product ids: those are judged and the day is stored without
+  them, or refused under the strict policy);
+* uploads whose manifest never came are refused as ``incomplete_upload`` by
+  sweep(), which the ingest app runs periodically, and their staging is dropped.
+
+Returns the events to publish; the handler publishes them with the batch's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import anyio
+from pydantic import ValidationError
+
+from ..cache import DayCache
+from ..logs import ctx
+from ..metrics import INGEST_UPLOADS
+from ..models import ChunkManifest, SalesRejected, SalesStored, UploadRecord
+from ..names import MAX_ISSUES_STORED, PART_CHUNK, PART_MANIFEST
+from ..storage.db import Pool
+from ..storage.staging import (
+    ChunkToStage,
+    OpenDay,
+    StagedUpload,
+    abandon_day,
+    add_lines,
+    commit_day,
+    drop_table,
+    duplicate_rows,
+    forget_incomplete,
+    open_day,
+    orphan_tables,
+    refuse_staged,
+    stage_chunk,
+    stale_uploads,
+    staged,
+    store_staged_day,
+)
+from ..storage.uploads import find_uploads
+from .assemble import Verdict, duplicate_issues, incomplete, judge_staged
+from .chunks import ChunkResult, read_chunk
+from .decide import Policy, RawUpload, lost_day, replay_event
+
+__all__ = ["BigDays"]
+
+log = logging.getLogger("sales_analyzer.ingest")
+
+_MAX_OPEN = 2  # open days at once (each holds a pooled connection)
+_OPEN_IDLE_SECONDS = 30.0  # an open day that got no chunk this long is rolled back
+
+Event = SalesStored | SalesRejected
+
+
+class BigDays:
+    def __init__(self, *, pool: Pool, cache: DayCache, policy: Policy, max_products: int,
+                 incomplete_seconds: float) -> None:
+        self._pool = pool
+        self._cache = cache
+        self._policy = policy
+        self._max_products = max_products
+        self._incomplete_seconds = incomplete_seconds
+        # Days being stored while their chunks come (storage.staging.OpenDay), with when
+        # they last got a chunk: the manifest then only commits (see _progress).
+        self._open: dict[UUID, OpenDay] = {}
+        self._touched: dict[UUID, float] = {}
+
+    async def handle(self, raws: Sequence[RawUpload]) -> list[Event]:
+        events: list[Event] = []
+        known = await find_uploads(self._pool, list({r.upload_id for r in raws}))
+        # An upload refused as incomplete (its sender went away) is sent again under the same
+        # id when the client retries with its Idempotency-Key: its chunks start it over.
+        for raw in raws:
+            row = known.get(raw.upload_id)
+            if (row is not None and raw.part == PART_CHUNK and row.status == "rejected" and row.errors
+                    and row.errors[0].get("code") == "incomplete_upload"
+                    and await forget_incomplete(self._pool, raw.upload_id)):
+                del known[raw.upload_id]
+                _log("incomplete upload sent again", raw)
+        chunks = [i for i, r in enumerate(raws)
+                  if r.part == PART_CHUNK and r.chunk_index >= 0 and r.upload_id not in known]
+        reading: dict[int, asyncio.Task[ChunkResult]] = {}
+        try:
+            await self._each(raws, known, chunks, reading, events)
+        finally:
+            for task in reading.values():  # a failure left a read running: let it go
+                task.cancel()
+        return events
+
+    async def _each(self, raws: Sequence[RawUpload], known: dict[Any, Any], chunks: list[int],
+                    reading: dict[int, asyncio.Task[ChunkResult]], events: list[Event]) -> None:
+        for i, raw in enumerate(raws):
+            row = known.get(raw.upload_id)
+            if row is not None:  # recorded already: a chunk changes nothing, a manifest is answered again
+                if raw.part != PART_CHUNK:
+                    events.append(replay_event(row))
+                continue
+            if raw.part == PART_CHUNK and raw.chunk_index >= 0:
+                # The next chunk is read (in a thread) while this one is written: PostgreSQL
+                # works on the other core meanwhile. Two chunks in memory at most.
+                task = reading.pop(i, None) or self._read(raw)
+                later = [j for j in chunks if j > i]
+                if later:
+                    reading[later[0]] = self._read(raws[later[0]])
+                await self._stage(raw, await task)
+            elif raw.part == PART_MANIFEST:
+                event = await self._finish(raw)
+                known.update(await find_uploads(self._pool, [raw.upload_id]))
+                events.append(event)
+            else:
+                events.append(await self._refuse(raw, "bad_chunk", _bad_part(raw)))
+                known.update(await find_uploads(self._pool, [raw.upload_id]))
+
+    def _read(self, raw: RawUpload) -> asyncio.Task[ChunkResult]:
+        return asyncio.create_task(anyio.to_thread.run_sync(lambda: read_chunk(
+            raw.data, index=raw.chunk_index, last=raw.last, max_products=self._max_products,
+            max_issues=MAX_ISSUES_STORED)))
+
+    async def _stage(self, raw: RawUpload, result: ChunkResult) -> None:
+        fast = result.fast
+        upload = _staged_upload(raw, sales_date=result.sales_date)
+        fresh = await stage_chunk(self._pool, ChunkToStage(
+            upload=upload, index=raw.chunk_index, is_last=raw.last, size=result.size, sha256=result.sha256,
+            newlines=result.newlines, products_seen=result.products_seen, products_rejected=result.rejected,
+            fatal=result.fatal, issues=result.issues, rows=result.rows,
+            copy_text=fast.copy_text if fast is not None else None, valid=result.valid,
+            fast_first_line=fast.first_line if fast is not None else None,
+            fast_period=fast.lines_per_product if fast is not None else None))
+        _log("staged" if fresh else "chunk again", raw, chunk=raw.chunk_index, products=result.products_seen,
+             lane="fast" if fast is not None else "xml")
+        if fresh:
+            await self._progress(raw, result)
+
+    async def _progress(self, raw: RawUpload, result: ChunkResult) -> None:
+        """Write the chunk's lines into sales_lines too, in the day's open transaction.
+
+        The final copy from staging into sales_lines (store_staged_day) takes ~3 s for a
+        1M-product day once the manifest is there; done chunk by chunk while the upload
+        streams in, the manifest only has to commit. Opened by a fresh first chunk, at most
+        two days at once and one per date (a newer upload of the date replaces the older);
+        anything unusual (an id twice, a lock, a failure) rolls it back, and the manifest
+        then stores the day from staging as before.
+        """
+        day = self._open.get(raw.upload_id)
+        if day is None and raw.chunk_index == 0 and result.sales_date is not None and not result.fatal:
+            for other in [d for d in self._open.values() if d.sales_date == result.sales_date]:
+                await self._abandon(other)
+            if len(self._open) >= _MAX_OPEN:
+                return
+            try:
+                day = await open_day(self._pool, raw.upload_id, result.sales_date)
+            except Exception:  # noqa: BLE001 - only a shortcut: the manifest stores from staging
+                return
+            self._open[raw.upload_id] = day
+        if day is None:
+            return
+        self._touched[raw.upload_id] = time.monotonic()
+        fast = result.fast
+        try:
+            await add_lines(day, raw.chunk_index, copy_text=fast.copy_text if fast is not None else None,
+                            rows=result.rows)
+        except Exception as exc:  # noqa: BLE001 - e.g. an id twice: the manifest stores from staging
+            _log("open day rolled back", raw, reason=type(exc).__name__)
+            await self._abandon(day)
+
+    async def _abandon(self, day: OpenDay) -> None:
+        self._open.pop(day.upload_id, None)
+        self._touched.pop(day.upload_id, None)
+        await abandon_day(day)
+
+    async def make_way(self, keys: set[str]) -> None:
+        """Whole days of these keys (dates) are about to be written: roll back open days of
+        the same dates, whose uncommitted lines would make that write wait."""
+        for day in [d for d in self._open.values() if d.sales_date.isoformat() in keys]:
+            await self._abandon(day)
+
+    async def close(self) -> None:
+        """Roll back the open days (their connections go back to the pool before it closes)."""
+        for day in list(self._open.values()):
+            await self._abandon(day)
+
+    async def _finish(self, raw: RawUpload) -> Event:
+        try:
+            manifest = ChunkManifest.model_validate_json(raw.data)
+        except ValidationError as exc:
+            return await self._refuse(raw, "bad_manifest", f"the manifest is not a ChunkManifest: "
+                                      f"{exc.errors()[0]['msg'] if exc.errors() else exc}")
+        if manifest.upload_id != raw.upload_id:
+            return await self._refuse(raw, "bad_manifest", "the manifest's upload_id differs from its "
+                                      "x-upload-id header")
+        upload, chunks = await staged(self._pool, raw.upload_id)
+        if upload is None:
+            verdict = incomplete(f"none of the {manifest.chunks} chunks arrived", sales_date=manifest.sales_date)
+            upload = _staged_upload(raw, sales_date=manifest.sales_date)
+        else:
+            verdict = judge_staged(manifest, upload.sales_date, chunks, policy=self._policy,
+                                   max_products=self._max_products)
+        rec = _record(upload, verdict)
+        started = time.perf_counter()
+        # This upload's open day, if it has one; any other open on its date would hold
+        # locks this day's lines need: rolled back.
+        day = self._open.get(raw.upload_id)
+        for other in [d for d in self._open.values() if d is not day and d.sales_date == rec.sales_date]:
+            await self._abandon(other)
+        if rec.status == "stored":
+            if day is not None and (day.closed or day.chunks != {c.index for c in chunks}):
+                await self._abandon(day)
+                day = None
+            await self._store(rec, chunks, day)
+        else:
+            if day is not None:
+                await self._abandon(day)
+            await refuse_staged(self._pool, rec)
+            await self._release(rec)
+        _log("day assembled", raw, chunks=len(chunks), seconds=round(time.perf_counter() - started, 3))
+        return await self._announce(rec, raw)
+
+    async def _store(self, rec: UploadRecord, chunks: Sequence[Any], opened: OpenDay | None) -> None:
+        assert rec.sales_date is not None
+        day = rec.sales_date.isoformat()
+        holder = (await self._cache.claim([(day, str(rec.upload_id))]))[0]
+        # Held by another upload: a duplicate only once that day is stored. The holder may
+        # be an upload still in flight (the gateway claims a day at admission) that may yet
+        # be rejected: then store this one and let PostgreSQL's unique day decide.
+        if holder != str(rec.upload_id) and day in (await self._cache.stored_among([day]) or set()):
+            if opened is not None:
+                await self._abandon(opened)
+            await refuse_staged(self._pool, lost_day(rec))
+            return
+        lost = _duplicate_errors(rec)
+        if opened is not None:
+            self._open.pop(rec.upload_id, None)
+            self._touched.pop(rec.upload_id, None)
+            result = await commit_day(opened, rec, if_lost=lost)
+            if result.outcome == "duplicate":  # rolled back: record the loss (and drop the staging)
+                rec = lost_day(rec)
+                await refuse_staged(self._pool, rec)
+        else:
+            result = await store_staged_day(self._pool, rec, if_lost=lost)
+        if result.outcome == "duplicate_ids":
+            dups = await duplicate_rows(self._pool, rec.upload_id)
+            issues = sorted([*rec.errors, *duplicate_issues(dups, chunks)], key=lambda i: i.get("line") or 0)
+            rec = dataclasses.replace(rec, errors=issues[:MAX_ISSUES_STORED],
+                                      products_rejected=rec.products_rejected + len(dups))
+            if self._policy == "strict":
+                rec = dataclasses.replace(rec, status="rejected")
+                await refuse_staged(self._pool, rec)
+            else:
+                result = await store_staged_day(self._pool, rec, if_lost=lost, exclude=[d.seq for d in dups])
+        if rec.status == "stored" and result.outcome == "stored":
+            await self._cache.add_stored([day])
+        else:
+            await self._cache.release([(day, str(rec.upload_id))])
+
+    async def _release(self, rec: UploadRecord) -> None:
+        """Give back the day's claim of an upload that was not stored (the gateway claimed
+        it at admission); release only deletes a claim this upload holds."""
+        if rec.sales_date is not None:
+            await self._cache.release([(rec.sales_date.isoformat(), str(rec.upload_id))])
+
+    async def _refuse(self, raw: RawUpload, code: str, message: str) -> Event:
+        rec = _record(_staged_upload(raw, sales_date=None),
+                      Verdict("rejected", None, len(raw.data), errors=[{"code": code, "message": message}]))
+        await refuse_staged(self._pool, rec)
+        return await self._announce(rec, raw)
+
+    async def _announce(self, rec: UploadRecord, raw: RawUpload | None) -> Event:
+        """The event of what is now recorded (read back: a concurrent finisher may have won)."""
+        row = (await find_uploads(self._pool, [rec.upload_id]))[rec.upload_id]
+        INGEST_UPLOADS.labels(status=row.status).inc()
+        if raw is not None:
+            _log(row.status, raw, sales_date=row.sales_date, errors=len(row.errors), products=row.products_stored)
+        return replay_event(row)
+
+    async def sweep(self, *, partitions: set[int] | None = None) -> list[Event]:
+        """Refuse uploads whose manifest never came; drop staging nobody owns.
+
+        ``partitions``: of sales.raw, those consumed to the end; an upload on another one
+        may still have its manifest in Kafka and is left alone (None: no such limit).
+        """
+        events: list[Event] = []
+        quiet = time.monotonic() - min(_OPEN_IDLE_SECONDS, self._incomplete_seconds)
+        for upload_id, touched in list(self._touched.items()):
+            if touched < quiet and upload_id in self._open:  # its sender paused, or its partition moved away
+                await self._abandon(self._open[upload_id])
+        for upload in await stale_uploads(self._pool, idle_seconds=self._incomplete_seconds):
+            if partitions is not None and upload.partition not in partitions:
+                continue
+            verdict = incomplete(f"no manifest came within {self._incomplete_seconds:g} s of the latest chunk; "
+                                 "the upload was not finished (send it again)", sales_date=upload.sales_date)
+            rec = _record(upload, verdict)
+            if await refuse_staged(self._pool, rec):
+                await self._release(rec)
+                events.append(await self._announce(rec, None))
+                log.info("incomplete upload refused", extra=ctx(upload_id=upload.upload_id,
+                                                                 sales_date=upload.sales_date))
+        for table in await orphan_tables(self._pool):
+            await drop_table(self._pool, table)
+        return events
+
+
+def _staged_upload(raw: RawUpload, *, sales_date: dt.date | None) -> StagedUpload:
+    p = raw.position
+    return StagedUpload(upload_id=raw.upload_id, sales_date=sales_date, source=raw.source, sender=raw.sender,
+                        topic=p.topic, partition=p.partition, offset=p.offset)
+
+
+def _record(upload: StagedUpload, verdict: Verdict) -> UploadRecord:
+    return UploadRecord(upload_id=upload.upload_id, status=verdict.status, sales_date=verdict.sales_date,
+                        source=upload.source, sender=upload.sender, size_bytes=verdict.size, topic=upload.topic,
+                        partition=upload.partition, offset=upload.offset, products_seen=verdict.products_seen,
+                        products_rejected=verdict.products_rejected, errors=verdict.errors)
+
+
+def _duplicate_errors(rec: UploadRecord) -> list[dict[str, Any]]:
+    return [{"code": "duplicate_day", "field": "date",
+             "message": f"sales date {rec.sales_date.isoformat() if rec.sales_date else '?'} is already stored"}]
+
+
+def _bad_part(raw: RawUpload) -> str:
+    if raw.part == "unidentified":
+        return "a chunk or manifest record needs an x-upload-id header with a UUID"
+    if raw.part in (PART_CHUNK,):
+        return "a chunk record needs an x-chunk-index header (0, 1, 2, …)"
+    return f"x-part {json.dumps(raw.part)} is not one of chunk, manifest"
+
+
+def _log(what: str, raw: RawUpload, **extra: Any) -> None:
+    p = raw.position
+    log.info(what, extra=ctx(upload_id=raw.upload_id, topic=p.topic, partition=p.partition, offset=p.offset,
+                             **extra))

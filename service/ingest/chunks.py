@@ -1,0 +1,94 @@
+"""One chunk of a big day, read on its own: pure, no I/O.
+
+A big day travels as chunks cut at product boundaries (contracts/topics.md): the
+first chunk holds the document's head and the first products, the middle ones
+only whole ``<product>`` elements, the last one the last products and the end of
+the document. Each is made a document of its own by wrapping it (the first gets
+the closing tags, the last the opening ones, a middle chunk both), so the same
+parse_day judges it, or the fast lane (fastlane.py) for a regular middle chunk.
+Lines and product positions are the chunk's own; assemble.py turns them into
+positions in the original file once every chunk is there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Final
+
+from ..models import Issue
+from .fastlane import FastChunk, fast_lane
+from .parse import parse_day
+
+__all__ = ["OPEN", "CLOSE", "ChunkResult", "read_chunk", "wrap"]
+
+# What a chunk after the first lacks in front, and a chunk before the last behind. The
+# opening has no newline, so a line of the wrapped chunk is a line of the chunk.
+OPEN: Final = b'<sales_data date="2000-01-01"><products>'
+CLOSE: Final = b"</products></sales_data>"
+# An empty <products> is the day's problem, not a chunk's (a chunk may hold only the tail).
+_NOT_A_CHUNK_PROBLEM: Final = frozenset({"empty_day"})
+
+# A staged line of the normal way: position (1-based product index in the chunk),
+# line in the chunk, id, name, quantity, price, category (the staging table's order).
+Row = tuple[int, int | None, int, str, int, Decimal, str]
+
+
+def wrap(data: bytes, *, first: bool, last: bool) -> bytes:
+    """The chunk as a document of its own."""
+    return (b"" if first else OPEN) + data + (b"" if last else CLOSE)
+
+
+@dataclass(slots=True)
+class ChunkResult:
+    """What ingest stages for one chunk."""
+
+    size: int
+    sha256: bytes
+    newlines: int
+    sales_date: dt.date | None = None  # the first chunk's (its head names the day)
+    products_seen: int = 0
+    fatal: list[dict[str, Any]] = field(default_factory=list)
+    issues: list[dict[str, Any]] = field(default_factory=list)  # product problems, chunk positions
+    rejected: int = 0
+    rows: list[Row] = field(default_factory=list)  # the normal way
+    fast: FastChunk | None = None  # or the fast lane
+
+    @property
+    def valid(self) -> int:
+        return self.fast.products if self.fast is not None else len(self.rows)
+
+
+def read_chunk(data: bytes, *, index: int, last: bool, max_products: int, max_issues: int) -> ChunkResult:
+    """Validate one chunk; never raises for any input."""
+    result = ChunkResult(size=len(data), sha256=hashlib.sha256(data).digest(), newlines=data.count(b"\n"))
+    if index > 0 and not last:
+        fast = fast_lane(data)
+        if fast is not None:
+            result.fast = fast
+            result.products_seen = fast.products
+            return result
+    parsed = parse_day(wrap(data, first=index == 0, last=last), max_products=max_products,
+                       max_issues=max_issues)
+    result.products_seen = parsed.products_seen
+    if index == 0:
+        result.sales_date = parsed.sales_date
+    result.fatal = [_dump(i) for i in parsed.fatal if i.code not in _NOT_A_CHUNK_PROBLEM]
+    result.issues = [_dump(i) for i in parsed.product_issues[:max_issues]]
+    refused = {i.product_index for i in parsed.product_issues if i.product_index is not None}
+    result.rejected = len(refused)
+    if result.fatal:
+        return result
+    # Every product is either a line or has problems (parse.py), so the lines are the
+    # products whose positions have no problem, in document order.
+    positions = (p for p in range(1, parsed.products_seen + 1) if p not in refused)
+    line_of = parsed.id_lines.get
+    result.rows = [(pos, line_of(ln.product_id), ln.product_id, ln.name, ln.quantity, ln.price, ln.category)
+                   for pos, ln in zip(positions, parsed.lines, strict=False)]
+    return result
+
+
+def _dump(issue: Issue) -> dict[str, Any]:
+    return issue.model_dump(exclude_none=True)
