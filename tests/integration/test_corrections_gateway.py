@@ -124,3 +124,11 @@ async def test_an_idempotency_key_of_an_upload_is_not_a_corrections_key(gateway,
     again = await gateway.put(f"/v1/sales/{days[3].isoformat()}", content=sales_xml(days[3]), headers=key)
     assert first.json()["upload_id"] != fix.json()["upload_id"] == again.json()["upload_id"]
     assert dt.date.fromisoformat(fix.json()["sales_date"]) == days[3]
+
+
+async def test_a_correction_too_big_for_one_record_is_refused(gateway, days):
+    """A correction over UPLOAD_CHUNK_BYTES is refused (413 correction_too_large): days are not replaced from chunks."""
+    big = sales_xml(days[4], 12_000)
+    assert len(big) > 1024 * 1024
+    r = await gateway.put(f"/v1/sales/{days[4].isoformat()}", content=big)
+    assert r.status_code == 413 and r.json()["code"] == "correction_too_large", r.text
