@@ -99,6 +99,7 @@ def test_error_module_exports_the_documented_tree():
     """service.errors exports exactly the tree drawn in its docstring."""
     assert set(service.errors.__all__) == {
         "SalesAnalyzerError", "ConfigError", "TransientError", "StorageUnavailable", "CacheUnavailable",
-        "BusUnavailable", "BusUnconfirmed", "LLMUnavailable", "DayChanged", "PermanentError", "LLMRejected", "UnknownDay"}
+        "BusUnavailable", "BusUnconfirmed", "LLMUnavailable", "DayChanged", "PermanentError", "LLMRejected",
+        "UnknownDay"}
     for name in service.errors.__all__:
         assert name in (service.errors.__doc__ or "")
