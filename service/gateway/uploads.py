@@ -19,8 +19,8 @@ Kafka but not confirmed: it may still be stored.
 A correction (scope "correct": PUT /v1/sales/{date}, POST /v1/uploads?replace=true) is
 asked neither question (replacing the day is its point) and travels with the header
 x-replace: true; ingest swaps the day if the file is valid, in order with the day's
-other uploads. A correction must fit in one record (UPLOAD_CHUNK_BYTES): ingest does
-not replace a day from chunks yet.
+other uploads. A correction over UPLOAD_CHUNK_BYTES streams in chunks like a big
+upload, every piece with x-replace: true; ingest swaps the day when its manifest comes.
 """
 
 from __future__ import annotations
@@ -243,11 +243,6 @@ async def _upload(request: Request, *, replace: bool = False, url_date: dt.date 
         raise
     # A day over UPLOAD_CHUNK_BYTES streams on in chunks; a smaller one is one record, as always.
     body, rest = await read_body(request, gw.settings.max_upload_bytes, whole=gw.settings.upload_chunk_bytes)
-    if replace and rest is not None:
-        _UPLOADS["too_large"].inc()
-        raise ApiError(413, "correction_too_large", f"a correction must fit in one record of "
-                       f"{gw.settings.upload_chunk_bytes} bytes (UPLOAD_CHUNK_BYTES); a big day cannot be "
-                       "replaced yet")
     return await submit(gw, body, principal, request.headers.get("idempotency-key"), rest, replace=replace,
                         url_date=url_date)
 

@@ -33,7 +33,7 @@ from pydantic import ValidationError
 from ..cache import DayCache
 from ..logs import ctx
 from ..metrics import INGEST_UPLOADS
-from ..models import ChunkManifest, SalesRejected, SalesStored, UploadRecord
+from ..models import ChunkManifest, SalesCorrected, SalesRejected, SalesStored, UploadRecord
 from ..names import MAX_ISSUES_STORED, PART_CHUNK, PART_MANIFEST
 from ..storage.db import Pool
 from ..storage.staging import (
@@ -57,6 +57,7 @@ from ..storage.staging import (
 from ..storage.uploads import find_uploads
 from .assemble import Verdict, duplicate_issues, incomplete, judge_staged
 from .chunks import ChunkResult, read_chunk
+from .correct import correct_staged, replayed
 from .decide import Policy, RawUpload, lost_day, replay_event
 
 __all__ = ["BigDays"]
@@ -66,7 +67,7 @@ log = logging.getLogger("sales_analyzer.ingest")
 _MAX_OPEN = 2  # open days at once (each holds a pooled connection)
 _OPEN_IDLE_SECONDS = 30.0  # an open day that got no chunk this long is rolled back
 
-Event = SalesStored | SalesRejected
+Event = SalesStored | SalesRejected | SalesCorrected
 
 
 class BigDays:
@@ -110,7 +111,8 @@ class BigDays:
             row = known.get(raw.upload_id)
             if row is not None:  # recorded already: a chunk changes nothing, a manifest is answered again
                 if raw.part != PART_CHUNK:
-                    events.append(replay_event(row))
+                    events.extend(await replayed(self._pool, self._cache, row) if raw.replace
+                                  else [replay_event(row)])
                 continue
             if raw.part == PART_CHUNK and raw.chunk_index >= 0:
                 # The next chunk is read (in a thread) while this one is written: PostgreSQL
@@ -121,9 +123,8 @@ class BigDays:
                     reading[later[0]] = self._read(raws[later[0]])
                 await self._stage(raw, await task)
             elif raw.part == PART_MANIFEST:
-                event = await self._finish(raw)
+                events.extend(await self._finish(raw))
                 known.update(await find_uploads(self._pool, [raw.upload_id]))
-                events.append(event)
             else:
                 events.append(await self._refuse(raw, "bad_chunk", _bad_part(raw)))
                 known.update(await find_uploads(self._pool, [raw.upload_id]))
@@ -145,7 +146,7 @@ class BigDays:
             fast_period=fast.lines_per_product if fast is not None else None))
         _log("staged" if fresh else "chunk again", raw, chunk=raw.chunk_index, products=result.products_seen,
              lane="fast" if fast is not None else "xml")
-        if fresh:
+        if fresh and not raw.replace:  # a correction's lines go in at its manifest (ingest/correct.py)
             await self._progress(raw, result)
 
     async def _progress(self, raw: RawUpload, result: ChunkResult) -> None:
@@ -196,15 +197,15 @@ class BigDays:
         for day in list(self._open.values()):
             await self._abandon(day)
 
-    async def _finish(self, raw: RawUpload) -> Event:
+    async def _finish(self, raw: RawUpload) -> list[Event]:
         try:
             manifest = ChunkManifest.model_validate_json(raw.data)
         except ValidationError as exc:
-            return await self._refuse(raw, "bad_manifest", f"the manifest is not a ChunkManifest: "
-                                      f"{exc.errors()[0]['msg'] if exc.errors() else exc}")
+            return [await self._refuse(raw, "bad_manifest", f"the manifest is not a ChunkManifest: "
+                                       f"{exc.errors()[0]['msg'] if exc.errors() else exc}")]
         if manifest.upload_id != raw.upload_id:
-            return await self._refuse(raw, "bad_manifest", "the manifest's upload_id differs from its "
-                                      "x-upload-id header")
+            return [await self._refuse(raw, "bad_manifest", "the manifest's upload_id differs from its "
+                                       "x-upload-id header")]
         upload, chunks = await staged(self._pool, raw.upload_id)
         if upload is None:
             verdict = incomplete(f"none of the {manifest.chunks} chunks arrived", sales_date=manifest.sales_date)
@@ -219,7 +220,14 @@ class BigDays:
         day = self._open.get(raw.upload_id)
         for other in [d for d in self._open.values() if d is not day and d.sales_date == rec.sales_date]:
             await self._abandon(other)
-        if rec.status == "stored":
+        if rec.status == "stored" and raw.replace:  # a correction: see _correct
+            if day is not None:
+                await self._abandon(day)
+            corrected = await self._correct(raw, rec, chunks)
+            if corrected is not None:
+                return corrected
+            await self._store(rec, chunks, None)  # no day to replace: stored as a new one
+        elif rec.status == "stored":
             if day is not None and (day.closed or day.chunks != {c.index for c in chunks}):
                 await self._abandon(day)
                 day = None
@@ -230,7 +238,19 @@ class BigDays:
             await refuse_staged(self._pool, rec)
             await self._release(rec)
         _log("day assembled", raw, chunks=len(chunks), seconds=round(time.perf_counter() - started, 3))
-        return await self._announce(rec, raw)
+        return [await self._announce(rec, raw)]
+
+    # --- corrections of big days (x-replace: true on every piece): ingest/correct.py ---
+    async def _correct(self, raw: RawUpload, rec: UploadRecord, chunks: Sequence[Any]) -> list[Event] | None:
+        """The staged day replaces the stored one (None: no day stored, store it as new)."""
+        started = time.perf_counter()
+        events = await correct_staged(self._pool, self._cache, rec, chunks, policy=self._policy)
+        if events is not None:
+            status = "stored" if isinstance(events[0], SalesStored) else "rejected"
+            INGEST_UPLOADS.labels(status=status).inc()
+            _log("corrected" if len(events) > 1 else status, raw, correction=True,
+                 sales_date=rec.sales_date, seconds=round(time.perf_counter() - started, 3))
+        return events
 
     async def _store(self, rec: UploadRecord, chunks: Sequence[Any], opened: OpenDay | None) -> None:
         assert rec.sales_date is not None

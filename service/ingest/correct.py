@@ -10,20 +10,28 @@ A correction of a day that is not stored stores it like any upload.
 
 Redelivery: a correction already recorded announces the same events again
 (same event ids) and changes nothing.
+
+A big day's correction (chunks and a manifest, all with x-replace: true) is staged
+like any big day (ingest/bigday.py); when its manifest makes it a valid candidate,
+``correct_staged`` swaps the stored day for the staged one in one transaction
+(storage.corrections.staged_swap, both sides read as streams for the diff) and
+announces the same two events.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from uuid import UUID
 
 from ..cache import DayCache
 from ..errors import DayChanged
 from ..models import DayDiff, ParsedDay, SalesCorrected, SalesRejected, SalesStored, StoredUpload, UploadRecord
-from ..names import TOPIC_CORRECTED, TOPIC_REJECTED, TOPIC_STORED
-from ..storage.corrections import CorrectionRow, corrections_of, replace_day, stored_day
+from ..names import MAX_ISSUES_STORED, STAGING_SCHEMA, TOPIC_CORRECTED, TOPIC_REJECTED, TOPIC_STORED, staging_table
+from ..storage.corrections import CorrectionRow, corrections_of, replace_day, staged_swap, stored_day
 from ..storage.db import Pool
+from ..storage.staging import StagedChunk, duplicate_rows, refuse_staged
 from ..storage.uploads import find_uploads, record_batch
 from ..xmlhead import HeadRefused, precheck
 from .decide import (
@@ -35,9 +43,10 @@ from .decide import (
     rejected_early,
     replay_event,
 )
-from .diff import by_product, diff_days
+from .assemble import duplicate_issues
+from .diff import by_product, diff_days, diff_streams
 
-__all__ = ["Corrector", "Routed", "routed"]
+__all__ = ["Corrector", "Routed", "routed", "correct_staged", "replayed"]
 
 Event = SalesStored | SalesRejected | SalesCorrected
 Routed = tuple[str, str, Event]
@@ -100,21 +109,68 @@ class Corrector:
         ]
 
     async def _own(self, day: dt.date, upload_id: str) -> None:
-        # The gateway answers "collected" from the stored-days set; the claim names the owner,
-        # so a plain upload of the day that is still on its way finds it taken.
-        await self._cache.add_stored([day.isoformat()])
-        await self._cache.take(day.isoformat(), upload_id)
+        await _own(self._cache, day, upload_id)
 
     async def _replay(self, known: StoredUpload) -> list[Routed]:
-        made: dict[UUID, CorrectionRow] = {}
-        if known.status in ("stored", "superseded"):
-            made = {c.upload_id: c for c in await corrections_of(self._pool, [known.upload_id])}
-        row = made.get(known.upload_id)
-        events = [routed(replay_event(known, supersedes=row.superseded_upload_id if row else None))]
-        if row is not None:
-            events.append(routed(corrected_event(
-                upload_id=row.upload_id, superseded=row.superseded_upload_id, sales_date=row.sales_date,
-                sender=row.sender, at=row.corrected_at, diff=DayDiff.model_validate(row.diff))))
-        if known.status == "stored" and known.sales_date is not None:
-            await self._own(known.sales_date, str(known.upload_id))  # a crash may have come before Redis
-        return events
+        return [routed(e) for e in await replayed(self._pool, self._cache, known)]
+
+
+async def replayed(pool: Pool, cache: DayCache, known: StoredUpload) -> list[Event]:
+    """The events of a correction recorded already (same event ids); Redis set right again."""
+    made: dict[UUID, CorrectionRow] = {}
+    if known.status in ("stored", "superseded"):
+        made = {c.upload_id: c for c in await corrections_of(pool, [known.upload_id])}
+    row = made.get(known.upload_id)
+    events: list[Event] = [replay_event(known, supersedes=row.superseded_upload_id if row else None)]
+    if row is not None:
+        events.append(corrected_event(
+            upload_id=row.upload_id, superseded=row.superseded_upload_id, sales_date=row.sales_date,
+            sender=row.sender, at=row.corrected_at, diff=DayDiff.model_validate(row.diff)))
+    if known.status == "stored" and known.sales_date is not None:
+        await _own(cache, known.sales_date, str(known.upload_id))  # a crash may have come before Redis
+    return events
+
+
+async def _own(cache: DayCache, day: dt.date, upload_id: str) -> None:
+    # The gateway answers "collected" from the stored-days set; the claim names the owner,
+    # so a plain upload of the day that is still on its way finds it taken.
+    await cache.add_stored([day.isoformat()])
+    await cache.take(day.isoformat(), upload_id)
+
+
+async def correct_staged(pool: Pool, cache: DayCache, rec: UploadRecord, chunks: Sequence[StagedChunk], *,
+                         policy: Policy) -> list[Event] | None:
+    """A big day's correction, its manifest come and the staged day a valid candidate (``rec``).
+
+    The stored day is swapped for the staged lines in one transaction (the diff read from
+    both as streams), the old upload superseded with the audit; returns sales.stored (with
+    supersedes) and sales.corrected. Product ids staged twice are left out (issues), or, under
+    the strict policy, refuse the correction: recorded as rejected, the stored day untouched,
+    only this upload's claim released. None: no day is stored, the caller stores it as new.
+    """
+    assert rec.sales_date is not None and rec.status == "stored"
+    day = rec.sales_date
+    dups = await duplicate_rows(pool, rec.upload_id)
+    if dups:
+        issues = sorted([*rec.errors, *duplicate_issues(dups, chunks)], key=lambda i: i.get("line") or 0)
+        rec = dataclasses.replace(rec, errors=issues[:MAX_ISSUES_STORED],
+                                  products_rejected=rec.products_rejected + len(dups))
+        if policy == "strict":
+            rec = dataclasses.replace(rec, status="rejected")
+            await refuse_staged(pool, rec)
+            await cache.release([(day.isoformat(), str(rec.upload_id))])
+            return await _recorded(pool, cache, rec.upload_id)
+    table = f'{STAGING_SCHEMA}."{staging_table(str(rec.upload_id))}"'
+    async with staged_swap(pool, day, table=table, exclude=[d.seq for d in dups]) as swap:
+        if swap.owner is None:
+            return None
+        if swap.owner != rec.upload_id:  # (owned by this upload: a concurrent finisher won)
+            diff = await diff_streams(swap.old_lines(), swap.new_lines())
+            await swap.replace(rec, diff=diff)
+    await refuse_staged(pool, rec)  # the row is written: this only drops the staging
+    return await _recorded(pool, cache, rec.upload_id)
+
+
+async def _recorded(pool: Pool, cache: DayCache, upload_id: UUID) -> list[Event]:
+    known = (await find_uploads(pool, [upload_id]))[upload_id]
+    return await replayed(pool, cache, known)

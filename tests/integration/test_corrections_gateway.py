@@ -126,9 +126,11 @@ async def test_an_idempotency_key_of_an_upload_is_not_a_corrections_key(gateway,
     assert dt.date.fromisoformat(fix.json()["sales_date"]) == days[3]
 
 
-async def test_a_correction_too_big_for_one_record_is_refused(gateway, days):
-    """A correction over UPLOAD_CHUNK_BYTES is refused (413 correction_too_large): days are not replaced from chunks."""
+async def test_a_correction_too_big_for_one_record_streams_in_chunks(gateway, raw_topic, days):
+    """A correction over UPLOAD_CHUNK_BYTES is accepted and goes to sales.raw in chunks, each with x-replace."""
     big = sales_xml(days[4], 12_000)
     assert len(big) > 1024 * 1024
     r = await gateway.put(f"/v1/sales/{days[4].isoformat()}", content=big)
-    assert r.status_code == 413 and r.json()["code"] == "correction_too_large", r.text
+    assert r.status_code == 202 and r.json()["replace"] is True, r.text
+    hdr = await headers_of(raw_topic, r.json()["upload_id"])
+    assert hdr["x-part"] == b"chunk" and hdr["x-replace"] == b"true"
