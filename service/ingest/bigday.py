@@ -9,6 +9,9 @@ For each record of the chunk protocol, in partition order:
   storage.store_staged_day stores it in one transaction (or tells that two
   chunks share product ids: those are judged and the day is stored without
   them, or refused under the strict policy);
+* a correction (x-replace on its pieces) is staged the same way, without the open day;
+  its manifest, if the day is valid, swaps the stored day for the staged one
+  (ingest/correct.py correct_staged) and announces sales.stored and sales.corrected;
 * uploads whose manifest never came are refused as ``incomplete_upload`` by
   sweep(), which the ingest app runs periodically, and their staging is dropped.
 
