@@ -64,12 +64,14 @@ class ChunkResult:
 def read_chunk(data: bytes, *, index: int, last: bool, max_products: int, max_issues: int) -> ChunkResult:
     """Validate one chunk; never raises for any input."""
     result = ChunkResult(size=len(data), sha256=hashlib.sha256(data).digest(), newlines=data.count(b"\n"))
-    if not last:
-        fast = fast_lane(data) if index > 0 else _first_fast(data, result, max_products=max_products)
-        if fast is not None:
-            result.fast = fast
-            result.products_seen = fast.products
-            return result
+    if index == 0:
+        fast = None if last else _first_fast(data, result, max_products=max_products)
+    else:
+        fast = _last_fast(data, max_products=max_products) if last else fast_lane(data)
+    if fast is not None:
+        result.fast = fast
+        result.products_seen = fast.products
+        return result
     parsed = parse_day(wrap(data, first=index == 0, last=last), max_products=max_products,
                        max_issues=max_issues)
     result.products_seen = parsed.products_seen
@@ -115,6 +117,20 @@ def _first_fast(data: bytes, result: ChunkResult, *, max_products: int) -> FastC
     return FastChunk(copy_text=fast.copy_text, products=fast.products,
                      first_line=data.count(b"\n", 0, cut) + fast.first_line,
                      lines_per_product=fast.lines_per_product)
+
+
+def _last_fast(data: bytes, *, max_products: int) -> FastChunk | None:
+    """The last chunk by the fast lane: its products through fast_lane, its tail (from the
+    last ``</product>`` on) through parse_day; None unless both are clean (as _first_fast)."""
+    end = data.rfind(b"</product>")
+    if end < 0:
+        return None
+    cut = end + len(b"</product>")
+    tail = parse_day(wrap(data[cut:], first=False, last=True), max_products=max_products, max_issues=1)
+    if tail.products_seen or tail.product_issues or tail.lines \
+            or any(i.code not in _NOT_A_CHUNK_PROBLEM for i in tail.fatal):
+        return None
+    return fast_lane(data[:cut])
 
 
 def _dump(issue: Issue) -> dict[str, Any]:

@@ -239,3 +239,24 @@ def test_first_chunk_with_an_unusual_head_takes_parse_day(head: str) -> None:
     assert result.fast is None
     assert result.sales_date == parsed.sales_date
     assert len(result.fatal) == len([i for i in parsed.fatal if i.code != "empty_day"])
+
+
+@pytest.mark.parametrize(("tail", "fast"), [
+    ("\n  </products>\n</sales_data>\n", True),
+    ("\n  </products>\n</sales_data>\n<extra/>", False),  # content after the document: parse_day's finding
+    ("\n  <!-- c --></products></sales_data>", True),
+    ("\n  <note/></products></sales_data>", False),
+    ("\n  </products>", False),  # unclosed
+])
+def test_last_chunk_takes_the_fast_lane_only_with_a_clean_tail(tail: str, fast: bool) -> None:
+    """The last chunk's products go the fast way when its tail is clean; else parse_day reads it whole."""
+    data = _first("") + tail.encode()  # blanks, four products, blanks, the tail
+    result = read_chunk(data, index=3, last=True, max_products=100, max_issues=10)
+    parsed = parse_day(wrap(data, first=False, last=True))
+    assert (result.fast is not None) is fast
+    if fast:
+        assert result.fast is not None and result.products_seen == parsed.products_seen == 4
+        assert [result.fast.first_line + k * result.fast.lines_per_product for k in range(4)] == \
+            [parsed.id_lines[ln.product_id] for ln in parsed.lines]
+    else:
+        assert len(result.fatal) == len([i for i in parsed.fatal if i.code != "empty_day"])
