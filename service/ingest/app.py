@@ -56,6 +56,12 @@ def build_ingest(settings: Settings) -> AsgiFastStream:
         # comes; a burst of small days takes a fetch or two more (no slower in bench_ingest).
         max_partition_fetch_bytes=512 * 1024,
         fetch_max_bytes=1024 * 1024, max_poll_interval_ms=300_000, batch_timeout_ms=100,
+        # While a batch is handled (longer than aiokafka's 100 ms prefetch backoff), the
+        # fetcher asks the broker for the node's other, idle partitions; the broker holds
+        # that fetch up to fetch_max_wait_ms, and the busy partition's next fetch waits
+        # behind it. At the default 500 ms a 100,000-product day lost ~0.4 s to one such
+        # stall (measured); 20 ms bounds it, for ~50 empty fetches a second when idle.
+        fetch_max_wait_ms=20,
         title="sales.raw", description="raw sales-day XML (bytes), key = sales date; "
         "headers x-upload-id, x-sender, x-source are optional; x-replace: true corrects a stored day; a big "
         "day comes as chunk records (x-part: chunk) and a ChunkManifest (x-part: manifest), see contracts/topics.md",

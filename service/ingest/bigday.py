@@ -140,17 +140,31 @@ class BigDays:
     async def _stage(self, raw: RawUpload, result: ChunkResult) -> None:
         fast = result.fast
         upload = _staged_upload(raw, sales_date=result.sales_date)
-        fresh = await stage_chunk(self._pool, ChunkToStage(
+        staging = stage_chunk(self._pool, ChunkToStage(
             upload=upload, index=raw.chunk_index, is_last=raw.last, size=result.size, sha256=result.sha256,
             newlines=result.newlines, products_seen=result.products_seen, products_rejected=result.rejected,
             fatal=result.fatal, issues=result.issues, rows=result.rows,
             copy_text=fast.copy_text if fast is not None else None, valid=result.valid,
             fast_first_line=fast.first_line if fast is not None else None,
             fast_period=fast.lines_per_product if fast is not None else None))
+        day = self._open.get(raw.upload_id)
+        if day is not None and raw.chunk_index not in day.chunks:
+            # The day is open and lacks this chunk: its two COPYs (staging, and sales_lines in
+            # the open transaction) run at once on their two connections, so PostgreSQL works
+            # on both cores (a 1 MiB chunk: ~45 ms one after the other, ~30 ms together).
+            # Whether the chunk was staged before does not matter to the open day: it needs
+            # every chunk's lines once, and day.chunks says which it has.
+            done = await asyncio.gather(staging, self._add(raw, result, day), return_exceptions=True)
+            for outcome in done:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            fresh = done[0] is True
+        else:
+            fresh = await staging
+            if fresh and not raw.replace:  # a correction's lines go in at its manifest (ingest/correct.py)
+                await self._progress(raw, result)
         _log("staged" if fresh else "chunk again", raw, chunk=raw.chunk_index, products=result.products_seen,
              lane="fast" if fast is not None else "xml")
-        if fresh and not raw.replace:  # a correction's lines go in at its manifest (ingest/correct.py)
-            await self._progress(raw, result)
 
     async def _progress(self, raw: RawUpload, result: ChunkResult) -> None:
         """Write the chunk's lines into sales_lines too, in the day's open transaction.
@@ -173,8 +187,13 @@ class BigDays:
             except Exception:  # noqa: BLE001 - only a shortcut: the manifest stores from staging
                 return
             self._open[raw.upload_id] = day
-        if day is None:
+        if day is None or raw.chunk_index in day.chunks:
             return
+        await self._add(raw, result, day)
+
+    async def _add(self, raw: RawUpload, result: ChunkResult, day: OpenDay) -> None:
+        """One chunk's lines into the open day; a failure rolls the day back (never raises:
+        the manifest then stores the day from staging)."""
         self._touched[raw.upload_id] = time.monotonic()
         fast = result.fast
         try:

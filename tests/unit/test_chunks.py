@@ -202,3 +202,61 @@ def test_duplicate_ids_across_chunks_keep_their_place_in_the_file() -> None:
     index = sum(c.products_seen for c in staged[:3]) + 5
     assert issue["product_index"] == index and issue["line"] == index + 3
     assert issue["message"].endswith("at line 8")
+
+
+def _first(head: str, n: int = 4) -> bytes:
+    body = "".join(f"\n    <product><id>{i}</id><name>P {i}</name><quantity>{i}</quantity><price>{i}.5</price>"
+                   f"<category>C</category></product>" for i in range(1, n + 1))
+    return (head + body + "\n    ").encode()
+
+
+def test_first_chunk_takes_the_fast_lane_with_the_lines_of_parse_day() -> None:
+    """A clean first chunk: its head through parse_day, its products the fast way, same values and lines."""
+    data = _first('<?xml version="1.0" encoding="UTF-8"?>\n<!-- a note -->\n'
+                  '<sales_data date="2024-03-01">\n  <products>')
+    result = read_chunk(data, index=0, last=False, max_products=100, max_issues=10)
+    parsed = parse_day(wrap(data, first=True, last=False))
+    assert result.fast is not None and result.sales_date == parsed.sales_date == dt.date(2024, 3, 1)
+    assert result.products_seen == parsed.products_seen == 4 and not result.fatal and not result.issues
+    rows = [r.split("\t") for r in result.fast.copy_text.decode().splitlines()]
+    assert [int(r[0]) for r in rows] == [ln.product_id for ln in parsed.lines]
+    lines = [result.fast.first_line + k * result.fast.lines_per_product for k in range(4)]
+    assert lines == [parsed.id_lines[ln.product_id] for ln in parsed.lines] == [5, 6, 7, 8]
+
+
+@pytest.mark.parametrize("head", [
+    '<sales_data date="2024-02-30"><products>',  # a bad date: parse_day's finding
+    '<?xml version="1.0" encoding="ISO-8859-1"?><sales_data date="2024-03-01"><products>',
+    '<sales_data date="2024-03-01"><products><note>x</note>',
+    '<sales_data date="2024-03-01"><products><!-- <product> -->',
+    '<sales_data date="2024-03-01" note="a>',
+])
+def test_first_chunk_with_an_unusual_head_takes_parse_day(head: str) -> None:
+    """Whatever the head holds besides a clean day element, the first chunk is read whole by parse_day."""
+    data = _first(head)
+    result = read_chunk(data, index=0, last=False, max_products=100, max_issues=10)
+    parsed = parse_day(wrap(data, first=True, last=False))
+    assert result.fast is None
+    assert result.sales_date == parsed.sales_date
+    assert len(result.fatal) == len([i for i in parsed.fatal if i.code != "empty_day"])
+
+
+@pytest.mark.parametrize(("tail", "fast"), [
+    ("\n  </products>\n</sales_data>\n", True),
+    ("\n  </products>\n</sales_data>\n<extra/>", False),  # content after the document: parse_day's finding
+    ("\n  <!-- c --></products></sales_data>", True),
+    ("\n  <note/></products></sales_data>", False),
+    ("\n  </products>", False),  # unclosed
+])
+def test_last_chunk_takes_the_fast_lane_only_with_a_clean_tail(tail: str, fast: bool) -> None:
+    """The last chunk's products go the fast way when its tail is clean; else parse_day reads it whole."""
+    data = _first("") + tail.encode()  # blanks, four products, blanks, the tail
+    result = read_chunk(data, index=3, last=True, max_products=100, max_issues=10)
+    parsed = parse_day(wrap(data, first=False, last=True))
+    assert (result.fast is not None) is fast
+    if fast:
+        assert result.fast is not None and result.products_seen == parsed.products_seen == 4
+        assert [result.fast.first_line + k * result.fast.lines_per_product for k in range(4)] == \
+            [parsed.id_lines[ln.product_id] for ln in parsed.lines]
+    else:
+        assert len(result.fatal) == len([i for i in parsed.fatal if i.code != "empty_day"])
