@@ -21,12 +21,12 @@ from typing import Any
 import httpx
 
 from ..names import TOPIC_REPORTS
-from .backfill import backfill
 from ..settings import Settings
+from .backfill import backfill
+from .progress import MB, pieces
 
 __all__ = ["run"]
 
-_MB = 1024 * 1024
 _CHUNK = 256 * 1024
 _POLL_SECONDS = 0.2
 _TIMEOUT_SECONDS = 30.0
@@ -131,21 +131,9 @@ class _Accepted:
 
 async def _progress_body(path: Path, size: int) -> AsyncIterator[bytes]:
     """The file in chunks, with `sent / total` on stderr as it goes."""
-    sent, shown = 0, -1
-    try:
-        with path.open("rb") as fh:
-            while chunk := fh.read(_CHUNK):
-                yield chunk
-                sent += len(chunk)
-                percent = sent * 100 // max(size, 1)
-                if percent != shown:
-                    shown = percent
-                    sys.stderr.write(f"\r{path}: {sent / _MB:.1f} / {size / _MB:.1f} MB ({percent}%)")
-                    sys.stderr.flush()
-    finally:
-        if shown >= 0:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+    with path.open("rb") as fh:
+        async for chunk in pieces(fh, path, size, piece=_CHUNK):
+            yield chunk
 
 
 async def _upload_one(client: httpx.AsyncClient, path: Path, *, replace: bool = False) -> _Accepted | None:
@@ -159,13 +147,13 @@ async def _upload_one(client: httpx.AsyncClient, path: Path, *, replace: bool = 
         return None
     headers = {"Content-Type": "application/xml"}
     content: bytes | AsyncIterator[bytes]
-    if size > _MB:
+    if size > MB:
         headers["Content-Length"] = str(size)
         content = _progress_body(path, size)
     else:
         content = path.read_bytes()
     # a slow link needs more than 30 s for a big body: allow ~0.5 MB/s on top
-    timeout = httpx.Timeout(_TIMEOUT_SECONDS + 2.0 * size / _MB)
+    timeout = httpx.Timeout(_TIMEOUT_SECONDS + 2.0 * size / MB)
     try:
         r = await client.post("/v1/uploads", content=content, headers=headers, timeout=timeout,
                               params={"replace": "true"} if replace else None)

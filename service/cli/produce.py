@@ -14,9 +14,7 @@ import argparse
 import asyncio
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import BinaryIO
 
 from aiokafka import AIOKafkaProducer
 
@@ -27,11 +25,11 @@ from ..gateway.stream import ChunkSender, stream_day
 from ..names import HEADER_CONTENT_TYPE, HEADER_SENDER, HEADER_UPLOAD_ID, TOPIC_RAW
 from ..settings import Settings
 from ..xmlhead import HeadRefused, precheck
+from .progress import MB, pieces
 
 __all__ = ["run"]
 
 _READ = 1024 * 1024
-_MB = 1024 * 1024
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -79,7 +77,7 @@ async def _produce(producer: AIOKafkaProducer, path: Path, settings: Settings, *
                 await publish(head, key=day, headers=headers)
             else:
                 sender = ChunkSender(publish, key=day, headers=headers, upload_id=upload_id, sales_date=day)
-                await stream_day(head, _rest(fh, path, size, len(head), quiet=quiet), sender,
+                await stream_day(head, pieces(fh, path, size, piece=_READ, sent=len(head), quiet=quiet), sender,
                                  target=settings.upload_chunk_bytes, max_bytes=settings.max_upload_bytes,
                                  max_products=settings.max_products_per_day)
         except ApiError as exc:
@@ -88,24 +86,5 @@ async def _produce(producer: AIOKafkaProducer, path: Path, settings: Settings, *
         except BusUnavailable as exc:
             print(f"{path}  error: {exc}", flush=True)
             return False
-    print(f"{path}  {upload_id}  produced to {TOPIC_RAW} (key {day}, {size / _MB:.1f} MB)", flush=True)
+    print(f"{path}  {upload_id}  produced to {TOPIC_RAW} (key {day}, {size / MB:.1f} MB)", flush=True)
     return True
-
-
-async def _rest(fh: BinaryIO, path: Path, size: int, sent: int, *, quiet: bool) -> AsyncIterator[bytes]:
-    """The rest of the file, piece by piece, with `sent / total` on stderr."""
-    read = fh.read
-    shown = -1
-    try:
-        while piece := read(_READ):
-            yield piece
-            sent += len(piece)
-            percent = sent * 100 // max(size, 1)
-            if not quiet and percent != shown:
-                shown = percent
-                sys.stderr.write(f"\r{path}: {sent / _MB:.1f} / {size / _MB:.1f} MB ({percent}%)")
-                sys.stderr.flush()
-    finally:
-        if shown >= 0:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
