@@ -61,12 +61,11 @@ async def commit_offsets(consumer: AIOKafkaConsumer, offsets: dict[TopicPartitio
     """Commit explicit offsets (the next record to read, per partition). False when the
     group has moved on (a rebalance gave the partitions to someone else, who will redo
     what was not committed); BusUnavailable when Kafka failed (try again later)."""
-    try:
-        await consumer.commit(offsets)
-    except (CommitFailedError, IllegalStateError):
-        return False
-    except KAFKA_ERRORS as exc:
-        raise BusUnavailable(f"Kafka unavailable during commit: {type(exc).__name__}") from exc
+    with translate_errors("commit"):
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError):  # Kafka errors too: caught before the translator
+            return False
     return True
 
 

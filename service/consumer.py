@@ -213,11 +213,8 @@ class ConsumerApp(Generic[S]):
         except Exception as exc:
             # A dependency down (TransientError) or a bug of ours: keep the records,
             # back off, and let NACK_ON_ERROR seek back.
-            transient = isinstance(exc, TransientError)
             delay = self._backoff.next(exc.retry_after if isinstance(exc, TransientError) else None)
-            RETRIES.labels(stage=self.stage, reason=type(exc).__name__ if transient else "unexpected").inc()
-            log.log(logging.WARNING if transient else logging.ERROR, "will be retried", exc_info=not transient,
-                    extra=ctx(error=str(exc), retry_in=round(delay, 2), **_where(msg)))
+            self._note_retry(exc, delay, _where(msg))
             await asyncio.sleep(delay)
             raise
         self._backoff.reset()
@@ -248,11 +245,14 @@ class ConsumerApp(Generic[S]):
 
     def _retrying(self, exc: Exception, record: Any, delay: float) -> None:
         """Concurrent mode: a record's work failed and is tried again in ``delay`` seconds."""
+        self._note_retry(exc, delay, dict(topic=record.topic, partition=record.partition, offset=record.offset))
+
+    def _note_retry(self, exc: Exception, delay: float, where: dict[str, Any]) -> None:
+        """Count and log a retry: reason = the class of a transient error, "unexpected" for a bug."""
         transient = isinstance(exc, TransientError)
         RETRIES.labels(stage=self.stage, reason=type(exc).__name__ if transient else "unexpected").inc()
         log.log(logging.WARNING if transient else logging.ERROR, "will be retried", exc_info=not transient,
-                extra=ctx(error=str(exc), retry_in=round(delay, 2), topic=record.topic,
-                          partition=record.partition, offset=record.offset))
+                extra=ctx(error=str(exc), retry_in=round(delay, 2), **where))
 
     async def drain(self) -> None:
         """Concurrent mode, at shutdown before the broker stops its consumers: let the work

@@ -99,6 +99,3 @@ class OffsetTracker(Generic[P]):
         """The partitions were revoked: drop their state; late finishers are ignored."""
         for p in partitions:
             self._parts.pop(p, None)
-
-    def partitions(self) -> list[P]:
-        return list(self._parts)

@@ -11,6 +11,7 @@ issue gets its line in the original file and its product index in the day.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
@@ -20,9 +21,10 @@ from typing import Any, Literal
 from ..models import ChunkManifest
 from ..names import MAX_ISSUES_STORED
 from ..storage.staging import DuplicateRow, StagedChunk
+from ..models import UploadRecord
 from .decide import Policy
 
-__all__ = ["Verdict", "manifest_digest", "judge_staged", "duplicate_issues", "incomplete"]
+__all__ = ["Verdict", "manifest_digest", "judge_staged", "duplicate_issues", "with_duplicates", "incomplete"]
 
 
 @dataclass(slots=True)
@@ -139,3 +141,12 @@ def duplicate_issues(dups: Sequence[DuplicateRow], chunks: Sequence[StagedChunk]
                     "product_id": str(d.product_id),
                     "message": f"product id {d.product_id} was already used by the product at line {first_line}"})
     return out
+
+
+def with_duplicates(rec: UploadRecord, dups: Sequence[DuplicateRow], chunks: Sequence[StagedChunk], *,
+                    policy: Policy) -> UploadRecord:
+    """A day whose staged chunks repeat product ids: the repeats join its errors (by line) and
+    its rejected count; under the strict policy the whole day is rejected."""
+    issues = sorted([*rec.errors, *duplicate_issues(dups, chunks)], key=lambda i: i.get("line") or 0)
+    rec = dataclasses.replace(rec, errors=issues[:MAX_ISSUES_STORED], products_rejected=rec.products_rejected + len(dups))
+    return dataclasses.replace(rec, status="rejected") if policy == "strict" else rec

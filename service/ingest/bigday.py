@@ -21,7 +21,6 @@ Returns the events to publish; the handler publishes them with the batch's own.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import json
 import logging
@@ -58,7 +57,7 @@ from ..storage.staging import (
     store_staged_day,
 )
 from ..storage.uploads import find_uploads
-from .assemble import Verdict, duplicate_issues, incomplete, judge_staged
+from .assemble import Verdict, incomplete, judge_staged, with_duplicates
 from .chunks import ChunkResult, read_chunk
 from .correct import correct_staged, replayed
 from .decide import Policy, RawUpload, lost_day, replay_event
@@ -286,7 +285,7 @@ class BigDays:
                 await self._abandon(opened)
             await refuse_staged(self._pool, lost_day(rec))
             return
-        lost = _duplicate_errors(rec)
+        lost = lost_day(rec).errors
         if opened is not None:
             self._open.pop(rec.upload_id, None)
             self._touched.pop(rec.upload_id, None)
@@ -298,11 +297,8 @@ class BigDays:
             result = await store_staged_day(self._pool, rec, if_lost=lost)
         if result.outcome == "duplicate_ids":
             dups = await duplicate_rows(self._pool, rec.upload_id)
-            issues = sorted([*rec.errors, *duplicate_issues(dups, chunks)], key=lambda i: i.get("line") or 0)
-            rec = dataclasses.replace(rec, errors=issues[:MAX_ISSUES_STORED],
-                                      products_rejected=rec.products_rejected + len(dups))
-            if self._policy == "strict":
-                rec = dataclasses.replace(rec, status="rejected")
+            rec = with_duplicates(rec, dups, chunks, policy=self._policy)
+            if rec.status == "rejected":
                 await refuse_staged(self._pool, rec)
             else:
                 result = await store_staged_day(self._pool, rec, if_lost=lost, exclude=[d.seq for d in dups])
@@ -370,10 +366,6 @@ def _record(upload: StagedUpload, verdict: Verdict) -> UploadRecord:
                         partition=upload.partition, offset=upload.offset, products_seen=verdict.products_seen,
                         products_rejected=verdict.products_rejected, errors=verdict.errors)
 
-
-def _duplicate_errors(rec: UploadRecord) -> list[dict[str, Any]]:
-    return [{"code": "duplicate_day", "field": "date",
-             "message": f"sales date {rec.sales_date.isoformat() if rec.sales_date else '?'} is already stored"}]
 
 
 def _bad_part(raw: RawUpload) -> str:

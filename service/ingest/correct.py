@@ -20,7 +20,6 @@ announces the same two events.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from uuid import UUID
@@ -28,10 +27,10 @@ from uuid import UUID
 from ..cache import DayCache
 from ..errors import DayChanged
 from ..models import DayDiff, ParsedDay, SalesCorrected, SalesRejected, SalesStored, StoredUpload, UploadRecord
-from ..names import MAX_ISSUES_STORED, STAGING_SCHEMA, TOPIC_CORRECTED, TOPIC_REJECTED, TOPIC_STORED, staging_table
+from ..names import TOPIC_CORRECTED, TOPIC_REJECTED, TOPIC_STORED
 from ..storage.corrections import CorrectionRow, corrections_of, replace_day, staged_swap, stored_day
 from ..storage.db import Pool
-from ..storage.staging import StagedChunk, duplicate_rows, refuse_staged
+from ..storage.staging import StagedChunk, duplicate_rows, refuse_staged, staged_table
 from ..storage.uploads import find_uploads, record_batch
 from ..xmlhead import HeadRefused, precheck
 from .decide import (
@@ -43,7 +42,7 @@ from .decide import (
     rejected_early,
     replay_event,
 )
-from .assemble import duplicate_issues
+from .assemble import with_duplicates
 from .diff import by_product, diff_days, diff_streams
 
 __all__ = ["Corrector", "Routed", "routed", "correct_staged", "replayed"]
@@ -152,15 +151,12 @@ async def correct_staged(pool: Pool, cache: DayCache, rec: UploadRecord, chunks:
     day = rec.sales_date
     dups = await duplicate_rows(pool, rec.upload_id)
     if dups:
-        issues = sorted([*rec.errors, *duplicate_issues(dups, chunks)], key=lambda i: i.get("line") or 0)
-        rec = dataclasses.replace(rec, errors=issues[:MAX_ISSUES_STORED],
-                                  products_rejected=rec.products_rejected + len(dups))
-        if policy == "strict":
-            rec = dataclasses.replace(rec, status="rejected")
+        rec = with_duplicates(rec, dups, chunks, policy=policy)
+        if rec.status == "rejected":
             await refuse_staged(pool, rec)
             await cache.release([(day.isoformat(), str(rec.upload_id))])
             return await _recorded(pool, cache, rec.upload_id)
-    table = f'{STAGING_SCHEMA}."{staging_table(str(rec.upload_id))}"'
+    table = staged_table(rec.upload_id)
     async with staged_swap(pool, day, table=table, exclude=[d.seq for d in dups]) as swap:
         if swap.owner is None:
             return None

@@ -27,7 +27,7 @@ from ..models import Origin, UploadRecord
 
 __all__ = ["ChunkToStage", "StagedUpload", "StagedChunk", "DuplicateRow", "StoreResult", "stage_chunk",
            "staged", "store_staged_day", "duplicate_rows", "refuse_staged", "stale_uploads", "orphan_tables",
-           "drop_table", "forget_incomplete", "OpenDay", "open_day", "add_lines", "commit_day", "abandon_day"]
+           "drop_table", "forget_incomplete", "staged_table", "OpenDay", "open_day", "add_lines", "commit_day", "abandon_day"]
 
 _LINE_COLUMNS = ["pos", "line", "product_id", "name", "quantity", "price", "category"]
 _FAST_COLUMNS = ["product_id", "name", "quantity", "price", "category"]
@@ -109,6 +109,11 @@ class StoreResult:
 
 def _qualified(name: str) -> str:
     return f'{STAGING_SCHEMA}."{name}"'
+
+
+def staged_table(upload_id: UUID) -> str:
+    """The qualified name of an upload's staging table."""
+    return _qualified(staging_table(str(upload_id)))
 
 
 def _create_table(table: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ...reporter.display import Language, average, clean_name, integer, money, percent, round_money
+from ...reporter.display import Language, clean_name, integer, money, percent, round_money
 from ...reporter.facts import Facts, ratio
 from ...storage.dashboard import DayRow, HistoryPoint
 
@@ -99,10 +99,6 @@ def _number(value: Decimal) -> float:
     return float(round_money(value))
 
 
-def _short(name: str) -> str:
-    return clean_name(name)
-
-
 def _bars(title: str, axis: str, labels: list[str], values: list[float], shown: list[str],
           *, label: str) -> dict[str, Any]:
     return {"type": "bar", "title": title, "axis": axis, "labels": labels,
@@ -118,11 +114,11 @@ def day_charts(facts: Facts, history: list[HistoryPoint], *, language: Language)
                             [f"{money(c.revenue, language=language)} ({percent(c.share_of_revenue, language=language)})"
                              for c in cats], label="Revenue"),
         "top_revenue": _bars("Top products by revenue", "Revenue",
-                             [_short(p.name) for p in facts.top_by_revenue],
+                             [clean_name(p.name) for p in facts.top_by_revenue],
                              [_number(p.revenue) for p in facts.top_by_revenue],
                              [money(p.revenue, language=language) for p in facts.top_by_revenue], label="Revenue"),
         "top_units": _bars("Top products by units", "Units sold",
-                           [_short(p.name) for p in facts.top_by_units],
+                           [clean_name(p.name) for p in facts.top_by_units],
                            [float(p.units) for p in facts.top_by_units],
                            [integer(p.units, language=language) for p in facts.top_by_units], label="Units"),
     }
@@ -144,13 +140,10 @@ def day_charts(facts: Facts, history: list[HistoryPoint], *, language: Language)
 def _category_label(name: str, is_other: bool, count: int, language: Language) -> str:
     if is_other:
         return f"Other ({integer(count, language=language)} categories)"
-    return _short(name)
+    return clean_name(name)
 
 
 def history_rows(history: list[HistoryPoint]) -> list[tuple[HistoryPoint, Decimal | None]]:
     """Each point with its trailing average revenue (None when no day is stored in its window)."""
     return [(p, ratio(p.trailing_revenue, p.trailing_days) if p.trailing_days else None) for p in history]
 
-
-def units_average(value: Decimal | None, *, language: Language) -> str:
-    return average(value, language=language)
