@@ -15,18 +15,31 @@ import logging
 from types import TracebackType
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka import TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    KafkaError,
+    TopicAlreadyExistsError,
+)
 from faststream.kafka import KafkaBroker
 
 from .errors import BusUnavailable
 from .names import ALL_TOPICS, MAX_RECORD_BYTES, TOPIC_RAW
 from .settings import Settings
 
-__all__ = ["make_broker", "producer_options", "ensure_topics", "topic_configs", "producer_max_request_size",
-           "start_at_latest", "translate_errors", "KAFKA_ERRORS", "commit_offsets"]
+__all__ = [
+    "KAFKA_ERRORS",
+    "commit_offsets",
+    "ensure_topics",
+    "make_broker",
+    "producer_max_request_size",
+    "producer_options",
+    "start_at_latest",
+    "topic_configs",
+    "translate_errors",
+]
 
 log = logging.getLogger("sales_analyzer.bus")
 
@@ -35,7 +48,7 @@ log = logging.getLogger("sales_analyzer.bus")
 KAFKA_ERRORS: tuple[type[BaseException], ...] = (KafkaError, OSError, asyncio.TimeoutError)
 
 
-class translate_errors:  # noqa: N801 - used like the other edges' translate_errors context managers
+class translate_errors:
     """``with translate_errors("what"):`` turns Kafka's failures into BusUnavailable, chained.
 
     The one place Kafka errors are mapped (publishes of every process, topic
@@ -51,10 +64,17 @@ class translate_errors:  # noqa: N801 - used like the other edges' translate_err
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if exc is not None and isinstance(exc, KAFKA_ERRORS) and not isinstance(exc, BusUnavailable):
-            raise BusUnavailable(f"Kafka unavailable during {self._what}: {type(exc).__name__}") from exc
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if (
+            exc is not None
+            and isinstance(exc, KAFKA_ERRORS)
+            and not isinstance(exc, BusUnavailable)
+        ):
+            raise BusUnavailable(
+                f"Kafka unavailable during {self._what}: {type(exc).__name__}"
+            ) from exc
 
 
 async def commit_offsets(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> bool:
@@ -64,7 +84,10 @@ async def commit_offsets(consumer: AIOKafkaConsumer, offsets: dict[TopicPartitio
     with translate_errors("commit"):
         try:
             await consumer.commit(offsets)
-        except (CommitFailedError, IllegalStateError):  # Kafka errors too: caught before the translator
+        except (
+            CommitFailedError,
+            IllegalStateError,
+        ):  # Kafka errors too: caught before the translator
             return False
     return True
 
@@ -89,7 +112,10 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
     configs = {t: dict(common) for t in ALL_TOPICS}
     # The broker checks max.message.bytes against the compressed batch; allowing the
     # uncompressed size means even an incompressible maximal upload fits.
-    configs[TOPIC_RAW] |= {"max.message.bytes": raw_limit, "retention.ms": str(14 * 24 * 3600 * 1000)}
+    configs[TOPIC_RAW] |= {
+        "max.message.bytes": raw_limit,
+        "retention.ms": str(14 * 24 * 3600 * 1000),
+    }
     return configs
 
 
@@ -127,8 +153,11 @@ def make_broker(settings: Settings, *, client_id: str, **kwargs: object) -> Kafk
 
 async def ensure_topics(settings: Settings, *, timeout: float = 60.0) -> list[str]:
     """Create missing topics with our partitions and configs; return the ones created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers,
-                                client_id="sales-analyzer-admin", request_timeout_ms=15_000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id="sales-analyzer-admin",
+        request_timeout_ms=15_000,
+    )
     try:
         with translate_errors("topic provisioning"):
             await asyncio.wait_for(admin.start(), timeout)
@@ -136,9 +165,15 @@ async def ensure_topics(settings: Settings, *, timeout: float = 60.0) -> list[st
             configs = topic_configs(settings)
             missing = [t for t in ALL_TOPICS if t not in existing]
             if missing:
-                new = [NewTopic(t, num_partitions=settings.kafka_partitions,
-                                replication_factor=settings.kafka_replication_factor,
-                                topic_configs=configs[t]) for t in missing]
+                new = [
+                    NewTopic(
+                        t,
+                        num_partitions=settings.kafka_partitions,
+                        replication_factor=settings.kafka_replication_factor,
+                        topic_configs=configs[t],
+                    )
+                    for t in missing
+                ]
                 try:
                     await admin.create_topics(new, validate_only=False)
                 except TopicAlreadyExistsError:

@@ -33,7 +33,7 @@ from .names import (
     redis_upload_key,
 )
 
-__all__ = ["Redis", "create_redis", "DayCache", "translate_errors"]
+__all__ = ["DayCache", "Redis", "create_redis", "translate_errors"]
 
 Redis = aioredis.Redis
 
@@ -74,9 +74,15 @@ def create_redis(url: str) -> Redis:
     # redis-py's from_url() gives a pool without retries (the client's default
     # Retry applies only to pools it builds itself), hence the explicit pool.
     pool = aioredis.BlockingConnectionPool.from_url(
-        url, max_connections=_POOL_SIZE, timeout=_POOL_WAIT, decode_responses=True,
-        socket_timeout=5, socket_connect_timeout=5, health_check_interval=30,
-        retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.5), _RETRIES))
+        url,
+        max_connections=_POOL_SIZE,
+        timeout=_POOL_WAIT,
+        decode_responses=True,
+        socket_timeout=5,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+        retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.5), _RETRIES),
+    )
     return aioredis.Redis.from_pool(pool)
 
 
@@ -85,7 +91,9 @@ async def translate_errors(what: str) -> AsyncIterator[None]:
     try:
         yield
     except (RedisError, OSError) as exc:
-        raise CacheUnavailable(f"Redis unavailable during {what}: {type(exc).__name__}: {exc}") from exc
+        raise CacheUnavailable(
+            f"Redis unavailable during {what}: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 class DayCache:
@@ -108,7 +116,10 @@ class DayCache:
             for day, upload_id in claims:
                 pipe.set(redis_day_key(day), upload_id, nx=True, get=True, ex=self._ttl)
             held = await pipe.execute()
-        return [upload_id if old is None else str(old) for (_, upload_id), old in zip(claims, held, strict=True)]
+        return [
+            upload_id if old is None else str(old)
+            for (_, upload_id), old in zip(claims, held, strict=True)
+        ]
 
     async def take(self, day: str, upload_id: str) -> None:
         """Give the day's claim to a correction that now owns the day (whoever held it)."""
@@ -137,14 +148,23 @@ class DayCache:
         async with translate_errors("admit"):
             holder, member, whole = await self._admit(
                 keys=[redis_upload_key(upload_id), redis_day_key(day), STORED_DAYS_KEY],
-                args=[day, UPLOAD_MARKER_TTL_SECONDS, _SENTINEL, upload_id, CLAIM_IN_FLIGHT_SECONDS])
+                args=[
+                    day,
+                    UPLOAD_MARKER_TTL_SECONDS,
+                    _SENTINEL,
+                    upload_id,
+                    CLAIM_IN_FLIGHT_SECONDS,
+                ],
+            )
         stored = bool(member) if whole else None
         return (None if not holder else str(holder)), stored
 
     async def claim_in_flight(self, upload_id: str, day: str) -> str:
         """Claim a day for an upload the gateway is about to publish; return the holder."""
         async with translate_errors("claim_in_flight"):
-            old = await self._r.set(redis_day_key(day), upload_id, nx=True, get=True, ex=CLAIM_IN_FLIGHT_SECONDS)
+            old = await self._r.set(
+                redis_day_key(day), upload_id, nx=True, get=True, ex=CLAIM_IN_FLIGHT_SECONDS
+            )
         return upload_id if old is None else str(old)
 
     async def stored_among(self, days: Iterable[str]) -> set[str] | None:

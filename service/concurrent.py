@@ -40,7 +40,7 @@ from .logs import ctx
 from .offsets import OffsetTracker, Ticket
 from .retry import Backoff
 
-__all__ = ["ConcurrentRunner", "Committer", "RetryHook"]
+__all__ = ["Committer", "ConcurrentRunner", "RetryHook"]
 
 log = logging.getLogger("sales_analyzer.concurrent")
 
@@ -60,8 +60,15 @@ RetryHook = Callable[[Exception, Any, float], None]
 
 
 class ConcurrentRunner:
-    def __init__(self, *, limit: int, on_retry: RetryHook, backoff_max: float = 30.0,
-                 revoke_wait: float = 10.0, commit_linger: float = 0.05) -> None:
+    def __init__(
+        self,
+        *,
+        limit: int,
+        on_retry: RetryHook,
+        backoff_max: float = 30.0,
+        revoke_wait: float = 10.0,
+        commit_linger: float = 0.05,
+    ) -> None:
         self.limit = limit
         self._on_retry = on_retry
         self._backoff_max = backoff_max
@@ -70,7 +77,9 @@ class ConcurrentRunner:
         self._tracker: OffsetTracker[TopicPartition] = OffsetTracker()
         self._consumers: dict[TopicPartition, Committer] = {}
         self._tasks: dict[TopicPartition, set[asyncio.Task[None]]] = {}
-        self._tails: dict[Any, asyncio.Future[None]] = {}  # key → the last admitted work of that key
+        self._tails: dict[
+            Any, asyncio.Future[None]
+        ] = {}  # key → the last admitted work of that key
         self._revoking: set[TopicPartition] = set()
         self._running = 0
         self._room = asyncio.Condition()
@@ -83,7 +92,9 @@ class ConcurrentRunner:
     def in_flight(self) -> int:
         return self._running
 
-    async def submit(self, record: Any, consumer: Committer, work: Callable[[], Awaitable[None]]) -> bool:
+    async def submit(
+        self, record: Any, consumer: Committer, work: Callable[[], Awaitable[None]]
+    ) -> bool:
         """Start ``work`` for ``record`` once there is room. False when it was not started
         (closing, or its partition is going away): its offset is then never committed."""
         tp = TopicPartition(record.topic, record.partition)
@@ -108,8 +119,15 @@ class ConcurrentRunner:
             self._flusher = asyncio.create_task(self._flush_loop())
         return True
 
-    async def _run(self, record: Any, ticket: Ticket[TopicPartition], work: Callable[[], Awaitable[None]],
-                   before: asyncio.Future[None] | None, key: Any, mine: asyncio.Future[None]) -> None:
+    async def _run(
+        self,
+        record: Any,
+        ticket: Ticket[TopicPartition],
+        work: Callable[[], Awaitable[None]],
+        before: asyncio.Future[None] | None,
+        key: Any,
+        mine: asyncio.Future[None],
+    ) -> None:
         try:
             if before is not None:
                 await asyncio.shield(before)  # the same day's earlier record first
@@ -118,7 +136,7 @@ class ConcurrentRunner:
                 try:
                     await work()
                     break
-                except Exception as exc:  # noqa: BLE001 - every failure is retried; the work logs what it skips
+                except Exception as exc:
                     delay = backoff.next(getattr(exc, "retry_after", None))
                     self._on_retry(exc, record, delay)
                     await asyncio.sleep(delay)
@@ -141,7 +159,7 @@ class ConcurrentRunner:
             self._dirty.clear()
             try:
                 ok = await self.commit()
-            except Exception:  # noqa: BLE001 - a bug here must not end all commits of the process
+            except Exception:
                 log.exception("commit failed unexpectedly, will retry")
                 ok = False
             if not ok:
@@ -151,10 +169,14 @@ class ConcurrentRunner:
     async def commit(self, only: set[TopicPartition] | None = None) -> bool:
         """Commit every partition's finished prefix; False when Kafka failed (try again)."""
         async with self._commit_lock:
-            offsets = {tp: o for tp, o in self._tracker.to_commit().items() if only is None or tp in only}
+            offsets = {
+                tp: o for tp, o in self._tracker.to_commit().items() if only is None or tp in only
+            }
             by_consumer: dict[int, tuple[Committer, dict[TopicPartition, int]]] = {}
             for tp, offset in offsets.items():
-                consumer = self._consumers[tp]  # set with the partition's first record, dropped with it
+                consumer = self._consumers[
+                    tp
+                ]  # set with the partition's first record, dropped with it
                 by_consumer.setdefault(id(consumer), (consumer, {}))[1][tp] = offset
             ok = True
             for consumer, part in by_consumer.values():
@@ -183,7 +205,9 @@ class ConcurrentRunner:
         """Partitions are being taken away: let their work finish (briefly), commit, forget."""
         revoked = set(partitions)
         self._revoking |= revoked
-        await self._settle([t for tp in revoked for t in self._tasks.get(tp, ())], self._revoke_wait)
+        await self._settle(
+            [t for tp in revoked for t in self._tasks.get(tp, ())], self._revoke_wait
+        )
         await self.commit(only=revoked)
         self._tracker.forget(revoked)
         for tp in revoked:

@@ -61,8 +61,8 @@ from prometheus_client import REGISTRY
 from pydantic import BaseModel, ValidationError
 
 from .bus import ensure_topics, make_broker, translate_errors
-from .concurrent import ConcurrentRunner
 from .cache import Redis, create_redis
+from .concurrent import ConcurrentRunner
 from .errors import PermanentError, TransientError
 from .lag import LagMonitor
 from .logs import ctx
@@ -74,7 +74,7 @@ from .settings import Settings
 from .storage.db import Pool, create_pool
 from .storage.migrate import migrate
 
-__all__ = ["ConsumerApp", "Resources", "EventPublisher", "Event"]
+__all__ = ["ConsumerApp", "Event", "EventPublisher", "Resources"]
 
 log = logging.getLogger("sales_analyzer.consumer")
 
@@ -121,29 +121,51 @@ class EventPublisher:
     async def publish(self, event: Event, *, key: str) -> None:
         """Publish and wait for Kafka's acknowledgement (acks=all)."""
         with translate_errors(f"publish to {self._topic}"):
-            await self._publisher.publish(event, key=key.encode(), headers={HEADER_EVENT_ID: event.event_id})
+            await self._publisher.publish(
+                event, key=key.encode(), headers={HEADER_EVENT_ID: event.event_id}
+            )
 
 
 class ConsumerApp(Generic[S]):
     """One consumer process: broker, stage service, failure handling, lifespan, health."""
 
-    def __init__(self, settings: Settings, *, name: str, stage: str, group: str, topics: tuple[str, ...],
-                 stale_after: float, start: Callable[[Resources], Awaitable[S]],
-                 pool_size: tuple[int, int] = (1, 8), pool_options: dict[str, Any] | None = None,
-                 concurrency: int = 0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        name: str,
+        stage: str,
+        group: str,
+        topics: tuple[str, ...],
+        stale_after: float,
+        start: Callable[[Resources], Awaitable[S]],
+        pool_size: tuple[int, int] = (1, 8),
+        pool_options: dict[str, Any] | None = None,
+        concurrency: int = 0,
+    ) -> None:
         """``concurrency``: 0 for one message (or batch) at a time, else the records worked
         on at once (concurrent mode, see the module docstring). ``pool_options``: more
         asyncpg pool arguments (server_settings, reset)."""
         self.settings = settings
         self.stage = stage
         self.group = group
-        self.broker: KafkaBroker = make_broker(settings, client_id=name, middlewares=[
-            KafkaPrometheusMiddleware(registry=REGISTRY, app_name=name)])
+        self.broker: KafkaBroker = make_broker(
+            settings,
+            client_id=name,
+            middlewares=[KafkaPrometheusMiddleware(registry=REGISTRY, app_name=name)],
+        )
         self._start = start
         self._pool_size = pool_size
         self._pool_options = pool_options or {}
-        self._runner = (ConcurrentRunner(limit=concurrency, on_retry=self._retrying,
-                                         backoff_max=settings.retry_backoff_max_seconds) if concurrency else None)
+        self._runner = (
+            ConcurrentRunner(
+                limit=concurrency,
+                on_retry=self._retrying,
+                backoff_max=settings.retry_backoff_max_seconds,
+            )
+            if concurrency
+            else None
+        )
         self._stale_after = stale_after
         self._service: S | None = None
         self._backoff = Backoff(maximum=settings.retry_backoff_max_seconds)
@@ -169,7 +191,9 @@ class ConsumerApp(Generic[S]):
         A failure is logged and ``work`` tried again next round: it never ends the process."""
         self._periodic.append((seconds, what, work))
 
-    async def _repeat(self, seconds: float, what: str, work: Callable[[], Awaitable[object]]) -> None:
+    async def _repeat(
+        self, seconds: float, what: str, work: Callable[[], Awaitable[object]]
+    ) -> None:
         while True:
             await asyncio.sleep(seconds)
             try:
@@ -182,18 +206,29 @@ class ConsumerApp(Generic[S]):
         seeks back on an error; in concurrent mode the runner commits); a new group starts
         at the beginning, never skipping a backlog."""
         defaults: dict[str, Any] = dict(
-            group_id=self.group, ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest",
-            session_timeout_ms=30_000, heartbeat_interval_ms=3_000)
+            group_id=self.group,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+            session_timeout_ms=30_000,
+            heartbeat_interval_ms=3_000,
+        )
         if self._runner is not None:  # the runner commits, and hears of rebalances
             defaults |= dict(ack_policy=AckPolicy.MANUAL, listener=self._runner.listener())
-        return self.broker.subscriber(topic, title=title, description=description, **(defaults | options))
+        return self.broker.subscriber(
+            topic, title=title, description=description, **(defaults | options)
+        )
 
-    def publisher(self, topic: str, schema: type[BaseModel], *, description: str,
-                  title: str | None = None) -> EventPublisher:
+    def publisher(
+        self, topic: str, schema: type[BaseModel], *, description: str, title: str | None = None
+    ) -> EventPublisher:
         """``title`` names the AsyncAPI channel (default: the topic; a topic the app also
         consumes needs another one, as the subscriber holds that name)."""
-        return EventPublisher(self.broker.publisher(topic, schema=schema, title=title or topic,
-                                                    description=description), topic)
+        return EventPublisher(
+            self.broker.publisher(
+                topic, schema=schema, title=title or topic, description=description
+            ),
+            topic,
+        )
 
     def decode(self, msg: KafkaMessage, model: type[E]) -> E | None:
         """The message's payload, or None (logged) when it is not one: skipped, never retried."""
@@ -245,14 +280,22 @@ class ConsumerApp(Generic[S]):
 
     def _retrying(self, exc: Exception, record: Any, delay: float) -> None:
         """Concurrent mode: a record's work failed and is tried again in ``delay`` seconds."""
-        self._note_retry(exc, delay, dict(topic=record.topic, partition=record.partition, offset=record.offset))
+        self._note_retry(
+            exc, delay, dict(topic=record.topic, partition=record.partition, offset=record.offset)
+        )
 
     def _note_retry(self, exc: Exception, delay: float, where: dict[str, Any]) -> None:
         """Count and log a retry: reason = the class of a transient error, "unexpected" for a bug."""
         transient = isinstance(exc, TransientError)
-        RETRIES.labels(stage=self.stage, reason=type(exc).__name__ if transient else "unexpected").inc()
-        log.log(logging.WARNING if transient else logging.ERROR, "will be retried", exc_info=not transient,
-                extra=ctx(error=str(exc), retry_in=round(delay, 2), **where))
+        RETRIES.labels(
+            stage=self.stage, reason=type(exc).__name__ if transient else "unexpected"
+        ).inc()
+        log.log(
+            logging.WARNING if transient else logging.ERROR,
+            "will be retried",
+            exc_info=not transient,
+            extra=ctx(error=str(exc), retry_in=round(delay, 2), **where),
+        )
 
     async def drain(self) -> None:
         """Concurrent mode, at shutdown before the broker stops its consumers: let the work
@@ -266,24 +309,38 @@ class ConsumerApp(Generic[S]):
         await wait_for("kafka topics", lambda: ensure_topics(settings))
         low, high = self._pool_size
         async with AsyncExitStack() as stack:
-            pool = await wait_for("postgresql", lambda: create_pool(
-                settings.database_url.get_secret_value(), min_size=low, max_size=high, **self._pool_options))
+            pool = await wait_for(
+                "postgresql",
+                lambda: create_pool(
+                    settings.database_url.get_secret_value(),
+                    min_size=low,
+                    max_size=high,
+                    **self._pool_options,
+                ),
+            )
             stack.push_async_callback(pool.close)
             await migrate(pool)
             self._service = await self._start(Resources(settings, pool, stack))
             self._lag.start()
             stack.push_async_callback(self._lag.stop)
             for seconds, what, work in self._periodic:
-                stack.push_async_callback(_cancel, asyncio.create_task(self._repeat(seconds, what, work)))
+                stack.push_async_callback(
+                    _cancel, asyncio.create_task(self._repeat(seconds, what, work))
+                )
             self._progress.mark()
             yield
 
     def asgi(self) -> AsgiFastStream:
         """The process: the FastStream app with /healthz and /metrics beside it."""
-        return AsgiFastStream(self.broker, lifespan=self._lifespan, on_shutdown=[self.drain],
-                              logger=logging.getLogger("sales_analyzer.app"),
-                              asgi_routes=health_routes(self.stage, lag=self._lag, progress=self._progress,
-                                                        stale_after=self._stale_after))
+        return AsgiFastStream(
+            self.broker,
+            lifespan=self._lifespan,
+            on_shutdown=[self.drain],
+            logger=logging.getLogger("sales_analyzer.app"),
+            asgi_routes=health_routes(
+                self.stage, lag=self._lag, progress=self._progress, stale_after=self._stale_after
+            ),
+        )
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -12,7 +12,14 @@ from faststream.specification import AsyncAPI
 from pydantic import BaseModel
 
 from .bus import make_broker
-from .models import ChunkManifest, ReportEvent, ReportRequest, SalesCorrected, SalesRejected, SalesStored
+from .models import (
+    ChunkManifest,
+    ReportEvent,
+    ReportRequest,
+    SalesCorrected,
+    SalesRejected,
+    SalesStored,
+)
 from .names import (
     TOPIC_CORRECTED,
     TOPIC_RAW,
@@ -42,7 +49,9 @@ def render_contracts() -> dict[str, str]:
         schema = model.model_json_schema(mode="serialization")
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         schema["$id"] = f"https://sales-analyzer.local/contracts/schemas/{topic}.schema.json"
-        files[f"schemas/{topic}.schema.json"] = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+        files[f"schemas/{topic}.schema.json"] = (
+            json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+        )
 
     # One AsyncAPI document per process (what it consumes and publishes): a single
     # document would merge a topic's producer and consumer into one operation.
@@ -53,23 +62,40 @@ def render_contracts() -> dict[str, str]:
 
     settings = Settings(_env_file=None, kafka_bootstrap_servers="127.0.0.1:9092")
     gateway = make_broker(settings, client_id="sales-gateway")
-    gateway.publisher(TOPIC_RAW, title="sales.raw", schema=bytes,
-                      description="raw sales-day XML, key = sales date; headers x-upload-id, x-sender, "
-                                  "x-source (any other producer may omit them); x-replace: true for a "
-                                  "correction (PUT /v1/sales/{date}, POST /v1/uploads?replace=true). A big day: "
-                                  "chunk records (x-part: chunk, x-chunk-index, x-chunk-last) and a ChunkManifest "
-                                  "record (x-part: manifest), see contracts/topics.md")
-    gateway.publisher(TOPIC_REPORT_REQUESTS, title="sales.report-requests", schema=ReportRequest,
-                      description="regeneration requests from POST /v1/reports/{date}/regenerate")
-    processes = {"gateway": gateway, "ingest": build_ingest(settings).broker,
-                 "reporter": build_reporter(settings).broker}
+    gateway.publisher(
+        TOPIC_RAW,
+        title="sales.raw",
+        schema=bytes,
+        description="raw sales-day XML, key = sales date; headers x-upload-id, x-sender, "
+        "x-source (any other producer may omit them); x-replace: true for a "
+        "correction (PUT /v1/sales/{date}, POST /v1/uploads?replace=true). A big day: "
+        "chunk records (x-part: chunk, x-chunk-index, x-chunk-last) and a ChunkManifest "
+        "record (x-part: manifest), see contracts/topics.md",
+    )
+    gateway.publisher(
+        TOPIC_REPORT_REQUESTS,
+        title="sales.report-requests",
+        schema=ReportRequest,
+        description="regeneration requests from POST /v1/reports/{date}/regenerate",
+    )
+    processes = {
+        "gateway": gateway,
+        "ingest": build_ingest(settings).broker,
+        "reporter": build_reporter(settings).broker,
+    }
     for name, broker in processes.items():
-        spec = AsyncAPI(broker, title=f"Sales Analyzer: {name}", version="1.0",  # type: ignore[arg-type]
-                        description=f"Kafka topics the {name} process consumes and publishes.")
+        spec = AsyncAPI(
+            broker,  # type: ignore[arg-type]
+            title=f"Sales Analyzer: {name}",
+            version="1.0",
+            description=f"Kafka topics the {name} process consumes and publishes.",
+        )
         # FastStream's channel order is not stable between runs; sort mapping keys so
         # the drift check compares content, not order.
         document = yaml.safe_load(spec.to_specification().to_yaml())
-        files[f"asyncapi/{name}.yaml"] = yaml.safe_dump(document, sort_keys=True, allow_unicode=True)
+        files[f"asyncapi/{name}.yaml"] = yaml.safe_dump(
+            document, sort_keys=True, allow_unicode=True
+        )
     return files
 
 

@@ -21,17 +21,17 @@ aiokafka's or openai's exception types.
 from __future__ import annotations
 
 __all__ = [
-    "SalesAnalyzerError",
-    "ConfigError",
-    "TransientError",
-    "StorageUnavailable",
-    "CacheUnavailable",
     "BusUnavailable",
     "BusUnconfirmed",
-    "LLMUnavailable",
+    "CacheUnavailable",
+    "ConfigError",
     "DayChanged",
-    "PermanentError",
     "LLMRejected",
+    "LLMUnavailable",
+    "PermanentError",
+    "SalesAnalyzerError",
+    "StorageUnavailable",
+    "TransientError",
     "UnknownDay",
 ]
 
@@ -67,7 +67,9 @@ class BusUnavailable(TransientError):
     try again.
     """
 
-    def __init__(self, message: str, *, reason: str = "unreachable", retry_after: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, reason: str = "unreachable", retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.retry_after = retry_after

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 
-__all__ = ["report_id_for_upload", "report_id_for_request"]
+__all__ = ["report_id_for_request", "report_id_for_upload"]
 
 _REPORT_NS = uuid.UUID("6f1d7f3e-8a63-4d55-9a55-5a1e5a1e0003")
 

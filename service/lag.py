@@ -18,7 +18,9 @@ log = logging.getLogger("sales_analyzer.lag")
 
 
 class LagMonitor:
-    def __init__(self, bootstrap: str, *, group: str, topics: tuple[str, ...], every: float = 10.0) -> None:
+    def __init__(
+        self, bootstrap: str, *, group: str, topics: tuple[str, ...], every: float = 10.0
+    ) -> None:
         self._bootstrap = bootstrap
         self._group = group
         self._topics = topics
@@ -27,12 +29,16 @@ class LagMonitor:
         self._admin: AIOKafkaAdminClient | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self.total: int | None = None  # None: not measured (yet, or Kafka unreachable)
-        self.partitions: dict[tuple[str, int], int] = {}  # (topic, partition) → lag, as last measured
+        self.partitions: dict[
+            tuple[str, int], int
+        ] = {}  # (topic, partition) → lag, as last measured
 
     async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
         """Created once and kept; dropped and made again after a failure."""
         if self._admin is None or self._consumer is None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=f"{self._group}-lag")
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=self._bootstrap, client_id=f"{self._group}-lag"
+            )
             consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
             try:
                 await admin.start()
@@ -46,9 +52,12 @@ class LagMonitor:
     async def measure(self) -> int:
         admin, consumer = await self._clients()
         committed = await admin.list_consumer_group_offsets(self._group)
-        parts = [TopicPartition(t["topic"], p["partition"])
-                 for t in await admin.describe_topics(list(self._topics)) if t["error_code"] == 0
-                 for p in t["partitions"]]
+        parts = [
+            TopicPartition(t["topic"], p["partition"])
+            for t in await admin.describe_topics(list(self._topics))
+            if t["error_code"] == 0
+            for p in t["partitions"]
+        ]
         ends = await consumer.end_offsets(parts)
         total = 0
         partitions = {}
@@ -56,7 +65,9 @@ class LagMonitor:
             meta = committed.get(tp)
             done = meta.offset if meta is not None and meta.offset >= 0 else 0
             lag = max(0, ends[tp] - done)
-            CONSUMER_LAG.labels(group=self._group, topic=tp.topic, partition=str(tp.partition)).set(lag)
+            CONSUMER_LAG.labels(group=self._group, topic=tp.topic, partition=str(tp.partition)).set(
+                lag
+            )
             total += lag
             partitions[tp.topic, tp.partition] = lag
         self.total = total
@@ -69,7 +80,7 @@ class LagMonitor:
                 await self.measure()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - the monitor must outlive any failure
+            except Exception as exc:
                 self.total = None  # unknown: /healthz then judges by progress alone
                 log.warning("lag not measured: %s", exc)
                 await self._close(self._admin, self._consumer)
@@ -95,4 +106,3 @@ class LagMonitor:
         with contextlib.suppress(Exception):
             if admin is not None:
                 await admin.close()
-

@@ -14,7 +14,7 @@ from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
-__all__ = ["setup_logging", "ctx"]
+__all__ = ["ctx", "setup_logging"]
 
 _SECRETISH = re.compile(r"(Bearer\s+)\S+|\bsk-[A-Za-z0-9_-]{8,}", re.IGNORECASE)
 
@@ -31,11 +31,13 @@ class _Redact(logging.Filter):
 def setup_logging(*, level: str = "INFO", fmt: str = "json", process: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
-        handler.setFormatter(JsonFormatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s",
-            rename_fields={"asctime": "ts", "levelname": "level", "name": "logger"},
-            static_fields={"process": process},
-        ))
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"asctime": "ts", "levelname": "level", "name": "logger"},
+                static_fields={"process": process},
+            )
+        )
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_Redact())
@@ -54,4 +56,8 @@ def setup_logging(*, level: str = "INFO", fmt: str = "json", process: str) -> No
 
 def ctx(**fields: Any) -> dict[str, Any]:
     """Helper for ``extra=``: drop Nones, stringify the rest."""
-    return {k: (v if isinstance(v, (int, float, bool)) else str(v)) for k, v in fields.items() if v is not None}
+    return {
+        k: (v if isinstance(v, (int, float, bool)) else str(v))
+        for k, v in fields.items()
+        if v is not None
+    }

@@ -12,23 +12,30 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 __all__ = [
-    "exposition",
+    "CONSUMER_LAG",
     "GATEWAY_REQUESTS",
-    "GATEWAY_UPLOADS",
     "GATEWAY_UNAVAILABLE",
+    "GATEWAY_UPLOADS",
     "INGEST_UPLOADS",
-    "STAGE_SECONDS",
-    "RETRIES",
+    "LAST_PROGRESS",
     "LLM_CALLS",
     "LLM_SECONDS",
     "LLM_TOKENS",
     "REPORTS",
     "REPORTS_IN_FLIGHT",
-    "CONSUMER_LAG",
-    "LAST_PROGRESS",
+    "RETRIES",
+    "STAGE_SECONDS",
+    "exposition",
 ]
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -55,17 +62,22 @@ STAGE_SECONDS = Histogram(
     "sales_stage_seconds", "Processing latency per stage", ["stage"], buckets=_LATENCY_BUCKETS
 )
 RETRIES = Counter(
-    "sales_transient_retries_total", "Batches/messages put back for a later retry", ["stage", "reason"]
+    "sales_transient_retries_total",
+    "Batches/messages put back for a later retry",
+    ["stage", "reason"],
 )
 LLM_CALLS = Counter("sales_llm_calls_total", "LLM calls by outcome", ["outcome"])
 LLM_SECONDS = Histogram("sales_llm_seconds", "LLM call latency", buckets=_LATENCY_BUCKETS)
 LLM_TOKENS = Counter("sales_llm_tokens_total", "Tokens used by the LLM", ["kind"])
 REPORTS = Counter("sales_reports_total", "Reports stored", ["status", "verified"])
 REPORTS_IN_FLIGHT = Gauge(
-    "sales_reports_in_flight", "Reports this reporter is working on now (at most LLM_MAX_CONCURRENCY)"
+    "sales_reports_in_flight",
+    "Reports this reporter is working on now (at most LLM_MAX_CONCURRENCY)",
 )
 CONSUMER_LAG = Gauge(
-    "sales_consumer_lag_messages", "Messages not yet consumed, per partition", ["group", "topic", "partition"]
+    "sales_consumer_lag_messages",
+    "Messages not yet consumed, per partition",
+    ["group", "topic", "partition"],
 )
 LAST_PROGRESS = Gauge(
     "sales_last_progress_timestamp_seconds",

@@ -15,26 +15,26 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ChangeSet",
+    "ChunkManifest",
+    "DayDiff",
     "Issue",
-    "SalesLine",
-    "ParsedDay",
     "KafkaPosition",
     "Origin",
-    "UploadStatus",
-    "RowStatus",
-    "ReportStatus",
-    "UploadRecord",
-    "StoredUpload",
-    "SalesStored",
-    "SalesRejected",
+    "ParsedDay",
+    "ProductChange",
+    "ProductState",
     "ReportEvent",
     "ReportRequest",
-    "ProductState",
-    "ProductChange",
-    "ChangeSet",
-    "DayDiff",
+    "ReportStatus",
+    "RowStatus",
     "SalesCorrected",
-    "ChunkManifest",
+    "SalesLine",
+    "SalesRejected",
+    "SalesStored",
+    "StoredUpload",
+    "UploadRecord",
+    "UploadStatus",
 ]
 
 
@@ -47,7 +47,9 @@ class Issue(BaseModel):
     message: str = Field(description="human-readable explanation")
     line: int | None = Field(None, description="1-based line in the XML where the problem is")
     field: str | None = Field(None, description="element or attribute name, e.g. 'price' or 'date'")
-    product_index: int | None = Field(None, description="1-based position of the <product> in the file")
+    product_index: int | None = Field(
+        None, description="1-based position of the <product> in the file"
+    )
     product_id: str | None = Field(None, description="the product's <id> text as sent, if any")
 
 
@@ -115,7 +117,9 @@ class UploadRecord:
     lines: list[SalesLine] = field(default_factory=list)
     total_units: int = 0
     total_revenue: Decimal = Decimal(0)
-    replace: bool = False  # a correction (x-replace: true): stored by storage/corrections.py:replace_day
+    replace: bool = (
+        False  # a correction (x-replace: true): stored by storage/corrections.py:replace_day
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,8 +161,11 @@ class SalesStored(_Event):
     source: Origin
     sender: str | None = None
     stored_at: dt.datetime
-    supersedes: UUID | None = Field(None, description="a correction: the upload whose content this replaced "
-                                                      "(details on sales.corrected)")
+    supersedes: UUID | None = Field(
+        None,
+        description="a correction: the upload whose content this replaced "
+        "(details on sales.corrected)",
+    )
 
 
 class SalesRejected(_Event):
@@ -181,17 +188,23 @@ class ReportEvent(_Event):
     sales_date: dt.date
     report_id: UUID
     status: Literal["ok", "failed"]
-    verified: bool = Field(description="every number in text is a computed fact, with its own sign, direction, "
-                                       "percent or amount form and product, and the day's revenue is stated")
+    verified: bool = Field(
+        description="every number in text is a computed fact, with its own sign, direction, "
+        "percent or amount form and product, and the day's revenue is stated"
+    )
     unverified_numbers: list[str] = Field(
-        default_factory=list, description="the numbers (as written) that failed the check; "
-                                          "'missing total revenue X' when the revenue is not stated")
+        default_factory=list,
+        description="the numbers (as written) that failed the check; "
+        "'missing total revenue X' when the revenue is not stated",
+    )
     text: str = Field(description="the report, Markdown")
     language: Literal["ru", "en"]
     model: str = Field(description="LLM model, or 'builtin' for the built-in writer")
     prompt_version: str
-    attempts: int = Field(description="LLM calls made for this report, failed ones included, over every "
-                                      "delivery (0 for the built-in writer)")
+    attempts: int = Field(
+        description="LLM calls made for this report, failed ones included, over every "
+        "delivery (0 for the built-in writer)"
+    )
     facts: dict[str, Any] = Field(description="the computed figures the text is checked against")
     error: str | None = Field(None, description="why the report failed, when status is failed")
     created_at: dt.datetime
@@ -227,7 +240,8 @@ class ProductChange(BaseModel):
 
     product_id: int
     fields: list[Literal["name", "category", "quantity", "price"]] = Field(
-        default_factory=list, description="what changed, for a changed product")
+        default_factory=list, description="what changed, for a changed product"
+    )
     before: ProductState | None = None
     after: ProductState | None = None
 
@@ -236,8 +250,9 @@ class ChangeSet(BaseModel):
     """How many products a correction touched in one way, and the first of them by product id."""
 
     count: int
-    items: list[ProductChange] = Field(default_factory=list,
-                                       description="the first MAX_CHANGES_LISTED (100) by product id")
+    items: list[ProductChange] = Field(
+        default_factory=list, description="the first MAX_CHANGES_LISTED (100) by product id"
+    )
 
 
 class DayDiff(BaseModel):
@@ -260,21 +275,36 @@ class SalesCorrected(_Event):
     event: Literal["sales.corrected"] = "sales.corrected"
     sales_date: dt.date
     upload_id: UUID = Field(description="the correcting upload, now the day's owner")
-    superseded_upload_id: UUID = Field(description="the upload whose content was replaced (status superseded)")
+    superseded_upload_id: UUID = Field(
+        description="the upload whose content was replaced (status superseded)"
+    )
     sender: str | None = Field(None, description="who sent the correction (token name)")
     corrected_at: dt.datetime
     diff: DayDiff
+
 
 class ChunkManifest(BaseModel):
     """The closing record of a big day sent in chunks (sales.raw, header x-part: manifest)."""
 
     event: Literal["sales.raw.manifest"] = "sales.raw.manifest"
     upload_id: UUID = Field(description="the same id as the x-upload-id header of every chunk")
-    sales_date: dt.date | None = Field(None, description="the day, as the sender read it (informative)")
-    chunks: int = Field(ge=1, description="how many chunk records were sent (x-chunk-index 0..chunks-1)")
+    sales_date: dt.date | None = Field(
+        None, description="the day, as the sender read it (informative)"
+    )
+    chunks: int = Field(
+        ge=1, description="how many chunk records were sent (x-chunk-index 0..chunks-1)"
+    )
     products: int = Field(0, ge=0, description="products the sender counted (informative)")
     bytes: int = Field(ge=0, description="the size of the whole file: the sum of the chunks' sizes")
-    sha256: str = Field(pattern="^[0-9a-f]{64}$", description=(
-        "hex SHA-256 over the chunks' own SHA-256 digests (32 bytes each), concatenated in index order"))
-    abort: str | None = Field(None, description=(
-        "set when the sender gave up half-way (e.g. too_large): the upload is refused with this code"))
+    sha256: str = Field(
+        pattern="^[0-9a-f]{64}$",
+        description=(
+            "hex SHA-256 over the chunks' own SHA-256 digests (32 bytes each), concatenated in index order"
+        ),
+    )
+    abort: str | None = Field(
+        None,
+        description=(
+            "set when the sender gave up half-way (e.g. too_large): the upload is refused with this code"
+        ),
+    )

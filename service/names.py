@@ -8,48 +8,48 @@ contracts/topics.md are the public side of this module: change both together.
 from __future__ import annotations
 
 __all__ = [
+    "ALL_TOPICS",
+    "CLAIM_IN_FLIGHT_SECONDS",
+    "DAY_IN_PROGRESS_MESSAGE",
+    "DUPLICATE_DAY_MESSAGE",
+    "GROUP_INGEST",
+    "GROUP_REPORTS",
+    "HEADER_CHUNK_INDEX",
+    "HEADER_CHUNK_LAST",
+    "HEADER_CONTENT_TYPE",
+    "HEADER_EVENT_ID",
+    "HEADER_PART",
+    "HEADER_REPLACE",
+    "HEADER_SENDER",
+    "HEADER_SOURCE",
+    "HEADER_UPLOAD_ID",
+    "MAX_CHANGES_LISTED",
+    "MAX_ISSUES_IN_EVENT",
+    "MAX_ISSUES_STORED",
+    "MAX_RECORD_BYTES",
+    "PART_CHUNK",
+    "PART_MANIFEST",
+    "RATE_WINDOW_SECONDS",
+    "SESSION_COOKIE",
+    "SESSION_TTL_SECONDS",
+    "STAGING_SCHEMA",
+    "STORED_DAYS_KEY",
+    "TOPIC_CORRECTED",
     "TOPIC_RAW",
-    "TOPIC_STORED",
     "TOPIC_REJECTED",
     "TOPIC_REPORTS",
     "TOPIC_REPORT_REQUESTS",
-    "TOPIC_CORRECTED",
-    "ALL_TOPICS",
-    "GROUP_INGEST",
-    "GROUP_REPORTS",
-    "HEADER_UPLOAD_ID",
-    "HEADER_SENDER",
-    "HEADER_SOURCE",
-    "HEADER_EVENT_ID",
-    "HEADER_CONTENT_TYPE",
-    "HEADER_REPLACE",
-    "replace_requested",
-    "HEADER_PART",
-    "HEADER_CHUNK_INDEX",
-    "HEADER_CHUNK_LAST",
-    "PART_CHUNK",
-    "PART_MANIFEST",
-    "MAX_RECORD_BYTES",
-    "STAGING_SCHEMA",
-    "staging_table",
-    "redis_day_key",
-    "redis_upload_key",
-    "redis_rate_key",
-    "STORED_DAYS_KEY",
-    "UPLOAD_MARKER_TTL_SECONDS",
-    "CLAIM_IN_FLIGHT_SECONDS",
-    "RATE_WINDOW_SECONDS",
-    "DUPLICATE_DAY_MESSAGE",
-    "DAY_IN_PROGRESS_MESSAGE",
-    "redis_session_key",
-    "SESSION_TTL_SECONDS",
-    "SESSION_COOKIE",
-    "UI_RECENT_UPLOADS_KEY",
-    "UI_RECENT_UPLOADS_KEPT",
+    "TOPIC_STORED",
     "UI_RECENT_UPLOADS_KEEP_SECONDS",
-    "MAX_ISSUES_STORED",
-    "MAX_ISSUES_IN_EVENT",
-    "MAX_CHANGES_LISTED",
+    "UI_RECENT_UPLOADS_KEPT",
+    "UI_RECENT_UPLOADS_KEY",
+    "UPLOAD_MARKER_TTL_SECONDS",
+    "redis_day_key",
+    "redis_rate_key",
+    "redis_session_key",
+    "redis_upload_key",
+    "replace_requested",
+    "staging_table",
 ]
 
 # --- Kafka topics -----------------------------------------------------------------
@@ -59,9 +59,18 @@ TOPIC_REJECTED = "sales.rejected"  # JSON SalesRejected (incl. duplicates), key 
 TOPIC_REPORTS = "sales.reports"  # JSON ReportEvent, key = sales date
 # Regeneration requests from the read API; our own addition, documented in contracts/.
 TOPIC_REPORT_REQUESTS = "sales.report-requests"
-TOPIC_CORRECTED = "sales.corrected"  # JSON SalesCorrected: a stored day was replaced, key = sales date
+TOPIC_CORRECTED = (
+    "sales.corrected"  # JSON SalesCorrected: a stored day was replaced, key = sales date
+)
 
-ALL_TOPICS = (TOPIC_RAW, TOPIC_STORED, TOPIC_REJECTED, TOPIC_REPORTS, TOPIC_REPORT_REQUESTS, TOPIC_CORRECTED)
+ALL_TOPICS = (
+    TOPIC_RAW,
+    TOPIC_STORED,
+    TOPIC_REJECTED,
+    TOPIC_REPORTS,
+    TOPIC_REPORT_REQUESTS,
+    TOPIC_CORRECTED,
+)
 
 # --- consumer groups ----------------------------------------------------------------
 GROUP_INGEST = "sales-ingest"
@@ -106,7 +115,8 @@ STAGING_SCHEMA = "staging"
 
 def staging_table(upload_id: str) -> str:
     """The name (in STAGING_SCHEMA) of an upload's staged lines; the id is a UUID, so it is safe in SQL."""
-    return f'lines_{upload_id.replace("-", "")}'
+    return f"lines_{upload_id.replace('-', '')}"
+
 
 # --- Redis keys -----------------------------------------------------------------------
 # "sales:day:<date>" holds the upload id that owns a day. Ingest claims it with

@@ -17,8 +17,9 @@ commit on behalf of a partition that another consumer now owns.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Generic, Hashable, TypeVar
+from typing import Generic, TypeVar
 
 __all__ = ["OffsetTracker", "Ticket"]
 
@@ -80,8 +81,11 @@ class OffsetTracker(Generic[P]):
 
     def to_commit(self) -> dict[P, int]:
         """Commit points not yet confirmed, per partition."""
-        return {p: s.commit_point for p, s in self._parts.items()
-                if s.commit_point is not None and s.commit_point != s.committed}
+        return {
+            p: s.commit_point
+            for p, s in self._parts.items()
+            if s.commit_point is not None and s.commit_point != s.committed
+        }
 
     def committed(self, offsets: dict[P, int]) -> None:
         """Kafka confirmed these commit points."""

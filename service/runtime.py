@@ -18,7 +18,7 @@ from .errors import TransientError
 from .lag import LagMonitor
 from .metrics import LAST_PROGRESS, exposition
 
-__all__ = ["wait_for", "Progress", "health_routes", "serve_asgi"]
+__all__ = ["Progress", "health_routes", "serve_asgi", "wait_for"]
 
 log = logging.getLogger("sales_analyzer.runtime")
 T = TypeVar("T")
@@ -53,7 +53,9 @@ class Progress:
         self._gauge.set(self.last)
 
 
-def health_routes(stage: str, *, lag: LagMonitor, progress: Progress, stale_after: float) -> list[tuple[str, Any]]:
+def health_routes(
+    stage: str, *, lag: LagMonitor, progress: Progress, stale_after: float
+) -> list[tuple[str, Any]]:
     """/healthz: healthy when nothing waits (lag 0) or the consumer progressed recently.
 
     A consumer with a backlog and no progress for ``stale_after`` seconds is stuck
@@ -65,19 +67,37 @@ def health_routes(stage: str, *, lag: LagMonitor, progress: Progress, stale_afte
         last = progress.last
         age = round(time.time() - last, 3) if last else None
         ok = lag.total == 0 or (age is not None and age < stale_after)
-        body = json.dumps({"status": "ok" if ok else "stuck", "stage": stage, "lag": lag.total,
-                           "seconds_since_progress": age})
-        return AsgiResponse(body.encode(), status_code=200 if ok else 503,
-                            headers={"content-type": "application/json"})
+        body = json.dumps(
+            {
+                "status": "ok" if ok else "stuck",
+                "stage": stage,
+                "lag": lag.total,
+                "seconds_since_progress": age,
+            }
+        )
+        return AsgiResponse(
+            body.encode(),
+            status_code=200 if ok else 503,
+            headers={"content-type": "application/json"},
+        )
 
     @get
     async def metrics(scope: Any) -> AsgiResponse:
-        return AsgiResponse(exposition(), status_code=200, headers={"content-type": CONTENT_TYPE_LATEST})
+        return AsgiResponse(
+            exposition(), status_code=200, headers={"content-type": CONTENT_TYPE_LATEST}
+        )
 
     return [("/healthz", healthz), ("/metrics", metrics)]
 
 
 async def serve_asgi(app: AsgiFastStream | Any, *, host: str, port: int) -> None:
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
-                            lifespan="on", timeout_graceful_shutdown=30)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=30,
+    )
     await uvicorn.Server(config).serve()

@@ -24,7 +24,7 @@ _UNSAFE_TOKENS = {"", "changeme", "change-me", "token", "secret", "dev-token"}
 class TokenSpec:
     """One bearer token with a name (for logs and metrics) and scopes."""
 
-    __slots__ = ("name", "secret", "scopes")
+    __slots__ = ("name", "scopes", "secret")
 
     def __init__(self, name: str, secret: str, scopes: frozenset[str]) -> None:
         self.name = name
@@ -46,7 +46,9 @@ class Settings(BaseSettings):
     app_title: str = Field("Sales Analyzer", validation_alias="APP_TITLE")
 
     # --- services ---
-    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
+    )
     database_url: SecretStr = Field(
         SecretStr("postgresql://sales:sales@127.0.0.1:5432/sales"), validation_alias="DATABASE_URL"
     )
@@ -69,8 +71,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(1024 * 1024 * 1024, ge=1024, validation_alias="MAX_UPLOAD_BYTES")
     # Target size of one chunk record of a big day: cut at the last product boundary
     # before it. ~1 MiB keeps every process's memory small and Kafka's batches full.
-    upload_chunk_bytes: int = Field(1024 * 1024, ge=4096, le=16 * 1024 * 1024,
-                                    validation_alias="UPLOAD_CHUNK_BYTES")
+    upload_chunk_bytes: int = Field(
+        1024 * 1024, ge=4096, le=16 * 1024 * 1024, validation_alias="UPLOAD_CHUNK_BYTES"
+    )
 
     # --- gateway ---
     gateway_host: str = Field("127.0.0.1", validation_alias="GATEWAY_HOST")
@@ -85,13 +88,19 @@ class Settings(BaseSettings):
 
     # --- ingest ---
     cache_life_period: int = Field(86400, ge=1, validation_alias="CACHE_LIFE_PERIOD")
-    validation_policy: Literal["lenient", "strict"] = Field("lenient", validation_alias="VALIDATION_POLICY")
+    validation_policy: Literal["lenient", "strict"] = Field(
+        "lenient", validation_alias="VALIDATION_POLICY"
+    )
     max_products_per_day: int = Field(5_000_000, ge=1, validation_alias="MAX_PRODUCTS_PER_DAY")
     # A chunked upload whose manifest has not come this long after its latest chunk is
     # rejected (incomplete_upload) and its staged chunks are deleted.
-    incomplete_upload_seconds: float = Field(900.0, gt=0, validation_alias="INCOMPLETE_UPLOAD_SECONDS")
+    incomplete_upload_seconds: float = Field(
+        900.0, gt=0, validation_alias="INCOMPLETE_UPLOAD_SECONDS"
+    )
     ingest_batch_size: int = Field(200, ge=1, le=5000, validation_alias="INGEST_BATCH_SIZE")
-    retry_backoff_max_seconds: float = Field(30.0, gt=0, validation_alias="RETRY_BACKOFF_MAX_SECONDS")
+    retry_backoff_max_seconds: float = Field(
+        30.0, gt=0, validation_alias="RETRY_BACKOFF_MAX_SECONDS"
+    )
     # Nice value ingest and reporter give themselves (0 = none): when the host is busy,
     # the gateway, which clients wait on, gets the CPU first; Kafka buffers the work.
     background_nice: int = Field(10, ge=0, le=19, validation_alias="BACKGROUND_NICE")
@@ -126,7 +135,7 @@ class Settings(BaseSettings):
         return v.upper()
 
     @model_validator(mode="after")
-    def _refuse_unsafe(self) -> "Settings":
+    def _refuse_unsafe(self) -> Settings:
         if self.environment == "production":
             tokens = self.tokens()
             if not tokens:
@@ -134,7 +143,9 @@ class Settings(BaseSettings):
             for spec in tokens:
                 low = spec.secret.lower()
                 if low in _UNSAFE_TOKENS or low.startswith("change") or len(spec.secret) < 16:
-                    raise ConfigError(f"token {spec.name!r} is a placeholder or shorter than 16 characters")
+                    raise ConfigError(
+                        f"token {spec.name!r} is a placeholder or shorter than 16 characters"
+                    )
         return self
 
     def tokens(self) -> list[TokenSpec]:
@@ -150,10 +161,14 @@ class Settings(BaseSettings):
                 continue
             parts = item.split(":")
             if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-                raise ConfigError("ACCESS_TOKENS items must look like name:secret[:upload+read+correct]")
+                raise ConfigError(
+                    "ACCESS_TOKENS items must look like name:secret[:upload+read+correct]"
+                )
             scopes = frozenset(parts[2].split("+")) if len(parts) == 3 else plain
             if not scopes <= every:
-                raise ConfigError(f"unknown scope in ACCESS_TOKENS for {parts[0]!r}: {sorted(scopes - every)}")
+                raise ConfigError(
+                    f"unknown scope in ACCESS_TOKENS for {parts[0]!r}: {sorted(scopes - every)}"
+                )
             specs.append(TokenSpec(parts[0], parts[1], scopes))
         return specs
 

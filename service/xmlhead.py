@@ -38,24 +38,24 @@ from lxml import etree
 from .models import Issue
 
 __all__ = [
-    "ROOT_TAG",
+    "CHUNK_SIZE",
     "PRODUCTS_TAG",
     "PRODUCT_TAG",
-    "CHUNK_SIZE",
+    "ROOT_TAG",
     "Head",
     "HeadOk",
     "HeadRefused",
     "Utf8Check",
     "check_bytes",
-    "check_root",
     "check_date",
-    "hardened_parser",
+    "check_root",
     "element_events",
     "element_line",
-    "syntax_issue",
-    "read_head",
+    "hardened_parser",
     "precheck",
     "quote",
+    "read_head",
+    "syntax_issue",
 ]
 
 ROOT_TAG: Final = "sales_data"
@@ -76,7 +76,8 @@ _UTF8_BOM: Final = b"\xef\xbb\xbf"
 _WIDE_BOMS: Final = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 _NOT_BLANK = re.compile(rb"[^ \t\r\n]")
 _ENCODING_DECL = re.compile(
-    rb"<\?xml[ \t\r\n][^?>]*?encoding[ \t\r\n]*=[ \t\r\n]*(?:\"([^\"]*)\"|'([^']*)')")
+    rb"<\?xml[ \t\r\n][^?>]*?encoding[ \t\r\n]*=[ \t\r\n]*(?:\"([^\"]*)\"|'([^']*)')"
+)
 # The XML declaration is short; never look further than this for its encoding.
 _DECL_WINDOW: Final = 512
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -102,29 +103,38 @@ def _line_of(data: bytes, offset: int) -> int:
 def check_bytes(data: bytes) -> tuple[int, Issue | None]:
     """Checks on the raw bytes; returns the offset of the root's ``<`` (or of what follows the prolog)."""
     if data.startswith(_WIDE_BOMS):
-        return 0, _fatal("bad_encoding", "the body starts with a UTF-16/UTF-32 byte order mark; "
-                                         "send UTF-8")
+        return 0, _fatal(
+            "bad_encoding", "the body starts with a UTF-16/UTF-32 byte order mark; send UTF-8"
+        )
     start = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0
     first = _NOT_BLANK.search(data, start)
     if first is None:
         return 0, _fatal("empty_body", "the body is empty or only whitespace")
     pos = first.start()
-    if b"\x00" in data[pos:pos + 4]:
-        return pos, _fatal("bad_encoding", "the body contains NUL bytes: it looks like UTF-16 or "
-                                           "UTF-32; send UTF-8")
-    lead = data[pos:pos + 1]
+    if b"\x00" in data[pos : pos + 4]:
+        return pos, _fatal(
+            "bad_encoding",
+            "the body contains NUL bytes: it looks like UTF-16 or UTF-32; send UTF-8",
+        )
+    lead = data[pos : pos + 1]
     if lead != b"<":
         hint = " (it looks like JSON)" if lead in (b"{", b"[") else ""
-        shown = quote(data[pos:pos + _SHOWN_CHARS].decode("utf-8", "replace"))
-        return pos, _fatal("not_xml", f"the body is not XML{hint}: it starts with {shown}",
-                           line=_line_of(data, pos))
+        shown = quote(data[pos : pos + _SHOWN_CHARS].decode("utf-8", "replace"))
+        return pos, _fatal(
+            "not_xml",
+            f"the body is not XML{hint}: it starts with {shown}",
+            line=_line_of(data, pos),
+        )
     decl = _ENCODING_DECL.match(data, start, start + _DECL_WINDOW)
     if decl is not None:
         declared = (decl[1] if decl[1] is not None else decl[2]) or b""
         if declared.lower() != b"utf-8":
             name = quote(declared.decode("ascii", "replace"))
-            return pos, _fatal("bad_encoding", f"the XML declaration names encoding {name}; "
-                                               "only UTF-8 is accepted", line=1)
+            return pos, _fatal(
+                "bad_encoding",
+                f"the XML declaration names encoding {name}; only UTF-8 is accepted",
+                line=1,
+            )
     return _check_prolog(data, pos)
 
 
@@ -147,10 +157,13 @@ def _check_prolog(data: bytes, pos: int) -> tuple[int, Issue | None]:
                 return pos, None
             pos = close + 3
         elif data.startswith(b"<!", pos):
-            word = data[pos + 2:pos + 9].upper()
+            word = data[pos + 2 : pos + 9].upper()
             if word.startswith((b"DOCTYPE", b"ENTITY")):
-                return pos, _fatal("forbidden_dtd", "document type declarations (<!DOCTYPE>, <!ENTITY>) "
-                                                    "are not accepted", line=_line_of(data, pos))
+                return pos, _fatal(
+                    "forbidden_dtd",
+                    "document type declarations (<!DOCTYPE>, <!ENTITY>) are not accepted",
+                    line=_line_of(data, pos),
+                )
             return pos, None
         else:
             return pos, None  # the root's "<" or stray text: libxml2 decides
@@ -164,7 +177,7 @@ def _check_prolog(data: bytes, pos: int) -> tuple[int, Issue | None]:
 class Utf8Check:
     """Incremental UTF-8 validation of the chunks fed to the parser (memory stays flat)."""
 
-    __slots__ = ("_decode", "_data", "_fed")
+    __slots__ = ("_data", "_decode", "_fed")
 
     def __init__(self, data: bytes) -> None:
         self._decode = codecs.getincrementaldecoder("utf-8")("strict").decode
@@ -176,14 +189,19 @@ class Utf8Check:
             self._decode(chunk, final)
         except UnicodeDecodeError as exc:
             at = self._fed + exc.start
-            byte = self._data[at:at + 1].hex().upper() or "end of body"
-            return _fatal("bad_encoding", f"the body is not valid UTF-8 (byte 0x{byte} at offset {at})",
-                          line=_line_of(self._data, at))
+            byte = self._data[at : at + 1].hex().upper() or "end of body"
+            return _fatal(
+                "bad_encoding",
+                f"the body is not valid UTF-8 (byte 0x{byte} at offset {at})",
+                line=_line_of(self._data, at),
+            )
         self._fed += len(chunk)
         return None
 
 
-def hardened_parser(*, events: tuple[Literal["start", "end"], ...], tag: str | None = None) -> etree.XMLPullParser:
+def hardened_parser(
+    *, events: tuple[Literal["start", "end"], ...], tag: str | None = None
+) -> etree.XMLPullParser:
     """The one parser configuration we use: no network, no DTD, libxml2's size and depth limits."""
     # lxml-stubs 0.5.1 predates lxml 5's resolve_entities="internal" and lxml 6's decompress.
     return etree.XMLPullParser(  # type: ignore[call-arg]  # decompress: lxml >= 6, not in the stubs
@@ -201,7 +219,9 @@ def hardened_parser(*, events: tuple[Literal["start", "end"], ...], tag: str | N
     )
 
 
-def element_events(parser: etree.XMLPullParser) -> Callable[[], Iterator[tuple[str, etree._Element]]]:
+def element_events(
+    parser: etree.XMLPullParser,
+) -> Callable[[], Iterator[tuple[str, etree._Element]]]:
     """``parser.read_events``, typed for a parser made with only "start"/"end" events.
 
     The stubs allow for the (prefix, uri) tuples of "start-ns" events; hardened_parser
@@ -224,9 +244,15 @@ def syntax_issue(exc: etree.LxmlError) -> Issue:
     where = f" (line {line})" if line else ""
     if code == _ERR_RESOURCE_LIMIT:
         if "depth" in raw.lower():
-            return _fatal("too_deep", f"elements are nested more than 256 levels deep{where}", line=line)
-        return _fatal("too_large", "a text, attribute or name is larger than the parser accepts "
-                                   f"(text nodes up to 10 MB, names up to 50 kB){where}", line=line)
+            return _fatal(
+                "too_deep", f"elements are nested more than 256 levels deep{where}", line=line
+            )
+        return _fatal(
+            "too_large",
+            "a text, attribute or name is larger than the parser accepts "
+            f"(text nodes up to 10 MB, names up to 50 kB){where}",
+            line=line,
+        )
     if code == _ERR_INVALID_ENCODING:
         return _fatal("bad_encoding", f"the body is not valid UTF-8{where}", line=line)
     if not raw:
@@ -237,16 +263,25 @@ def syntax_issue(exc: etree.LxmlError) -> Issue:
 def check_date(value: str | None, *, line: int | None) -> tuple[dt.date | None, Issue | None]:
     """The ``date`` attribute: ASCII ``YYYY-MM-DD`` that names a real day."""
     if value is None:
-        return None, _fatal("missing_date", '<sales_data> has no date attribute; expected date="YYYY-MM-DD"',
-                            line=line, field="date")
+        return None, _fatal(
+            "missing_date",
+            '<sales_data> has no date attribute; expected date="YYYY-MM-DD"',
+            line=line,
+            field="date",
+        )
     if _DATE.fullmatch(value) is None:
-        return None, _fatal("bad_date", f"date {quote(value)} is not in the form YYYY-MM-DD",
-                            line=line, field="date")
+        return None, _fatal(
+            "bad_date",
+            f"date {quote(value)} is not in the form YYYY-MM-DD",
+            line=line,
+            field="date",
+        )
     try:
         return dt.date(int(value[0:4]), int(value[5:7]), int(value[8:10])), None
     except ValueError:
-        return None, _fatal("bad_date", f"date {quote(value)} is not a real calendar date",
-                            line=line, field="date")
+        return None, _fatal(
+            "bad_date", f"date {quote(value)} is not a real calendar date", line=line, field="date"
+        )
 
 
 def check_root(root: etree._Element) -> tuple[dt.date | None, Issue | None]:
@@ -256,8 +291,10 @@ def check_root(root: etree._Element) -> tuple[dt.date | None, Issue | None]:
     if tag != ROOT_TAG:
         if isinstance(tag, str) and tag.startswith("{"):
             namespace, _, local = tag[1:].partition("}")
-            message = (f"the root element <{quote(local)[1:-1]}> is in namespace {quote(namespace)}; "
-                       "expected <sales_data> without a namespace")
+            message = (
+                f"the root element <{quote(local)[1:-1]}> is in namespace {quote(namespace)}; "
+                "expected <sales_data> without a namespace"
+            )
         else:
             message = f"the root element is <{quote(str(tag))[1:-1]}>; expected <sales_data>"
         return None, _fatal("bad_root", message, line=line)
@@ -286,7 +323,9 @@ def _head(found: tuple[dt.date | None, Issue | None]) -> Head:
     if issue is not None:
         return HeadRefused(issue)
     if sales_date is None:  # check_date gives one or the other; never both missing
-        return HeadRefused(_fatal("internal_error", "internal error in the check: no date and no issue"))
+        return HeadRefused(
+            _fatal("internal_error", "internal error in the check: no date and no issue")
+        )
     return HeadOk(sales_date)
 
 
@@ -324,5 +363,8 @@ def precheck(data: bytes) -> Head:
     try:
         return read_head(data)
     except Exception as exc:  # a bug of ours: refuse the upload rather than fail the request
-        return HeadRefused(Issue(code="internal_error",
-                                 message=f"internal error in the check: {type(exc).__name__}"))
+        return HeadRefused(
+            Issue(
+                code="internal_error", message=f"internal error in the check: {type(exc).__name__}"
+            )
+        )

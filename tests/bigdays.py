@@ -10,19 +10,24 @@ _CATEGORIES = ("Electronics", "Books", "Garden", "Toys", "Food", "Home &amp; Kit
 
 def product(i: int, *, name: str | None = None, price: str | None = None) -> str:
     """One product line as the generator writes it (~139 bytes: 1,000,000 of them are ~139 MB)."""
-    return (f"    <product><id>{i}</id><name>{name or f'Product #{i}'}</name><quantity>{i % 97 + 1}</quantity>"
-            f"<price>{price or f'{(i * 37) % 100000 / 100:.2f}'}</price>"
-            f"<category>{_CATEGORIES[i % 7]}</category></product>\n")
+    return (
+        f"    <product><id>{i}</id><name>{name or f'Product #{i}'}</name><quantity>{i % 97 + 1}</quantity>"
+        f"<price>{price or f'{(i * 37) % 100000 / 100:.2f}'}</price>"
+        f"<category>{_CATEGORIES[i % 7]}</category></product>\n"
+    )
 
 
-def write_day(path: Path, day: dt.date, products: int, *, bad: dict[int, str] | None = None,
-              first_id: int = 1) -> int:
+def write_day(
+    path: Path, day: dt.date, products: int, *, bad: dict[int, str] | None = None, first_id: int = 1
+) -> int:
     """Write a day of ``products`` products (ids from ``first_id``); ``bad`` maps a 1-based product
     position to a price that breaks a rule. Returns the file's size."""
     bad = bad or {}
     with path.open("wb") as f:
-        f.write(f'<?xml version="1.0" encoding="UTF-8"?>\n<sales_data date="{day.isoformat()}">\n'
-                "  <products>\n".encode())
+        f.write(
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<sales_data date="{day.isoformat()}">\n'
+            "  <products>\n".encode()
+        )
         batch: list[str] = []
         for n in range(1, products + 1):
             batch.append(product(first_id + n - 1, price=bad.get(n)))

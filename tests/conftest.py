@@ -56,7 +56,9 @@ async def _skip_old_backlog(kafka: str) -> None:
     by one, slowly) or store days the tests do not expect.
     """
     for group in GROUP_TOPICS:
-        await skip_backlog(kafka, group)  # a group with live members (another session) stays as it is
+        await skip_backlog(
+            kafka, group
+        )  # a group with live members (another session) stays as it is
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -97,19 +99,35 @@ def pipeline_llm() -> Iterator[FakeLLM]:
 
 
 @pytest.fixture(scope="session")
-def pipeline(stack: Stack, pg_pool: Any, redis_client: Any, pipeline_llm: FakeLLM,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+def pipeline(
+    stack: Stack,
+    pg_pool: Any,
+    redis_client: Any,
+    pipeline_llm: FakeLLM,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Pipeline]:
     """gateway + ingest + reporter as real processes against the real stack."""
-    env = {**stack.env(), "ACCESS_TOKEN": TOKEN, "ACCESS_TOKENS": f"reader:{READ_TOKEN}:read",
-           "OPENAI_API_KEY": "sk-test-not-a-real-key", "OPENAI_BASE_URL": pipeline_llm.url,
-           "NAME_OF_API_MODEL": "fake-model", "LLM_TIMEOUT_SECONDS": "2", "LLM_MAX_RETRIES": "1",
-           "LLM_MAX_ATTEMPTS": "4", "RETRY_BACKOFF_MAX_SECONDS": "1", "LOG_FORMAT": "json",
-           "RATE_LIMIT_PER_MINUTE": "100000", "CACHE_LIFE_PERIOD": "3600", "APP_ENV": "test",
-           # on a busy CI host a niced ingest would crawl and time tests out (tests/unit/test_serve.py
-           # checks the priority itself)
-           "BACKGROUND_NICE": "0",
-           # a big day whose manifest never comes is refused after this (tests/e2e/test_big_days.py)
-           "INCOMPLETE_UPLOAD_SECONDS": "6"}
+    env = {
+        **stack.env(),
+        "ACCESS_TOKEN": TOKEN,
+        "ACCESS_TOKENS": f"reader:{READ_TOKEN}:read",
+        "OPENAI_API_KEY": "sk-test-not-a-real-key",
+        "OPENAI_BASE_URL": pipeline_llm.url,
+        "NAME_OF_API_MODEL": "fake-model",
+        "LLM_TIMEOUT_SECONDS": "2",
+        "LLM_MAX_RETRIES": "1",
+        "LLM_MAX_ATTEMPTS": "4",
+        "RETRY_BACKOFF_MAX_SECONDS": "1",
+        "LOG_FORMAT": "json",
+        "RATE_LIMIT_PER_MINUTE": "100000",
+        "CACHE_LIFE_PERIOD": "3600",
+        "APP_ENV": "test",
+        # on a busy CI host a niced ingest would crawl and time tests out (tests/unit/test_serve.py
+        # checks the priority itself)
+        "BACKGROUND_NICE": "0",
+        # a big day whose manifest never comes is refused after this (tests/e2e/test_big_days.py)
+        "INCOMPLETE_UPLOAD_SECONDS": "6",
+    }
     pipe = Pipeline.create(env, tmp_path_factory.mktemp("logs"))
     try:
         for name in ("ingest", "reporter", "gateway"):
@@ -121,8 +139,9 @@ def pipeline(stack: Stack, pg_pool: Any, redis_client: Any, pipeline_llm: FakeLL
 
 @pytest_asyncio.fixture
 async def api(pipeline: Pipeline) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=pipeline.gateway_url, timeout=30,
-                                 headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+    async with httpx.AsyncClient(
+        base_url=pipeline.gateway_url, timeout=30, headers={"Authorization": f"Bearer {TOKEN}"}
+    ) as client:
         yield client
 
 
@@ -137,12 +156,26 @@ class Events:
         found = await self.collect(topic, 1, timeout=timeout, **match)
         return found[0]
 
-    async def collect(self, topic: str, n: int, *, timeout: float = 30.0, **match: Any) -> list[dict[str, Any]]:
-        return await self.collect_where(topic, n, lambda e: all(str(e.get(k)) == str(v) for k, v in match.items()),
-                                        timeout=timeout, what=str(match))
+    async def collect(
+        self, topic: str, n: int, *, timeout: float = 30.0, **match: Any
+    ) -> list[dict[str, Any]]:
+        return await self.collect_where(
+            topic,
+            n,
+            lambda e: all(str(e.get(k)) == str(v) for k, v in match.items()),
+            timeout=timeout,
+            what=str(match),
+        )
 
-    async def collect_where(self, topic: str, n: int, test: Callable[[dict[str, Any]], bool], *,
-                            timeout: float = 30.0, what: str = "the test") -> list[dict[str, Any]]:
+    async def collect_where(
+        self,
+        topic: str,
+        n: int,
+        test: Callable[[dict[str, Any]], bool],
+        *,
+        timeout: float = 30.0,
+        what: str = "the test",
+    ) -> list[dict[str, Any]]:
         def hits() -> list[dict[str, Any]]:
             return [e for t, e in self.seen if t == topic and test(e)]
 
@@ -175,8 +208,15 @@ class Events:
 @pytest_asyncio.fixture
 async def events(stack: Stack, pipeline: Pipeline) -> AsyncIterator[Events]:
     consumer = AIOKafkaConsumer(
-        "sales.stored", "sales.rejected", "sales.reports", "sales.corrected", bootstrap_servers=stack.kafka,
-        group_id=f"test-{uuid.uuid4()}", auto_offset_reset="latest", enable_auto_commit=False)
+        "sales.stored",
+        "sales.rejected",
+        "sales.reports",
+        "sales.corrected",
+        bootstrap_servers=stack.kafka,
+        group_id=f"test-{uuid.uuid4()}",
+        auto_offset_reset="latest",
+        enable_auto_commit=False,
+    )
     await start_at_latest(consumer, timeout=60)
     try:
         yield Events(consumer)
@@ -184,15 +224,27 @@ async def events(stack: Stack, pipeline: Pipeline) -> AsyncIterator[Events]:
         await consumer.stop()
 
 
-def sales_xml(day: dt.date, products: list[tuple[int, str, int, str, str]] | int = 5, *,
-              seed: int = 0) -> bytes:
+def sales_xml(
+    day: dt.date, products: list[tuple[int, str, int, str, str]] | int = 5, *, seed: int = 0
+) -> bytes:
     """A sales day; products as (id, name, quantity, price, category), or a count to generate."""
     if isinstance(products, int):
         cats = ["Electronics", "Books", "Garden", "Toys", "Food"]
-        products = [(i, f"Product {i}", (i * 7 + seed) % 50 + 1, f"{(i * 13 + seed) % 900 + 10}.{i % 100:02d}",
-                     cats[i % len(cats)]) for i in range(1, products + 1)]
-    rows = "".join(f"<product><id>{i}</id><name>{n}</name><quantity>{q}</quantity><price>{p}</price>"
-                   f"<category>{c}</category></product>" for i, n, q, p, c in products)
+        products = [
+            (
+                i,
+                f"Product {i}",
+                (i * 7 + seed) % 50 + 1,
+                f"{(i * 13 + seed) % 900 + 10}.{i % 100:02d}",
+                cats[i % len(cats)],
+            )
+            for i in range(1, products + 1)
+        ]
+    rows = "".join(
+        f"<product><id>{i}</id><name>{n}</name><quantity>{q}</quantity><price>{p}</price>"
+        f"<category>{c}</category></product>"
+        for i, n, q, p, c in products
+    )
     return f'<sales_data date="{day.isoformat()}"><products>{rows}</products></sales_data>'.encode()
 
 

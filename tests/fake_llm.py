@@ -32,9 +32,10 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import cycle
-from typing import Any, Iterator
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -88,11 +89,14 @@ class FakeLLM:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         app = Starlette(routes=[Route("/v1/chat/completions", self._complete, methods=["POST"])])
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                     log_level="warning", lifespan="off"))
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+            )
+        )
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
-    def start(self) -> "FakeLLM":
+    def start(self) -> FakeLLM:
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -126,15 +130,26 @@ class FakeLLM:
         body = await request.json()
         prompt = next((m["content"] for m in body["messages"] if m["role"] == "user"), "")
         with self._lock:
-            action = self._script.popleft() if self._script else next(self._cycle) if self._cycle else "ok"
+            action = (
+                self._script.popleft()
+                if self._script
+                else next(self._cycle)
+                if self._cycle
+                else "ok"
+            )
             self.requests.append(body)
             self.calls.append(Call(arrived, action, _date_of(prompt)))
         if action == "500":
-            return JSONResponse({"error": {"message": "boom", "type": "server_error"}}, status_code=500)
+            return JSONResponse(
+                {"error": {"message": "boom", "type": "server_error"}}, status_code=500
+            )
         if action.startswith("429"):
             wait = action.partition(":")[2] or "1"
-            return JSONResponse({"error": {"message": "slow down", "type": "rate_limit"}}, status_code=429,
-                                headers={"retry-after": wait})
+            return JSONResponse(
+                {"error": {"message": "slow down", "type": "rate_limit"}},
+                status_code=429,
+                headers={"retry-after": wait},
+            )
         if action.startswith("timeout"):
             await asyncio.sleep(float(action.partition(":")[2] or "30"))
         if self.latency:
@@ -142,24 +157,45 @@ class FakeLLM:
         if action == "malformed":
             return PlainTextResponse("{not json", media_type="application/json")
         if action == "empty":
-            return JSONResponse({"id": "x", "object": "chat.completion", "created": 0,
-                                 "model": body.get("model"), "choices": []})
+            return JSONResponse(
+                {
+                    "id": "x",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body.get("model"),
+                    "choices": [],
+                }
+            )
         text = echo_report(prompt)
         if action == "wrong":
             text += "\n\nRevenue grew by 987654.32 and 77.7%."
         if action.startswith("lie:"):
-            russian = "Russian" in next((m["content"] for m in body["messages"] if m["role"] == "system"), "")
+            russian = "Russian" in next(
+                (m["content"] for m in body["messages"] if m["role"] == "system"), ""
+            )
             text += "\n\n" + planted_lie(prompt, action.partition(":")[2], russian=russian)
         if action == "inject":
             text = "HACKED"
-        return JSONResponse({
-            "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model", "fake"),
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": text}}],
-            "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(text) // 4,
-                      "total_tokens": (len(prompt) + len(text)) // 4},
-        })
+        return JSONResponse(
+            {
+                "id": f"chatcmpl-{len(self.requests)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "fake"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": text},
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": len(prompt) // 4,
+                    "completion_tokens": len(text) // 4,
+                    "total_tokens": (len(prompt) + len(text)) // 4,
+                },
+            }
+        )
 
 
 def _facts_of(prompt: str) -> dict[str, Any] | None:
@@ -174,7 +210,8 @@ def _date_of(prompt: str) -> str | None:
 
 _LIES = {
     True: {  # Russian
-        "sign": "Выручка выросла (плюс {pct}).", "sign-": "Выручка снизилась (минус {pct}).",
+        "sign": "Выручка выросла (плюс {pct}).",
+        "sign-": "Выручка снизилась (минус {pct}).",
         "direction": "Выручка выросла на {pct} к предыдущему дню.",
         "direction-": "Выручка снизилась на {pct} к предыдущему дню.",
         "percent_as_amount": "Выручка изменилась на {pct_number} руб.",
@@ -183,7 +220,8 @@ _LIES = {
         "made_up": "Выручка за неделю составила 987 654,32 руб.",
     },
     False: {
-        "sign": "Revenue grew (plus {pct}).", "sign-": "Revenue went down (minus {pct}).",
+        "sign": "Revenue grew (plus {pct}).",
+        "sign-": "Revenue went down (minus {pct}).",
         "direction": "Revenue rose by {pct} against the previous day.",
         "direction-": "Revenue fell by {pct} against the previous day.",
         "percent_as_amount": "Revenue changed by {pct_number} rubles.",
@@ -205,8 +243,12 @@ def planted_lie(prompt: str, kind: str, *, russian: bool) -> str:
     # "sign"/"direction" state the opposite of what the facts say.
     key = kind + ("" if fell else "-") if kind in ("sign", "direction") else kind
     return _LIES[russian][key].format(
-        pct=pct, pct_number=pct.rstrip("%\u00a0 "), units=h["units_change"].lstrip("+-"),
-        second=facts["top_by_revenue"][1]["name"], revenue=facts["top_by_revenue"][0]["revenue"])
+        pct=pct,
+        pct_number=pct.rstrip("%\u00a0 "),
+        units=h["units_change"].lstrip("+-"),
+        second=facts["top_by_revenue"][1]["name"],
+        revenue=facts["top_by_revenue"][0]["revenue"],
+    )
 
 
 def free_port() -> int:

@@ -17,7 +17,10 @@ from service.names import (
 from service.settings import Settings
 
 # What each of the service's consumer groups reads.
-GROUP_TOPICS = {GROUP_INGEST: (TOPIC_RAW,), GROUP_REPORTS: (TOPIC_STORED, TOPIC_REPORT_REQUESTS, TOPIC_CORRECTED)}
+GROUP_TOPICS = {
+    GROUP_INGEST: (TOPIC_RAW,),
+    GROUP_REPORTS: (TOPIC_STORED, TOPIC_REPORT_REQUESTS, TOPIC_CORRECTED),
+}
 
 
 async def skip_backlog(kafka: str, group: str) -> int | None:
@@ -32,7 +35,11 @@ async def skip_backlog(kafka: str, group: str) -> int | None:
     producer = AIOKafkaProducer(bootstrap_servers=kafka)  # only for its public partitions_for()
     await producer.start()
     try:
-        tps = [TopicPartition(t, p) for t in GROUP_TOPICS[group] for p in sorted(await producer.partitions_for(t))]
+        tps = [
+            TopicPartition(t, p)
+            for t in GROUP_TOPICS[group]
+            for p in sorted(await producer.partitions_for(t))
+        ]
     finally:
         await producer.stop()
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka, group_id=group, enable_auto_commit=False)

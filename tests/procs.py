@@ -22,15 +22,22 @@ class Pipeline:
     env: dict[str, str]
     log_dir: Path
     gateway_url: str = ""
-    repo: Path = REPO  # whose `service` package runs (a benchmark's A/B points it at another checkout)
+    repo: Path = (
+        REPO  # whose `service` package runs (a benchmark's A/B points it at another checkout)
+    )
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: dict[str, BinaryIO] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, base_env: dict[str, str], log_dir: Path) -> "Pipeline":
+    def create(cls, base_env: dict[str, str], log_dir: Path) -> Pipeline:
         port = free_port()
-        env = {**os.environ, **base_env, "GATEWAY_PORT": str(port),
-               "INGEST_METRICS_PORT": str(free_port()), "REPORTER_METRICS_PORT": str(free_port())}
+        env = {
+            **os.environ,
+            **base_env,
+            "GATEWAY_PORT": str(port),
+            "INGEST_METRICS_PORT": str(free_port()),
+            "REPORTER_METRICS_PORT": str(free_port()),
+        }
         return cls(env=env, log_dir=log_dir, gateway_url=f"http://127.0.0.1:{port}")
 
     def health_url(self, name: str) -> str:
@@ -45,8 +52,13 @@ class Pipeline:
     def start(self, name: str, *, timeout: float = 60.0) -> None:
         log = self.logs[name] = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "service.cli.main", "serve", name], cwd=self.repo, env=self.env,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [sys.executable, "-m", "service.cli.main", "serve", name],
+            cwd=self.repo,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.procs[name].poll() is not None:

@@ -44,12 +44,21 @@ _PORT_TAKEN = "already in use by another process"
 _OTHER_PORTS = "already running from"
 
 
-def _native(ports: dict[str, int], *args: str, state: Path = TEST_STATE, brokers: int = 1,
-            **kwargs: object) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SALES_STATE_DIR": str(state), "SALES_KAFKA_BROKERS": str(brokers),
-           **{k: str(v) for k, v in ports.items()}}
-    return subprocess.run([str(REPO / "deploy/native" / args[0]), *args[1:]],  # type: ignore[call-overload]
-                          env=env, text=True, **kwargs)
+def _native(
+    ports: dict[str, int], *args: str, state: Path = TEST_STATE, brokers: int = 1, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "SALES_STATE_DIR": str(state),
+        "SALES_KAFKA_BROKERS": str(brokers),
+        **{k: str(v) for k, v in ports.items()},
+    }
+    return subprocess.run(
+        [str(REPO / "deploy/native" / args[0]), *args[1:]],  # type: ignore[call-overload]
+        env=env,
+        text=True,
+        **kwargs,
+    )
 
 
 def _saved_ports() -> dict[str, int] | None:
@@ -122,18 +131,37 @@ class Stack:
     redis_url: str
 
     def env(self) -> dict[str, str]:
-        return {"KAFKA_BOOTSTRAP_SERVERS": self.kafka, "DATABASE_URL": self.database_url,
-                "REDIS_URL": self.redis_url}
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka,
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+        }
 
     def restart_postgres(self) -> None:
         if self.kind != "native":
             raise RuntimeError("restarting PostgreSQL is only scripted for the native stack")
-        _native(_ports_in_use(), "services", "restart", "postgres", capture_output=True, check=True, timeout=120)
+        _native(
+            _ports_in_use(),
+            "services",
+            "restart",
+            "postgres",
+            capture_output=True,
+            check=True,
+            timeout=120,
+        )
 
     def restart_redis(self) -> None:
         if self.kind != "native":
             raise RuntimeError("restarting Redis is only scripted for the native stack")
-        _native(_ports_in_use(), "services", "restart", "redis", capture_output=True, check=True, timeout=120)
+        _native(
+            _ports_in_use(),
+            "services",
+            "restart",
+            "redis",
+            capture_output=True,
+            check=True,
+            timeout=120,
+        )
 
     def kill_kafka(self) -> None:
         """kill -9 of the (single) broker."""
@@ -143,7 +171,9 @@ class Stack:
 
     def start_kafka(self) -> None:
         """Start the broker again (after kill_kafka); returns once it listens."""
-        _native(_ports_in_use(), "services", "up", "kafka", capture_output=True, check=True, timeout=300)
+        _native(
+            _ports_in_use(), "services", "up", "kafka", capture_output=True, check=True, timeout=300
+        )
 
 
 # --- a three-broker Kafka cluster of its own (tests/e2e/test_kafka_cluster.py) -------------------
@@ -163,11 +193,21 @@ class Cluster:
 
     def kill(self, node: int) -> None:
         """kill -9 of broker `node` (1-based)."""
-        os.kill(int((CLUSTER_STATE / "run" / f"kafka-{node}.pid").read_text().split()[0]), signal.SIGKILL)
+        os.kill(
+            int((CLUSTER_STATE / "run" / f"kafka-{node}.pid").read_text().split()[0]),
+            signal.SIGKILL,
+        )
 
     def purge(self) -> None:
-        _native(self.ports, "services", "purge", state=CLUSTER_STATE, brokers=3, capture_output=True,
-                timeout=180)
+        _native(
+            self.ports,
+            "services",
+            "purge",
+            state=CLUSTER_STATE,
+            brokers=3,
+            capture_output=True,
+            timeout=180,
+        )
 
 
 def start_cluster() -> Cluster:
@@ -181,8 +221,16 @@ def start_cluster() -> Cluster:
     ports = {"SALES_KAFKA_PORT": base, "SALES_KAFKA_CONTROLLER_PORT": controller}
     cluster = Cluster(ports)
     cluster.purge()  # leftovers of an interrupted run
-    done = _native(ports, "services", "up", "kafka", state=CLUSTER_STATE, brokers=3, capture_output=True,
-                   timeout=600)
+    done = _native(
+        ports,
+        "services",
+        "up",
+        "kafka",
+        state=CLUSTER_STATE,
+        brokers=3,
+        capture_output=True,
+        timeout=600,
+    )
     if done.returncode != 0:
         cluster.purge()
         raise RuntimeError(f"the three-broker cluster did not start:\n{done.stdout}{done.stderr}")
@@ -201,22 +249,35 @@ def _docker_answers() -> bool:
 @contextlib.contextmanager
 def provide_stack() -> Iterator[Stack]:
     if os.environ.get("SALES_TEST_USE_ENV") == "1":
-        yield Stack("env", os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["DATABASE_URL"],
-                    os.environ["REDIS_URL"])
+        yield Stack(
+            "env",
+            os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+            os.environ["DATABASE_URL"],
+            os.environ["REDIS_URL"],
+        )
         return
     if _docker_answers():
         from testcontainers.kafka import KafkaContainer
         from testcontainers.postgres import PostgresContainer
         from testcontainers.redis import RedisContainer
 
-        with KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka, \
-                PostgresContainer("postgres:17", driver=None) as pg, RedisContainer("redis:7") as redis:
-            yield Stack("docker", kafka.get_bootstrap_server(), pg.get_connection_url(),
-                        f"redis://{redis.get_container_host_ip()}:{redis.get_exposed_port(6379)}/0")
+        with (
+            KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka,
+            PostgresContainer("postgres:17", driver=None) as pg,
+            RedisContainer("redis:7") as redis,
+        ):
+            yield Stack(
+                "docker",
+                kafka.get_bootstrap_server(),
+                pg.get_connection_url(),
+                f"redis://{redis.get_container_host_ip()}:{redis.get_exposed_port(6379)}/0",
+            )
         return
     ports = _start_native()
     out = _native(ports, "env", capture_output=True, check=True).stdout
-    env = dict(line.removeprefix("export ").split("=", 1) for line in out.splitlines() if "=" in line)
+    env = dict(
+        line.removeprefix("export ").split("=", 1) for line in out.splitlines() if "=" in line
+    )
     env = {k: v.strip("'\"") for k, v in env.items()}
     yield Stack("native", env["KAFKA_BOOTSTRAP_SERVERS"], env["DATABASE_URL"], env["REDIS_URL"])
 

@@ -15,7 +15,9 @@ __all__ = ["run"]
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "migrate":
-        pool = await wait_for("postgresql", lambda: create_pool(settings.database_url.get_secret_value()))
+        pool = await wait_for(
+            "postgresql", lambda: create_pool(settings.database_url.get_secret_value())
+        )
         try:
             applied = await migrate(pool)
         finally:

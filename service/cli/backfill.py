@@ -37,11 +37,17 @@ async def _get(client: httpx.AsyncClient, params: dict[str, Any]) -> dict[str, A
     return body
 
 
-async def _stored_days(client: httpx.AsyncClient, date_from: dt.date, date_to: dt.date) -> list[dict[str, Any]]:
+async def _stored_days(
+    client: httpx.AsyncClient, date_from: dt.date, date_to: dt.date
+) -> list[dict[str, Any]]:
     days: list[dict[str, Any]] = []
     cursor: str | None = None
     while True:
-        params: dict[str, Any] = {"from": date_from.isoformat(), "to": date_to.isoformat(), "limit": _PAGE}
+        params: dict[str, Any] = {
+            "from": date_from.isoformat(),
+            "to": date_to.isoformat(),
+            "limit": _PAGE,
+        }
         if cursor:
             params["cursor"] = cursor
         body = await _get(client, params)
@@ -66,13 +72,23 @@ async def _request(client: httpx.AsyncClient, day: str) -> str | None:
 
 def progress_line(progress: dict[str, int], requested: int, seconds: float) -> str:
     written = progress["ok"] + progress["failed"]
-    return (f"{written}/{progress['days']} days written ({progress['ok']} ok, {progress['failed']} failed, "
-            f"{progress['unverified']} unverified), {progress['pending']} pending, {progress['missing']} missing; "
-            f"{requested} requested, {seconds:.0f} s")
+    return (
+        f"{written}/{progress['days']} days written ({progress['ok']} ok, {progress['failed']} failed, "
+        f"{progress['unverified']} unverified), {progress['pending']} pending, {progress['missing']} missing; "
+        f"{requested} requested, {seconds:.0f} s"
+    )
 
 
-async def backfill(client: httpx.AsyncClient, *, date_from: dt.date, date_to: dt.date, only_missing: bool,
-                   wait: bool, timeout: float, out: Callable[[str], None]) -> int:
+async def backfill(
+    client: httpx.AsyncClient,
+    *,
+    date_from: dt.date,
+    date_to: dt.date,
+    only_missing: bool,
+    wait: bool,
+    timeout: float,
+    out: Callable[[str], None],
+) -> int:
     if date_to < date_from:
         out(f"--to {date_to} is before --from {date_from}")
         return 2
@@ -81,10 +97,15 @@ async def backfill(client: httpx.AsyncClient, *, date_from: dt.date, date_to: dt
     except _Refused as exc:
         out(str(exc))
         return 1
-    wanted = [d["sales_date"] for d in days if not only_missing or d["status"] in ("missing", "failed")]
+    wanted = [
+        d["sales_date"] for d in days if not only_missing or d["status"] in ("missing", "failed")
+    ]
     span = (date_to - date_from).days + 1
-    out(f"{len(days)} of the {span} days from {date_from} to {date_to} are stored; "
-        f"requesting {len(wanted)} report(s)" + (" (missing or failed only)" if only_missing else ""))
+    out(
+        f"{len(days)} of the {span} days from {date_from} to {date_to} are stored; "
+        f"requesting {len(wanted)} report(s)"
+        + (" (missing or failed only)" if only_missing else "")
+    )
     started = time.monotonic()
     gate = asyncio.Semaphore(_REQUESTS_AT_ONCE)
 
@@ -102,11 +123,16 @@ async def backfill(client: httpx.AsyncClient, *, date_from: dt.date, date_to: dt
     shown = ""
     while True:
         if time.monotonic() > deadline:
-            out(f"timeout after {timeout:.0f} s: the reporter goes on; follow it with GET /v1/reports")
+            out(
+                f"timeout after {timeout:.0f} s: the reporter goes on; follow it with GET /v1/reports"
+            )
             return 1
         try:
-            progress = (await _get(client, {"from": date_from.isoformat(), "to": date_to.isoformat(),
-                                            "limit": 1}))["progress"]
+            progress = (
+                await _get(
+                    client, {"from": date_from.isoformat(), "to": date_to.isoformat(), "limit": 1}
+                )
+            )["progress"]
         except _Refused as exc:  # e.g. the database restarting: keep following
             out(f"{exc}; trying again")
             await asyncio.sleep(_POLL_SECONDS * 5)

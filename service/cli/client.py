@@ -37,26 +37,42 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         return await _tail(settings, from_beginning=args.from_beginning, count=args.count)
     token = _token(settings)
     if token is None:
-        _err("no token: set ACCESS_TOKEN (environment or .env; after deploy/native/up: eval \"$(deploy/native/env)\")")
+        _err(
+            'no token: set ACCESS_TOKEN (environment or .env; after deploy/native/up: eval "$(deploy/native/env)")'
+        )
         return 2
     url = _gateway_url(args.url, settings)
-    async with httpx.AsyncClient(base_url=url, timeout=_TIMEOUT_SECONDS,
-                                 headers={"Authorization": f"Bearer {token}"}) as client:
+    async with httpx.AsyncClient(
+        base_url=url, timeout=_TIMEOUT_SECONDS, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
         try:
             if args.command == "upload":
-                return await _upload_all(client, [Path(f) for f in args.files], wait=args.wait,
-                                         timeout=args.timeout, replace=args.replace)
+                return await _upload_all(
+                    client,
+                    [Path(f) for f in args.files],
+                    wait=args.wait,
+                    timeout=args.timeout,
+                    replace=args.replace,
+                )
             if args.command == "status":
                 return await _status(client, args.upload_id)
             if args.command == "reports" and args.reports_command == "get":
                 return await _report(client, args.date, markdown=args.md)
             if args.command == "reports" and args.reports_command == "backfill":
-                return await backfill(client, date_from=args.date_from, date_to=args.date_to,
-                                      only_missing=args.missing_only, wait=not args.no_wait,
-                                      timeout=args.timeout, out=_out)
+                return await backfill(
+                    client,
+                    date_from=args.date_from,
+                    date_to=args.date_to,
+                    only_missing=args.missing_only,
+                    wait=not args.no_wait,
+                    timeout=args.timeout,
+                    out=_out,
+                )
         except httpx.ConnectError:
-            _err(f"gateway not reachable at {url} (is `sales-analyzer serve gateway` running? "
-                 "set GATEWAY_HOST/GATEWAY_PORT or --url)")
+            _err(
+                f"gateway not reachable at {url} (is `sales-analyzer serve gateway` running? "
+                "set GATEWAY_HOST/GATEWAY_PORT or --url)"
+            )
             return 2
     _err(f"unknown command: {args.command}")
     return 2
@@ -104,7 +120,11 @@ def _problem(response: httpx.Response) -> tuple[str, str, list[dict[str, Any]]]:
     if "code" not in body and detail is not None:
         return "invalid_request", json.dumps(detail, ensure_ascii=False)[:300], []
     errors = body.get("errors") or []
-    return str(body.get("code", "?")), str(body.get("message", "")), [e for e in errors if isinstance(e, dict)]
+    return (
+        str(body.get("code", "?")),
+        str(body.get("message", "")),
+        [e for e in errors if isinstance(e, dict)],
+    )
 
 
 def _issue(issue: dict[str, Any]) -> str:
@@ -136,7 +156,9 @@ async def _progress_body(path: Path, size: int) -> AsyncIterator[bytes]:
             yield chunk
 
 
-async def _upload_one(client: httpx.AsyncClient, path: Path, *, replace: bool = False) -> _Accepted | None:
+async def _upload_one(
+    client: httpx.AsyncClient, path: Path, *, replace: bool = False
+) -> _Accepted | None:
     label = str(path)
     try:
         size = path.stat().st_size
@@ -155,8 +177,13 @@ async def _upload_one(client: httpx.AsyncClient, path: Path, *, replace: bool = 
     # a slow link needs more than 30 s for a big body: allow ~0.5 MB/s on top
     timeout = httpx.Timeout(_TIMEOUT_SECONDS + 2.0 * size / MB)
     try:
-        r = await client.post("/v1/uploads", content=content, headers=headers, timeout=timeout,
-                              params={"replace": "true"} if replace else None)
+        r = await client.post(
+            "/v1/uploads",
+            content=content,
+            headers=headers,
+            timeout=timeout,
+            params={"replace": "true"} if replace else None,
+        )
     except httpx.ConnectError:
         raise  # the gateway is not there: run() says so once, for every file
     except httpx.HTTPError as exc:
@@ -182,8 +209,10 @@ def _final(body: dict[str, Any]) -> tuple[bool, str]:
     errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
     if status == "stored":
         replaces = f", replaces {body['replaces']}" if body.get("replaces") else ""
-        return True, (f"stored ({body.get('products_stored', '?')} products, "
-                      f"{body.get('products_rejected', 0)} rejected{replaces})")
+        return True, (
+            f"stored ({body.get('products_stored', '?')} products, "
+            f"{body.get('products_rejected', 0)} rejected{replaces})"
+        )
     if status in ("rejected", "duplicate"):
         if not errors:
             return False, status
@@ -208,8 +237,14 @@ async def _wait_for(client: httpx.AsyncClient, upload_id: str, deadline: float) 
         await asyncio.sleep(_POLL_SECONDS)
 
 
-async def _upload_all(client: httpx.AsyncClient, paths: list[Path], *, wait: bool, timeout: float,
-                      replace: bool = False) -> int:
+async def _upload_all(
+    client: httpx.AsyncClient,
+    paths: list[Path],
+    *,
+    wait: bool,
+    timeout: float,
+    replace: bool = False,
+) -> int:
     accepted: list[_Accepted] = []
     ok = True
     for path in paths:
@@ -266,8 +301,10 @@ def _print_report(value: bytes | None) -> bool:
         return False
     if not isinstance(event, dict):
         return False
-    _out(f"== {event.get('sales_date')}  {event.get('status')}  verified={event.get('verified')}  "
-         f"model={event.get('model')}")
+    _out(
+        f"== {event.get('sales_date')}  {event.get('status')}  verified={event.get('verified')}  "
+        f"model={event.get('model')}"
+    )
     text = event.get("text") or ""
     if not text and event.get("error"):
         text = f"(no text: {event['error']})"
@@ -284,8 +321,12 @@ async def _tail(settings: Settings, *, from_beginning: bool, count: int) -> int:
     servers = settings.kafka_bootstrap_servers
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # we say what went wrong ourselves
     consumer = AIOKafkaConsumer(
-        TOPIC_REPORTS, bootstrap_servers=servers, group_id=None, enable_auto_commit=False,
-        auto_offset_reset="earliest" if from_beginning else "latest")
+        TOPIC_REPORTS,
+        bootstrap_servers=servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+    )
     printed = 0
     try:
         try:
@@ -296,7 +337,10 @@ async def _tail(settings: Settings, *, from_beginning: bool, count: int) -> int:
         except BusUnavailable as exc:
             _err(f"Kafka not reachable at {servers} ({exc}); set KAFKA_BOOTSTRAP_SERVERS")
             return 2
-        _err(f"listening on {TOPIC_REPORTS} at {servers}" + (" from the beginning" if from_beginning else ""))
+        _err(
+            f"listening on {TOPIC_REPORTS} at {servers}"
+            + (" from the beginning" if from_beginning else "")
+        )
         while count <= 0 or printed < count:
             with translate_errors("reports tail"):
                 batch = await consumer.getmany(timeout_ms=1000)

@@ -1,11 +1,11 @@
 """`sales-analyzer`: run the processes, migrate, and talk to a running service.
 
-    sales-analyzer serve gateway|ingest|reporter
-    sales-analyzer migrate | topics | contracts [--check]
-    sales-analyzer upload FILE... [--wait] [--replace] | status UPLOAD_ID
-    sales-analyzer produce FILE...           (straight to sales.raw, big days in chunks)
-    sales-analyzer reports tail | reports get DATE [--md]
-    sales-analyzer reports backfill --from DATE --to DATE [--missing-only] [--no-wait]
+sales-analyzer serve gateway|ingest|reporter
+sales-analyzer migrate | topics | contracts [--check]
+sales-analyzer upload FILE... [--wait] [--replace] | status UPLOAD_ID
+sales-analyzer produce FILE...           (straight to sales.raw, big days in chunks)
+sales-analyzer reports tail | reports get DATE [--md]
+sales-analyzer reports backfill --from DATE --to DATE [--missing-only] [--no-wait]
 """
 
 from __future__ import annotations
@@ -22,8 +22,11 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="sales-analyzer", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="sales-analyzer",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run one process of the service")
@@ -37,11 +40,18 @@ def _parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("upload", help="upload XML files through the gateway")
     up.add_argument("files", nargs="+")
-    up.add_argument("--wait", action="store_true", help="wait until each upload is stored or refused")
-    up.add_argument("--replace", action="store_true",
-                    help="a correction: replace the stored day of each file (token scope 'correct')")
+    up.add_argument(
+        "--wait", action="store_true", help="wait until each upload is stored or refused"
+    )
+    up.add_argument(
+        "--replace",
+        action="store_true",
+        help="a correction: replace the stored day of each file (token scope 'correct')",
+    )
     up.add_argument("--timeout", type=float, default=120.0)
-    prod = sub.add_parser("produce", help="send XML files straight to sales.raw (Kafka), big ones in chunks")
+    prod = sub.add_parser(
+        "produce", help="send XML files straight to sales.raw (Kafka), big ones in chunks"
+    )
     prod.add_argument("files", nargs="+")
     prod.add_argument("--quiet", action="store_true", help="no progress on stderr")
     st = sub.add_parser("status", help="show an upload's status")
@@ -55,16 +65,36 @@ def _parser() -> argparse.ArgumentParser:
     get = rsub.add_parser("get", help="print the report of a date")
     get.add_argument("date")
     get.add_argument("--md", action="store_true", help="Markdown instead of JSON")
-    bf = rsub.add_parser("backfill", help="(re)request the reports of a date range and follow their progress")
-    bf.add_argument("--from", dest="date_from", required=True, type=_date, metavar="DATE",
-                    help="first day (YYYY-MM-DD)")
-    bf.add_argument("--to", dest="date_to", required=True, type=_date, metavar="DATE",
-                    help="last day (YYYY-MM-DD)")
-    bf.add_argument("--missing-only", action="store_true", help="only days with no report yet or a failed one")
-    bf.add_argument("--no-wait", action="store_true", help="request and return; do not follow the progress")
+    bf = rsub.add_parser(
+        "backfill", help="(re)request the reports of a date range and follow their progress"
+    )
+    bf.add_argument(
+        "--from",
+        dest="date_from",
+        required=True,
+        type=_date,
+        metavar="DATE",
+        help="first day (YYYY-MM-DD)",
+    )
+    bf.add_argument(
+        "--to",
+        dest="date_to",
+        required=True,
+        type=_date,
+        metavar="DATE",
+        help="last day (YYYY-MM-DD)",
+    )
+    bf.add_argument(
+        "--missing-only", action="store_true", help="only days with no report yet or a failed one"
+    )
+    bf.add_argument(
+        "--no-wait", action="store_true", help="request and return; do not follow the progress"
+    )
     bf.add_argument("--timeout", type=float, default=3600.0, help="seconds to follow the progress")
     for sp in (up, st, get, bf):
-        sp.add_argument("--url", default=None, help="gateway URL (default http://GATEWAY_HOST:GATEWAY_PORT)")
+        sp.add_argument(
+            "--url", default=None, help="gateway URL (default http://GATEWAY_HOST:GATEWAY_PORT)"
+        )
     return p
 
 

@@ -11,7 +11,6 @@ Progress goes to stderr.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import uuid
 from pathlib import Path
@@ -49,7 +48,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed else 0
 
 
-async def _produce(producer: AIOKafkaProducer, path: Path, settings: Settings, *, quiet: bool) -> bool:
+async def _produce(
+    producer: AIOKafkaProducer, path: Path, settings: Settings, *, quiet: bool
+) -> bool:
     try:
         size = path.stat().st_size
         fh = path.open("rb")
@@ -67,24 +68,40 @@ async def _produce(producer: AIOKafkaProducer, path: Path, settings: Settings, *
 
         async def publish(value: bytes, *, key: str, headers: dict[str, str]) -> None:
             with translate_errors("produce"):
-                await producer.send_and_wait(TOPIC_RAW, value, key=key.encode(),
-                                             headers=[(k, v.encode()) for k, v in headers.items()])
+                await producer.send_and_wait(
+                    TOPIC_RAW,
+                    value,
+                    key=key.encode(),
+                    headers=[(k, v.encode()) for k, v in headers.items()],
+                )
 
-        headers = {HEADER_CONTENT_TYPE: "application/xml", HEADER_UPLOAD_ID: upload_id,
-                   HEADER_SENDER: "cli"}
+        headers = {
+            HEADER_CONTENT_TYPE: "application/xml",
+            HEADER_UPLOAD_ID: upload_id,
+            HEADER_SENDER: "cli",
+        }
         try:
             if len(head) <= settings.upload_chunk_bytes:
                 await publish(head, key=day, headers=headers)
             else:
-                sender = ChunkSender(publish, key=day, headers=headers, upload_id=upload_id, sales_date=day)
-                await stream_day(head, pieces(fh, path, size, piece=_READ, sent=len(head), quiet=quiet), sender,
-                                 target=settings.upload_chunk_bytes, max_bytes=settings.max_upload_bytes,
-                                 max_products=settings.max_products_per_day)
+                sender = ChunkSender(
+                    publish, key=day, headers=headers, upload_id=upload_id, sales_date=day
+                )
+                await stream_day(
+                    head,
+                    pieces(fh, path, size, piece=_READ, sent=len(head), quiet=quiet),
+                    sender,
+                    target=settings.upload_chunk_bytes,
+                    max_bytes=settings.max_upload_bytes,
+                    max_products=settings.max_products_per_day,
+                )
         except ApiError as exc:
             print(f"{path}  refused: {exc.code}: {exc.message}", flush=True)
             return False
         except BusUnavailable as exc:
             print(f"{path}  error: {exc}", flush=True)
             return False
-    print(f"{path}  {upload_id}  produced to {TOPIC_RAW} (key {day}, {size / MB:.1f} MB)", flush=True)
+    print(
+        f"{path}  {upload_id}  produced to {TOPIC_RAW} (key {day}, {size / MB:.1f} MB)", flush=True
+    )
     return True

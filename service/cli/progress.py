@@ -13,8 +13,9 @@ __all__ = ["MB", "pieces"]
 MB = 1024 * 1024
 
 
-async def pieces(fh: BinaryIO, path: Path, size: int, *, piece: int, sent: int = 0,
-                 quiet: bool = False) -> AsyncIterator[bytes]:
+async def pieces(
+    fh: BinaryIO, path: Path, size: int, *, piece: int, sent: int = 0, quiet: bool = False
+) -> AsyncIterator[bytes]:
     """The rest of ``fh`` in pieces of ``piece`` bytes; ``sent`` bytes were read before."""
     shown = -1
     try:

@@ -21,7 +21,7 @@ import uvicorn
 from ..logs import setup_logging
 from ..settings import Settings
 
-__all__ = ["serve", "yield_cpu", "return_big_buffers"]
+__all__ = ["return_big_buffers", "serve", "yield_cpu"]
 
 log = logging.getLogger("sales_analyzer.serve")
 
@@ -39,8 +39,9 @@ def run(main: Coroutine[Any, Any, None]) -> None:
 def _reuseport_socket(host: str, port: int) -> socket.socket:
     # proto must be IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted
     # connections only when the listening socket says so.
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM,
-                         socket.IPPROTO_TCP)
+    sock = socket.socket(
+        socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+    )
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
@@ -55,8 +56,9 @@ def _gateway_worker(index: int, settings: Settings) -> None:
 
     setup_logging(level=settings.log_level, fmt=settings.log_format, process=f"gateway-{index}")
     sock = _reuseport_socket(settings.gateway_host, settings.gateway_port)
-    config = uvicorn.Config(create_app(settings), log_config=None, access_log=False,
-                            timeout_graceful_shutdown=30)
+    config = uvicorn.Config(
+        create_app(settings), log_config=None, access_log=False, timeout_graceful_shutdown=30
+    )
     run(uvicorn.Server(config).serve(sockets=[sock]))
 
 
@@ -191,10 +193,21 @@ def serve(process: str, settings: Settings) -> int:
         from ..ingest.app import build_ingest
 
         return_big_buffers()
-        run(serve_asgi(build_ingest(settings), host=settings.gateway_host, port=settings.ingest_metrics_port))
+        run(
+            serve_asgi(
+                build_ingest(settings),
+                host=settings.gateway_host,
+                port=settings.ingest_metrics_port,
+            )
+        )
     else:
         from ..reporter.app import build_reporter
 
-        run(serve_asgi(build_reporter(settings), host=settings.gateway_host,
-                       port=settings.reporter_metrics_port))
+        run(
+            serve_asgi(
+                build_reporter(settings),
+                host=settings.gateway_host,
+                port=settings.reporter_metrics_port,
+            )
+        )
     return 0

@@ -13,14 +13,13 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp
 
-from . import dashboard
 from ..cache import DayCache, create_redis
 from ..metrics import exposition
 from ..runtime import wait_for
 from ..settings import Settings, get_settings
 from ..storage.db import create_pool
 from ..storage.migrate import migrate
-from . import reads, uploads
+from . import dashboard, reads, uploads
 from .auth import TokenTable
 from .errors import install_error_handlers
 from .fastpath import UploadFastPath
@@ -51,8 +50,10 @@ def create_fastapi(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await wait_for("postgresql", lambda: create_pool(
-            settings.database_url.get_secret_value(), min_size=2, max_size=16))
+        pool = await wait_for(
+            "postgresql",
+            lambda: create_pool(settings.database_url.get_secret_value(), min_size=2, max_size=16),
+        )
         await migrate(pool)
         redis = create_redis(settings.redis_url.get_secret_value())
         publisher = RawPublisher(settings)
@@ -60,9 +61,13 @@ def create_fastapi(settings: Settings) -> FastAPI:
             publisher.keep_trying()  # serve reads meanwhile; uploads answer 503
         tokens = settings.tokens()
         app.state.gateway = Gateway(
-            settings=settings, tokens=TokenTable(tokens), pool=pool,
+            settings=settings,
+            tokens=TokenTable(tokens),
+            pool=pool,
             days=DayCache(redis, ttl_seconds=settings.cache_life_period),
-            limiter=RateLimiter(redis, per_minute=settings.rate_limit_per_minute), publisher=publisher)
+            limiter=RateLimiter(redis, per_minute=settings.rate_limit_per_minute),
+            publisher=publisher,
+        )
         dashboard.start(app, settings, redis)
         if not tokens:
             log.warning("no ACCESS_TOKEN configured: every authenticated endpoint answers 401")
@@ -75,14 +80,17 @@ def create_fastapi(settings: Settings) -> FastAPI:
 
     # FastAPI's built-in OpenTelemetry hook is off: we export Prometheus metrics
     # ourselves, and its per-request "enabled?" check cost ~90 µs (profiled).
-    app = FastAPI(title=settings.app_title, version="1.0", lifespan=lifespan,
-                  telemetry={"tracing": False, "metrics": False, "logs": False},
-                  description="Upload daily sales XML; read stored days and their LLM-written reports.")
+    app = FastAPI(
+        title=settings.app_title,
+        version="1.0",
+        lifespan=lifespan,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+        description="Upload daily sales XML; read stored days and their LLM-written reports.",
+    )
     install_error_handlers(app)
     app.include_router(uploads.router)
     app.include_router(reads.router)
     dashboard.install(app)  # the web pages under /ui, and GET / for browsers
-
 
     @app.get("/healthz", summary="Liveness: the process answers", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -96,12 +104,14 @@ def create_fastapi(settings: Settings) -> FastAPI:
         try:
             async with asyncio.timeout(2):
                 checks["postgresql"] = await gw.pool.fetchval("SELECT 1") == 1
-        except Exception:  # noqa: BLE001 - any failure means "not ready"
+        except Exception:
             checks["postgresql"] = False
         checks["redis"] = await gw.days.ping()
         ok = all(checks.values())
-        return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ready" if ok else "not_ready", "checks": checks},
+            status_code=200 if ok else 503,
+        )
 
     @app.get("/metrics", summary="Prometheus metrics", tags=["health"], include_in_schema=False)
     async def metrics() -> Response:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ..settings import TokenSpec
 
-__all__ = ["Principal", "TokenTable", "AuthError"]
+__all__ = ["AuthError", "Principal", "TokenTable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,15 +31,18 @@ class AuthError(Exception):
 
 class TokenTable:
     def __init__(self, specs: list[TokenSpec]) -> None:
-        self._entries = [(hashlib.sha256(s.secret.encode()).digest(), Principal(s.name, s.scopes))
-                         for s in specs]
+        self._entries = [
+            (hashlib.sha256(s.secret.encode()).digest(), Principal(s.name, s.scopes)) for s in specs
+        ]
 
     def authenticate(self, authorization: str | None, *, scope: str) -> Principal:
         if not authorization:
             raise AuthError(401, "missing_token", "send 'Authorization: Bearer <token>'")
         kind, _, token = authorization.partition(" ")
         if kind.lower() != "bearer" or not token.strip():
-            raise AuthError(401, "bad_auth_scheme", "only 'Authorization: Bearer <token>' is accepted")
+            raise AuthError(
+                401, "bad_auth_scheme", "only 'Authorization: Bearer <token>' is accepted"
+            )
         digest = hashlib.sha256(token.strip().encode()).digest()
         found: Principal | None = None
         for known, principal in self._entries:  # no early exit: same work for every token

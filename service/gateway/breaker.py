@@ -29,8 +29,14 @@ Probe = Callable[[], Awaitable[None]]  # returns when the cluster answered, rais
 
 
 class Breaker:
-    def __init__(self, probe: Probe, *, suspect_after: float = 0.5, probe_timeout: float = 1.0,
-                 interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        probe: Probe,
+        *,
+        suspect_after: float = 0.5,
+        probe_timeout: float = 1.0,
+        interval: float = 1.0,
+    ) -> None:
         self._probe = probe
         self.suspect_after = suspect_after
         self._probe_timeout = probe_timeout
@@ -57,8 +63,10 @@ class Breaker:
     def trip(self, cause: str) -> None:
         """Open the breaker (Kafka is known down) and probe until it answers."""
         if self.cause is None:
-            log.warning("kafka circuit open: refusing uploads until the cluster answers",
-                        extra={"cause": cause})
+            log.warning(
+                "kafka circuit open: refusing uploads until the cluster answers",
+                extra={"cause": cause},
+            )
         self.cause = cause
         if self._recover is None or self._recover.done():
             self._recover = asyncio.create_task(self._until_answered())
@@ -68,20 +76,24 @@ class Breaker:
         try:
             async with asyncio.timeout(self._probe_timeout):
                 await self._probe()
-        except Exception as exc:  # noqa: BLE001 - any failure of the probe means "no answer"
+        except Exception as exc:
             return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return None
 
     async def _suspect(self) -> None:
         cause = await self._ask()
         if cause is not None:
-            self.trip(f"a publish waited over {self.suspect_after} s and the cluster did not answer ({cause})")
+            self.trip(
+                f"a publish waited over {self.suspect_after} s and the cluster did not answer ({cause})"
+            )
 
     async def _until_answered(self) -> None:
         while self.cause is not None:
             await asyncio.sleep(self._interval)
             if await self._ask() is None:
-                log.warning("kafka circuit closed: the cluster answers again", extra={"cause": self.cause})
+                log.warning(
+                    "kafka circuit closed: the cluster answers again", extra={"cause": self.cause}
+                )
                 self.cause = None
 
     async def close(self) -> None:

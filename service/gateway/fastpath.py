@@ -36,7 +36,11 @@ class UploadFastPath:
         self._routes = {path: (endpoint, _Route(path)) for path, endpoint in routes.items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        hit = self._routes.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        hit = (
+            self._routes.get(scope["path"])
+            if scope["type"] == "http" and scope["method"] == "POST"
+            else None
+        )
         if hit is None:
             await self.app(scope, receive, send)
             return

@@ -46,8 +46,13 @@ class Observe:
         except TimeoutError:
             if not state["sent"]:
                 state["status"] = 504
-                await send({"type": "http.response.start", "status": 504,
-                            "headers": [(b"content-type", b"application/json")]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 504,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
                 await send({"type": "http.response.body", "body": _TIMEOUT_BODY})
         finally:
             # also when the app raised: uvicorn answers 500, which is counted and logged here
@@ -60,5 +65,13 @@ class Observe:
         _SECONDS.observe(elapsed)
         if status >= 400 or scope["method"] != "GET":
             principal = scope.get("state", {}).get("principal")  # set by the auth dependency
-            log.info("request", extra=ctx(method=scope["method"], route=route, status=status,
-                                          ms=round(elapsed * 1000, 2), token=principal))
+            log.info(
+                "request",
+                extra=ctx(
+                    method=scope["method"],
+                    route=route,
+                    status=status,
+                    ms=round(elapsed * 1000, 2),
+                    token=principal,
+                ),
+            )

@@ -68,9 +68,14 @@ class RawPublisher:
         async with self._lock:
             if self._producer is not None:
                 return True
-            producer = AIOKafkaProducer(client_id="sales-gateway", **producer_options(self._settings))
-            probe = AIOKafkaClient(bootstrap_servers=self._settings.kafka_bootstrap_servers,
-                                   client_id="sales-gateway-probe", request_timeout_ms=5_000)
+            producer = AIOKafkaProducer(
+                client_id="sales-gateway", **producer_options(self._settings)
+            )
+            probe = AIOKafkaClient(
+                bootstrap_servers=self._settings.kafka_bootstrap_servers,
+                client_id="sales-gateway-probe",
+                request_timeout_ms=5_000,
+            )
             try:
                 await ensure_topics(self._settings, timeout=_CONNECT_TIMEOUT)
                 await asyncio.wait_for(producer.start(), _CONNECT_TIMEOUT)
@@ -87,14 +92,17 @@ class RawPublisher:
 
     def keep_trying(self) -> None:
         """Reconnect in the background while Kafka is away."""
+
         async def loop() -> None:
             while not await self.connect():
                 await asyncio.sleep(2.0)
+
         if self._retry is None or self._retry.done():
             self._retry = asyncio.create_task(loop())
 
-    async def publish(self, value: bytes, *, topic: str = TOPIC_RAW, key: str,
-                      headers: dict[str, str]) -> None:
+    async def publish(
+        self, value: bytes, *, topic: str = TOPIC_RAW, key: str, headers: dict[str, str]
+    ) -> None:
         """Publish and wait for the broker's acknowledgement.
 
         Raises BusUnavailable when the record was certainly not sent, BusUnconfirmed
@@ -105,19 +113,31 @@ class RawPublisher:
             # Never reconnect inline: concurrent uploads would queue behind the lock for
             # seconds each. The background task reconnects; until then answer at once.
             self.keep_trying()
-            raise BusUnavailable("Kafka is not reachable (the producer is not connected)",
-                                 reason="not_connected", retry_after=2)
+            raise BusUnavailable(
+                "Kafka is not reachable (the producer is not connected)",
+                reason="not_connected",
+                retry_after=2,
+            )
         breaker = self.breaker
         if breaker.is_open:
-            raise BusUnavailable(f"Kafka is known down: {breaker.cause}", reason="circuit_open",
-                                 retry_after=breaker.retry_after)
+            raise BusUnavailable(
+                f"Kafka is known down: {breaker.cause}",
+                reason="circuit_open",
+                retry_after=breaker.retry_after,
+            )
         sent: asyncio.Future[object] | None = None
         try:
-            async with asyncio.timeout(self.confirm_within):  # no extra task per upload, unlike wait_for
+            async with asyncio.timeout(
+                self.confirm_within
+            ):  # no extra task per upload, unlike wait_for
                 # send() only queues the record (it waits only when the partition's buffer is
                 # full); a failure or timeout before it returns means nothing was handed over.
-                sent = await producer.send(topic, value, key=key.encode(),
-                                           headers=[(k, v.encode()) for k, v in headers.items()])
+                sent = await producer.send(
+                    topic,
+                    value,
+                    key=key.encode(),
+                    headers=[(k, v.encode()) for k, v in headers.items()],
+                )
                 slow = asyncio.get_running_loop().call_later(breaker.suspect_after, breaker.suspect)
                 try:
                     await sent
@@ -126,10 +146,15 @@ class RawPublisher:
         except KAFKA_ERRORS as exc:
             cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             if sent is None:
-                raise BusUnavailable(f"the Kafka producer did not take the record ({cause})",
-                                     reason="not_taken", retry_after=breaker.retry_after) from exc
-            raise BusUnconfirmed(f"Kafka did not confirm the record within {self.confirm_within:g} s "
-                                 f"({cause}); the producer keeps retrying it") from exc
+                raise BusUnavailable(
+                    f"the Kafka producer did not take the record ({cause})",
+                    reason="not_taken",
+                    retry_after=breaker.retry_after,
+                ) from exc
+            raise BusUnconfirmed(
+                f"Kafka did not confirm the record within {self.confirm_within:g} s "
+                f"({cause}); the producer keeps retrying it"
+            ) from exc
 
     async def _probe(self) -> None:
         if self._probe_client is None:

@@ -22,6 +22,7 @@ already staged under the same upload id).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ from ..names import (
 from ..xmlhead import hardened_parser, syntax_issue
 from .errors import ApiError
 
-__all__ = ["Cutter", "Unsplittable", "ChunkSender", "stream_day"]
+__all__ = ["ChunkSender", "Cutter", "Unsplittable", "stream_day"]
 
 _END: Final = b"</product>"
 _TRIES: Final = 8  # end tags tried on each side of the target before giving up
@@ -125,15 +126,22 @@ class Cutter:
         raise Unsplittable(error or self._no_boundary())
 
     def _no_boundary(self) -> Issue:
-        return Issue(code="malformed_xml", message=f"no product boundary within {self._limit} bytes after byte "
-                                                   f"{self.offset}; the day cannot be sent in chunks")
+        return Issue(
+            code="malformed_xml",
+            message=f"no product boundary within {self._limit} bytes after byte "
+            f"{self.offset}; the day cannot be sent in chunks",
+        )
 
     def _refusal(self, cut: int) -> Issue | None:
         """None when the piece before ``cut`` stands alone; else the parser's complaint."""
         buf = self._buf
-        if self.chunks > 0 and buf.find(b"<!", 0, cut) < 0 and buf.find(b"<?", 0, cut) < 0 \
-                and buf.find(b"</products", 0, cut) < 0 \
-                and buf.count(b"<", 0, cut) == 2 * buf.count(b"</", 0, cut) + buf.count(b"/>", 0, cut):
+        if (
+            self.chunks > 0
+            and buf.find(b"<!", 0, cut) < 0
+            and buf.find(b"<?", 0, cut) < 0
+            and buf.find(b"</products", 0, cut) < 0
+            and buf.count(b"<", 0, cut) == 2 * buf.count(b"</", 0, cut) + buf.count(b"/>", 0, cut)
+        ):
             return None
         parser = hardened_parser(events=("end",))
         try:
@@ -167,8 +175,12 @@ class ChunkSender:
         index = len(self.digests)
         self.digests.append(hashlib.sha256(chunk).digest())
         self.size += len(chunk)
-        headers = {**self.headers, HEADER_CONTENT_TYPE: "application/xml", HEADER_PART: PART_CHUNK,
-                   HEADER_CHUNK_INDEX: str(index)}
+        headers = {
+            **self.headers,
+            HEADER_CONTENT_TYPE: "application/xml",
+            HEADER_PART: PART_CHUNK,
+            HEADER_CHUNK_INDEX: str(index),
+        }
         if last:
             headers[HEADER_CHUNK_LAST] = "1"
         if index == 0:
@@ -200,13 +212,27 @@ class ChunkSender:
             await asyncio.gather(*self._pending)
         self._pending.clear()
         digest = hashlib.sha256(b"".join(self.digests)).hexdigest()
-        manifest = ChunkManifest.model_validate({
-            "upload_id": self.upload_id, "sales_date": self.sales_date, "chunks": max(1, len(self.digests)),
-            "products": products, "bytes": self.size, "sha256": digest, "abort": abort})
+        manifest = ChunkManifest.model_validate(
+            {
+                "upload_id": self.upload_id,
+                "sales_date": self.sales_date,
+                "chunks": max(1, len(self.digests)),
+                "products": products,
+                "bytes": self.size,
+                "sha256": digest,
+                "abort": abort,
+            }
+        )
         self.manifest_sent = abort is None
-        await self.publish(manifest.model_dump_json().encode(), key=self.key,
-                           headers={**self.headers, HEADER_CONTENT_TYPE: "application/json",
-                                    HEADER_PART: PART_MANIFEST})
+        await self.publish(
+            manifest.model_dump_json().encode(),
+            key=self.key,
+            headers={
+                **self.headers,
+                HEADER_CONTENT_TYPE: "application/json",
+                HEADER_PART: PART_MANIFEST,
+            },
+        )
 
     async def cancel(self) -> None:
         for task in self._pending:
@@ -215,8 +241,15 @@ class ChunkSender:
         self._pending.clear()
 
 
-async def stream_day(head: bytes, rest: AsyncIterator[bytes], sender: ChunkSender, *, target: int,
-                     max_bytes: int, max_products: int) -> None:
+async def stream_day(
+    head: bytes,
+    rest: AsyncIterator[bytes],
+    sender: ChunkSender,
+    *,
+    target: int,
+    max_bytes: int,
+    max_products: int,
+) -> None:
     """Cut ``head`` then ``rest`` into chunks and send them; raises ApiError on a limit crossed."""
     cutter = Cutter(target)
     received = len(head)
@@ -226,21 +259,32 @@ async def stream_day(head: bytes, rest: AsyncIterator[bytes], sender: ChunkSende
         async for piece in rest:
             received += len(piece)
             if received > max_bytes:
-                raise ApiError(413, "too_large", f"the body is larger than {max_bytes} bytes (MAX_UPLOAD_BYTES)")
+                raise ApiError(
+                    413,
+                    "too_large",
+                    f"the body is larger than {max_bytes} bytes (MAX_UPLOAD_BYTES)",
+                )
             for chunk in cutter.feed(piece):
                 await sender.send(chunk)
             if cutter.products > max_products:
-                raise ApiError(413, "too_many_products",
-                               f"more than {max_products} products in one day (MAX_PRODUCTS_PER_DAY)")
+                raise ApiError(
+                    413,
+                    "too_many_products",
+                    f"more than {max_products} products in one day (MAX_PRODUCTS_PER_DAY)",
+                )
         await sender.send(cutter.finish(), last=True)
         if cutter.products > max_products:
-            raise ApiError(413, "too_many_products",
-                           f"more than {max_products} products in one day (MAX_PRODUCTS_PER_DAY)")
+            raise ApiError(
+                413,
+                "too_many_products",
+                f"more than {max_products} products in one day (MAX_PRODUCTS_PER_DAY)",
+            )
         await sender.close(products=cutter.products)
     except Unsplittable as exc:
         await _abort(sender, "malformed_xml")
-        raise ApiError(400, exc.issue.code, exc.issue.message,
-                       errors=[exc.issue.model_dump(exclude_none=True)]) from None
+        raise ApiError(
+            400, exc.issue.code, exc.issue.message, errors=[exc.issue.model_dump(exclude_none=True)]
+        ) from None
     except ApiError as exc:
         await _abort(sender, exc.code)
         raise
@@ -256,7 +300,5 @@ async def _abort(sender: ChunkSender, code: str) -> None:
     """Tell ingest to drop what was staged (best effort: the sweep does it otherwise)."""
     await sender.cancel()
     if sender.digests:
-        try:
+        with contextlib.suppress(Exception):
             await sender.close(products=0, abort=code)
-        except Exception:  # noqa: BLE001 - Kafka away: the incomplete-upload sweep cleans up
-            pass

@@ -18,13 +18,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..models import ChunkManifest
+from ..models import ChunkManifest, UploadRecord
 from ..names import MAX_ISSUES_STORED
 from ..storage.staging import DuplicateRow, StagedChunk
-from ..models import UploadRecord
 from .decide import Policy
 
-__all__ = ["Verdict", "manifest_digest", "judge_staged", "duplicate_issues", "with_duplicates", "incomplete"]
+__all__ = [
+    "Verdict",
+    "duplicate_issues",
+    "incomplete",
+    "judge_staged",
+    "manifest_digest",
+    "with_duplicates",
+]
 
 
 @dataclass(slots=True)
@@ -43,7 +49,9 @@ def manifest_digest(digests: Sequence[bytes]) -> str:
 
 
 def incomplete(message: str, *, sales_date: dt.date | None = None, size: int = 0) -> Verdict:
-    return Verdict("rejected", sales_date, size, errors=[{"code": "incomplete_upload", "message": message}])
+    return Verdict(
+        "rejected", sales_date, size, errors=[{"code": "incomplete_upload", "message": message}]
+    )
 
 
 class _Offsets:
@@ -77,50 +85,129 @@ def _issues(chunks: Sequence[StagedChunk], offsets: _Offsets, attr: str) -> list
     return out
 
 
-def judge_staged(manifest: ChunkManifest, sales_date: dt.date | None, chunks: Sequence[StagedChunk], *,
-                 policy: Policy, max_products: int) -> Verdict:
+def judge_staged(
+    manifest: ChunkManifest,
+    sales_date: dt.date | None,
+    chunks: Sequence[StagedChunk],
+    *,
+    policy: Policy,
+    max_products: int,
+) -> Verdict:
     """The day as a whole, before any line is stored (duplicate ids across chunks come later)."""
     size = sum(c.size for c in chunks)
     if manifest.abort:
-        return Verdict("rejected", sales_date, size, errors=[{
-            "code": manifest.abort, "message": f"the sender gave up before the end of the file ({manifest.abort})"}])
+        return Verdict(
+            "rejected",
+            sales_date,
+            size,
+            errors=[
+                {
+                    "code": manifest.abort,
+                    "message": f"the sender gave up before the end of the file ({manifest.abort})",
+                }
+            ],
+        )
     present = {c.index for c in chunks}
     missing = [i for i in range(manifest.chunks) if i not in present]
     if missing:
         shown = ", ".join(str(i) for i in missing[:10]) + (" …" if len(missing) > 10 else "")
-        return incomplete(f"{len(missing)} of {manifest.chunks} chunks never arrived (chunk {shown})",
-                          sales_date=sales_date, size=size)
-    if len(chunks) != manifest.chunks or not chunks[-1].is_last or any(c.is_last for c in chunks[:-1]):
-        return Verdict("rejected", sales_date, size, errors=[{
-            "code": "bad_manifest", "message": f"the manifest says {manifest.chunks} chunks, but chunks "
-            f"{sorted(present)[:10]} came, the last one marked {[c.index for c in chunks if c.is_last]}"}])
+        return incomplete(
+            f"{len(missing)} of {manifest.chunks} chunks never arrived (chunk {shown})",
+            sales_date=sales_date,
+            size=size,
+        )
+    if (
+        len(chunks) != manifest.chunks
+        or not chunks[-1].is_last
+        or any(c.is_last for c in chunks[:-1])
+    ):
+        return Verdict(
+            "rejected",
+            sales_date,
+            size,
+            errors=[
+                {
+                    "code": "bad_manifest",
+                    "message": f"the manifest says {manifest.chunks} chunks, but chunks "
+                    f"{sorted(present)[:10]} came, the last one marked {[c.index for c in chunks if c.is_last]}",
+                }
+            ],
+        )
     if size != manifest.bytes or manifest_digest([c.sha256 for c in chunks]) != manifest.sha256:
-        return Verdict("rejected", sales_date, size, errors=[{
-            "code": "checksum_mismatch", "message": f"the chunks ({size} bytes) are not the file the manifest "
-            f"describes ({manifest.bytes} bytes, sha256 {manifest.sha256[:12]}…)"}])
+        return Verdict(
+            "rejected",
+            sales_date,
+            size,
+            errors=[
+                {
+                    "code": "checksum_mismatch",
+                    "message": f"the chunks ({size} bytes) are not the file the manifest "
+                    f"describes ({manifest.bytes} bytes, sha256 {manifest.sha256[:12]}…)",
+                }
+            ],
+        )
     offsets = _Offsets(chunks)
     seen = sum(c.products_seen for c in chunks)
     rejected = sum(c.products_rejected for c in chunks)
     fatal = _issues(chunks, offsets, "fatal")
     issues = _issues(chunks, offsets, "issues")
     if fatal or sales_date is None:
-        return Verdict("rejected", sales_date, size, seen, errors=fatal or issues or [
-            {"code": "missing_date", "field": "date", "message": "the first chunk names no sales date"}])
+        return Verdict(
+            "rejected",
+            sales_date,
+            size,
+            seen,
+            errors=fatal
+            or issues
+            or [
+                {
+                    "code": "missing_date",
+                    "field": "date",
+                    "message": "the first chunk names no sales date",
+                }
+            ],
+        )
     if seen > max_products:
-        return Verdict("rejected", sales_date, size, seen, errors=[{
-            "code": "too_many_products", "message": f"more than {max_products} products in one day"}])
+        return Verdict(
+            "rejected",
+            sales_date,
+            size,
+            seen,
+            errors=[
+                {
+                    "code": "too_many_products",
+                    "message": f"more than {max_products} products in one day",
+                }
+            ],
+        )
     if seen == 0:
-        return Verdict("rejected", sales_date, size, seen, errors=[{
-            "code": "empty_day", "message": "<products> holds no <product>"}])
+        return Verdict(
+            "rejected",
+            sales_date,
+            size,
+            seen,
+            errors=[{"code": "empty_day", "message": "<products> holds no <product>"}],
+        )
     if issues and policy == "strict":
         return Verdict("rejected", sales_date, size, seen, rejected, errors=issues)
     if sum(c.valid for c in chunks) == 0:
-        return Verdict("rejected", sales_date, size, seen, rejected, errors=[
-            {"code": "no_valid_products", "message": "no product passed validation"}, *issues][:MAX_ISSUES_STORED])
+        return Verdict(
+            "rejected",
+            sales_date,
+            size,
+            seen,
+            rejected,
+            errors=[
+                {"code": "no_valid_products", "message": "no product passed validation"},
+                *issues,
+            ][:MAX_ISSUES_STORED],
+        )
     return Verdict("stored", sales_date, size, seen, rejected, errors=issues)
 
 
-def duplicate_issues(dups: Sequence[DuplicateRow], chunks: Sequence[StagedChunk]) -> list[dict[str, Any]]:
+def duplicate_issues(
+    dups: Sequence[DuplicateRow], chunks: Sequence[StagedChunk]
+) -> list[dict[str, Any]]:
     """An issue per staged line whose product id came earlier in the day (in another chunk)."""
     offsets = _Offsets(chunks)
     staged = sorted((c for c in chunks if c.first_seq is not None), key=lambda c: c.first_seq or 0)
@@ -131,22 +218,40 @@ def duplicate_issues(dups: Sequence[DuplicateRow], chunks: Sequence[StagedChunk]
         if pos is None:  # the fast lane: every product of the chunk is a staged line, in order
             pos = seq - (chunk.first_seq or 0) + 1
             line = (chunk.fast_first_line or 1) + (pos - 1) * (chunk.fast_period or 0)
-        return (line + offsets.lines[chunk.index] if line else None), pos + offsets.products[chunk.index]
+        return (line + offsets.lines[chunk.index] if line else None), pos + offsets.products[
+            chunk.index
+        ]
 
     out = []
     for d in dups[:MAX_ISSUES_STORED]:
         line, index = where(d.seq, d.pos, d.line)
         first_line, _ = where(d.first_seq, d.first_pos, d.first_line)
-        out.append({"code": "duplicate_id", "field": "id", "line": line, "product_index": index,
-                    "product_id": str(d.product_id),
-                    "message": f"product id {d.product_id} was already used by the product at line {first_line}"})
+        out.append(
+            {
+                "code": "duplicate_id",
+                "field": "id",
+                "line": line,
+                "product_index": index,
+                "product_id": str(d.product_id),
+                "message": f"product id {d.product_id} was already used by the product at line {first_line}",
+            }
+        )
     return out
 
 
-def with_duplicates(rec: UploadRecord, dups: Sequence[DuplicateRow], chunks: Sequence[StagedChunk], *,
-                    policy: Policy) -> UploadRecord:
+def with_duplicates(
+    rec: UploadRecord,
+    dups: Sequence[DuplicateRow],
+    chunks: Sequence[StagedChunk],
+    *,
+    policy: Policy,
+) -> UploadRecord:
     """A day whose staged chunks repeat product ids: the repeats join its errors (by line) and
     its rejected count; under the strict policy the whole day is rejected."""
-    issues = sorted([*rec.errors, *duplicate_issues(dups, chunks)], key=lambda i: i.get("line") or 0)
-    rec = dataclasses.replace(rec, errors=issues[:MAX_ISSUES_STORED], products_rejected=rec.products_rejected + len(dups))
+    issues = sorted(
+        [*rec.errors, *duplicate_issues(dups, chunks)], key=lambda i: i.get("line") or 0
+    )
+    rec = dataclasses.replace(
+        rec, errors=issues[:MAX_ISSUES_STORED], products_rejected=rec.products_rejected + len(dups)
+    )
     return dataclasses.replace(rec, status="rejected") if policy == "strict" else rec

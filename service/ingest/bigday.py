@@ -52,8 +52,8 @@ from ..storage.staging import (
     orphan_tables,
     refuse_staged,
     stage_chunk,
-    stale_uploads,
     staged,
+    stale_uploads,
     store_staged_day,
 )
 from ..storage.uploads import find_uploads
@@ -73,8 +73,15 @@ Event = SalesStored | SalesRejected | SalesCorrected
 
 
 class BigDays:
-    def __init__(self, *, pool: Pool, cache: DayCache, policy: Policy, max_products: int,
-                 incomplete_seconds: float) -> None:
+    def __init__(
+        self,
+        *,
+        pool: Pool,
+        cache: DayCache,
+        policy: Policy,
+        max_products: int,
+        incomplete_seconds: float,
+    ) -> None:
         self._pool = pool
         self._cache = cache
         self._policy = policy
@@ -92,13 +99,21 @@ class BigDays:
         # id when the client retries with its Idempotency-Key: its chunks start it over.
         for raw in raws:
             row = known.get(raw.upload_id)
-            if (row is not None and raw.part == PART_CHUNK and row.status == "rejected" and row.errors
-                    and row.errors[0].get("code") == "incomplete_upload"
-                    and await forget_incomplete(self._pool, raw.upload_id)):
+            if (
+                row is not None
+                and raw.part == PART_CHUNK
+                and row.status == "rejected"
+                and row.errors
+                and row.errors[0].get("code") == "incomplete_upload"
+                and await forget_incomplete(self._pool, raw.upload_id)
+            ):
                 del known[raw.upload_id]
                 _log("incomplete upload sent again", raw)
-        chunks = [i for i, r in enumerate(raws)
-                  if r.part == PART_CHUNK and r.chunk_index >= 0 and r.upload_id not in known]
+        chunks = [
+            i
+            for i, r in enumerate(raws)
+            if r.part == PART_CHUNK and r.chunk_index >= 0 and r.upload_id not in known
+        ]
         reading: dict[int, asyncio.Task[ChunkResult]] = {}
         try:
             await self._each(raws, known, chunks, reading, events)
@@ -107,14 +122,25 @@ class BigDays:
                 task.cancel()
         return events
 
-    async def _each(self, raws: Sequence[RawUpload], known: dict[Any, Any], chunks: list[int],
-                    reading: dict[int, asyncio.Task[ChunkResult]], events: list[Event]) -> None:
+    async def _each(
+        self,
+        raws: Sequence[RawUpload],
+        known: dict[Any, Any],
+        chunks: list[int],
+        reading: dict[int, asyncio.Task[ChunkResult]],
+        events: list[Event],
+    ) -> None:
         for i, raw in enumerate(raws):
             row = known.get(raw.upload_id)
-            if row is not None:  # recorded already: a chunk changes nothing, a manifest is answered again
+            if (
+                row is not None
+            ):  # recorded already: a chunk changes nothing, a manifest is answered again
                 if raw.part != PART_CHUNK:
-                    events.extend(await replayed(self._pool, self._cache, row) if raw.replace
-                                  else [replay_event(row)])
+                    events.extend(
+                        await replayed(self._pool, self._cache, row)
+                        if raw.replace
+                        else [replay_event(row)]
+                    )
                 continue
             if raw.part == PART_CHUNK and raw.chunk_index >= 0:
                 # The next chunk is read (in a thread) while this one is written: PostgreSQL
@@ -132,20 +158,41 @@ class BigDays:
                 known.update(await find_uploads(self._pool, [raw.upload_id]))
 
     def _read(self, raw: RawUpload) -> asyncio.Task[ChunkResult]:
-        return asyncio.create_task(anyio.to_thread.run_sync(lambda: read_chunk(
-            raw.data, index=raw.chunk_index, last=raw.last, max_products=self._max_products,
-            max_issues=MAX_ISSUES_STORED)))
+        return asyncio.create_task(
+            anyio.to_thread.run_sync(
+                lambda: read_chunk(
+                    raw.data,
+                    index=raw.chunk_index,
+                    last=raw.last,
+                    max_products=self._max_products,
+                    max_issues=MAX_ISSUES_STORED,
+                )
+            )
+        )
 
     async def _stage(self, raw: RawUpload, result: ChunkResult) -> None:
         fast = result.fast
         upload = _staged_upload(raw, sales_date=result.sales_date)
-        staging = stage_chunk(self._pool, ChunkToStage(
-            upload=upload, index=raw.chunk_index, is_last=raw.last, size=result.size, sha256=result.sha256,
-            newlines=result.newlines, products_seen=result.products_seen, products_rejected=result.rejected,
-            fatal=result.fatal, issues=result.issues, rows=result.rows,
-            copy_text=fast.copy_text if fast is not None else None, valid=result.valid,
-            fast_first_line=fast.first_line if fast is not None else None,
-            fast_period=fast.lines_per_product if fast is not None else None))
+        staging = stage_chunk(
+            self._pool,
+            ChunkToStage(
+                upload=upload,
+                index=raw.chunk_index,
+                is_last=raw.last,
+                size=result.size,
+                sha256=result.sha256,
+                newlines=result.newlines,
+                products_seen=result.products_seen,
+                products_rejected=result.rejected,
+                fatal=result.fatal,
+                issues=result.issues,
+                rows=result.rows,
+                copy_text=fast.copy_text if fast is not None else None,
+                valid=result.valid,
+                fast_first_line=fast.first_line if fast is not None else None,
+                fast_period=fast.lines_per_product if fast is not None else None,
+            ),
+        )
         day = self._open.get(raw.upload_id)
         if day is not None and raw.chunk_index not in day.chunks:
             # The day is open and lacks this chunk: its two COPYs (staging, and sales_lines in
@@ -153,17 +200,26 @@ class BigDays:
             # on both cores (a 1 MiB chunk: ~45 ms one after the other, ~30 ms together).
             # Whether the chunk was staged before does not matter to the open day: it needs
             # every chunk's lines once, and day.chunks says which it has.
-            done = await asyncio.gather(staging, self._add(raw, result, day), return_exceptions=True)
+            done = await asyncio.gather(
+                staging, self._add(raw, result, day), return_exceptions=True
+            )
             for outcome in done:
                 if isinstance(outcome, BaseException):
                     raise outcome
             fresh = done[0] is True
         else:
             fresh = await staging
-            if fresh and not raw.replace:  # a correction's lines go in at its manifest (ingest/correct.py)
+            if (
+                fresh and not raw.replace
+            ):  # a correction's lines go in at its manifest (ingest/correct.py)
                 await self._progress(raw, result)
-        _log("staged" if fresh else "chunk again", raw, chunk=raw.chunk_index, products=result.products_seen,
-             lane="fast" if fast is not None else "xml")
+        _log(
+            "staged" if fresh else "chunk again",
+            raw,
+            chunk=raw.chunk_index,
+            products=result.products_seen,
+            lane="fast" if fast is not None else "xml",
+        )
 
     async def _progress(self, raw: RawUpload, result: ChunkResult) -> None:
         """Write the chunk's lines into sales_lines too, in the day's open transaction.
@@ -176,14 +232,19 @@ class BigDays:
         then stores the day from staging as before.
         """
         day = self._open.get(raw.upload_id)
-        if day is None and raw.chunk_index == 0 and result.sales_date is not None and not result.fatal:
+        if (
+            day is None
+            and raw.chunk_index == 0
+            and result.sales_date is not None
+            and not result.fatal
+        ):
             for other in [d for d in self._open.values() if d.sales_date == result.sales_date]:
                 await self._abandon(other)
             if len(self._open) >= _MAX_OPEN:
                 return
             try:
                 day = await open_day(self._pool, raw.upload_id, result.sales_date)
-            except Exception:  # noqa: BLE001 - only a shortcut: the manifest stores from staging
+            except Exception:
                 return
             self._open[raw.upload_id] = day
         if day is None or raw.chunk_index in day.chunks:
@@ -196,9 +257,13 @@ class BigDays:
         self._touched[raw.upload_id] = time.monotonic()
         fast = result.fast
         try:
-            await add_lines(day, raw.chunk_index, copy_text=fast.copy_text if fast is not None else None,
-                            rows=result.rows)
-        except Exception as exc:  # noqa: BLE001 - e.g. an id twice: the manifest stores from staging
+            await add_lines(
+                day,
+                raw.chunk_index,
+                copy_text=fast.copy_text if fast is not None else None,
+                rows=result.rows,
+            )
+        except Exception as exc:
             _log("open day rolled back", raw, reason=type(exc).__name__)
             await self._abandon(day)
 
@@ -222,24 +287,44 @@ class BigDays:
         try:
             manifest = ChunkManifest.model_validate_json(raw.data)
         except ValidationError as exc:
-            return [await self._refuse(raw, "bad_manifest", f"the manifest is not a ChunkManifest: "
-                                       f"{exc.errors()[0]['msg'] if exc.errors() else exc}")]
+            return [
+                await self._refuse(
+                    raw,
+                    "bad_manifest",
+                    f"the manifest is not a ChunkManifest: "
+                    f"{exc.errors()[0]['msg'] if exc.errors() else exc}",
+                )
+            ]
         if manifest.upload_id != raw.upload_id:
-            return [await self._refuse(raw, "bad_manifest", "the manifest's upload_id differs from its "
-                                       "x-upload-id header")]
+            return [
+                await self._refuse(
+                    raw,
+                    "bad_manifest",
+                    "the manifest's upload_id differs from its x-upload-id header",
+                )
+            ]
         upload, chunks = await staged(self._pool, raw.upload_id)
         if upload is None:
-            verdict = incomplete(f"none of the {manifest.chunks} chunks arrived", sales_date=manifest.sales_date)
+            verdict = incomplete(
+                f"none of the {manifest.chunks} chunks arrived", sales_date=manifest.sales_date
+            )
             upload = _staged_upload(raw, sales_date=manifest.sales_date)
         else:
-            verdict = judge_staged(manifest, upload.sales_date, chunks, policy=self._policy,
-                                   max_products=self._max_products)
+            verdict = judge_staged(
+                manifest,
+                upload.sales_date,
+                chunks,
+                policy=self._policy,
+                max_products=self._max_products,
+            )
         rec = _record(upload, verdict)
         started = time.perf_counter()
         # This upload's open day, if it has one; any other open on its date would hold
         # locks this day's lines need: rolled back.
         day = self._open.get(raw.upload_id)
-        for other in [d for d in self._open.values() if d is not day and d.sales_date == rec.sales_date]:
+        for other in [
+            d for d in self._open.values() if d is not day and d.sales_date == rec.sales_date
+        ]:
             await self._abandon(other)
         if rec.status == "stored" and raw.replace:  # a correction: see _correct
             if day is not None:
@@ -258,22 +343,36 @@ class BigDays:
                 await self._abandon(day)
             await refuse_staged(self._pool, rec)
             await self._release(rec)
-        _log("day assembled", raw, chunks=len(chunks), seconds=round(time.perf_counter() - started, 3))
+        _log(
+            "day assembled",
+            raw,
+            chunks=len(chunks),
+            seconds=round(time.perf_counter() - started, 3),
+        )
         return [await self._announce(rec, raw)]
 
     # --- corrections of big days (x-replace: true on every piece): ingest/correct.py ---
-    async def _correct(self, raw: RawUpload, rec: UploadRecord, chunks: Sequence[Any]) -> list[Event] | None:
+    async def _correct(
+        self, raw: RawUpload, rec: UploadRecord, chunks: Sequence[Any]
+    ) -> list[Event] | None:
         """The staged day replaces the stored one (None: no day stored, store it as new)."""
         started = time.perf_counter()
         events = await correct_staged(self._pool, self._cache, rec, chunks, policy=self._policy)
         if events is not None:
             status = "stored" if isinstance(events[0], SalesStored) else "rejected"
             INGEST_UPLOADS.labels(status=status).inc()
-            _log("corrected" if len(events) > 1 else status, raw, correction=True,
-                 sales_date=rec.sales_date, seconds=round(time.perf_counter() - started, 3))
+            _log(
+                "corrected" if len(events) > 1 else status,
+                raw,
+                correction=True,
+                sales_date=rec.sales_date,
+                seconds=round(time.perf_counter() - started, 3),
+            )
         return events
 
-    async def _store(self, rec: UploadRecord, chunks: Sequence[Any], opened: OpenDay | None) -> None:
+    async def _store(
+        self, rec: UploadRecord, chunks: Sequence[Any], opened: OpenDay | None
+    ) -> None:
         assert rec.sales_date is not None
         day = rec.sales_date.isoformat()
         holder = (await self._cache.claim([(day, str(rec.upload_id))]))[0]
@@ -301,7 +400,9 @@ class BigDays:
             if rec.status == "rejected":
                 await refuse_staged(self._pool, rec)
             else:
-                result = await store_staged_day(self._pool, rec, if_lost=lost, exclude=[d.seq for d in dups])
+                result = await store_staged_day(
+                    self._pool, rec, if_lost=lost, exclude=[d.seq for d in dups]
+                )
         if rec.status == "stored" and result.outcome == "stored":
             await self._cache.add_stored([day])
         else:
@@ -314,8 +415,10 @@ class BigDays:
             await self._cache.release([(rec.sales_date.isoformat(), str(rec.upload_id))])
 
     async def _refuse(self, raw: RawUpload, code: str, message: str) -> Event:
-        rec = _record(_staged_upload(raw, sales_date=None),
-                      Verdict("rejected", None, len(raw.data), errors=[{"code": code, "message": message}]))
+        rec = _record(
+            _staged_upload(raw, sales_date=None),
+            Verdict("rejected", None, len(raw.data), errors=[{"code": code, "message": message}]),
+        )
         await refuse_staged(self._pool, rec)
         return await self._announce(rec, raw)
 
@@ -324,7 +427,13 @@ class BigDays:
         row = (await find_uploads(self._pool, [rec.upload_id]))[rec.upload_id]
         INGEST_UPLOADS.labels(status=row.status).inc()
         if raw is not None:
-            _log(row.status, raw, sales_date=row.sales_date, errors=len(row.errors), products=row.products_stored)
+            _log(
+                row.status,
+                raw,
+                sales_date=row.sales_date,
+                errors=len(row.errors),
+                products=row.products_stored,
+            )
         return replay_event(row)
 
     async def sweep(self, *, partitions: set[int] | None = None) -> list[Event]:
@@ -336,19 +445,26 @@ class BigDays:
         events: list[Event] = []
         quiet = time.monotonic() - min(_OPEN_IDLE_SECONDS, self._incomplete_seconds)
         for upload_id, touched in list(self._touched.items()):
-            if touched < quiet and upload_id in self._open:  # its sender paused, or its partition moved away
+            if (
+                touched < quiet and upload_id in self._open
+            ):  # its sender paused, or its partition moved away
                 await self._abandon(self._open[upload_id])
         for upload in await stale_uploads(self._pool, idle_seconds=self._incomplete_seconds):
             if partitions is not None and upload.partition not in partitions:
                 continue
-            verdict = incomplete(f"no manifest came within {self._incomplete_seconds:g} s of the latest chunk; "
-                                 "the upload was not finished (send it again)", sales_date=upload.sales_date)
+            verdict = incomplete(
+                f"no manifest came within {self._incomplete_seconds:g} s of the latest chunk; "
+                "the upload was not finished (send it again)",
+                sales_date=upload.sales_date,
+            )
             rec = _record(upload, verdict)
             if await refuse_staged(self._pool, rec):
                 await self._release(rec)
                 events.append(await self._announce(rec, None))
-                log.info("incomplete upload refused", extra=ctx(upload_id=upload.upload_id,
-                                                                 sales_date=upload.sales_date))
+                log.info(
+                    "incomplete upload refused",
+                    extra=ctx(upload_id=upload.upload_id, sales_date=upload.sales_date),
+                )
         for table in await orphan_tables(self._pool):
             await drop_table(self._pool, table)
         return events
@@ -356,16 +472,32 @@ class BigDays:
 
 def _staged_upload(raw: RawUpload, *, sales_date: dt.date | None) -> StagedUpload:
     p = raw.position
-    return StagedUpload(upload_id=raw.upload_id, sales_date=sales_date, source=raw.source, sender=raw.sender,
-                        topic=p.topic, partition=p.partition, offset=p.offset)
+    return StagedUpload(
+        upload_id=raw.upload_id,
+        sales_date=sales_date,
+        source=raw.source,
+        sender=raw.sender,
+        topic=p.topic,
+        partition=p.partition,
+        offset=p.offset,
+    )
 
 
 def _record(upload: StagedUpload, verdict: Verdict) -> UploadRecord:
-    return UploadRecord(upload_id=upload.upload_id, status=verdict.status, sales_date=verdict.sales_date,
-                        source=upload.source, sender=upload.sender, size_bytes=verdict.size, topic=upload.topic,
-                        partition=upload.partition, offset=upload.offset, products_seen=verdict.products_seen,
-                        products_rejected=verdict.products_rejected, errors=verdict.errors)
-
+    return UploadRecord(
+        upload_id=upload.upload_id,
+        status=verdict.status,
+        sales_date=verdict.sales_date,
+        source=upload.source,
+        sender=upload.sender,
+        size_bytes=verdict.size,
+        topic=upload.topic,
+        partition=upload.partition,
+        offset=upload.offset,
+        products_seen=verdict.products_seen,
+        products_rejected=verdict.products_rejected,
+        errors=verdict.errors,
+    )
 
 
 def _bad_part(raw: RawUpload) -> str:
@@ -378,5 +510,9 @@ def _bad_part(raw: RawUpload) -> str:
 
 def _log(what: str, raw: RawUpload, **extra: Any) -> None:
     p = raw.position
-    log.info(what, extra=ctx(upload_id=raw.upload_id, topic=p.topic, partition=p.partition, offset=p.offset,
-                             **extra))
+    log.info(
+        what,
+        extra=ctx(
+            upload_id=raw.upload_id, topic=p.topic, partition=p.partition, offset=p.offset, **extra
+        ),
+    )

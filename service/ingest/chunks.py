@@ -22,7 +22,7 @@ from ..models import Issue
 from .fastlane import FastChunk, fast_lane
 from .parse import parse_day
 
-__all__ = ["OPEN", "CLOSE", "ChunkResult", "read_chunk", "wrap"]
+__all__ = ["CLOSE", "OPEN", "ChunkResult", "read_chunk", "wrap"]
 
 # What a chunk after the first lacks in front, and a chunk before the last behind. The
 # opening has no newline, so a line of the wrapped chunk is a line of the chunk.
@@ -61,9 +61,13 @@ class ChunkResult:
         return self.fast.products if self.fast is not None else len(self.rows)
 
 
-def read_chunk(data: bytes, *, index: int, last: bool, max_products: int, max_issues: int) -> ChunkResult:
+def read_chunk(
+    data: bytes, *, index: int, last: bool, max_products: int, max_issues: int
+) -> ChunkResult:
     """Validate one chunk; never raises for any input."""
-    result = ChunkResult(size=len(data), sha256=hashlib.sha256(data).digest(), newlines=data.count(b"\n"))
+    result = ChunkResult(
+        size=len(data), sha256=hashlib.sha256(data).digest(), newlines=data.count(b"\n")
+    )
     if index == 0:
         fast = None if last else _first_fast(data, result, max_products=max_products)
     else:
@@ -72,8 +76,9 @@ def read_chunk(data: bytes, *, index: int, last: bool, max_products: int, max_is
         result.fast = fast
         result.products_seen = fast.products
         return result
-    parsed = parse_day(wrap(data, first=index == 0, last=last), max_products=max_products,
-                       max_issues=max_issues)
+    parsed = parse_day(
+        wrap(data, first=index == 0, last=last), max_products=max_products, max_issues=max_issues
+    )
     result.products_seen = parsed.products_seen
     if index == 0:
         result.sales_date = parsed.sales_date
@@ -87,8 +92,10 @@ def read_chunk(data: bytes, *, index: int, last: bool, max_products: int, max_is
     # products whose positions have no problem, in document order.
     positions = (p for p in range(1, parsed.products_seen + 1) if p not in refused)
     line_of = parsed.id_lines.get
-    result.rows = [(pos, line_of(ln.product_id), ln.product_id, ln.name, ln.quantity, ln.price, ln.category)
-                   for pos, ln in zip(positions, parsed.lines, strict=False)]
+    result.rows = [
+        (pos, line_of(ln.product_id), ln.product_id, ln.name, ln.quantity, ln.price, ln.category)
+        for pos, ln in zip(positions, parsed.lines, strict=False)
+    ]
     return result
 
 
@@ -105,18 +112,28 @@ def _first_fast(data: bytes, result: ChunkResult, *, max_products: int) -> FastC
     cut = data.rfind(b">", 0, start) + 1 if start > 0 else 0
     if cut <= 0:
         return None
-    head = parse_day(wrap(data[:cut], first=True, last=False), max_products=max_products, max_issues=1)
-    if (head.sales_date is None or head.products_seen or head.product_issues or head.lines
-            or any(i.code not in _NOT_A_CHUNK_PROBLEM for i in head.fatal)):
+    head = parse_day(
+        wrap(data[:cut], first=True, last=False), max_products=max_products, max_issues=1
+    )
+    if (
+        head.sales_date is None
+        or head.products_seen
+        or head.product_issues
+        or head.lines
+        or any(i.code not in _NOT_A_CHUNK_PROBLEM for i in head.fatal)
+    ):
         return None
     fast = fast_lane(data[cut:])
     if fast is None:
         return None
     result.sales_date = head.sales_date
     # A line of the products is a line of the chunk, after the head's newlines.
-    return FastChunk(copy_text=fast.copy_text, products=fast.products,
-                     first_line=data.count(b"\n", 0, cut) + fast.first_line,
-                     lines_per_product=fast.lines_per_product)
+    return FastChunk(
+        copy_text=fast.copy_text,
+        products=fast.products,
+        first_line=data.count(b"\n", 0, cut) + fast.first_line,
+        lines_per_product=fast.lines_per_product,
+    )
 
 
 def _last_fast(data: bytes, *, max_products: int) -> FastChunk | None:
@@ -126,9 +143,15 @@ def _last_fast(data: bytes, *, max_products: int) -> FastChunk | None:
     if end < 0:
         return None
     cut = end + len(b"</product>")
-    tail = parse_day(wrap(data[cut:], first=False, last=True), max_products=max_products, max_issues=1)
-    if tail.products_seen or tail.product_issues or tail.lines \
-            or any(i.code not in _NOT_A_CHUNK_PROBLEM for i in tail.fatal):
+    tail = parse_day(
+        wrap(data[cut:], first=False, last=True), max_products=max_products, max_issues=1
+    )
+    if (
+        tail.products_seen
+        or tail.product_issues
+        or tail.lines
+        or any(i.code not in _NOT_A_CHUNK_PROBLEM for i in tail.fatal)
+    ):
         return None
     return fast_lane(data[:cut])
 

@@ -26,13 +26,28 @@ from uuid import UUID
 
 from ..cache import DayCache
 from ..errors import DayChanged
-from ..models import DayDiff, ParsedDay, SalesCorrected, SalesRejected, SalesStored, StoredUpload, UploadRecord
+from ..models import (
+    DayDiff,
+    ParsedDay,
+    SalesCorrected,
+    SalesRejected,
+    SalesStored,
+    StoredUpload,
+    UploadRecord,
+)
 from ..names import TOPIC_CORRECTED, TOPIC_REJECTED, TOPIC_STORED
-from ..storage.corrections import CorrectionRow, corrections_of, replace_day, staged_swap, stored_day
+from ..storage.corrections import (
+    CorrectionRow,
+    corrections_of,
+    replace_day,
+    staged_swap,
+    stored_day,
+)
 from ..storage.db import Pool
 from ..storage.staging import StagedChunk, duplicate_rows, refuse_staged, staged_table
 from ..storage.uploads import find_uploads, record_batch
 from ..xmlhead import HeadRefused, precheck
+from .assemble import with_duplicates
 from .decide import (
     Policy,
     RawUpload,
@@ -42,10 +57,9 @@ from .decide import (
     rejected_early,
     replay_event,
 )
-from .assemble import with_duplicates
 from .diff import by_product, diff_days, diff_streams
 
-__all__ = ["Corrector", "Routed", "routed", "correct_staged", "replayed"]
+__all__ = ["Corrector", "Routed", "correct_staged", "replayed", "routed"]
 
 Event = SalesStored | SalesRejected | SalesCorrected
 Routed = tuple[str, str, Event]
@@ -53,8 +67,13 @@ Routed = tuple[str, str, Event]
 
 def routed(event: Event) -> Routed:
     """The topic and key an ingest event goes out with."""
-    topic = (TOPIC_STORED if isinstance(event, SalesStored)
-             else TOPIC_CORRECTED if isinstance(event, SalesCorrected) else TOPIC_REJECTED)
+    topic = (
+        TOPIC_STORED
+        if isinstance(event, SalesStored)
+        else TOPIC_CORRECTED
+        if isinstance(event, SalesCorrected)
+        else TOPIC_REJECTED
+    )
     key = event.sales_date.isoformat() if event.sales_date else "unknown"
     return topic, key, event
 
@@ -65,12 +84,20 @@ async def _record(pool: Pool, rec: UploadRecord) -> None:
         if await batch.write([rec]):
             # The day was free when read and is taken now: another consumer stored it in
             # between (a rebalance). Abort the transaction; the redone batch replaces it.
-            raise DayChanged(f"{rec.sales_date} was stored by someone else while it was being corrected")
+            raise DayChanged(
+                f"{rec.sales_date} was stored by someone else while it was being corrected"
+            )
 
 
 class Corrector:
-    def __init__(self, *, pool: Pool, cache: DayCache, policy: Policy,
-                 parse: Callable[[bytes], Awaitable[ParsedDay]]) -> None:
+    def __init__(
+        self,
+        *,
+        pool: Pool,
+        cache: DayCache,
+        policy: Policy,
+        parse: Callable[[bytes], Awaitable[ParsedDay]],
+    ) -> None:
         self._pool = pool
         self._cache = cache
         self._policy = policy
@@ -88,7 +115,9 @@ class Corrector:
             rec = judge(raw, await self._parse(raw.data), policy=self._policy)
         if rec.status != "stored" or rec.sales_date is None:
             await _record(self._pool, rec)  # the stored day is not touched
-            if rec.sales_date is not None:  # a claim this upload may hold (only its own is released)
+            if (
+                rec.sales_date is not None
+            ):  # a claim this upload may hold (only its own is released)
                 await self._cache.release([(rec.sales_date.isoformat(), str(rec.upload_id))])
             return rec.status, [routed(outcome_event(rec, now=now))]
 
@@ -103,8 +132,16 @@ class Corrector:
         await self._own(day, str(rec.upload_id))
         return "corrected", [
             routed(outcome_event(rec, now=now, supersedes=old.upload_id)),
-            routed(corrected_event(upload_id=rec.upload_id, superseded=old.upload_id, sales_date=day,
-                                   sender=rec.sender, at=at, diff=diff)),
+            routed(
+                corrected_event(
+                    upload_id=rec.upload_id,
+                    superseded=old.upload_id,
+                    sales_date=day,
+                    sender=rec.sender,
+                    at=at,
+                    diff=diff,
+                )
+            ),
         ]
 
     async def _own(self, day: dt.date, upload_id: str) -> None:
@@ -120,13 +157,24 @@ async def replayed(pool: Pool, cache: DayCache, known: StoredUpload) -> list[Eve
     if known.status in ("stored", "superseded"):
         made = {c.upload_id: c for c in await corrections_of(pool, [known.upload_id])}
     row = made.get(known.upload_id)
-    events: list[Event] = [replay_event(known, supersedes=row.superseded_upload_id if row else None)]
+    events: list[Event] = [
+        replay_event(known, supersedes=row.superseded_upload_id if row else None)
+    ]
     if row is not None:
-        events.append(corrected_event(
-            upload_id=row.upload_id, superseded=row.superseded_upload_id, sales_date=row.sales_date,
-            sender=row.sender, at=row.corrected_at, diff=DayDiff.model_validate(row.diff)))
+        events.append(
+            corrected_event(
+                upload_id=row.upload_id,
+                superseded=row.superseded_upload_id,
+                sales_date=row.sales_date,
+                sender=row.sender,
+                at=row.corrected_at,
+                diff=DayDiff.model_validate(row.diff),
+            )
+        )
     if known.status == "stored" and known.sales_date is not None:
-        await _own(cache, known.sales_date, str(known.upload_id))  # a crash may have come before Redis
+        await _own(
+            cache, known.sales_date, str(known.upload_id)
+        )  # a crash may have come before Redis
     return events
 
 
@@ -137,8 +185,9 @@ async def _own(cache: DayCache, day: dt.date, upload_id: str) -> None:
     await cache.take(day.isoformat(), upload_id)
 
 
-async def correct_staged(pool: Pool, cache: DayCache, rec: UploadRecord, chunks: Sequence[StagedChunk], *,
-                         policy: Policy) -> list[Event] | None:
+async def correct_staged(
+    pool: Pool, cache: DayCache, rec: UploadRecord, chunks: Sequence[StagedChunk], *, policy: Policy
+) -> list[Event] | None:
     """A big day's correction, its manifest come and the staged day a valid candidate (``rec``).
 
     The stored day is swapped for the staged lines in one transaction (the diff read from

@@ -41,8 +41,18 @@ from ..names import (
     replace_requested,
 )
 
-__all__ = ["Policy", "RawUpload", "raw_upload", "judge", "duplicate", "lost_day", "rejected_early",
-           "outcome_event", "replay_event", "corrected_event"]
+__all__ = [
+    "Policy",
+    "RawUpload",
+    "corrected_event",
+    "duplicate",
+    "judge",
+    "lost_day",
+    "outcome_event",
+    "raw_upload",
+    "rejected_early",
+    "replay_event",
+]
 
 # Namespace for upload ids of records produced straight to Kafka (no x-upload-id
 # header): the id is derived from the record's position and timestamp, so a
@@ -69,8 +79,16 @@ class RawUpload:
     replace: bool = False  # x-replace: true, a correction of a stored day (whole, or every piece)
 
 
-def raw_upload(*, value: bytes | None, headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes],
-               topic: str, partition: int, offset: int, timestamp: int, key: bytes | None = None) -> RawUpload:
+def raw_upload(
+    *,
+    value: bytes | None,
+    headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes],
+    topic: str,
+    partition: int,
+    offset: int,
+    timestamp: int,
+    key: bytes | None = None,
+) -> RawUpload:
     """Read one sales.raw record; any client may have produced it, with or without headers."""
     items = headers.items() if isinstance(headers, Mapping) else headers
     hdr = {k.lower(): v for k, v in items}
@@ -89,33 +107,62 @@ def raw_upload(*, value: bytes | None, headers: Sequence[tuple[str, bytes]] | Ma
     replace = replace_requested(hdr.get(HEADER_REPLACE))
     part = hdr.get(HEADER_PART)
     if part is None:
-        return RawUpload(upload_id, source, sender, value or b"", position,
-                         key=key.decode("utf-8", "replace")[:40] if key else None, replace=replace)
+        return RawUpload(
+            upload_id,
+            source,
+            sender,
+            value or b"",
+            position,
+            key=key.decode("utf-8", "replace")[:40] if key else None,
+            replace=replace,
+        )
     index = hdr.get(HEADER_CHUNK_INDEX, b"")
-    return RawUpload(upload_id, source, sender, value or b"", position,
-                     # a piece of a big day needs the id that ties it to the others
-                     part=part.decode("ascii", "replace")[:20] if identified else "unidentified",
-                     chunk_index=int(index) if index.isdigit() and len(index) < 10 else -1,
-                     last=hdr.get(HEADER_CHUNK_LAST) in (b"1", b"true"),
-                     key=key.decode("utf-8", "replace")[:40] if key else None, replace=replace)
+    return RawUpload(
+        upload_id,
+        source,
+        sender,
+        value or b"",
+        position,
+        # a piece of a big day needs the id that ties it to the others
+        part=part.decode("ascii", "replace")[:20] if identified else "unidentified",
+        chunk_index=int(index) if index.isdigit() and len(index) < 10 else -1,
+        last=hdr.get(HEADER_CHUNK_LAST) in (b"1", b"true"),
+        key=key.decode("utf-8", "replace")[:40] if key else None,
+        replace=replace,
+    )
 
 
 def _issues(issues: Sequence[Issue]) -> list[dict[str, Any]]:
     return [i.model_dump(exclude_none=True) for i in issues[:MAX_ISSUES_STORED]]
 
 
-def _record(raw: RawUpload, status: UploadStatus, sales_date: dt.date | None, **kw: Any) -> UploadRecord:
+def _record(
+    raw: RawUpload, status: UploadStatus, sales_date: dt.date | None, **kw: Any
+) -> UploadRecord:
     return UploadRecord(
-        upload_id=raw.upload_id, status=status, sales_date=sales_date, source=raw.source,
-        sender=raw.sender, size_bytes=len(raw.data), topic=raw.position.topic,
-        partition=raw.position.partition, offset=raw.position.offset, replace=raw.replace, **kw,
+        upload_id=raw.upload_id,
+        status=status,
+        sales_date=sales_date,
+        source=raw.source,
+        sender=raw.sender,
+        size_bytes=len(raw.data),
+        topic=raw.position.topic,
+        partition=raw.position.partition,
+        offset=raw.position.offset,
+        replace=raw.replace,
+        **kw,
     )
 
 
 def _duplicate_errors(sales_date: dt.date | None) -> list[dict[str, Any]]:
     """The one description of a refused duplicate day (fast path and PostgreSQL alike)."""
-    return [{"code": "duplicate_day", "field": "date",
-             "message": f"sales date {sales_date.isoformat() if sales_date else '?'} is already stored"}]
+    return [
+        {
+            "code": "duplicate_day",
+            "field": "date",
+            "message": f"sales date {sales_date.isoformat() if sales_date else '?'} is already stored",
+        }
+    ]
 
 
 def duplicate(raw: RawUpload, sales_date: dt.date) -> UploadRecord:
@@ -125,7 +172,9 @@ def duplicate(raw: RawUpload, sales_date: dt.date) -> UploadRecord:
 
 def lost_day(rec: UploadRecord) -> UploadRecord:
     """A candidate lost its day to an upload PostgreSQL already has: a duplicate."""
-    return dataclasses.replace(rec, status="duplicate", lines=[], errors=_duplicate_errors(rec.sales_date))
+    return dataclasses.replace(
+        rec, status="duplicate", lines=[], errors=_duplicate_errors(rec.sales_date)
+    )
 
 
 def rejected_early(raw: RawUpload, issue: Issue) -> UploadRecord:
@@ -137,20 +186,45 @@ def judge(raw: RawUpload, parsed: ParsedDay, *, policy: Policy) -> UploadRecord:
     """Decide from a full parse: a candidate to store, or a rejection."""
     seen, dropped = parsed.products_seen, parsed.rejected_products
     if parsed.fatal or parsed.sales_date is None:
-        return _record(raw, "rejected", parsed.sales_date, products_seen=seen,
-                       errors=_issues(parsed.fatal or parsed.product_issues))
+        return _record(
+            raw,
+            "rejected",
+            parsed.sales_date,
+            products_seen=seen,
+            errors=_issues(parsed.fatal or parsed.product_issues),
+        )
     if parsed.product_issues and policy == "strict":
-        return _record(raw, "rejected", parsed.sales_date, products_seen=seen,
-                       products_rejected=dropped, errors=_issues(parsed.product_issues))
+        return _record(
+            raw,
+            "rejected",
+            parsed.sales_date,
+            products_seen=seen,
+            products_rejected=dropped,
+            errors=_issues(parsed.product_issues),
+        )
     if not parsed.lines:
         issue = Issue(code="no_valid_products", message="no product passed validation")
-        return _record(raw, "rejected", parsed.sales_date, products_seen=seen,
-                       products_rejected=dropped, errors=_issues([issue, *parsed.product_issues]))
+        return _record(
+            raw,
+            "rejected",
+            parsed.sales_date,
+            products_seen=seen,
+            products_rejected=dropped,
+            errors=_issues([issue, *parsed.product_issues]),
+        )
     units = sum(ln.quantity for ln in parsed.lines)
     revenue = sum((ln.price * ln.quantity for ln in parsed.lines), Decimal(0))
-    return _record(raw, "stored", parsed.sales_date, products_seen=seen, products_rejected=dropped,
-                   errors=_issues(parsed.product_issues), lines=parsed.lines,
-                   total_units=units, total_revenue=revenue)
+    return _record(
+        raw,
+        "stored",
+        parsed.sales_date,
+        products_seen=seen,
+        products_rejected=dropped,
+        errors=_issues(parsed.product_issues),
+        lines=parsed.lines,
+        total_units=units,
+        total_revenue=revenue,
+    )
 
 
 def _reason(status: Literal["rejected", "duplicate"], errors: list[dict[str, Any]]) -> str:
@@ -165,46 +239,114 @@ def _reason(status: Literal["rejected", "duplicate"], errors: list[dict[str, Any
     return f"{first['code']}: {first['message']}{where}{tail}"
 
 
-def _event(*, upload_id: uuid.UUID, status: RowStatus, sales_date: dt.date | None, source: Origin, sender: str | None,
-           errors: list[dict[str, Any]], products: int, rejected: int, units: int, revenue: Decimal,
-           position: KafkaPosition, at: dt.datetime,
-           supersedes: uuid.UUID | None = None) -> SalesStored | SalesRejected:
+def _event(
+    *,
+    upload_id: uuid.UUID,
+    status: RowStatus,
+    sales_date: dt.date | None,
+    source: Origin,
+    sender: str | None,
+    errors: list[dict[str, Any]],
+    products: int,
+    rejected: int,
+    units: int,
+    revenue: Decimal,
+    position: KafkaPosition,
+    at: dt.datetime,
+    supersedes: uuid.UUID | None = None,
+) -> SalesStored | SalesRejected:
     issues = [Issue(**e) for e in errors[:MAX_ISSUES_IN_EVENT]]
     # A superseded upload was stored: a redelivery announces what it announced then.
-    if status in ("stored", "superseded") and sales_date is not None:  # a stored upload always has its day
+    if (
+        status in ("stored", "superseded") and sales_date is not None
+    ):  # a stored upload always has its day
         return SalesStored(
-            event_id=f"stored:{upload_id}", upload_id=upload_id, sales_date=sales_date, products=products,
-            rejected_products=rejected, total_units=units, total_revenue=revenue, issues=issues,
-            source=source, sender=sender, stored_at=at, supersedes=supersedes)
+            event_id=f"stored:{upload_id}",
+            upload_id=upload_id,
+            sales_date=sales_date,
+            products=products,
+            rejected_products=rejected,
+            total_units=units,
+            total_revenue=revenue,
+            issues=issues,
+            source=source,
+            sender=sender,
+            stored_at=at,
+            supersedes=supersedes,
+        )
     refused: Literal["rejected", "duplicate"] = "duplicate" if status == "duplicate" else "rejected"
     return SalesRejected(
-        event_id=f"rejected:{upload_id}", upload_id=upload_id, sales_date=sales_date, status=refused,
-        reason=_reason(refused, errors), errors=issues, source=source, sender=sender, kafka=position,
-        rejected_at=at)
+        event_id=f"rejected:{upload_id}",
+        upload_id=upload_id,
+        sales_date=sales_date,
+        status=refused,
+        reason=_reason(refused, errors),
+        errors=issues,
+        source=source,
+        sender=sender,
+        kafka=position,
+        rejected_at=at,
+    )
 
 
-def outcome_event(rec: UploadRecord, *, now: dt.datetime,
-                  supersedes: uuid.UUID | None = None) -> SalesStored | SalesRejected:
+def outcome_event(
+    rec: UploadRecord, *, now: dt.datetime, supersedes: uuid.UUID | None = None
+) -> SalesStored | SalesRejected:
     """The event announcing what became of an upload just recorded."""
-    return _event(upload_id=rec.upload_id, status=rec.status, sales_date=rec.sales_date, source=rec.source,
-                  sender=rec.sender, errors=rec.errors, products=len(rec.lines),
-                  rejected=rec.products_rejected, units=rec.total_units, revenue=rec.total_revenue,
-                  position=KafkaPosition(topic=rec.topic, partition=rec.partition, offset=rec.offset), at=now,
-                  supersedes=supersedes)
+    return _event(
+        upload_id=rec.upload_id,
+        status=rec.status,
+        sales_date=rec.sales_date,
+        source=rec.source,
+        sender=rec.sender,
+        errors=rec.errors,
+        products=len(rec.lines),
+        rejected=rec.products_rejected,
+        units=rec.total_units,
+        revenue=rec.total_revenue,
+        position=KafkaPosition(topic=rec.topic, partition=rec.partition, offset=rec.offset),
+        at=now,
+        supersedes=supersedes,
+    )
 
 
-def replay_event(row: StoredUpload, *, supersedes: uuid.UUID | None = None) -> SalesStored | SalesRejected:
+def replay_event(
+    row: StoredUpload, *, supersedes: uuid.UUID | None = None
+) -> SalesStored | SalesRejected:
     """The event a redelivered, already recorded upload produced the first time."""
-    return _event(upload_id=row.upload_id, status=row.status, sales_date=row.sales_date, source=row.source,
-                  sender=row.sender, errors=row.errors, products=row.products_stored,
-                  rejected=row.products_rejected, units=row.total_units or 0,
-                  revenue=row.total_revenue or Decimal(0),
-                  position=KafkaPosition(topic=row.topic, partition=row.partition, offset=row.offset),
-                  at=row.updated_at, supersedes=supersedes)
+    return _event(
+        upload_id=row.upload_id,
+        status=row.status,
+        sales_date=row.sales_date,
+        source=row.source,
+        sender=row.sender,
+        errors=row.errors,
+        products=row.products_stored,
+        rejected=row.products_rejected,
+        units=row.total_units or 0,
+        revenue=row.total_revenue or Decimal(0),
+        position=KafkaPosition(topic=row.topic, partition=row.partition, offset=row.offset),
+        at=row.updated_at,
+        supersedes=supersedes,
+    )
 
 
-def corrected_event(*, upload_id: uuid.UUID, superseded: uuid.UUID, sales_date: dt.date, sender: str | None,
-                    at: dt.datetime, diff: DayDiff) -> SalesCorrected:
+def corrected_event(
+    *,
+    upload_id: uuid.UUID,
+    superseded: uuid.UUID,
+    sales_date: dt.date,
+    sender: str | None,
+    at: dt.datetime,
+    diff: DayDiff,
+) -> SalesCorrected:
     """The event announcing a correction (the same for its first delivery and every replay)."""
-    return SalesCorrected(event_id=f"corrected:{upload_id}", upload_id=upload_id, superseded_upload_id=superseded,
-                          sales_date=sales_date, sender=sender, corrected_at=at, diff=diff)
+    return SalesCorrected(
+        event_id=f"corrected:{upload_id}",
+        upload_id=upload_id,
+        superseded_upload_id=superseded,
+        sales_date=sales_date,
+        sender=sender,
+        corrected_at=at,
+        diff=diff,
+    )

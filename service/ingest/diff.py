@@ -17,7 +17,7 @@ from typing import Literal
 from ..models import ChangeSet, DayDiff, ProductChange, ProductState, SalesLine
 from ..names import MAX_CHANGES_LISTED
 
-__all__ = ["diff_days", "diff_streams", "by_product"]
+__all__ = ["by_product", "diff_days", "diff_streams"]
 
 Field = Literal["name", "category", "quantity", "price"]
 _FIELDS: tuple[Field, ...] = ("name", "category", "quantity", "price")
@@ -34,14 +34,21 @@ class _Tally:
     count: int = 0
     items: list[ProductChange] = field(default_factory=list)
 
-    def add(self, old: SalesLine | None, new: SalesLine | None, fields: list[Field] | None = None) -> None:
+    def add(
+        self, old: SalesLine | None, new: SalesLine | None, fields: list[Field] | None = None
+    ) -> None:
         # The change is built only while it will be listed: a day where every one of
         # a million products changed must not build a million models.
         self.count += 1
         if len(self.items) < self.limit:
-            self.items.append(ProductChange(
-                product_id=(new or old).product_id,  # type: ignore[union-attr]  # one is always given
-                fields=fields or [], before=_state(old) if old else None, after=_state(new) if new else None))
+            self.items.append(
+                ProductChange(
+                    product_id=(new or old).product_id,  # type: ignore[union-attr]  # one is always given
+                    fields=fields or [],
+                    before=_state(old) if old else None,
+                    after=_state(new) if new else None,
+                )
+            )
 
     def done(self) -> ChangeSet:
         return ChangeSet(count=self.count, items=self.items)
@@ -60,14 +67,19 @@ class _Totals:
 
 
 def _state(line: SalesLine) -> ProductState:
-    return ProductState(name=line.name, category=line.category, quantity=line.quantity, price=line.price,
-                        revenue=line.quantity * line.price)
+    return ProductState(
+        name=line.name,
+        category=line.category,
+        quantity=line.quantity,
+        price=line.price,
+        revenue=line.quantity * line.price,
+    )
 
 
 class _Order:
     """Refuses a side whose lines do not come by strictly rising product id."""
 
-    __slots__ = ("_which", "_last")
+    __slots__ = ("_last", "_which")
 
     def __init__(self, which: str) -> None:
         self._which = which
@@ -76,8 +88,10 @@ class _Order:
     def __call__(self, line: SalesLine | None) -> SalesLine | None:
         if line is not None:
             if self._last is not None and line.product_id <= self._last:
-                raise ValueError(f"{self._which} lines are not sorted by unique product id "
-                                 f"({line.product_id} after {self._last})")
+                raise ValueError(
+                    f"{self._which} lines are not sorted by unique product id "
+                    f"({line.product_id} after {self._last})"
+                )
             self._last = line.product_id
         return line
 
@@ -109,14 +123,21 @@ class _Differ:
 
     def result(self) -> DayDiff:
         return DayDiff(
-            products_before=self.old.products, products_after=self.new.products,
-            units_before=self.old.units, units_after=self.new.units,
-            revenue_before=self.old.revenue, revenue_after=self.new.revenue,
-            added=self.added.done(), removed=self.removed.done(), changed=self.changed.done())
+            products_before=self.old.products,
+            products_after=self.new.products,
+            units_before=self.old.units,
+            units_after=self.new.units,
+            revenue_before=self.old.revenue,
+            revenue_after=self.new.revenue,
+            added=self.added.done(),
+            removed=self.removed.done(),
+            changed=self.changed.done(),
+        )
 
 
-def diff_days(before: Iterable[SalesLine], after: Iterable[SalesLine], *,
-              limit: int = MAX_CHANGES_LISTED) -> DayDiff:
+def diff_days(
+    before: Iterable[SalesLine], after: Iterable[SalesLine], *, limit: int = MAX_CHANGES_LISTED
+) -> DayDiff:
     """Compare a day's stored lines with its correction's; both sorted by product id."""
     differ, old_order, new_order = _Differ(limit), _Order("old"), _Order("new")
     olds, news = iter(before), iter(after)
@@ -130,8 +151,12 @@ def diff_days(before: Iterable[SalesLine], after: Iterable[SalesLine], *,
     return differ.result()
 
 
-async def diff_streams(before: AsyncIterator[SalesLine], after: AsyncIterator[SalesLine], *,
-                       limit: int = MAX_CHANGES_LISTED) -> DayDiff:
+async def diff_streams(
+    before: AsyncIterator[SalesLine],
+    after: AsyncIterator[SalesLine],
+    *,
+    limit: int = MAX_CHANGES_LISTED,
+) -> DayDiff:
     """diff_days over two streams (a big day read in pieces): memory holds only the listed changes."""
     differ, old_order, new_order = _Differ(limit), _Order("old"), _Order("new")
     old, new = old_order(await anext(before, None)), new_order(await anext(after, None))

@@ -37,21 +37,38 @@ __all__ = ["FastChunk", "fast_lane"]
 # (U+3000 ideographic space) and EF (U+FEFF, U+FFFE, U+FFFF).
 _CHAR: Final = rb"[!#-%'-;=?-\[\]-~\x80-\xbf\xc3-\xe0\xe4-\xee\xf0-\xf4]"
 _ENTITY: Final = rb"&(?:amp|lt|gt|quot|apos);"
-_TEXT: Final = (rb"(?=[^<]{1,200}+<)(?! )(?:" + _CHAR + rb"++|\xc2[\xa1-\xbf]|" + _ENTITY
-                + rb"| (?=[^ <]))++")
+_TEXT: Final = (
+    rb"(?=[^<]{1,200}+<)(?! )(?:" + _CHAR + rb"++|\xc2[\xa1-\xbf]|" + _ENTITY + rb"| (?=[^ <]))++"
+)
 _POSITIVE = rb"(?=[0-9]{1,%d}+<)0*+[1-9][0-9]*+"
 _ID: Final = _POSITIVE % 18
 _QUANTITY: Final = _POSITIVE % 9
 _PRICE: Final = rb"[0-9]{1,10}+(?:\.[0-9]{1,2}+)?+"
 _BLANK: Final = rb"[ \t\r\n]*+"
-_FIELDS: Final = (rb"<id>" + _ID + rb"</id>", rb"<name>" + _TEXT + rb"</name>",
-                  rb"<quantity>" + _QUANTITY + rb"</quantity>", rb"<price>" + _PRICE + rb"</price>",
-                  rb"<category>" + _TEXT + rb"</category>")
+_FIELDS: Final = (
+    rb"<id>" + _ID + rb"</id>",
+    rb"<name>" + _TEXT + rb"</name>",
+    rb"<quantity>" + _QUANTITY + rb"</quantity>",
+    rb"<price>" + _PRICE + rb"</price>",
+    rb"<category>" + _TEXT + rb"</category>",
+)
 # The blanks of the first product, captured: every other product must repeat them.
-_FIRST: Final = re.compile(b"".join(
-    [rb"(" + _BLANK + rb")<product>"] + [rb"(" + _BLANK + rb")" + f for f in _FIELDS]
-    + [rb"(" + _BLANK + rb")</product>"]))
-_TAGS: Final = (b"<product>", b"<id>", b"<name>", b"<quantity>", b"<price>", b"<category>", b"</product>")
+_FIRST: Final = re.compile(
+    b"".join(
+        [rb"(" + _BLANK + rb")<product>"]
+        + [rb"(" + _BLANK + rb")" + f for f in _FIELDS]
+        + [rb"(" + _BLANK + rb")</product>"]
+    )
+)
+_TAGS: Final = (
+    b"<product>",
+    b"<id>",
+    b"<name>",
+    b"<quantity>",
+    b"<price>",
+    b"<category>",
+    b"</product>",
+)
 
 
 def _every(blanks: tuple[bytes, ...]) -> re.Pattern[bytes]:
@@ -62,7 +79,13 @@ def _every(blanks: tuple[bytes, ...]) -> re.Pattern[bytes]:
 
 
 _PATTERNS: dict[tuple[bytes, ...], re.Pattern[bytes]] = {}  # one per layout (there are few)
-_UNESCAPE: Final = ((b"&lt;", b"<"), (b"&gt;", b">"), (b"&quot;", b'"'), (b"&apos;", b"'"), (b"&amp;", b"&"))
+_UNESCAPE: Final = (
+    (b"&lt;", b"<"),
+    (b"&gt;", b">"),
+    (b"&quot;", b'"'),
+    (b"&apos;", b"'"),
+    (b"&amp;", b"&"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +121,14 @@ def fast_lane(chunk: bytes) -> FastChunk | None:
     body = chunk.rstrip(b" \t\r\n")
     head = b0 + b"<product>" + b1 + b"<id>"
     tail = b"</category>" + b6 + b"</product>"
-    rows = (body[len(head):-len(tail)]
-            .replace(tail + head, b"\n")
-            .replace(b"</id>" + b2 + b"<name>", b"\t")
-            .replace(b"</name>" + b3 + b"<quantity>", b"\t")
-            .replace(b"</quantity>" + b4 + b"<price>", b"\t")
-            .replace(b"</price>" + b5 + b"<category>", b"\t"))
+    rows = (
+        body[len(head) : -len(tail)]
+        .replace(tail + head, b"\n")
+        .replace(b"</id>" + b2 + b"<name>", b"\t")
+        .replace(b"</name>" + b3 + b"<quantity>", b"\t")
+        .replace(b"</quantity>" + b4 + b"<price>", b"\t")
+        .replace(b"</price>" + b5 + b"<category>", b"\t")
+    )
     products = rows.count(b"\n") + 1
     if b"<" in rows or rows.count(b"\t") != 4 * products:
         return None  # cannot happen after the full match; a guard, not a branch
@@ -111,5 +136,9 @@ def fast_lane(chunk: bytes) -> FastChunk | None:
         for entity, char in _UNESCAPE:
             rows = rows.replace(entity, char)
     period = (b"".join(blanks) + b"".join(_TAGS)).count(b"\n")
-    return FastChunk(copy_text=rows + b"\n", products=products, first_line=b0.count(b"\n") + 1,
-                     lines_per_product=period)
+    return FastChunk(
+        copy_text=rows + b"\n",
+        products=products,
+        first_line=b0.count(b"\n") + 1,
+        lines_per_product=period,
+    )

@@ -32,13 +32,13 @@ from ..models import SalesLine
 from ..xmlhead import element_line, quote
 
 __all__ = [
-    "MAX_TEXT",
+    "BLANKS",
     "FIELDS",
     "FIELD_SET",
-    "BLANKS",
     "ID",
-    "QUANTITY",
+    "MAX_TEXT",
     "PRICE_MATCH",
+    "QUANTITY",
     "Problem",
     "Problems",
     "check_integer",
@@ -63,33 +63,57 @@ _PRICE_LONG_WHOLE = re.compile(r"[0-9]{11,}(?:\.[0-9]+)?")
 _NEGATIVE_PRICE = re.compile(r"-[0-9]+(?:\.[0-9]+)?")
 # XML 1.0 already excludes most C0 controls; these are the ones it lets through plus
 # invisible formatting characters that could disguise a name (in reports, in prompts).
-_BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+_BAD_CHARS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]"
+)
 
 # One problem of a product before it becomes an Issue: code, message, field, line.
 Problem = tuple[str, str, str | None, int | None]
 Problems = list[Problem]
 
 
-def check_integer(text: str, field: str, pattern: re.Pattern[str], digits: int,
-                  element: etree._Element, problems: Problems) -> int | None:
+def check_integer(
+    text: str,
+    field: str,
+    pattern: re.Pattern[str],
+    digits: int,
+    element: etree._Element,
+    problems: Problems,
+) -> int | None:
     """``text`` (already stripped of blanks) as a whole number > 0 of at most ``digits`` digits."""
     if pattern.fullmatch(text) is not None:
         value = int(text)
         if value > 0:
             return value
-        problems.append(("not_positive", f"{field} {quote(text)} must be greater than 0", field,
-                         element_line(element)))
+        problems.append(
+            (
+                "not_positive",
+                f"{field} {quote(text)} must be greater than 0",
+                field,
+                element_line(element),
+            )
+        )
         return None
     line = element_line(element)
     if not text:
         problems.append(("empty_field", f"<{field}> is empty", field, line))
     elif _UNSIGNED.fullmatch(text) is not None:
-        problems.append(("not_positive", f"{field} {quote(text)} must be greater than 0", field, line))
+        problems.append(
+            ("not_positive", f"{field} {quote(text)} must be greater than 0", field, line)
+        )
     elif text.isascii() and text.isdigit():
-        problems.append(("bad_integer", f"{field} {quote(text)} has more than {digits} digits", field, line))
+        problems.append(
+            ("bad_integer", f"{field} {quote(text)} has more than {digits} digits", field, line)
+        )
     else:
-        problems.append(("bad_integer", f"{field} {quote(text)} is not a whole number written with the "
-                                        "digits 0-9 only", field, line))
+        problems.append(
+            (
+                "bad_integer",
+                f"{field} {quote(text)} is not a whole number written with the digits 0-9 only",
+                field,
+                line,
+            )
+        )
     return None
 
 
@@ -104,13 +128,32 @@ def check_price(element: etree._Element, problems: Problems) -> Decimal | None:
     elif _NEGATIVE_PRICE.fullmatch(text) is not None:
         problems.append(("negative", f"price {quote(text)} is negative", "price", line))
     elif _PRICE_LONG_FRACTION.fullmatch(text) is not None:
-        problems.append(("too_many_decimals", f"price {quote(text)} has more than 2 decimal places", "price", line))
+        problems.append(
+            (
+                "too_many_decimals",
+                f"price {quote(text)} has more than 2 decimal places",
+                "price",
+                line,
+            )
+        )
     elif _PRICE_LONG_WHOLE.fullmatch(text) is not None:
-        problems.append(("bad_decimal", f"price {quote(text)} has more than 10 digits before the decimal point",
-                         "price", line))
+        problems.append(
+            (
+                "bad_decimal",
+                f"price {quote(text)} has more than 10 digits before the decimal point",
+                "price",
+                line,
+            )
+        )
     else:
-        problems.append(("bad_decimal", f"price {quote(text)} is not a decimal number such as 1500 or 1500.00",
-                         "price", line))
+        problems.append(
+            (
+                "bad_decimal",
+                f"price {quote(text)} is not a decimal number such as 1500 or 1500.00",
+                "price",
+                line,
+            )
+        )
     return None
 
 
@@ -122,16 +165,28 @@ def check_text(element: etree._Element, field: str, problems: Problems) -> str |
         return None
     bad = _BAD_CHARS.search(raw)
     if bad is not None:
-        problems.append(("bad_characters", f"{field} contains the control or invisible character "
-                                           f"U+{ord(bad[0]):04X}", field, element_line(element)))
+        problems.append(
+            (
+                "bad_characters",
+                f"{field} contains the control or invisible character U+{ord(bad[0]):04X}",
+                field,
+                element_line(element),
+            )
+        )
         return None
     value = " ".join(raw.split())
     if not value:
         problems.append(("empty_field", f"<{field}> is empty", field, element_line(element)))
         return None
     if len(value) > MAX_TEXT:
-        problems.append(("too_long", f"{field} is {len(value)} characters long; at most {MAX_TEXT} are allowed",
-                         field, element_line(element)))
+        problems.append(
+            (
+                "too_long",
+                f"{field} is {len(value)} characters long; at most {MAX_TEXT} are allowed",
+                field,
+                element_line(element),
+            )
+        )
         return None
     return value
 
@@ -155,11 +210,17 @@ if TYPE_CHECKING:  # the slot descriptors' __set__, as the type checker cannot s
     _set_price: Callable[[SalesLine, Decimal], None]
 else:
     _set_id, _set_name, _set_category, _set_quantity, _set_price = (
-        SalesLine.product_id.__set__, SalesLine.name.__set__, SalesLine.category.__set__,
-        SalesLine.quantity.__set__, SalesLine.price.__set__)
+        SalesLine.product_id.__set__,
+        SalesLine.name.__set__,
+        SalesLine.category.__set__,
+        SalesLine.quantity.__set__,
+        SalesLine.price.__set__,
+    )
 
 
-def sales_line(product_id: int, name: str, category: str, quantity: int, price: Decimal) -> SalesLine:
+def sales_line(
+    product_id: int, name: str, category: str, quantity: int, price: Decimal
+) -> SalesLine:
     line: SalesLine = _new_line(SalesLine)
     _set_id(line, product_id)
     _set_name(line, name)

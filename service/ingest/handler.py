@@ -36,10 +36,19 @@ from ..storage.uploads import find_uploads, record_batch
 from ..xmlhead import HeadRefused, precheck
 from .bigday import BigDays
 from .correct import Corrector, routed
-from .decide import Policy, RawUpload, duplicate, judge, lost_day, outcome_event, rejected_early, replay_event
+from .decide import (
+    Policy,
+    RawUpload,
+    duplicate,
+    judge,
+    lost_day,
+    outcome_event,
+    rejected_early,
+    replay_event,
+)
 from .parse import parse_day
 
-__all__ = ["IngestService", "Publish", "Event"]
+__all__ = ["Event", "IngestService", "Publish"]
 
 log = logging.getLogger("sales_analyzer.ingest")
 
@@ -48,15 +57,28 @@ Publish = Callable[[Sequence[tuple[str, str, Event]]], Awaitable[None]]
 
 
 class IngestService:
-    def __init__(self, *, pool: Pool, cache: DayCache, publish: Publish,
-                 policy: Policy, max_products: int, incomplete_seconds: float = 900.0) -> None:
+    def __init__(
+        self,
+        *,
+        pool: Pool,
+        cache: DayCache,
+        publish: Publish,
+        policy: Policy,
+        max_products: int,
+        incomplete_seconds: float = 900.0,
+    ) -> None:
         self._pool = pool
         self._cache = cache
         self._publish = publish
         self._policy = policy
         self._max_products = max_products
-        self._big = BigDays(pool=pool, cache=cache, policy=policy, max_products=max_products,
-                            incomplete_seconds=incomplete_seconds)
+        self._big = BigDays(
+            pool=pool,
+            cache=cache,
+            policy=policy,
+            max_products=max_products,
+            incomplete_seconds=incomplete_seconds,
+        )
         self._corrector = Corrector(pool=pool, cache=cache, policy=policy, parse=self._parse_one)
 
     async def handle(self, raws: Sequence[RawUpload]) -> None:
@@ -139,11 +161,14 @@ class IngestService:
         # A day held by another upload is a duplicate only once it is stored: the holder
         # may be an upload still in flight (the gateway claims a day before publishing)
         # that may yet be rejected, or one whose gateway died before publishing.
-        foreign = {d.isoformat() for (r, d), h in zip(dated, holders, strict=True)
-                   if h != str(r.upload_id) and h not in in_batch}
+        foreign = {
+            d.isoformat()
+            for (r, d), h in zip(dated, holders, strict=True)
+            if h != str(r.upload_id) and h not in in_batch
+        }
         settled = (await self._cache.stored_among(foreign) or set()) if foreign else set()
         claimed = []
-        for (raw, day), holder in zip(dated, holders, strict=True):
+        for (raw, day), _holder in zip(dated, holders, strict=True):
             # A day claimed by an upload of this very batch, or by one in flight, is not
             # settled yet: parse this one too and let PostgreSQL's unique day pick the
             # first valid upload.
@@ -177,8 +202,13 @@ class IngestService:
         for rec in ordered:
             events.append(routed(outcome_event(rec, now=now)))
             INGEST_UPLOADS.labels(status=rec.status).inc()
-            _log(rec.status, fresh[rec.upload_id], sales_date=rec.sales_date, errors=len(rec.errors),
-                 products=len(rec.lines))
+            _log(
+                rec.status,
+                fresh[rec.upload_id],
+                sales_date=rec.sales_date,
+                errors=len(rec.errors),
+                products=len(rec.lines),
+            )
         # Every delivery is answered, as a redelivery in a later batch would be: the
         # repeat announces the very same event (same event_id), stored nothing twice.
         for raw in repeats:
@@ -186,9 +216,15 @@ class IngestService:
             _log("replayed", raw, status=records[raw.upload_id].status)
         return events
 
-    async def _settle_redis(self, outcomes: Sequence[tuple[Any, RowStatus, dt.date | None]]) -> None:
-        await self._cache.add_stored(d.isoformat() for _, status, d in outcomes if status == "stored" and d)
-        await self._cache.release((d.isoformat(), str(i)) for i, status, d in outcomes if status != "stored" and d)
+    async def _settle_redis(
+        self, outcomes: Sequence[tuple[Any, RowStatus, dt.date | None]]
+    ) -> None:
+        await self._cache.add_stored(
+            d.isoformat() for _, status, d in outcomes if status == "stored" and d
+        )
+        await self._cache.release(
+            (d.isoformat(), str(i)) for i, status, d in outcomes if status != "stored" and d
+        )
 
     def _parse_all(self, bodies: list[bytes]) -> list[ParsedDay]:
         return [parse_day(b, max_products=self._max_products) for b in bodies]
@@ -197,8 +233,11 @@ class IngestService:
         return (await anyio.to_thread.run_sync(self._parse_all, [body]))[0]
 
 
-
 def _log(what: str, raw: RawUpload, **extra: Any) -> None:
     p = raw.position
-    log.info(what, extra=ctx(upload_id=raw.upload_id, topic=p.topic, partition=p.partition, offset=p.offset,
-                             **extra))
+    log.info(
+        what,
+        extra=ctx(
+            upload_id=raw.upload_id, topic=p.topic, partition=p.partition, offset=p.offset, **extra
+        ),
+    )

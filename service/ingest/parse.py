@@ -30,6 +30,7 @@ whole day fatal (``too_many_issues``), which bounds memory on garbage input.
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 from typing import Final
 
@@ -71,14 +72,18 @@ _DATE_CODES: Final = frozenset({"missing_date", "bad_date"})
 _SECOND_PRODUCTS: Final = "a second <products> element; a day has exactly one"
 
 
-def parse_day(data: bytes, *, max_products: int = 1_000_000, max_depth: int = 16,
-              max_issues: int = 100_000) -> ParsedDay:
+def parse_day(
+    data: bytes, *, max_products: int = 1_000_000, max_depth: int = 16, max_issues: int = 100_000
+) -> ParsedDay:
     """Parse and validate one day's XML. Never raises: every problem becomes an Issue."""
     try:
-        return _DayParser(data, max_products=max_products, max_depth=max_depth,
-                          max_issues=max_issues).run()
+        return _DayParser(
+            data, max_products=max_products, max_depth=max_depth, max_issues=max_issues
+        ).run()
     except Exception as exc:  # a bug of ours, never a property of the input
-        issue = Issue(code="internal_error", message=f"internal error while parsing: {type(exc).__name__}")
+        issue = Issue(
+            code="internal_error", message=f"internal error while parsing: {type(exc).__name__}"
+        )
         return ParsedDay(sales_date=None, fatal=[issue])
 
 
@@ -109,10 +114,8 @@ class _DayParser:
                 return day
         else:
             day.sales_date = head.sales_date
-        try:
+        with contextlib.suppress(_Stop):
             self._stream()
-        except _Stop:
-            pass
         day.id_lines = self.seen_ids
         if self.unordered:
             day.product_issues.sort(key=_line_key)
@@ -132,7 +135,7 @@ class _DayParser:
         handle = self._product
         try:
             for pos in range(0, size, CHUNK_SIZE):
-                chunk = data[pos:pos + CHUNK_SIZE]
+                chunk = data[pos : pos + CHUNK_SIZE]
                 bad = utf8.feed(chunk, final=pos + CHUNK_SIZE >= size)
                 if bad is not None:
                     self.day.fatal.append(bad)
@@ -164,8 +167,11 @@ class _DayParser:
         day = self.day
         day.products_seen += 1
         if day.products_seen > self.max_products:
-            raise self.fail("too_many_products", f"more than {self.max_products} products in one day",
-                            line=element_line(element))
+            raise self.fail(
+                "too_many_products",
+                f"more than {self.max_products} products in one day",
+                line=element_line(element),
+            )
         self.last = element
         self.batch += 1
         # The fast path for a clean product, inline because it runs a million times a
@@ -176,30 +182,55 @@ class _DayParser:
             return self._diagnose(element, day.products_seen)
         if self.max_depth < 4:  # even the fields would be too deep; let _diagnose say so
             return self._diagnose(element, day.products_seen)
-        if (id_el.tag == "id" and name_el.tag == "name" and qty_el.tag == "quantity" and price_el.tag == "price"
-                and cat_el.tag == "category"
-                and not (len(id_el) or len(name_el) or len(qty_el) or len(price_el) or len(cat_el))):
+        if (
+            id_el.tag == "id"
+            and name_el.tag == "name"
+            and qty_el.tag == "quantity"
+            and price_el.tag == "price"
+            and cat_el.tag == "category"
+            and not (len(id_el) or len(name_el) or len(qty_el) or len(price_el) or len(cat_el))
+        ):
             raw_id, raw_qty, raw_price = id_el.text or "", qty_el.text or "", price_el.text or ""
             name: str | None
             category: str | None
             name, category = name_el.text or "", cat_el.text or ""
             # Plain printable ASCII with nothing to normalize is the common case (strip()
             # returns the very same object when there is nothing to strip).
-            if not (name.isascii() and name.isprintable() and "  " not in name and name.strip(" ") is name):
+            if not (
+                name.isascii()
+                and name.isprintable()
+                and "  " not in name
+                and name.strip(" ") is name
+            ):
                 name = clean_text(name)
-            if not (category.isascii() and category.isprintable() and "  " not in category
-                    and category.strip(" ") is category):
+            if not (
+                category.isascii()
+                and category.isprintable()
+                and "  " not in category
+                and category.strip(" ") is category
+            ):
                 category = clean_text(category)
-            if (name and category and len(name) <= MAX_TEXT and len(category) <= MAX_TEXT
-                    and raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 18
-                    and raw_qty.isascii() and raw_qty.isdigit() and len(raw_qty) <= 9
-                    and PRICE_MATCH(raw_price) is not None):
+            if (
+                name
+                and category
+                and len(name) <= MAX_TEXT
+                and len(category) <= MAX_TEXT
+                and raw_id.isascii()
+                and raw_id.isdigit()
+                and len(raw_id) <= 18
+                and raw_qty.isascii()
+                and raw_qty.isdigit()
+                and len(raw_qty) <= 9
+                and PRICE_MATCH(raw_price) is not None
+            ):
                 product_id, quantity = int(raw_id), int(raw_qty)
                 seen = self.seen_ids
                 if product_id > 0 and quantity > 0 and product_id not in seen:
                     # lxml-stubs 0.5.1 declare sourceline as `...`; it is int | None.
                     seen[product_id] = element.sourceline  # type: ignore[assignment]  # no call in the hot loop
-                    self.lines_append(sales_line(product_id, name, category, quantity, Decimal(raw_price)))
+                    self.lines_append(
+                        sales_line(product_id, name, category, quantity, Decimal(raw_price))
+                    )
                     return None
         return self._diagnose(element, day.products_seen)
 
@@ -226,8 +257,13 @@ class _DayParser:
                 continue
             self._depth(child, 3)
             name = quote(str(child.tag))[1:-1]
-            self._product_issue(Issue(code="unexpected_element", line=child.sourceline,
-                                      message=f"<{name}> is not allowed in <products>; only <product> is"))
+            self._product_issue(
+                Issue(
+                    code="unexpected_element",
+                    line=child.sourceline,
+                    message=f"<{name}> is not allowed in <products>; only <product> is",
+                )
+            )
             products.remove(child)
 
     def _finish(self, root: etree._Element) -> None:
@@ -239,11 +275,16 @@ class _DayParser:
             if child is not self.products:
                 self._depth(child, 2)
         if not lists:
-            raise self.fail("missing_products", "<sales_data> has no <products> element",
-                            line=element_line(root))
+            raise self.fail(
+                "missing_products",
+                "<sales_data> has no <products> element",
+                line=element_line(root),
+            )
         self._strays(lists[0], until=None)
         if day.products_seen == 0:
-            raise self.fail("empty_day", "<products> holds no <product>", line=element_line(lists[0]))
+            raise self.fail(
+                "empty_day", "<products> holds no <product>", line=element_line(lists[0])
+            )
 
     def _depth(self, element: etree._Element, level: int) -> None:
         """Fatal when ``element`` (at ``level``, the root being 1) holds anything deeper than max_depth."""
@@ -251,16 +292,23 @@ class _DayParser:
         while stack:
             node, depth = stack.pop()
             if depth > self.max_depth:
-                raise self.fail("too_deep", f"elements are nested {depth} levels deep; "
-                                            f"at most {self.max_depth} are allowed", line=element_line(node))
+                raise self.fail(
+                    "too_deep",
+                    f"elements are nested {depth} levels deep; "
+                    f"at most {self.max_depth} are allowed",
+                    line=element_line(node),
+                )
             stack.extend((child, depth + 1) for child in node)
 
     def _product_issue(self, issue: Issue) -> None:
         issues = self.day.product_issues
         issues.append(issue)
         if len(issues) > self.max_issues:
-            raise self.fail("too_many_issues", f"more than {self.max_issues} problems with products; "
-                                               "the file is refused as a whole")
+            raise self.fail(
+                "too_many_issues",
+                f"more than {self.max_issues} problems with products; "
+                "the file is refused as a whole",
+            )
 
     # --- one product ---------------------------------------------------------------
 
@@ -287,18 +335,36 @@ class _DayParser:
             for child in extra:
                 if child.tag in FIELD_SET:
                     first = element_line(found[child.tag])
-                    problems.append(("duplicate_field", f"<{child.tag}> appears more than once in this product "
-                                                        f"(first at line {first})", child.tag, element_line(child)))
+                    problems.append(
+                        (
+                            "duplicate_field",
+                            f"<{child.tag}> appears more than once in this product "
+                            f"(first at line {first})",
+                            child.tag,
+                            element_line(child),
+                        )
+                    )
         get = found.get
         id_el, name_el, qty_el = get("id"), get("name"), get("quantity")
         price_el, cat_el = get("price"), get("category")
         if nested:  # a field holding elements is refused, and not read any further
-            for tag, field_el in (("id", id_el), ("name", name_el), ("quantity", qty_el),
-                                  ("price", price_el), ("category", cat_el)):
+            for tag, field_el in (
+                ("id", id_el),
+                ("name", name_el),
+                ("quantity", qty_el),
+                ("price", price_el),
+                ("category", cat_el),
+            ):
                 if field_el is not None and len(field_el):
                     inner = quote(str(field_el[0].tag))[1:-1]
-                    problems.append(("unexpected_element", f"<{tag}> must hold text only; found <{inner}> "
-                                                           "inside it", tag, element_line(field_el)))
+                    problems.append(
+                        (
+                            "unexpected_element",
+                            f"<{tag}> must hold text only; found <{inner}> inside it",
+                            tag,
+                            element_line(field_el),
+                        )
+                    )
         raw_id: str | None = None
         product_id = quantity = None
         price: Decimal | None = None
@@ -316,7 +382,9 @@ class _DayParser:
         if qty_el is None:
             problems.append(("missing_field", "<quantity> is missing", "quantity", None))
         elif not (nested and len(qty_el)):
-            quantity = check_integer((qty_el.text or "").strip(BLANKS), "quantity", QUANTITY, 9, qty_el, problems)
+            quantity = check_integer(
+                (qty_el.text or "").strip(BLANKS), "quantity", QUANTITY, 9, qty_el, problems
+            )
         if price_el is None:
             problems.append(("missing_field", "<price> is missing", "price", None))
         elif not (nested and len(price_el)):
@@ -332,8 +400,15 @@ class _DayParser:
                 self.seen_ids[product_id] = element_line(element) or 0
             else:
                 assert id_el is not None
-                problems.append(("duplicate_id", f"product id {product_id} was already used by the product "
-                                                 f"at line {first_line}", "id", element_line(id_el)))
+                problems.append(
+                    (
+                        "duplicate_id",
+                        f"product id {product_id} was already used by the product "
+                        f"at line {first_line}",
+                        "id",
+                        element_line(id_el),
+                    )
+                )
 
         if not problems:
             assert product_id is not None and quantity is not None and price is not None
@@ -343,8 +418,16 @@ class _DayParser:
         line = element_line(element)
         shown_id = quote(raw_id)[1:-1] if raw_id else None
         for code, message, field, at in problems:
-            self._product_issue(Issue(code=code, message=message, field=field, line=at or line,
-                                      product_index=index, product_id=shown_id))
+            self._product_issue(
+                Issue(
+                    code=code,
+                    message=message,
+                    field=field,
+                    line=at or line,
+                    product_index=index,
+                    product_id=shown_id,
+                )
+            )
 
 
 def _line_key(issue: Issue) -> int:

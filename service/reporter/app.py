@@ -13,7 +13,13 @@ from faststream.kafka.annotations import KafkaMessage
 from ..consumer import ConsumerApp, Resources
 from ..metrics import REPORTS_IN_FLIGHT
 from ..models import ReportEvent, ReportRequest, SalesCorrected, SalesStored
-from ..names import GROUP_REPORTS, TOPIC_CORRECTED, TOPIC_REPORT_REQUESTS, TOPIC_REPORTS, TOPIC_STORED
+from ..names import (
+    GROUP_REPORTS,
+    TOPIC_CORRECTED,
+    TOPIC_REPORT_REQUESTS,
+    TOPIC_REPORTS,
+    TOPIC_STORED,
+)
 from ..settings import Settings
 from ..storage.db import keep_session
 from ..storage.facts_sql import FACTS_SERVER_SETTINGS
@@ -46,24 +52,43 @@ def build_reporter(settings: Settings) -> AsgiFastStream:
         else:
             res.exit.push_async_callback(llm.close)
         return Reporter(
-            reports=ReporterService(pool=res.pool, llm=llm, publish=publish, language=settings.report_language,
-                                    max_attempts=settings.llm_max_attempts, tuned=True),
-            stale=StaleReports(pool=res.pool, request=request, language=settings.report_language))
+            reports=ReporterService(
+                pool=res.pool,
+                llm=llm,
+                publish=publish,
+                language=settings.report_language,
+                max_attempts=settings.llm_max_attempts,
+                tuned=True,
+            ),
+            stale=StaleReports(pool=res.pool, request=request, language=settings.report_language),
+        )
 
     # A report may legitimately take minutes (LLM retries): stale only after 15 minutes.
     # The pool's connections carry the facts statement's settings (one round trip for
     # the facts) and skip asyncpg's per-release reset (one round trip per query).
-    app = ConsumerApp(settings, name="sales-reporter", stage="reporter", group=GROUP_REPORTS,
-                      topics=(TOPIC_STORED, TOPIC_REPORT_REQUESTS, TOPIC_CORRECTED), stale_after=900.0,
-                      start=start, concurrency=settings.llm_max_concurrency,
-                      pool_size=(1, settings.llm_max_concurrency + 2),
-                      pool_options=dict(server_settings=FACTS_SERVER_SETTINGS, reset=keep_session))
+    app = ConsumerApp(
+        settings,
+        name="sales-reporter",
+        stage="reporter",
+        group=GROUP_REPORTS,
+        topics=(TOPIC_STORED, TOPIC_REPORT_REQUESTS, TOPIC_CORRECTED),
+        stale_after=900.0,
+        start=start,
+        concurrency=settings.llm_max_concurrency,
+        pool_size=(1, settings.llm_max_concurrency + 2),
+        pool_options=dict(server_settings=FACTS_SERVER_SETTINGS, reset=keep_session),
+    )
     REPORTS_IN_FLIGHT.set_function(lambda: app.in_flight)
-    reports = app.publisher(TOPIC_REPORTS, ReportEvent,
-                            description="a day's report (or its failure); key = sales date")
+    reports = app.publisher(
+        TOPIC_REPORTS, ReportEvent, description="a day's report (or its failure); key = sales date"
+    )
     # Its own channel title: the subscriber of this topic already holds "sales.report-requests".
-    requests = app.publisher(TOPIC_REPORT_REQUESTS, ReportRequest, title="sales.report-requests:after-correction",
-                             description="reports to write again after a correction; key = sales date")
+    requests = app.publisher(
+        TOPIC_REPORT_REQUESTS,
+        ReportRequest,
+        title="sales.report-requests:after-correction",
+        description="reports to write again after a correction; key = sales date",
+    )
 
     async def publish(event: ReportEvent) -> None:
         await reports.publish(event, key=event.sales_date.isoformat())
@@ -71,23 +96,41 @@ def build_reporter(settings: Settings) -> AsgiFastStream:
     async def request(req: ReportRequest) -> None:
         await requests.publish(req, key=req.sales_date.isoformat())
 
-    @app.subscriber(TOPIC_STORED, title="sales.stored", description="stored days to report on",
-                    max_poll_interval_ms=_MAX_POLL_INTERVAL_MS)
+    @app.subscriber(
+        TOPIC_STORED,
+        title="sales.stored",
+        description="stored days to report on",
+        max_poll_interval_ms=_MAX_POLL_INTERVAL_MS,
+    )
     async def on_stored(msg: KafkaMessage) -> None:
         ev = app.decode(msg, SalesStored)
-        await app.submit(msg, None if ev is None else lambda: app.service.reports.for_stored(
-            ev.upload_id, ev.sales_date))
+        await app.submit(
+            msg,
+            None
+            if ev is None
+            else lambda: app.service.reports.for_stored(ev.upload_id, ev.sales_date),
+        )
 
-    @app.subscriber(TOPIC_REPORT_REQUESTS, title="sales.report-requests",
-                    description="ReportRequest: write a stored day's report again",
-                    max_poll_interval_ms=_MAX_POLL_INTERVAL_MS)
+    @app.subscriber(
+        TOPIC_REPORT_REQUESTS,
+        title="sales.report-requests",
+        description="ReportRequest: write a stored day's report again",
+        max_poll_interval_ms=_MAX_POLL_INTERVAL_MS,
+    )
     async def on_request(msg: KafkaMessage) -> None:
         req = app.decode(msg, ReportRequest)
-        await app.submit(msg, None if req is None else lambda: app.service.reports.for_request(
-            req.request_id, req.sales_date))
+        await app.submit(
+            msg,
+            None
+            if req is None
+            else lambda: app.service.reports.for_request(req.request_id, req.sales_date),
+        )
 
-    @app.subscriber(TOPIC_CORRECTED, title="sales.corrected",
-                    description="corrected days: mark the reports they made wrong stale, request new ones")
+    @app.subscriber(
+        TOPIC_CORRECTED,
+        title="sales.corrected",
+        description="corrected days: mark the reports they made wrong stale, request new ones",
+    )
     async def on_corrected(msg: KafkaMessage) -> None:
         ev = app.decode(msg, SalesCorrected)
         await app.submit(msg, None if ev is None else lambda: app.service.stale.corrected(ev))

@@ -26,39 +26,268 @@ from dataclasses import dataclass
 
 __all__ = ["Claim", "direction", "sign_word"]
 
-_UP_STEMS = ("вырос", "рост", "прирост", "увелич", "подня", "подрос", "повыс", "повыш", "прибав", "скакн",
-             "взлет", "взлёт", "превыс", "превыш")
-_DOWN_STEMS = ("упал", "упад", "паден", "сниж", "сниз", "сокращ", "сократ", "уменьш", "спад", "просел",
-               "просад", "опусти", "потерял", "убыл", "обвал")
-_UP_EN = frozenset("rose rise rises risen rising grew grow grows growing grown growth increase increased increases "
-                   "increasing up gain gained gains jump jumped jumps climb climbed climbs surge surged surges "
-                   "rebound rebounded exceed exceeded exceeds exceeding surpassed outperformed".split())
-_DOWN_EN = frozenset("fell fall falls falling fallen drop dropped drops dropping decline declined declines declining "
-                     "decrease decreased decreases decreasing down loss lost lose loses shrank shrink shrinks shrunk "
-                     "dip dipped dips slump slumped plunge plunged slid slide slides sank sink sinks".split())
+_UP_STEMS = (
+    "вырос",
+    "рост",
+    "прирост",
+    "увелич",
+    "подня",
+    "подрос",
+    "повыс",
+    "повыш",
+    "прибав",
+    "скакн",
+    "взлет",
+    "взлёт",
+    "превыс",
+    "превыш",
+)
+_DOWN_STEMS = (
+    "упал",
+    "упад",
+    "паден",
+    "сниж",
+    "сниз",
+    "сокращ",
+    "сократ",
+    "уменьш",
+    "спад",
+    "просел",
+    "просад",
+    "опусти",
+    "потерял",
+    "убыл",
+    "обвал",
+)
+_UP_EN = frozenset(
+    [
+        "rose",
+        "rise",
+        "rises",
+        "risen",
+        "rising",
+        "grew",
+        "grow",
+        "grows",
+        "growing",
+        "grown",
+        "growth",
+        "increase",
+        "increased",
+        "increases",
+        "increasing",
+        "up",
+        "gain",
+        "gained",
+        "gains",
+        "jump",
+        "jumped",
+        "jumps",
+        "climb",
+        "climbed",
+        "climbs",
+        "surge",
+        "surged",
+        "surges",
+        "rebound",
+        "rebounded",
+        "exceed",
+        "exceeded",
+        "exceeds",
+        "exceeding",
+        "surpassed",
+        "outperformed",
+    ]
+)
+_DOWN_EN = frozenset(
+    [
+        "fell",
+        "fall",
+        "falls",
+        "falling",
+        "fallen",
+        "drop",
+        "dropped",
+        "drops",
+        "dropping",
+        "decline",
+        "declined",
+        "declines",
+        "declining",
+        "decrease",
+        "decreased",
+        "decreases",
+        "decreasing",
+        "down",
+        "loss",
+        "lost",
+        "lose",
+        "loses",
+        "shrank",
+        "shrink",
+        "shrinks",
+        "shrunk",
+        "dip",
+        "dipped",
+        "dips",
+        "slump",
+        "slumped",
+        "plunge",
+        "plunged",
+        "slid",
+        "slide",
+        "slides",
+        "sank",
+        "sink",
+        "sinks",
+    ]
+)
 # Comparatives claim a direction only after the number or before "на"/"by"
 # ("на 12 % меньше", "выше на 3 %"): "больше 40 товаров" is no change.
-_UP_CMP = frozenset("больше выше more higher above".split())
-_DOWN_CMP = frozenset("меньше ниже less fewer lower below".split())
+_UP_CMP = frozenset(["больше", "выше", "more", "higher", "above"])
+_DOWN_CMP = frozenset(["меньше", "ниже", "less", "fewer", "lower", "below"])
 # Nouns that a copula links to the number ("рост составил 12 %", "the drop was 5%").
-_NOUN_STEMS = ("рост", "прирост", "снижени", "падени", "спад", "сокращени", "уменьшени", "увеличени",
-               "повышени", "понижени")
-_NOUNS_EN = frozenset("growth increase decrease decline drop rise fall gain loss jump dip slump downturn "
-                      "uptick".split())
-_COPULA = frozenset("составил составила составило составили составит составляет достиг достигла достигло "
-                    "was were is are amounted stood at".split())
+_NOUN_STEMS = (
+    "рост",
+    "прирост",
+    "снижени",
+    "падени",
+    "спад",
+    "сокращени",
+    "уменьшени",
+    "увеличени",
+    "повышени",
+    "понижени",
+)
+_NOUNS_EN = frozenset(
+    [
+        "growth",
+        "increase",
+        "decrease",
+        "decline",
+        "drop",
+        "rise",
+        "fall",
+        "gain",
+        "loss",
+        "jump",
+        "dip",
+        "slump",
+        "downturn",
+        "uptick",
+    ]
+)
+_COPULA = frozenset(
+    [
+        "составил",
+        "составила",
+        "составило",
+        "составили",
+        "составит",
+        "составляет",
+        "достиг",
+        "достигла",
+        "достигло",
+        "was",
+        "were",
+        "is",
+        "are",
+        "amounted",
+        "stood",
+        "at",
+    ]
+)
 # "makes up 35 %", "broken down": not a direction.
-_PHRASAL = frozenset("make makes made making add adds added sum sums summed end ends ended break breaks broke broken "
-                     "narrow narrowed".split())
+_PHRASAL = frozenset(
+    [
+        "make",
+        "makes",
+        "made",
+        "making",
+        "add",
+        "adds",
+        "added",
+        "sum",
+        "sums",
+        "summed",
+        "end",
+        "ends",
+        "ended",
+        "break",
+        "breaks",
+        "broke",
+        "broken",
+        "narrow",
+        "narrowed",
+    ]
+)
 _BY = frozenset(("на", "by"))
 _TO = frozenset(("до", "to"))
-_LEVEL = frozenset("с со от from".split())
+_LEVEL = frozenset(["с", "со", "от", "from"])
 # Words that may stand between a direction word and its number without changing the claim.
-_SOFT = frozenset("почти около примерно приблизительно всего лишь только ровно целых сразу ещё еще резко заметно "
-                  "значительно существенно about around almost nearly roughly approximately just only some "
-                  "a an sharply slightly strongly steeply в".split())
-_UNITS = frozenset("шт штук штуки единиц единицы ед руб рубля рублей rub rubles units unit pcs items percent "
-                   "процент процента процентов п пп pp points".split())
+_SOFT = frozenset(
+    [
+        "почти",
+        "около",
+        "примерно",
+        "приблизительно",
+        "всего",
+        "лишь",
+        "только",
+        "ровно",
+        "целых",
+        "сразу",
+        "ещё",
+        "еще",
+        "резко",
+        "заметно",
+        "значительно",
+        "существенно",
+        "about",
+        "around",
+        "almost",
+        "nearly",
+        "roughly",
+        "approximately",
+        "just",
+        "only",
+        "some",
+        "a",
+        "an",
+        "sharply",
+        "slightly",
+        "strongly",
+        "steeply",
+        "в",
+    ]
+)
+_UNITS = frozenset(
+    [
+        "шт",
+        "штук",
+        "штуки",
+        "единиц",
+        "единицы",
+        "ед",
+        "руб",
+        "рубля",
+        "рублей",
+        "rub",
+        "rubles",
+        "units",
+        "unit",
+        "pcs",
+        "items",
+        "percent",
+        "процент",
+        "процента",
+        "процентов",
+        "п",
+        "пп",
+        "pp",
+        "points",
+    ]
+)
 _SIGN_WORDS = {"плюс": 1, "минус": -1, "plus": 1, "minus": -1}
 
 _WORD = re.compile(r"[^\W\d_]+|\d+")
@@ -136,7 +365,9 @@ def direction(before: str, after: str) -> Claim:
     return _NONE
 
 
-def _look_back(words: list[str], last: int, *, span: int = _LOOK_BACK, comparatives: bool = True) -> int:
+def _look_back(
+    words: list[str], last: int, *, span: int = _LOOK_BACK, comparatives: bool = True
+) -> int:
     """The nearest direction word at or before words[last], within `span` words and no number."""
     for i in range(last, max(-1, last - span), -1):
         if words[i].isdigit():

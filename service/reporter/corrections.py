@@ -25,7 +25,7 @@ from ..storage.db import Pool
 from ..storage.reports import request_report
 from .facts import days_depending_on
 
-__all__ = ["request_id_for_correction", "stale_reasons", "StaleReports"]
+__all__ = ["StaleReports", "request_id_for_correction", "stale_reasons"]
 
 log = logging.getLogger("sales_analyzer.reporter")
 
@@ -39,16 +39,24 @@ def request_id_for_correction(correction: uuid.UUID, sales_date: dt.date) -> uui
 def stale_reasons(ev: SalesCorrected) -> tuple[str, str]:
     """Why the corrected day's own reports are stale, and why the later days' are."""
     d, when = ev.diff, ev.corrected_at.isoformat(timespec="seconds")
-    figures = f"revenue {d.revenue_before} → {d.revenue_after}, units {d.units_before} → {d.units_after}"
-    own = (f"the day was corrected at {when} (upload {ev.superseded_upload_id} replaced by {ev.upload_id}; "
-           f"{figures}); a new report is on its way")
-    later = (f"its comparisons use {ev.sales_date.isoformat()}, which was corrected at {when} ({figures}); "
-             "a new report is on its way")
+    figures = (
+        f"revenue {d.revenue_before} → {d.revenue_after}, units {d.units_before} → {d.units_after}"
+    )
+    own = (
+        f"the day was corrected at {when} (upload {ev.superseded_upload_id} replaced by {ev.upload_id}; "
+        f"{figures}); a new report is on its way"
+    )
+    later = (
+        f"its comparisons use {ev.sales_date.isoformat()}, which was corrected at {when} ({figures}); "
+        "a new report is on its way"
+    )
     return own, later
 
 
 class StaleReports:
-    def __init__(self, *, pool: Pool, request: Callable[[ReportRequest], Awaitable[None]], language: str) -> None:
+    def __init__(
+        self, *, pool: Pool, request: Callable[[ReportRequest], Awaitable[None]], language: str
+    ) -> None:
         self._pool = pool
         self._request = request
         self._language = language
@@ -57,19 +65,35 @@ class StaleReports:
         """Mark and re-request; return the later days whose reports were asked for again."""
         first, last = days_depending_on(ev.sales_date)
         own, later = stale_reasons(ev)
-        marked = await mark_stale(self._pool, correction=ev.upload_id, last_day=last, own_reason=own,
-                                  later_reason=later)
+        marked = await mark_stale(
+            self._pool, correction=ev.upload_id, last_day=last, own_reason=own, later_reason=later
+        )
         # Every stored later day, not only those with a report yet: one may be being written
         # right now from the old figures.
         again = await stored_days_between(self._pool, first, last)
         for day, owner in again:
-            req = ReportRequest(request_id=request_id_for_correction(ev.upload_id, day), sales_date=day,
-                                requested_by=ev.sender, requested_at=ev.corrected_at)
+            req = ReportRequest(
+                request_id=request_id_for_correction(ev.upload_id, day),
+                sales_date=day,
+                requested_by=ev.sender,
+                requested_at=ev.corrected_at,
+            )
             await self._request(req)
             # As for POST /v1/reports/{date}/regenerate: the day shows pending until it is written.
-            await request_report(self._pool, report_id=report_id_for_request(req.request_id), sales_date=day,
-                                 upload_id=owner, language=self._language)
-        log.info("correction: reports marked stale", extra=ctx(
-            sales_date=ev.sales_date, upload_id=ev.upload_id, stale_days=[d.isoformat() for d in marked],
-            regenerate=[d.isoformat() for d, _ in again]))
+            await request_report(
+                self._pool,
+                report_id=report_id_for_request(req.request_id),
+                sales_date=day,
+                upload_id=owner,
+                language=self._language,
+            )
+        log.info(
+            "correction: reports marked stale",
+            extra=ctx(
+                sales_date=ev.sales_date,
+                upload_id=ev.upload_id,
+                stale_days=[d.isoformat() for d in marked],
+                regenerate=[d.isoformat() for d, _ in again],
+            ),
+        )
         return [d for d, _ in again]

@@ -22,20 +22,20 @@ from typing import Literal
 from .facts import Facts
 
 __all__ = [
-    "Language",
-    "NBSP",
     "MONEY",
+    "NAME_MAX",
+    "NBSP",
     "ONE_DECIMAL",
-    "round_money",
-    "round_one",
-    "money",
-    "percent",
-    "integer",
+    "Language",
     "average",
     "clean_name",
-    "known_names",
     "fact_dates",
-    "NAME_MAX",
+    "integer",
+    "known_names",
+    "money",
+    "percent",
+    "round_money",
+    "round_one",
 ]
 
 Language = Literal["ru", "en"]
@@ -58,7 +58,7 @@ def round_one(value: Decimal) -> Decimal:
 
 def _group(digits: str, sep: str) -> str:
     head = len(digits) % 3 or 3
-    parts = [digits[:head]] + [digits[i:i + 3] for i in range(head, len(digits), 3)]
+    parts = [digits[:head]] + [digits[i : i + 3] for i in range(head, len(digits), 3)]
     return sep.join(parts)
 
 
@@ -116,7 +116,7 @@ def clean_name(name: str) -> str:
     kept = kept.replace("![", "[").replace("](", "] (")
     kept = _SPACES.sub(" ", kept).strip()
     if len(kept) > NAME_MAX:
-        kept = kept[:NAME_MAX - 1].rstrip() + "…"
+        kept = kept[: NAME_MAX - 1].rstrip() + "…"
     return kept or "-"
 
 
@@ -136,5 +136,9 @@ def known_names(facts: Facts) -> set[str]:
 def fact_dates(facts: Facts) -> set[dt.date]:
     dates = {facts.sales_date}
     if facts.history is not None:
-        dates |= {facts.history.previous_date, facts.history.trailing_from, facts.history.trailing_to}
+        dates |= {
+            facts.history.previous_date,
+            facts.history.trailing_from,
+            facts.history.trailing_to,
+        }
     return dates

@@ -18,19 +18,19 @@ from decimal import Context, Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "Parameters",
     "PARAMETERS",
-    "ProductFact",
     "CategoryFact",
+    "Facts",
+    "History",
     "Mover",
     "NameSample",
-    "History",
-    "Facts",
-    "ratio",
-    "percent_of",
-    "percent_change",
-    "trailing_window",
+    "Parameters",
+    "ProductFact",
     "days_depending_on",
+    "percent_change",
+    "percent_of",
+    "ratio",
+    "trailing_window",
 ]
 
 # 28 significant digits (Python's default, set explicitly so a caller's context
@@ -45,10 +45,16 @@ class _Frozen(BaseModel):
 class Parameters(_Frozen):
     """The bounds the facts were computed with; they may appear in a report's text."""
 
-    top_n: int = Field(default=5, description="length of each top list and of the new/missing name samples")
-    trailing_days: int = Field(default=7, description="calendar days before the date that form the trailing window")
+    top_n: int = Field(
+        default=5, description="length of each top list and of the new/missing name samples"
+    )
+    trailing_days: int = Field(
+        default=7, description="calendar days before the date that form the trailing window"
+    )
     movers_n: int = Field(default=3, description="products listed as biggest rises and falls")
-    categories_n: int = Field(default=10, description="categories listed by name; the rest form one 'other' bucket")
+    categories_n: int = Field(
+        default=10, description="categories listed by name; the rest form one 'other' bucket"
+    )
 
 
 PARAMETERS = Parameters()
@@ -64,11 +70,15 @@ class ProductFact(_Frozen):
 
 class CategoryFact(_Frozen):
     name: str = Field(description="the category, or '' for the bucket of the remaining categories")
-    is_other: bool = Field(default=False, description="true for the bucket that aggregates the smaller categories")
+    is_other: bool = Field(
+        default=False, description="true for the bucket that aggregates the smaller categories"
+    )
     categories: int = Field(default=1, description="how many categories this entry aggregates")
     units: int
     revenue: Decimal
-    share_of_revenue: Decimal | None = Field(description="percent of the day's revenue; None when it is zero")
+    share_of_revenue: Decimal | None = Field(
+        description="percent of the day's revenue; None when it is zero"
+    )
 
 
 class Mover(_Frozen):
@@ -95,7 +105,9 @@ class History(_Frozen):
     units_change: int
     units_change_pct: Decimal | None
     trailing_from: dt.date = Field(description="first calendar day of the trailing window")
-    trailing_to: dt.date = Field(description="last calendar day of the trailing window (the day before)")
+    trailing_to: dt.date = Field(
+        description="last calendar day of the trailing window (the day before)"
+    )
     trailing_days: int = Field(description="stored days inside the trailing window")
     trailing_avg_revenue: Decimal | None
     trailing_avg_units: Decimal | None
@@ -113,7 +125,9 @@ class Facts(_Frozen):
     total_units: int
     distinct_products: int
     distinct_categories: int
-    average_price: Decimal | None = Field(description="revenue / units, unrounded; None without units")
+    average_price: Decimal | None = Field(
+        description="revenue / units, unrounded; None without units"
+    )
     top_by_units: list[ProductFact]
     top_by_revenue: list[ProductFact]
     categories: list[CategoryFact]
@@ -141,12 +155,16 @@ def percent_change(now: Decimal | int, before: Decimal | int | None) -> Decimal 
     return percent_of(Decimal(now) - Decimal(before), before)
 
 
-def trailing_window(sales_date: dt.date, *, days: int = PARAMETERS.trailing_days) -> tuple[dt.date, dt.date]:
+def trailing_window(
+    sales_date: dt.date, *, days: int = PARAMETERS.trailing_days
+) -> tuple[dt.date, dt.date]:
     """The calendar days before sales_date that form the trailing window, both ends included."""
     return sales_date - dt.timedelta(days=days), sales_date - dt.timedelta(days=1)
 
 
-def days_depending_on(sales_date: dt.date, *, days: int = PARAMETERS.trailing_days) -> tuple[dt.date, dt.date]:
+def days_depending_on(
+    sales_date: dt.date, *, days: int = PARAMETERS.trailing_days
+) -> tuple[dt.date, dt.date]:
     """The later days whose facts read sales_date (it is in their trailing window, which also
     bounds their "previous stored day"), both ends included: the inverse of trailing_window."""
     return sales_date + dt.timedelta(days=1), sales_date + dt.timedelta(days=days)

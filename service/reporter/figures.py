@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from .display import clean_name, fact_dates, round_money, round_one
 from .facts import Facts
 
-__all__ = ["Figure", "FigureTable", "figure_table", "fact_numbers"]
+__all__ = ["Figure", "FigureTable", "fact_numbers", "figure_table"]
 
 _WHOLE = Decimal("1")
 
@@ -39,16 +39,26 @@ class Figure:
 @dataclass(slots=True)
 class FigureTable:
     by_size: dict[Decimal, list[Figure]] = field(default_factory=lambda: defaultdict(list))
-    owners: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # casefolded name → owners
+    owners: dict[str, set[str]] = field(
+        default_factory=lambda: defaultdict(set)
+    )  # casefolded name → owners
 
-    def add(self, values: Iterable[Decimal], *, percent: bool = False, change: bool = False,
-            owners: Iterable[str] = (), trend: Decimal | int | None = None) -> None:
+    def add(
+        self,
+        values: Iterable[Decimal],
+        *,
+        percent: bool = False,
+        change: bool = False,
+        owners: Iterable[str] = (),
+        trend: Decimal | int | None = None,
+    ) -> None:
         keys = frozenset(owners)
         towards = None if trend is None else (trend > 0) - (trend < 0)
         for v in values:
             sign = (v > 0) - (v < 0)
-            self.by_size[abs(v)].append(Figure(percent=percent, change=change, sign=sign, owners=keys,
-                                               trend=towards))
+            self.by_size[abs(v)].append(
+                Figure(percent=percent, change=change, sign=sign, owners=keys, trend=towards)
+            )
 
     def name(self, name: str, owner: str) -> None:
         for n in {name, clean_name(name)}:
@@ -83,19 +93,30 @@ def figure_table(facts: Facts) -> FigureTable:
     t.add(_money(facts.total_revenue), trend=None if h is None else h.revenue_change)
     t.add(_counts(facts.total_units), trend=None if h is None else h.units_change)
     t.add(_money(facts.average_price))
-    t.add(_counts(facts.distinct_products, facts.distinct_categories,
-                  len(facts.top_by_units), len(facts.top_by_revenue), len(facts.categories),
-                  *facts.parameters.model_dump().values()))
+    t.add(
+        _counts(
+            facts.distinct_products,
+            facts.distinct_categories,
+            len(facts.top_by_units),
+            len(facts.top_by_revenue),
+            len(facts.categories),
+            *facts.parameters.model_dump().values(),
+        )
+    )
     # Ranks ("#1 by revenue", "2nd place") up to the longest list.
     longest = max(len(facts.top_by_units), len(facts.top_by_revenue), len(facts.categories))
     t.add(_counts(*range(1, longest + 1)))
     t.add(_dates(fact_dates(facts)))
     for p in (*facts.top_by_units, *facts.top_by_revenue):
         t.name(p.name, f"p:{p.product_id}")
-        t.add(_money(p.revenue) | _counts(p.units, p.product_id),
-              owners=(f"p:{p.product_id}", f"c:{p.category.casefold()}"))
+        t.add(
+            _money(p.revenue) | _counts(p.units, p.product_id),
+            owners=(f"p:{p.product_id}", f"c:{p.category.casefold()}"),
+        )
     for c in facts.categories:
-        bucket = () if c.is_other else (f"c:{c.name.casefold()}",)  # "other categories" are the day's
+        bucket = (
+            () if c.is_other else (f"c:{c.name.casefold()}",)
+        )  # "other categories" are the day's
         for key in bucket:
             t.name(c.name, key)
         t.add(_money(c.revenue) | _counts(c.units, c.categories), owners=bucket)
@@ -103,13 +124,32 @@ def figure_table(facts: Facts) -> FigureTable:
     for p in (*facts.top_by_units, *facts.top_by_revenue):
         t.name(p.category, f"c:{p.category.casefold()}")
     if h is not None:
-        t.add(_money(h.previous_revenue) | _money(h.trailing_avg_revenue) | _tenths(h.trailing_avg_units))
-        t.add(_counts(h.previous_units, h.trailing_days, h.new_products.count, h.missing_products.count,
-                      len(h.movers_up), len(h.movers_down), len(h.new_products.names),
-                      len(h.missing_products.names)))
+        t.add(
+            _money(h.previous_revenue)
+            | _money(h.trailing_avg_revenue)
+            | _tenths(h.trailing_avg_units)
+        )
+        t.add(
+            _counts(
+                h.previous_units,
+                h.trailing_days,
+                h.new_products.count,
+                h.missing_products.count,
+                len(h.movers_up),
+                len(h.movers_down),
+                len(h.new_products.names),
+                len(h.missing_products.names),
+            )
+        )
         t.add(_money(h.revenue_change) | _counts(h.units_change), change=True)
-        t.add(_tenths(h.revenue_change_pct) | _tenths(h.units_change_pct) | _tenths(h.revenue_vs_trailing_pct)
-              | _tenths(h.units_vs_trailing_pct), percent=True, change=True)
+        t.add(
+            _tenths(h.revenue_change_pct)
+            | _tenths(h.units_change_pct)
+            | _tenths(h.revenue_vs_trailing_pct)
+            | _tenths(h.units_vs_trailing_pct),
+            percent=True,
+            change=True,
+        )
         for m in (*h.movers_up, *h.movers_down):
             owner = f"p:{m.product_id}"
             t.name(m.name, owner)

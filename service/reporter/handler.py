@@ -20,7 +20,14 @@ from ..logs import ctx
 from ..metrics import REPORTS, STAGE_SECONDS
 from ..models import ReportEvent
 from ..storage.db import Pool, translate_errors
-from ..storage.reports import ReportInput, ReportOutcome, ReportRow, get_report, record_failure, save_report
+from ..storage.reports import (
+    ReportInput,
+    ReportOutcome,
+    ReportRow,
+    get_report,
+    record_failure,
+    save_report,
+)
 from ..storage.uploads import day_owner
 from .llm import LLMClient
 from .llm_gate import CallTally
@@ -28,23 +35,42 @@ from .load import load_facts
 from .prompt import PROMPT_VERSION, build_messages
 from .writer import write_report
 
-__all__ = ["ReporterService", "report_id_for_upload", "report_id_for_request", "event_of"]
+__all__ = ["ReporterService", "event_of", "report_id_for_request", "report_id_for_upload"]
 
 log = logging.getLogger("sales_analyzer.reporter")
 
 
 def event_of(row: ReportRow) -> ReportEvent:
     return ReportEvent(
-        event_id=f"report:{row.report_id}", upload_id=row.upload_id, sales_date=row.sales_date,
-        report_id=row.report_id, status=row.status, verified=row.verified,
-        unverified_numbers=row.unverified_numbers, text=row.text or "", language=row.language,
-        model=row.model or "", prompt_version=row.prompt_version, attempts=row.attempts,
-        facts=row.facts or {}, error=row.error, created_at=row.updated_at)
+        event_id=f"report:{row.report_id}",
+        upload_id=row.upload_id,
+        sales_date=row.sales_date,
+        report_id=row.report_id,
+        status=row.status,
+        verified=row.verified,
+        unverified_numbers=row.unverified_numbers,
+        text=row.text or "",
+        language=row.language,
+        model=row.model or "",
+        prompt_version=row.prompt_version,
+        attempts=row.attempts,
+        facts=row.facts or {},
+        error=row.error,
+        created_at=row.updated_at,
+    )
 
 
 class ReporterService:
-    def __init__(self, *, pool: Pool, llm: LLMClient | None, publish: Callable[[ReportEvent], Awaitable[None]],
-                 language: Literal["ru", "en"], max_attempts: int, tuned: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        pool: Pool,
+        llm: LLMClient | None,
+        publish: Callable[[ReportEvent], Awaitable[None]],
+        language: Literal["ru", "en"],
+        max_attempts: int,
+        tuned: bool = False,
+    ) -> None:
         """``tuned``: the pool's connections carry FACTS_SERVER_SETTINGS."""
         self._pool = pool
         self._tuned = tuned
@@ -58,19 +84,25 @@ class ReporterService:
         the correction's own sales.stored brings the day's report then."""
         owner = await day_owner(self._pool, sales_date)
         if owner is not None and owner != upload_id:
-            log.info("upload superseded by a correction: no report of its own",
-                     extra=ctx(upload_id=upload_id, sales_date=sales_date, owner=owner))
+            log.info(
+                "upload superseded by a correction: no report of its own",
+                extra=ctx(upload_id=upload_id, sales_date=sales_date, owner=owner),
+            )
             return None
         return await self.produce(report_id_for_upload(upload_id), sales_date, upload_id)
 
     async def for_request(self, request_id: uuid.UUID, sales_date: dt.date) -> ReportEvent | None:
         upload_id = await day_owner(self._pool, sales_date)
         if upload_id is None:
-            log.warning("regeneration asked for a day that is not stored", extra=ctx(sales_date=sales_date))
+            log.warning(
+                "regeneration asked for a day that is not stored", extra=ctx(sales_date=sales_date)
+            )
             return None
         return await self.produce(report_id_for_request(request_id), sales_date, upload_id)
 
-    async def produce(self, report_id: uuid.UUID, sales_date: dt.date, upload_id: uuid.UUID) -> ReportEvent:
+    async def produce(
+        self, report_id: uuid.UUID, sales_date: dt.date, upload_id: uuid.UUID
+    ) -> ReportEvent:
         started = time.perf_counter()
         done = await get_report(self._pool, report_id)
         if done is not None and done.status != "pending":
@@ -85,36 +117,84 @@ class ReporterService:
         except LookupError as exc:
             raise UnknownDay(f"no sales stored for {sales_date}") from exc
         system, user = build_messages(facts, language=self._language)
-        common = ReportInput(report_id=report_id, sales_date=sales_date, upload_id=upload_id,
-                             language=self._language, prompt_version=PROMPT_VERSION,
-                             facts=facts.model_dump(mode="json"), system_prompt=system, prompt=user)
+        common = ReportInput(
+            report_id=report_id,
+            sales_date=sales_date,
+            upload_id=upload_id,
+            language=self._language,
+            prompt_version=PROMPT_VERSION,
+            facts=facts.model_dump(mode="json"),
+            system_prompt=system,
+            prompt=user,
+        )
         # attempts: the report's LLM calls so far, failed ones included, over every delivery.
         prior = done.attempts if done is not None else 0
         tally = CallTally(limit=max(self._max_attempts - prior, 0))
         try:
-            draft = await write_report(facts, system, user, llm=self._llm, language=self._language, tally=tally)
+            draft = await write_report(
+                facts, system, user, llm=self._llm, language=self._language, tally=tally
+            )
         except LLMUnavailable as exc:
-            attempts = await record_failure(self._pool, report_id=report_id, sales_date=sales_date,
-                                            upload_id=upload_id, language=self._language,
-                                            prompt_version=PROMPT_VERSION, error=str(exc), calls=tally.calls)
+            attempts = await record_failure(
+                self._pool,
+                report_id=report_id,
+                sales_date=sales_date,
+                upload_id=upload_id,
+                language=self._language,
+                prompt_version=PROMPT_VERSION,
+                error=str(exc),
+                calls=tally.calls,
+            )
             if attempts < self._max_attempts:
                 raise
-            row = await self._give_up(common, attempts, f"gave up after {attempts} LLM calls: {exc}")
+            row = await self._give_up(
+                common, attempts, f"gave up after {attempts} LLM calls: {exc}"
+            )
         except LLMRejected as exc:
             row = await self._give_up(common, prior + tally.calls, str(exc))
         else:
-            row = await save_report(self._pool, common, ReportOutcome(
-                status="ok", text=draft.text, model=draft.model, usage=draft.usage, verified=draft.verified,
-                unverified_numbers=draft.unverified_numbers, attempts=prior + tally.calls, error=None))
+            row = await save_report(
+                self._pool,
+                common,
+                ReportOutcome(
+                    status="ok",
+                    text=draft.text,
+                    model=draft.model,
+                    usage=draft.usage,
+                    verified=draft.verified,
+                    unverified_numbers=draft.unverified_numbers,
+                    attempts=prior + tally.calls,
+                    error=None,
+                ),
+            )
         event = event_of(row)
         await self._publish(event)
         REPORTS.labels(status=row.status, verified=str(row.verified).lower()).inc()
         STAGE_SECONDS.labels(stage="report").observe(time.perf_counter() - started)
-        log.info("report stored", extra=ctx(report_id=report_id, sales_date=sales_date, status=row.status,
-                                            verified=row.verified, model=row.model))
+        log.info(
+            "report stored",
+            extra=ctx(
+                report_id=report_id,
+                sales_date=sales_date,
+                status=row.status,
+                verified=row.verified,
+                model=row.model,
+            ),
+        )
         return event
 
     async def _give_up(self, common: ReportInput, attempts: int, error: str) -> ReportRow:
-        return await save_report(self._pool, common, ReportOutcome(
-            status="failed", text=None, model=self._llm.model if self._llm else None, usage={},
-            verified=False, unverified_numbers=[], attempts=attempts, error=error))
+        return await save_report(
+            self._pool,
+            common,
+            ReportOutcome(
+                status="failed",
+                text=None,
+                model=self._llm.model if self._llm else None,
+                usage={},
+                verified=False,
+                unverified_numbers=[],
+                attempts=attempts,
+                error=error,
+            ),
+        )

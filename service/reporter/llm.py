@@ -28,7 +28,7 @@ from ..retry import Backoff
 from ..settings import Settings
 from .llm_gate import PROCESS_GATE, CallTally, RetryGate
 
-__all__ = ["LLMClient", "Completion", "retry_after_seconds"]
+__all__ = ["Completion", "LLMClient", "retry_after_seconds"]
 
 # First pause between two tries of one call; it doubles up to RETRY_BACKOFF_MAX_SECONDS.
 _FIRST_PAUSE = 0.5
@@ -64,7 +64,7 @@ def retry_after_seconds(headers: Any, *, now: dt.datetime | None = None) -> floa
         return None
     if when.tzinfo is None:
         return None
-    return max(0.0, (when - (now or dt.datetime.now(dt.timezone.utc))).total_seconds())
+    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
 
 
 class LLMClient:
@@ -75,8 +75,11 @@ class LLMClient:
         self._pause_max = settings.retry_backoff_max_seconds
         self._gate = gate
         self._client = openai.AsyncOpenAI(
-            api_key=settings.openai_api_key.get_secret_value(), base_url=settings.openai_base_url,
-            timeout=settings.llm_timeout_seconds, max_retries=0)
+            api_key=settings.openai_api_key.get_secret_value(),
+            base_url=settings.openai_base_url,
+            timeout=settings.llm_timeout_seconds,
+            max_retries=0,
+        )
         self._slots = asyncio.Semaphore(settings.llm_max_concurrency)
 
     async def complete(self, messages: list[dict[str, str]], *, tally: CallTally) -> Completion:
@@ -104,8 +107,11 @@ class LLMClient:
             started = time.perf_counter()
             try:
                 reply = await self._client.chat.completions.create(
-                    model=self.model, messages=messages,  # type: ignore[arg-type]
-                    max_tokens=self._max_tokens, temperature=0.2)
+                    model=self.model,
+                    messages=messages,  # type: ignore[arg-type]
+                    max_tokens=self._max_tokens,
+                    temperature=0.2,
+                )
             except openai.APIStatusError as exc:
                 raise self._translate_status(exc) from exc
             except openai.APITimeoutError as exc:
@@ -127,7 +133,9 @@ class LLMClient:
         for kind, n in usage.items():
             LLM_TOKENS.labels(kind=kind).inc(n)
         LLM_CALLS.labels(outcome="ok").inc()
-        return Completion(text=text, model=str(getattr(reply, "model", None) or self.model), usage=usage)
+        return Completion(
+            text=text, model=str(getattr(reply, "model", None) or self.model), usage=usage
+        )
 
     def _translate_status(self, exc: openai.APIStatusError) -> LLMUnavailable | LLMRejected:
         wait = retry_after_seconds(exc.response.headers if exc.response is not None else None)
@@ -136,8 +144,16 @@ class LLMClient:
         if isinstance(exc, openai.RateLimitError):
             LLM_CALLS.labels(outcome="rate_limited").inc()
             return LLMUnavailable("LLM rate limited", retry_after=wait)
-        if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError,
-                            openai.BadRequestError, openai.UnprocessableEntityError)):
+        if isinstance(
+            exc,
+            (
+                openai.AuthenticationError,
+                openai.PermissionDeniedError,
+                openai.NotFoundError,
+                openai.BadRequestError,
+                openai.UnprocessableEntityError,
+            ),
+        ):
             LLM_CALLS.labels(outcome="rejected").inc()
             return LLMRejected(f"LLM refused the request: HTTP {exc.status_code}")
         LLM_CALLS.labels(outcome="server_error").inc()

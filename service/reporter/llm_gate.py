@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from ..errors import LLMUnavailable
 
-__all__ = ["RetryGate", "PROCESS_GATE", "CallTally"]
+__all__ = ["PROCESS_GATE", "CallTally", "RetryGate"]
 
 # A Retry-After longer than this is taken as this: a server's typo must not stop
 # the process for a day; a consumer retries later anyway.
@@ -44,7 +44,9 @@ class RetryGate:
         of sleeping inside a handler past Kafka's poll interval."""
         while (left := self.remaining()) > 0:
             if left > at_most:
-                raise LLMUnavailable(f"LLM asked to wait {left:.1f}s (Retry-After)", retry_after=left)
+                raise LLMUnavailable(
+                    f"LLM asked to wait {left:.1f}s (Retry-After)", retry_after=left
+                )
             await asyncio.sleep(left)
 
 

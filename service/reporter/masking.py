@@ -24,19 +24,36 @@ __all__ = ["SPACE", "Entity", "Masked", "mask"]
 SPACE = " \u00a0\u202f\u2009"  # space, no-break, narrow no-break, thin
 
 # Ordered-list markers and numbered headings: "1. ", "2) ", "## 3.", "### 1.2 ".
-_HEADING_NUMBER = re.compile(r"^(?P<lead>[ \t]*#{1,6}[ \t]*)\d{1,3}(?:\.\d{1,3})*[.)]?(?=[ \t])", re.M)
+_HEADING_NUMBER = re.compile(
+    r"^(?P<lead>[ \t]*#{1,6}[ \t]*)\d{1,3}(?:\.\d{1,3})*[.)]?(?=[ \t])", re.M
+)
 _LIST_ONLY = re.compile(r"^(?P<lead>[ \t>]*)\d{1,3}[.)](?=[ \t])", re.M)
 
-_MONTHS_RU = ("январ", "феврал", "март", "апрел", "ма", "июн", "июл", "август", "сентябр", "октябр",
-              "ноябр", "декабр")
+_MONTHS_RU = (
+    "январ",
+    "феврал",
+    "март",
+    "апрел",
+    "ма",
+    "июн",
+    "июл",
+    "август",
+    "сентябр",
+    "октябр",
+    "ноябр",
+    "декабр",
+)
 _MONTHS_EN = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTH_WORD = r"[A-Za-zА-Яа-яЁё]+\.?"
 
 _ISO = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 _DOTTED = re.compile(r"(?<![\d.])(\d{1,2})[./](\d{1,2})[./](\d{4})(?!\d)")
 _DAY_MONTH = re.compile(
-    rf"(?<![\d.,])(\d{{1,2}})(?:-?(?:го|е|st|nd|rd|th))?\s+({_MONTH_WORD})(?:,?\s+(\d{{4}}))?(?!\d)")
-_MONTH_DAY = re.compile(rf"\b({_MONTH_WORD})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?(?!\d)")
+    rf"(?<![\d.,])(\d{{1,2}})(?:-?(?:го|е|st|nd|rd|th))?\s+({_MONTH_WORD})(?:,?\s+(\d{{4}}))?(?!\d)"
+)
+_MONTH_DAY = re.compile(
+    rf"\b({_MONTH_WORD})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?(?!\d)"
+)
 
 
 def _blank(m: re.Match[str]) -> str:
@@ -58,11 +75,14 @@ def _month(word: str) -> int | None:
 
 
 def _is_fact_date(day: int, month: int, year: int | None, dates: set[dt.date]) -> bool:
-    return any(d.day == day and d.month == month and (year is None or d.year == year) for d in dates)
+    return any(
+        d.day == day and d.month == month and (year is None or d.year == year) for d in dates
+    )
 
 
 def _strip_dates(text: str, dates: set[dt.date], wrong: list[tuple[int, str]]) -> str:
     """The text with its dates blanked; dates that are not facts go to `wrong` (position, as written)."""
+
     def iso(m: re.Match[str]) -> str:
         y, mo, d = (int(g) for g in m.groups())
         if not _is_fact_date(d, mo, y, dates):
@@ -122,8 +142,10 @@ def _strip_names(text: str, names: set[str], table: FigureTable) -> tuple[str, l
     Longest names first, so a name inside a longer one ("Tea" in "Green Tea") is not
     taken for itself; blanking keeps every other character where it was."""
     folded = text.casefold()  # only names the text holds are looked for
-    usable = sorted((n for n in names if any(ch.isalnum() for ch in n) and n.casefold() in folded),
-                    key=lambda n: (-len(n), n))
+    usable = sorted(
+        (n for n in names if any(ch.isalnum() for ch in n) and n.casefold() in folded),
+        key=lambda n: (-len(n), n),
+    )
     found: list[Entity] = []
 
     def blank_owner(m: re.Match[str], into: list[Entity]) -> None:
@@ -152,7 +174,7 @@ def _strip_names(text: str, names: set[str], table: FigureTable) -> tuple[str, l
                 if not taken[at]:
                     m = pattern.match(text, at)
                     if m is not None and m.end() > at and taken.find(1, at, m.end()) == -1:
-                        taken[at:m.end()] = b"\x01" * (m.end() - at)
+                        taken[at : m.end()] = b"\x01" * (m.end() - at)
                         spans.append((at, m.end()))
                         blank_owner(m, found)
                 at = folded.find(key, at + 1)
@@ -170,7 +192,9 @@ def _strip_names(text: str, names: set[str], table: FigureTable) -> tuple[str, l
 @dataclass(slots=True)
 class Masked:
     text: str  # the report with names, facts dates and list numbering blanked
-    entities: list[Entity] = field(default_factory=list)  # where names of products and categories stood
+    entities: list[Entity] = field(
+        default_factory=list
+    )  # where names of products and categories stood
     wrong_dates: list[tuple[int, str]] = field(default_factory=list)  # (position, as written)
 
 
@@ -179,6 +203,8 @@ def mask(text: str, facts: Facts, table: FigureTable) -> Masked:
     out = Masked(text)
     out.text, out.entities = _strip_names(text, known_names(facts), table)
     out.text = _strip_dates(out.text, fact_dates(facts), out.wrong_dates)
-    out.text = _HEADING_NUMBER.sub(lambda m: m.group("lead") + " " * (m.end() - m.end("lead")), out.text)
+    out.text = _HEADING_NUMBER.sub(
+        lambda m: m.group("lead") + " " * (m.end() - m.end("lead")), out.text
+    )
     out.text = _LIST_ONLY.sub(lambda m: m.group("lead") + " " * (m.end() - m.end("lead")), out.text)
     return out

@@ -20,14 +20,33 @@ from .display import Language, average, clean_name, integer, money, percent
 from .facts import CategoryFact, Facts, Mover, ProductFact
 from .verify import Finding, Problem
 
-__all__ = ["PROMPT_VERSION", "SECTIONS", "build_messages", "build_correction", "facts_view", "facts_block"]
+__all__ = [
+    "PROMPT_VERSION",
+    "SECTIONS",
+    "build_correction",
+    "build_messages",
+    "facts_block",
+    "facts_view",
+]
 
 PROMPT_VERSION = "v2"
 
 _LANGUAGE_NAME = {"ru": "Russian", "en": "English"}
 SECTIONS = {
-    "ru": ("Итоги дня", "Лидеры продаж", "Категории", "Сравнение с предыдущими днями", "Рекомендации"),
-    "en": ("Summary", "Top products", "Categories", "Comparison with previous days", "Recommendations"),
+    "ru": (
+        "Итоги дня",
+        "Лидеры продаж",
+        "Категории",
+        "Сравнение с предыдущими днями",
+        "Рекомендации",
+    ),
+    "en": (
+        "Summary",
+        "Top products",
+        "Categories",
+        "Comparison with previous days",
+        "Recommendations",
+    ),
 }
 _OTHER = {"ru": "прочие категории", "en": "other categories"}
 
@@ -65,11 +84,15 @@ _CORRECTION: dict[Language, dict[Problem, str]] = {
     "en": {
         "not_a_fact": "These numbers in your report are not in the facts: {numbers}.",
         "wrong_date": "These dates are not in the facts: {numbers}.",
-        "percent_mismatch": ("These numbers are percentages given as amounts, or amounts given as "
-                             "percentages: {numbers}."),
+        "percent_mismatch": (
+            "These numbers are percentages given as amounts, or amounts given as "
+            "percentages: {numbers}."
+        ),
         "wrong_sign": "These numbers have the wrong sign: {numbers}; a change keeps the sign given in the facts.",
-        "wrong_direction": ("These numbers are described with the wrong direction (a rise for a fall, or a "
-                            "change for a level): {numbers}."),
+        "wrong_direction": (
+            "These numbers are described with the wrong direction (a rise for a fall, or a "
+            "change for a level): {numbers}."
+        ),
         "wrong_product": "These numbers are given to a product or category they do not belong to: {numbers}.",
         "missing_revenue": "The report must state the day's total revenue ({numbers}) exactly as in the facts block.",
     },
@@ -78,39 +101,56 @@ _CORRECTION: dict[Language, dict[Problem, str]] = {
         "wrong_date": "Этих дат нет в фактах: {numbers}.",
         "percent_mismatch": "Эти числа — проценты, записанные как суммы, или суммы, записанные как проценты: {numbers}.",
         "wrong_sign": "У этих чисел неверный знак: {numbers}; изменение пишется со знаком, как в фактах.",
-        "wrong_direction": ("Для этих чисел указано неверное направление (рост вместо падения или изменение "
-                            "вместо значения): {numbers}."),
+        "wrong_direction": (
+            "Для этих чисел указано неверное направление (рост вместо падения или изменение "
+            "вместо значения): {numbers}."
+        ),
         "wrong_product": "Эти числа приписаны не тому товару или категории: {numbers}.",
         "missing_revenue": "В отчёте должна быть общая выручка за день ({numbers}) точно как в блоке фактов.",
     },
 }
 _REWRITE = {
-    "en": ("Write the full report again, using only numbers copied exactly from the facts block, each with its own "
-           "product or category and its own sign; describe anything else in words."),
-    "ru": ("Напишите весь отчёт заново, используя только числа, скопированные из блока фактов без изменений, "
-           "каждое со своим товаром или категорией и своим знаком; остальное опишите словами."),
+    "en": (
+        "Write the full report again, using only numbers copied exactly from the facts block, each with its own "
+        "product or category and its own sign; describe anything else in words."
+    ),
+    "ru": (
+        "Напишите весь отчёт заново, используя только числа, скопированные из блока фактов без изменений, "
+        "каждое со своим товаром или категорией и своим знаком; остальное опишите словами."
+    ),
 }
 
 
 def _product(p: ProductFact, lang: Language) -> dict[str, Any]:
-    return {"id": p.product_id, "name": clean_name(p.name), "category": clean_name(p.category),
-            "units": integer(p.units, language=lang), "revenue": money(p.revenue, language=lang)}
+    return {
+        "id": p.product_id,
+        "name": clean_name(p.name),
+        "category": clean_name(p.category),
+        "units": integer(p.units, language=lang),
+        "revenue": money(p.revenue, language=lang),
+    }
 
 
 def _category(c: CategoryFact, lang: Language) -> dict[str, Any]:
     view: dict[str, Any] = {"name": _OTHER[lang] if c.is_other else clean_name(c.name)}
     if c.is_other:
         view["categories_count"] = integer(c.categories, language=lang)
-    view |= {"units": integer(c.units, language=lang), "revenue": money(c.revenue, language=lang),
-             "share_of_revenue": percent(c.share_of_revenue, language=lang)}
+    view |= {
+        "units": integer(c.units, language=lang),
+        "revenue": money(c.revenue, language=lang),
+        "share_of_revenue": percent(c.share_of_revenue, language=lang),
+    }
     return view
 
 
 def _mover(m: Mover, lang: Language) -> dict[str, Any]:
-    return {"id": m.product_id, "name": clean_name(m.name),
-            "units_before": integer(m.units_before, language=lang),
-            "units_now": integer(m.units_now, language=lang),
-            "change": integer(m.change, language=lang, signed=True)}
+    return {
+        "id": m.product_id,
+        "name": clean_name(m.name),
+        "units_before": integer(m.units_before, language=lang),
+        "units_now": integer(m.units_now, language=lang),
+        "change": integer(m.change, language=lang, signed=True),
+    }
 
 
 def facts_view(facts: Facts, *, language: Language) -> dict[str, Any]:
@@ -127,7 +167,9 @@ def facts_view(facts: Facts, *, language: Language) -> dict[str, Any]:
         "top_by_revenue": [_product(p, lang) for p in facts.top_by_revenue],
         "categories": [_category(c, lang) for c in facts.categories],
         "history": None,
-        "parameters": {k: integer(v, language=lang) for k, v in facts.parameters.model_dump().items()},
+        "parameters": {
+            k: integer(v, language=lang) for k, v in facts.parameters.model_dump().items()
+        },
     }
     if (h := facts.history) is not None:
         view["history"] = {
@@ -139,19 +181,28 @@ def facts_view(facts: Facts, *, language: Language) -> dict[str, Any]:
             "units_change": integer(h.units_change, language=lang, signed=True),
             "units_change_percent": percent(h.units_change_pct, language=lang, signed=True),
             "trailing_window": {
-                "from": h.trailing_from.isoformat(), "to": h.trailing_to.isoformat(),
+                "from": h.trailing_from.isoformat(),
+                "to": h.trailing_to.isoformat(),
                 "stored_days": integer(h.trailing_days, language=lang),
                 "average_revenue": money(h.trailing_avg_revenue, language=lang),
                 "average_units": average(h.trailing_avg_units, language=lang),
-                "revenue_vs_average_percent": percent(h.revenue_vs_trailing_pct, language=lang, signed=True),
-                "units_vs_average_percent": percent(h.units_vs_trailing_pct, language=lang, signed=True),
+                "revenue_vs_average_percent": percent(
+                    h.revenue_vs_trailing_pct, language=lang, signed=True
+                ),
+                "units_vs_average_percent": percent(
+                    h.units_vs_trailing_pct, language=lang, signed=True
+                ),
             },
             "biggest_rises": [_mover(m, lang) for m in h.movers_up],
             "biggest_falls": [_mover(m, lang) for m in h.movers_down],
-            "new_products": {"count": integer(h.new_products.count, language=lang),
-                             "names": [clean_name(n) for n in h.new_products.names]},
-            "missing_products": {"count": integer(h.missing_products.count, language=lang),
-                                 "names": [clean_name(n) for n in h.missing_products.names]},
+            "new_products": {
+                "count": integer(h.new_products.count, language=lang),
+                "names": [clean_name(n) for n in h.new_products.names],
+            },
+            "missing_products": {
+                "count": integer(h.missing_products.count, language=lang),
+                "names": [clean_name(n) for n in h.missing_products.names],
+            },
         }
     return view
 
@@ -165,12 +216,19 @@ def facts_block(facts: Facts, *, language: Language) -> str:
 def build_messages(facts: Facts, *, language: Language) -> tuple[str, str]:
     """(system prompt, user prompt) for one day's report."""
     sections = SECTIONS[language]
-    system = _SYSTEM.format(language=_LANGUAGE_NAME[language], sections=", ".join(f'"{s}"' for s in sections),
-                            comparison=sections[3])
+    system = _SYSTEM.format(
+        language=_LANGUAGE_NAME[language],
+        sections=", ".join(f'"{s}"' for s in sections),
+        comparison=sections[3],
+    )
     block = facts_block(facts, language=language)
     nonce = hashlib.sha256(block.encode()).hexdigest()[:16]
-    user = _USER.format(date=facts.sales_date.isoformat(), nonce=nonce, block=block,
-                        language=_LANGUAGE_NAME[language])
+    user = _USER.format(
+        date=facts.sales_date.isoformat(),
+        nonce=nonce,
+        block=block,
+        language=_LANGUAGE_NAME[language],
+    )
     return system, user
 
 
@@ -181,5 +239,8 @@ def build_correction(findings: Sequence[Finding], *, language: Language) -> str:
         by_kind.setdefault(f.kind, [])
         if f.number not in by_kind[f.kind]:
             by_kind[f.kind].append(f.number)
-    parts = [_CORRECTION[language][kind].format(numbers=", ".join(numbers)) for kind, numbers in by_kind.items()]
+    parts = [
+        _CORRECTION[language][kind].format(numbers=", ".join(numbers))
+        for kind, numbers in by_kind.items()
+    ]
     return " ".join([*parts, _REWRITE[language]])

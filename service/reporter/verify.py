@@ -47,10 +47,17 @@ from .facts import Facts
 from .figures import Figure, FigureTable, figure_table
 from .masking import SPACE, Entity, mask
 
-__all__ = ["Problem", "Finding", "Verdict", "verify"]
+__all__ = ["Finding", "Problem", "Verdict", "verify"]
 
-Problem = Literal["not_a_fact", "percent_mismatch", "wrong_sign", "wrong_direction", "wrong_product",
-                  "wrong_date", "missing_revenue"]
+Problem = Literal[
+    "not_a_fact",
+    "percent_mismatch",
+    "wrong_sign",
+    "wrong_direction",
+    "wrong_product",
+    "wrong_date",
+    "missing_revenue",
+]
 
 # How much worse one finding of a kind makes a draft: a text that does not state
 # the revenue (an injection obeyed, a refusal) is no report at all.
@@ -66,7 +73,11 @@ class Finding:
     @property
     def label(self) -> str:
         """How the finding is listed in a report's unverified_numbers."""
-        return f"missing total revenue {self.number}" if self.kind == "missing_revenue" else self.number
+        return (
+            f"missing total revenue {self.number}"
+            if self.kind == "missing_revenue"
+            else self.number
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +112,9 @@ _NUMBER = re.compile(
     rf"|\d+(?:[.,]\d+)?"  # 1500 / 12,5 / 12.5
     rf")(?!\d)(?P<pct>[{SPACE}]?%)?"
 )
-_PERCENT_WORD = re.compile(r"\s*(?:процент|percent|per\s+cent|pct\b|п\.\s?п\.|percentage\s+point)", re.I)
+_PERCENT_WORD = re.compile(
+    r"\s*(?:процент|percent|per\s+cent|pct\b|п\.\s?п\.|percentage\s+point)", re.I
+)
 
 # Sentences end at . ! ? … before a space, at ; and at line ends; clauses also at
 # a comma or colon before a space, brackets, and a dash between spaces.
@@ -162,7 +175,9 @@ def _agrees(f: Figure, sign: int) -> bool:
     return sign > 0 or f.sign == 0
 
 
-def _judge(figs: list[Figure], *, percent: bool, owners: frozenset[str], sign: int, claim: Claim) -> Problem | None:
+def _judge(
+    figs: list[Figure], *, percent: bool, owners: frozenset[str], sign: int, claim: Claim
+) -> Problem | None:
     if not figs:
         return "not_a_fact"
     figs = [f for f in figs if f.percent == percent]
@@ -191,22 +206,29 @@ def _direction_fits(figs: list[Figure], claim: Claim) -> bool:
 
 
 def _two_numbers(body: str, table: FigureTable) -> bool:
-    """"3 500" may be two numbers ("top 3 500 units") rather than 3500."""
+    """ "3 500" may be two numbers ("top 3 500 units") rather than 3500."""
     pieces = re.split(f"[{SPACE}]", body)
     return len(pieces) > 1 and all(table.lookup(_readings(p)) for p in pieces)
 
 
 def _sentence(text: str, bounds: tuple[int, int]) -> str:
-    return _SPACES.sub(" ", text[bounds[0]:bounds[1]]).strip()[:300]
+    return _SPACES.sub(" ", text[bounds[0] : bounds[1]]).strip()[:300]
 
 
 def _numbers(text: str, facts: Facts) -> list[tuple[int, Finding]]:
     table = figure_table(facts)
     masked_report = mask(text, facts, table)
-    masked, entities, wrong_dates = masked_report.text, masked_report.entities, masked_report.wrong_dates
+    masked, entities, wrong_dates = (
+        masked_report.text,
+        masked_report.entities,
+        masked_report.wrong_dates,
+    )
     sentences, clauses = _Segments(masked, _SENTENCE_END), _Segments(masked, _CLAUSE_END)
 
-    out = [(pos, Finding("wrong_date", date, _sentence(text, sentences.around(pos)))) for pos, date in wrong_dates]
+    out = [
+        (pos, Finding("wrong_date", date, _sentence(text, sentences.around(pos))))
+        for pos, date in wrong_dates
+    ]
     starts = [e.start for e in entities]
     found = list(_NUMBER.finditer(masked))
     for i, m in enumerate(found):
@@ -216,21 +238,32 @@ def _numbers(text: str, facts: Facts) -> list[tuple[int, Finding]]:
             continue
         c_start, c_end = clauses.around(m.start())
         s_start, s_end = sentences.around(m.start())
-        before, after = masked[c_start:m.start()], masked[m.end():c_end]
+        before, after = masked[c_start : m.start()], masked[m.end() : c_end]
         sign = {"": 0, "+": 1}.get(m.group("sign") or "", -1) or sign_word(before)
         # Whose figure: the names in its clause since the previous number ("A sold 28 and
         # B 24"), else after it up to the next ("24 went to B"), else in its sentence since
         # the previous number ("A — 28 шт., B — 24 шт."), else in its sentence.
         last_end = found[i - 1].end() if i else 0
         next_start = found[i + 1].start() if i + 1 < len(found) else len(masked)
-        owners = (_owners(entities, starts, max(c_start, last_end), m.start())
-                  or _owners(entities, starts, m.end(), min(c_end, next_start))
-                  or _owners(entities, starts, max(s_start, last_end), m.start())
-                  or _owners(entities, starts, s_start, s_end))
+        owners = (
+            _owners(entities, starts, max(c_start, last_end), m.start())
+            or _owners(entities, starts, m.end(), min(c_end, next_start))
+            or _owners(entities, starts, max(s_start, last_end), m.start())
+            or _owners(entities, starts, s_start, s_end)
+        )
         percent = bool(m.group("pct")) or bool(_PERCENT_WORD.match(after))
-        problem = _judge(figs, percent=percent, owners=owners, sign=sign, claim=direction(before, after))
+        problem = _judge(
+            figs, percent=percent, owners=owners, sign=sign, claim=direction(before, after)
+        )
         if problem is not None:
-            out.append((m.start(), Finding(problem, m.group(0).strip(), _sentence(text, sentences.around(m.start())))))
+            out.append(
+                (
+                    m.start(),
+                    Finding(
+                        problem, m.group(0).strip(), _sentence(text, sentences.around(m.start()))
+                    ),
+                )
+            )
     return out
 
 

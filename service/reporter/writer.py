@@ -19,7 +19,7 @@ from .llm_gate import CallTally
 from .prompt import build_correction
 from .verify import Verdict, verify
 
-__all__ = ["Draft", "write_report", "BUILTIN_MODEL", "sanitize"]
+__all__ = ["BUILTIN_MODEL", "Draft", "sanitize", "write_report"]
 
 BUILTIN_MODEL = "builtin"
 
@@ -50,8 +50,15 @@ class Draft:
         return self.verdict.numbers
 
 
-async def write_report(facts: Facts, system: str, user: str, *, llm: LLMClient | None,
-                       language: Literal["ru", "en"], tally: CallTally) -> Draft:
+async def write_report(
+    facts: Facts,
+    system: str,
+    user: str,
+    *,
+    llm: LLMClient | None,
+    language: Literal["ru", "en"],
+    tally: CallTally,
+) -> Draft:
     """``system`` and ``user``: the prompt of build_messages (the caller stores it too).
     Every LLM call, failed ones included, is counted in ``tally``."""
     if llm is None:
@@ -60,12 +67,18 @@ async def write_report(facts: Facts, system: str, user: str, *, llm: LLMClient |
 
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     first = await llm.complete(messages, tally=tally)
-    draft = Draft(sanitize(first.text), first.model, verify(sanitize(first.text), facts), dict(first.usage))
+    draft = Draft(
+        sanitize(first.text), first.model, verify(sanitize(first.text), facts), dict(first.usage)
+    )
     if draft.verified:
         return draft
-    log.info("draft not verified, asking for a correction", extra=ctx(findings=_summary(draft.verdict)))
-    messages += [{"role": "assistant", "content": draft.text},
-                 {"role": "user", "content": build_correction(draft.verdict.findings, language=language)}]
+    log.info(
+        "draft not verified, asking for a correction", extra=ctx(findings=_summary(draft.verdict))
+    )
+    messages += [
+        {"role": "assistant", "content": draft.text},
+        {"role": "user", "content": build_correction(draft.verdict.findings, language=language)},
+    ]
     try:
         second = await llm.complete(messages, tally=tally)
     except LLMUnavailable:
@@ -79,8 +92,10 @@ async def write_report(facts: Facts, system: str, user: str, *, llm: LLMClient |
     if verdict.severity < draft.verdict.severity:
         draft.text, draft.verdict = text, verdict
     elif not verdict.ok:
-        log.info("correction no better than the first draft: the first is kept",
-                 extra=ctx(findings=_summary(verdict)))
+        log.info(
+            "correction no better than the first draft: the first is kept",
+            extra=ctx(findings=_summary(verdict)),
+        )
     return draft
 
 

@@ -25,8 +25,17 @@ from ..models import DayDiff, SalesLine, UploadRecord
 from .db import translate_errors
 from .uploads import insert_uploads
 
-__all__ = ["StoredDay", "CorrectionRow", "StagedSwap", "stored_day", "replace_day", "staged_swap", "corrections_of",
-           "mark_stale", "stored_days_between"]
+__all__ = [
+    "CorrectionRow",
+    "StagedSwap",
+    "StoredDay",
+    "corrections_of",
+    "mark_stale",
+    "replace_day",
+    "staged_swap",
+    "stored_day",
+    "stored_days_between",
+]
 
 _LINE_COLUMNS = ["sales_date", "product_id", "name", "category", "quantity", "price"]
 # Lines per round trip when a big day is read as a stream (~1 MB of rows).
@@ -51,19 +60,33 @@ class CorrectionRow:
 
 async def stored_day(pool: asyncpg.Pool, sales_date: dt.date) -> StoredDay | None:
     """The day's owner and lines, read in one snapshot; None when the day is not stored."""
-    async with translate_errors("stored_day"), pool.acquire() as conn, \
-            conn.transaction(isolation="repeatable_read", readonly=True):
-        owner = await conn.fetchval("SELECT upload_id FROM sales_days WHERE sales_date = $1", sales_date)
+    async with (
+        translate_errors("stored_day"),
+        pool.acquire() as conn,
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        owner = await conn.fetchval(
+            "SELECT upload_id FROM sales_days WHERE sales_date = $1", sales_date
+        )
         if owner is None:
             return None
-        rows = await conn.fetch("SELECT product_id, name, category, quantity, price FROM sales_lines "
-                                "WHERE sales_date = $1 ORDER BY product_id", sales_date)
-    return StoredDay(owner, [SalesLine(r["product_id"], r["name"], r["category"], r["quantity"], r["price"])
-                             for r in rows])
+        rows = await conn.fetch(
+            "SELECT product_id, name, category, quantity, price FROM sales_lines "
+            "WHERE sales_date = $1 ORDER BY product_id",
+            sales_date,
+        )
+    return StoredDay(
+        owner,
+        [
+            SalesLine(r["product_id"], r["name"], r["category"], r["quantity"], r["price"])
+            for r in rows
+        ],
+    )
 
 
-async def replace_day(pool: asyncpg.Pool, record: UploadRecord, *, superseded: UUID,
-                      diff: DayDiff) -> dt.datetime:
+async def replace_day(
+    pool: asyncpg.Pool, record: UploadRecord, *, superseded: UUID, diff: DayDiff
+) -> dt.datetime:
     """Swap the day's lines for the record's, in one transaction; return when it happened.
 
     The record's upload row is written as stored, the superseded upload's row turns
@@ -75,37 +98,59 @@ async def replace_day(pool: asyncpg.Pool, record: UploadRecord, *, superseded: U
     async with translate_errors("replace_day"), pool.acquire() as conn, conn.transaction():
         owner = await _lock_day(conn, day)
         if owner != superseded:
-            raise DayChanged(f"{day} is now owned by {owner}, not {superseded}: the correction is redone")
+            raise DayChanged(
+                f"{day} is now owned by {owner}, not {superseded}: the correction is redone"
+            )
         await insert_uploads(conn, [record])
         await conn.execute("DELETE FROM sales_lines WHERE sales_date = $1", day)
         await conn.copy_records_to_table(
-            "sales_lines", columns=_LINE_COLUMNS,
-            records=[(day, ln.product_id, ln.name, ln.category, ln.quantity, ln.price) for ln in record.lines])
+            "sales_lines",
+            columns=_LINE_COLUMNS,
+            records=[
+                (day, ln.product_id, ln.name, ln.category, ln.quantity, ln.price)
+                for ln in record.lines
+            ],
+        )
         return await _supersede(conn, record, superseded=superseded, diff=diff)
 
 
 async def _lock_day(conn: asyncpg.Connection, day: dt.date) -> UUID | None:
     """The day's owner, its row locked until the transaction ends (None: not stored)."""
     owner: UUID | None = await conn.fetchval(
-        "SELECT upload_id FROM sales_days WHERE sales_date = $1 FOR UPDATE", day)
+        "SELECT upload_id FROM sales_days WHERE sales_date = $1 FOR UPDATE", day
+    )
     return owner
 
 
-async def _supersede(conn: asyncpg.Connection, record: UploadRecord, *, superseded: UUID,
-                     diff: DayDiff) -> dt.datetime:
+async def _supersede(
+    conn: asyncpg.Connection, record: UploadRecord, *, superseded: UUID, diff: DayDiff
+) -> dt.datetime:
     """The day's row to its new owner and totals (the diff's "after"), the old upload superseded,
     the audit written; the new lines are in place already."""
     await conn.execute(
         "UPDATE sales_days SET upload_id = $2, products = $3, total_units = $4, total_revenue = $5,"
         " stored_at = now() WHERE sales_date = $1",
-        record.sales_date, record.upload_id, diff.products_after, diff.units_after, diff.revenue_after)
-    await conn.execute("UPDATE uploads SET status = 'superseded', updated_at = now() WHERE upload_id = $1",
-                       superseded)
+        record.sales_date,
+        record.upload_id,
+        diff.products_after,
+        diff.units_after,
+        diff.revenue_after,
+    )
+    await conn.execute(
+        "UPDATE uploads SET status = 'superseded', updated_at = now() WHERE upload_id = $1",
+        superseded,
+    )
     at: dt.datetime = await conn.fetchval(
         "INSERT INTO corrections (upload_id, superseded_upload_id, sales_date, sender, revenue_before,"
         " revenue_after, diff) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING corrected_at",
-        record.upload_id, superseded, record.sales_date, record.sender, diff.revenue_before, diff.revenue_after,
-        diff.model_dump(mode="json"))
+        record.upload_id,
+        superseded,
+        record.sales_date,
+        record.sender,
+        diff.revenue_before,
+        diff.revenue_after,
+        diff.model_dump(mode="json"),
+    )
     return at
 
 
@@ -119,8 +164,14 @@ class StagedSwap:
     """A staged big day replacing a stored day, inside one transaction (``staged_swap``): the
     caller reads both sides' lines as streams for the diff, then calls ``replace``."""
 
-    def __init__(self, conn: asyncpg.Connection, day: dt.date, owner: UUID | None, table: str,
-                 exclude: Sequence[int]) -> None:
+    def __init__(
+        self,
+        conn: asyncpg.Connection,
+        day: dt.date,
+        owner: UUID | None,
+        table: str,
+        exclude: Sequence[int],
+    ) -> None:
         self._conn = conn
         self._day = day
         self.owner = owner  # the upload that owns the day now (its row is locked), None: not stored
@@ -128,37 +179,54 @@ class StagedSwap:
         self._exclude = list(exclude)
 
     def old_lines(self) -> AsyncIterator[SalesLine]:
-        return _lines(self._conn, "SELECT product_id, name, category, quantity, price FROM sales_lines "
-                                  "WHERE sales_date = $1 ORDER BY product_id", self._day)
+        return _lines(
+            self._conn,
+            "SELECT product_id, name, category, quantity, price FROM sales_lines "
+            "WHERE sales_date = $1 ORDER BY product_id",
+            self._day,
+        )
 
     def new_lines(self) -> AsyncIterator[SalesLine]:
-        return _lines(self._conn, f"SELECT product_id, name, category, quantity, price {self._from} "
-                                  "ORDER BY product_id, seq", self._exclude)
+        return _lines(
+            self._conn,
+            f"SELECT product_id, name, category, quantity, price {self._from} "
+            "ORDER BY product_id, seq",
+            self._exclude,
+        )
 
     async def replace(self, record: UploadRecord, *, diff: DayDiff) -> dt.datetime:
         """Swap the lines for the staged ones and supersede the owner (see replace_day)."""
         assert self.owner is not None and record.sales_date == self._day
         await insert_uploads(self._conn, [record])
-        await self._conn.execute("UPDATE uploads SET products_stored = $2 WHERE upload_id = $1",
-                                 record.upload_id, diff.products_after)
+        await self._conn.execute(
+            "UPDATE uploads SET products_stored = $2 WHERE upload_id = $1",
+            record.upload_id,
+            diff.products_after,
+        )
         await self._conn.execute("DELETE FROM sales_lines WHERE sales_date = $1", self._day)
         await self._conn.execute(
             "INSERT INTO sales_lines (sales_date, product_id, name, category, quantity, price) "
-            f"SELECT $2::date, product_id, name, category, quantity, price {self._from}", self._exclude, self._day)
+            f"SELECT $2::date, product_id, name, category, quantity, price {self._from}",
+            self._exclude,
+            self._day,
+        )
         return await _supersede(self._conn, record, superseded=self.owner, diff=diff)
 
 
 @asynccontextmanager
-async def staged_swap(pool: asyncpg.Pool, day: dt.date, *, table: str,
-                      exclude: Sequence[int] = ()) -> AsyncIterator[StagedSwap]:
+async def staged_swap(
+    pool: asyncpg.Pool, day: dt.date, *, table: str, exclude: Sequence[int] = ()
+) -> AsyncIterator[StagedSwap]:
     """One transaction around a staged day's replacement; ``table`` is the staging table
     (schema-qualified, quoted) with the columns seq, product_id, name, category, quantity, price."""
     async with translate_errors("staged_swap"), pool.acquire() as conn, conn.transaction():
         yield StagedSwap(conn, day, await _lock_day(conn, day), table, exclude)
 
 
-_SELECT = ("SELECT upload_id, superseded_upload_id, sales_date, sender, corrected_at, diff FROM corrections "
-           "WHERE upload_id = ANY($1::uuid[]) OR superseded_upload_id = ANY($1::uuid[])")
+_SELECT = (
+    "SELECT upload_id, superseded_upload_id, sales_date, sender, corrected_at, diff FROM corrections "
+    "WHERE upload_id = ANY($1::uuid[]) OR superseded_upload_id = ANY($1::uuid[])"
+)
 
 
 async def corrections_of(pool: asyncpg.Pool, ids: list[UUID]) -> list[CorrectionRow]:
@@ -168,8 +236,9 @@ async def corrections_of(pool: asyncpg.Pool, ids: list[UUID]) -> list[Correction
     return [CorrectionRow(**dict(r)) for r in rows]
 
 
-async def mark_stale(pool: asyncpg.Pool, *, correction: UUID, last_day: dt.date, own_reason: str,
-                     later_reason: str) -> list[dt.date]:
+async def mark_stale(
+    pool: asyncpg.Pool, *, correction: UUID, last_day: dt.date, own_reason: str, later_reason: str
+) -> list[dt.date]:
     """Mark stale the reports written before this correction of the corrected day and of the
     days after it up to ``last_day``; return the days whose reports were marked."""
     async with translate_errors("mark_stale"):
@@ -179,13 +248,24 @@ async def mark_stale(pool: asyncpg.Pool, *, correction: UUID, last_day: dt.date,
             "WHERE c.upload_id = $1 AND r.sales_date BETWEEN c.sales_date AND $2 "
             " AND r.created_at < c.corrected_at AND r.upload_id <> c.upload_id AND r.stale_reason IS NULL"
             " AND r.status <> 'pending' "
-            "RETURNING r.sales_date", correction, last_day, own_reason, later_reason)
+            "RETURNING r.sales_date",
+            correction,
+            last_day,
+            own_reason,
+            later_reason,
+        )
     return sorted({r["sales_date"] for r in rows})
 
 
-async def stored_days_between(pool: asyncpg.Pool, first: dt.date, last: dt.date) -> list[tuple[dt.date, UUID]]:
+async def stored_days_between(
+    pool: asyncpg.Pool, first: dt.date, last: dt.date
+) -> list[tuple[dt.date, UUID]]:
     """The stored days in [first, last] and their owners, by date."""
     async with translate_errors("stored_days_between"):
-        rows = await pool.fetch("SELECT sales_date, upload_id FROM sales_days WHERE sales_date BETWEEN $1 AND $2 "
-                                "ORDER BY sales_date", first, last)
+        rows = await pool.fetch(
+            "SELECT sales_date, upload_id FROM sales_days WHERE sales_date BETWEEN $1 AND $2 "
+            "ORDER BY sales_date",
+            first,
+            last,
+        )
     return [(r["sales_date"], r["upload_id"]) for r in rows]

@@ -17,8 +17,18 @@ import asyncpg
 
 from .db import translate_errors
 
-__all__ = ["DayRow", "HistoryPoint", "UploadRow", "DaysCount", "days_page", "days_count", "day_history",
-           "recent_uploads", "uploads_of_day", "upload_row"]
+__all__ = [
+    "DayRow",
+    "DaysCount",
+    "HistoryPoint",
+    "UploadRow",
+    "day_history",
+    "days_count",
+    "days_page",
+    "recent_uploads",
+    "upload_row",
+    "uploads_of_day",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,20 +90,30 @@ LIMIT $4
 """
 
 
-async def days_page(pool: asyncpg.Pool, *, date_from: dt.date | None, date_to: dt.date | None,
-                    before: dt.date | None, limit: int) -> list[DayRow]:
+async def days_page(
+    pool: asyncpg.Pool,
+    *,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    before: dt.date | None,
+    limit: int,
+) -> list[DayRow]:
     """Stored days in [date_from, date_to] before ``before``, newest first."""
     async with translate_errors("days_page"):
         rows = await pool.fetch(_DAYS, date_from, date_to, before, limit)
     return [DayRow(**dict(r)) for r in rows]
 
 
-async def days_count(pool: asyncpg.Pool, *, date_from: dt.date | None, date_to: dt.date | None) -> DaysCount:
+async def days_count(
+    pool: asyncpg.Pool, *, date_from: dt.date | None, date_to: dt.date | None
+) -> DaysCount:
     async with translate_errors("days_count"):
         r = await pool.fetchrow(
             "SELECT count(*) AS days, min(sales_date) AS first, max(sales_date) AS last FROM sales_days "
             "WHERE ($1::date IS NULL OR sales_date >= $1) AND ($2::date IS NULL OR sales_date <= $2)",
-            date_from, date_to)
+            date_from,
+            date_to,
+        )
     return DaysCount(days=r["days"], first=r["first"], last=r["last"])
 
 
@@ -112,8 +132,9 @@ ORDER BY s.sales_date
 """
 
 
-async def day_history(pool: asyncpg.Pool, sales_date: dt.date, *, days: int,
-                      trailing_days: int) -> list[HistoryPoint]:
+async def day_history(
+    pool: asyncpg.Pool, sales_date: dt.date, *, days: int, trailing_days: int
+) -> list[HistoryPoint]:
     """The stored days among the ``days`` calendar days that end with sales_date, oldest first,
     each with its trailing window."""
     async with translate_errors("day_history"):
@@ -121,19 +142,26 @@ async def day_history(pool: asyncpg.Pool, sales_date: dt.date, *, days: int,
     return [HistoryPoint(**dict(r)) for r in rows]
 
 
-_UPLOAD_COLUMNS = ("upload_id, status, sales_date, source, sender, size_bytes, products_seen, products_stored, "
-                   "products_rejected, errors, received_at")
+_UPLOAD_COLUMNS = (
+    "upload_id, status, sales_date, source, sender, size_bytes, products_seen, products_stored, "
+    "products_rejected, errors, received_at"
+)
 
 
-async def recent_uploads(pool: asyncpg.Pool, *, before: tuple[dt.datetime, UUID] | None,
-                         limit: int) -> list[UploadRow]:
+async def recent_uploads(
+    pool: asyncpg.Pool, *, before: tuple[dt.datetime, UUID] | None, limit: int
+) -> list[UploadRow]:
     """Recorded uploads, newest first, keyset-paginated by (received_at, upload_id)."""
     at, last_id = before if before is not None else (None, None)
     async with translate_errors("recent_uploads"):
         rows = await pool.fetch(
             f"SELECT {_UPLOAD_COLUMNS} FROM uploads "
             "WHERE $1::timestamptz IS NULL OR (received_at, upload_id) < ($1, $2::uuid) "
-            "ORDER BY received_at DESC, upload_id DESC LIMIT $3", at, last_id, limit)
+            "ORDER BY received_at DESC, upload_id DESC LIMIT $3",
+            at,
+            last_id,
+            limit,
+        )
     return [UploadRow(**dict(r)) for r in rows]
 
 
@@ -142,11 +170,16 @@ async def uploads_of_day(pool: asyncpg.Pool, sales_date: dt.date, *, limit: int)
     async with translate_errors("uploads_of_day"):
         rows = await pool.fetch(
             f"SELECT {_UPLOAD_COLUMNS} FROM uploads WHERE sales_date = $1 "
-            "ORDER BY received_at DESC, upload_id DESC LIMIT $2", sales_date, limit)
+            "ORDER BY received_at DESC, upload_id DESC LIMIT $2",
+            sales_date,
+            limit,
+        )
     return [UploadRow(**dict(r)) for r in rows]
 
 
 async def upload_row(pool: asyncpg.Pool, upload_id: UUID) -> UploadRow | None:
     async with translate_errors("upload_row"):
-        r = await pool.fetchrow(f"SELECT {_UPLOAD_COLUMNS} FROM uploads WHERE upload_id = $1", upload_id)
+        r = await pool.fetchrow(
+            f"SELECT {_UPLOAD_COLUMNS} FROM uploads WHERE upload_id = $1", upload_id
+        )
     return None if r is None else UploadRow(**dict(r))

@@ -11,7 +11,7 @@ import asyncpg
 
 from ..errors import StorageUnavailable
 
-__all__ = ["Pool", "Connection", "create_pool", "translate_errors", "TRANSIENT", "keep_session"]
+__all__ = ["TRANSIENT", "Connection", "Pool", "create_pool", "keep_session", "translate_errors"]
 
 Pool = asyncpg.Pool
 Connection = asyncpg.Connection
@@ -37,7 +37,9 @@ async def translate_errors(what: str) -> AsyncIterator[None]:
     try:
         yield
     except TRANSIENT as exc:
-        raise StorageUnavailable(f"PostgreSQL unavailable during {what}: {type(exc).__name__}") from exc
+        raise StorageUnavailable(
+            f"PostgreSQL unavailable during {what}: {type(exc).__name__}"
+        ) from exc
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -56,15 +58,21 @@ async def keep_session(conn: asyncpg.Connection) -> None:
     return None
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10, **kwargs: Any) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, **kwargs: Any
+) -> asyncpg.Pool:
     """Create the process's pool; raises StorageUnavailable when PostgreSQL is unreachable."""
     # asyncpg does not understand SQLAlchemy's "+asyncpg" driver suffix that the
     # original service's DATABASE_URL carried; accept it for compatibility.
     dsn = dsn.replace("postgresql+asyncpg://", "postgresql://", 1)
     async with translate_errors("connect"):
         pool = await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, init=_init_connection,
-            command_timeout=60, **kwargs,
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            init=_init_connection,
+            command_timeout=60,
+            **kwargs,
         )
     assert pool is not None
     return pool

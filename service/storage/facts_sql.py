@@ -21,7 +21,7 @@ import asyncpg
 
 from .db import translate_errors
 
-__all__ = ["day_figures", "FACTS_SQL", "FACTS_SERVER_SETTINGS"]
+__all__ = ["FACTS_SERVER_SETTINGS", "FACTS_SQL", "day_figures"]
 
 # CTE row estimates are guesses, so the planner may think this statement costly
 # enough for JIT, whose compilation alone took ~750 ms against ~150 ms for the
@@ -106,8 +106,16 @@ SELECT json_build_object(
 """
 
 
-async def day_figures(conn: asyncpg.Connection, sales_date: dt.date, *, window_from: dt.date,
-                      categories_n: int, top_n: int, movers_n: int, tuned: bool = False) -> dict[str, Any] | None:
+async def day_figures(
+    conn: asyncpg.Connection,
+    sales_date: dt.date,
+    *,
+    window_from: dt.date,
+    categories_n: int,
+    top_n: int,
+    movers_n: int,
+    tuned: bool = False,
+) -> dict[str, Any] | None:
     """The day's figures as FACTS_SQL builds them (numbers as Decimal), or None when the
     day is not stored. Turning them into Facts is the reporter's (reporter/load.py).
 

@@ -13,7 +13,7 @@ import asyncpg
 
 from .db import translate_errors
 
-__all__ = ["migrate", "available_migrations"]
+__all__ = ["available_migrations", "migrate"]
 
 # Any constant shared by every process of this service; names the advisory lock.
 _LOCK_ID = 0x5A1E5A1E
@@ -42,7 +42,9 @@ async def migrate(pool: asyncpg.Pool) -> list[str]:
                     continue
                 async with conn.transaction():
                     await conn.execute(sql)
-                    await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (version) VALUES ($1)", version
+                    )
                 applied.append(version)
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_ID)

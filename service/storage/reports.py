@@ -12,8 +12,20 @@ import asyncpg
 from ..models import ReportStatus
 from .db import translate_errors
 
-__all__ = ["ReportRow", "ReportInput", "ReportOutcome", "DayReport", "get_report", "latest_report", "report_days",
-           "report_progress", "record_failure", "request_report", "save_report", "DAY_STATUSES"]
+__all__ = [
+    "DAY_STATUSES",
+    "DayReport",
+    "ReportInput",
+    "ReportOutcome",
+    "ReportRow",
+    "get_report",
+    "latest_report",
+    "record_failure",
+    "report_days",
+    "report_progress",
+    "request_report",
+    "save_report",
+]
 
 # A stored day's report status, from its newest report row: "ok" or "failed" (written),
 # "pending" (requested and not written yet, or retrying after a failed LLM round),
@@ -105,18 +117,28 @@ async def latest_report(pool: asyncpg.Pool, sales_date: dt.date) -> ReportRow | 
     async with translate_errors("latest_report"):
         r = await pool.fetchrow(
             f"SELECT {_COLUMNS} FROM reports WHERE sales_date = $1 AND status <> 'pending' "
-            "ORDER BY created_at DESC LIMIT 1", sales_date)
+            "ORDER BY created_at DESC LIMIT 1",
+            sales_date,
+        )
     return None if r is None else _row(r)
 
 
 _RANGE = "($1::date IS NULL OR d.sales_date >= $1) AND ($2::date IS NULL OR d.sales_date <= $2)"
 # The newest row of a day (pending included): what the day's status is.
-_NEWEST = ("LEFT JOIN LATERAL (SELECT status, attempts, error, updated_at FROM reports r "
-           "WHERE r.sales_date = d.sales_date ORDER BY created_at DESC LIMIT 1) n ON true")
+_NEWEST = (
+    "LEFT JOIN LATERAL (SELECT status, attempts, error, updated_at FROM reports r "
+    "WHERE r.sales_date = d.sales_date ORDER BY created_at DESC LIMIT 1) n ON true"
+)
 
 
-async def report_days(pool: asyncpg.Pool, *, date_from: dt.date | None, date_to: dt.date | None,
-                      after: dt.date | None, limit: int) -> list[DayReport]:
+async def report_days(
+    pool: asyncpg.Pool,
+    *,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    after: dt.date | None,
+    limit: int,
+) -> list[DayReport]:
     """Stored days ascending (keyset-paginated by date), each with its status and newest written report."""
     cols = ", ".join(f"w.{c} AS w_{c}" for c in ReportRow.__slots__)
     async with translate_errors("report_days"):
@@ -127,18 +149,33 @@ async def report_days(pool: asyncpg.Pool, *, date_from: dt.date | None, date_to:
             f"{_NEWEST} "
             "LEFT JOIN LATERAL (SELECT * FROM reports r WHERE r.sales_date = d.sales_date AND status <> 'pending' "
             "                   ORDER BY created_at DESC LIMIT 1) w ON true "
-            "ORDER BY d.sales_date", date_from, date_to, after, limit)
+            "ORDER BY d.sales_date",
+            date_from,
+            date_to,
+            after,
+            limit,
+        )
     out = []
     for r in rows:
-        written = ReportRow(**{c: r[f"w_{c}"] for c in ReportRow.__slots__}) if r["w_report_id"] else None
-        out.append(DayReport(sales_date=r["sales_date"], status=r["status"] or "missing",
-                             attempts=r["attempts"] or 0, error=r["error"], updated_at=r["updated_at"],
-                             report=written))
+        written = (
+            ReportRow(**{c: r[f"w_{c}"] for c in ReportRow.__slots__}) if r["w_report_id"] else None
+        )
+        out.append(
+            DayReport(
+                sales_date=r["sales_date"],
+                status=r["status"] or "missing",
+                attempts=r["attempts"] or 0,
+                error=r["error"],
+                updated_at=r["updated_at"],
+                report=written,
+            )
+        )
     return out
 
 
-async def report_progress(pool: asyncpg.Pool, *, date_from: dt.date | None, date_to: dt.date | None
-                          ) -> dict[str, int]:
+async def report_progress(
+    pool: asyncpg.Pool, *, date_from: dt.date | None, date_to: dt.date | None
+) -> dict[str, int]:
     """Stored days of a range counted by report status, plus ok reports that are not verified."""
     async with translate_errors("report_progress"):
         rows = await pool.fetch(
@@ -146,7 +183,10 @@ async def report_progress(pool: asyncpg.Pool, *, date_from: dt.date | None, date
             " count(*) FILTER (WHERE n.status = 'ok' AND NOT n.verified) AS unverified "
             "FROM sales_days d LEFT JOIN LATERAL (SELECT status, verified FROM reports r "
             "  WHERE r.sales_date = d.sales_date ORDER BY created_at DESC LIMIT 1) n ON true "
-            f"WHERE {_RANGE} GROUP BY 1", date_from, date_to)
+            f"WHERE {_RANGE} GROUP BY 1",
+            date_from,
+            date_to,
+        )
     counts = dict.fromkeys(DAY_STATUSES, 0)
     for r in rows:
         counts[r["status"]] = r["days"]
@@ -155,18 +195,32 @@ async def report_progress(pool: asyncpg.Pool, *, date_from: dt.date | None, date
     return counts
 
 
-async def request_report(pool: asyncpg.Pool, *, report_id: UUID, sales_date: dt.date, upload_id: UUID,
-                         language: str) -> None:
+async def request_report(
+    pool: asyncpg.Pool, *, report_id: UUID, sales_date: dt.date, upload_id: UUID, language: str
+) -> None:
     """Show a requested report as pending until the reporter writes it (which may already have happened)."""
     async with translate_errors("request_report"):
         await pool.execute(
             "INSERT INTO reports (report_id, sales_date, upload_id, status, language, prompt_version) "
             "VALUES ($1, $2, $3, 'pending', $4, '') ON CONFLICT (report_id) DO NOTHING",
-            report_id, sales_date, upload_id, language)
+            report_id,
+            sales_date,
+            upload_id,
+            language,
+        )
 
 
-async def record_failure(pool: asyncpg.Pool, *, report_id: UUID, sales_date: dt.date, upload_id: UUID,
-                         language: str, prompt_version: str, error: str, calls: int) -> int:
+async def record_failure(
+    pool: asyncpg.Pool,
+    *,
+    report_id: UUID,
+    sales_date: dt.date,
+    upload_id: UUID,
+    language: str,
+    prompt_version: str,
+    error: str,
+    calls: int,
+) -> int:
     """Add a failed round's LLM calls to a (still pending) report; return its attempts (calls) so far."""
     async with translate_errors("record_failure"):
         attempts: int = await pool.fetchval(
@@ -174,7 +228,14 @@ async def record_failure(pool: asyncpg.Pool, *, report_id: UUID, sales_date: dt.
             " attempts, error) VALUES ($1, $2, $3, 'pending', $4, $5, $7, $6) "
             "ON CONFLICT (report_id) DO UPDATE SET attempts = reports.attempts + EXCLUDED.attempts,"
             " error = EXCLUDED.error, updated_at = now() WHERE reports.status = 'pending' RETURNING attempts",
-            report_id, sales_date, upload_id, language, prompt_version, error, calls)
+            report_id,
+            sales_date,
+            upload_id,
+            language,
+            prompt_version,
+            error,
+            calls,
+        )
     return attempts or 0
 
 
@@ -193,10 +254,23 @@ async def save_report(pool: asyncpg.Pool, report: ReportInput, outcome: ReportOu
             " attempts = GREATEST(reports.attempts, EXCLUDED.attempts), error = EXCLUDED.error,"
             " updated_at = now() WHERE reports.status = 'pending' "
             f"RETURNING {_COLUMNS}",
-            report.report_id, report.sales_date, report.upload_id, outcome.status, report.language,
-            report.prompt_version, report.facts, report.system_prompt, report.prompt, outcome.text,
-            outcome.model, outcome.usage, outcome.verified, outcome.unverified_numbers, outcome.attempts,
-            outcome.error)
+            report.report_id,
+            report.sales_date,
+            report.upload_id,
+            outcome.status,
+            report.language,
+            report.prompt_version,
+            report.facts,
+            report.system_prompt,
+            report.prompt,
+            outcome.text,
+            outcome.model,
+            outcome.usage,
+            outcome.verified,
+            outcome.unverified_numbers,
+            outcome.attempts,
+            outcome.error,
+        )
     if r is None:  # already finished by an earlier delivery: keep that one
         done = await get_report(pool, report.report_id)
         if done is None:  # the row that stopped the update was deleted in between

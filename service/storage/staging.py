@@ -10,6 +10,7 @@ writes. The schema and why it is UNLOGGED: migrations/0004_staging.sql.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
@@ -21,13 +22,32 @@ from uuid import UUID
 
 import asyncpg
 
+from ..models import Origin, UploadRecord
 from ..names import STAGING_SCHEMA, staging_table
 from .db import translate_errors
-from ..models import Origin, UploadRecord
 
-__all__ = ["ChunkToStage", "StagedUpload", "StagedChunk", "DuplicateRow", "StoreResult", "stage_chunk",
-           "staged", "store_staged_day", "duplicate_rows", "refuse_staged", "stale_uploads", "orphan_tables",
-           "drop_table", "forget_incomplete", "staged_table", "OpenDay", "open_day", "add_lines", "commit_day", "abandon_day"]
+__all__ = [
+    "ChunkToStage",
+    "DuplicateRow",
+    "OpenDay",
+    "StagedChunk",
+    "StagedUpload",
+    "StoreResult",
+    "abandon_day",
+    "add_lines",
+    "commit_day",
+    "drop_table",
+    "duplicate_rows",
+    "forget_incomplete",
+    "open_day",
+    "orphan_tables",
+    "refuse_staged",
+    "stage_chunk",
+    "staged",
+    "staged_table",
+    "stale_uploads",
+    "store_staged_day",
+]
 
 _LINE_COLUMNS = ["pos", "line", "product_id", "name", "quantity", "price", "category"]
 _FAST_COLUMNS = ["product_id", "name", "quantity", "price", "category"]
@@ -83,7 +103,11 @@ class StagedChunk:
 
     @property
     def valid(self) -> int:
-        return 0 if self.first_seq is None or self.last_seq is None else self.last_seq - self.first_seq + 1
+        return (
+            0
+            if self.first_seq is None or self.last_seq is None
+            else self.last_seq - self.first_seq + 1
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,10 +141,12 @@ def staged_table(upload_id: UUID) -> str:
 
 
 def _create_table(table: str) -> str:
-    return (f"CREATE UNLOGGED TABLE IF NOT EXISTS {table} ("
-            "seq bigint GENERATED ALWAYS AS IDENTITY, pos integer, line integer, product_id bigint NOT NULL, "
-            "name text NOT NULL, quantity integer NOT NULL, price numeric(12, 2) NOT NULL, "
-            "category text NOT NULL)")
+    return (
+        f"CREATE UNLOGGED TABLE IF NOT EXISTS {table} ("
+        "seq bigint GENERATED ALWAYS AS IDENTITY, pos integer, line integer, product_id bigint NOT NULL, "
+        "name text NOT NULL, quantity integer NOT NULL, price numeric(12, 2) NOT NULL, "
+        "category text NOT NULL)"
+    )
 
 
 async def stage_chunk(pool: asyncpg.Pool, chunk: ChunkToStage) -> bool:
@@ -133,18 +159,34 @@ async def stage_chunk(pool: asyncpg.Pool, chunk: ChunkToStage) -> bool:
             "INSERT INTO staging.uploads (upload_id, sales_date, source, sender, kafka_topic, kafka_partition, "
             "kafka_offset) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (upload_id) DO UPDATE "
             "SET touched_at = now(), sales_date = coalesce(EXCLUDED.sales_date, staging.uploads.sales_date)",
-            up.upload_id, up.sales_date, up.source, up.sender, up.topic, up.partition, up.offset)
-        if await conn.fetchval("SELECT 1 FROM staging.chunks WHERE upload_id = $1 AND chunk_index = $2",
-                               up.upload_id, chunk.index):
+            up.upload_id,
+            up.sales_date,
+            up.source,
+            up.sender,
+            up.topic,
+            up.partition,
+            up.offset,
+        )
+        if await conn.fetchval(
+            "SELECT 1 FROM staging.chunks WHERE upload_id = $1 AND chunk_index = $2",
+            up.upload_id,
+            chunk.index,
+        ):
             return False
         await conn.execute(_create_table(table))
         first = last = None
         if chunk.copy_text is not None:
-            await conn.copy_to_table(name, schema_name=STAGING_SCHEMA, source=io.BytesIO(chunk.copy_text),
-                                     columns=_FAST_COLUMNS, format="text")
+            await conn.copy_to_table(
+                name,
+                schema_name=STAGING_SCHEMA,
+                source=io.BytesIO(chunk.copy_text),
+                columns=_FAST_COLUMNS,
+                format="text",
+            )
         elif chunk.rows:
-            await conn.copy_records_to_table(name, schema_name=STAGING_SCHEMA, records=chunk.rows,
-                                             columns=_LINE_COLUMNS)
+            await conn.copy_records_to_table(
+                name, schema_name=STAGING_SCHEMA, records=chunk.rows, columns=_LINE_COLUMNS
+            )
         if chunk.valid:
             last = await conn.fetchval("SELECT currval(pg_get_serial_sequence($1, 'seq'))", table)
             first = last - chunk.valid + 1
@@ -152,30 +194,64 @@ async def stage_chunk(pool: asyncpg.Pool, chunk: ChunkToStage) -> bool:
             "INSERT INTO staging.chunks (upload_id, chunk_index, is_last, size_bytes, sha256, newlines, "
             "products_seen, products_rejected, fatal, issues, first_seq, last_seq, fast_first_line, fast_period) "
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb, $10::text::jsonb, $11, $12, $13, $14)",
-            up.upload_id, chunk.index, chunk.is_last, chunk.size, chunk.sha256, chunk.newlines,
-            chunk.products_seen, chunk.products_rejected, json.dumps(chunk.fatal), json.dumps(chunk.issues),
-            first, last, chunk.fast_first_line, chunk.fast_period)
+            up.upload_id,
+            chunk.index,
+            chunk.is_last,
+            chunk.size,
+            chunk.sha256,
+            chunk.newlines,
+            chunk.products_seen,
+            chunk.products_rejected,
+            json.dumps(chunk.fatal),
+            json.dumps(chunk.issues),
+            first,
+            last,
+            chunk.fast_first_line,
+            chunk.fast_period,
+        )
     return True
 
 
-async def staged(pool: asyncpg.Pool, upload_id: UUID) -> tuple[StagedUpload | None, list[StagedChunk]]:
+async def staged(
+    pool: asyncpg.Pool, upload_id: UUID
+) -> tuple[StagedUpload | None, list[StagedChunk]]:
     """What is staged of an upload, chunks in index order."""
     async with translate_errors("staged"):
         row = await pool.fetchrow("SELECT * FROM staging.uploads WHERE upload_id = $1", upload_id)
-        rows = await pool.fetch("SELECT * FROM staging.chunks WHERE upload_id = $1 ORDER BY chunk_index",
-                                upload_id)
-    chunks = [StagedChunk(index=r["chunk_index"], is_last=r["is_last"], size=r["size_bytes"], sha256=r["sha256"],
-                          newlines=r["newlines"], products_seen=r["products_seen"],
-                          products_rejected=r["products_rejected"], fatal=r["fatal"], issues=r["issues"],
-                          first_seq=r["first_seq"], last_seq=r["last_seq"], fast_first_line=r["fast_first_line"],
-                          fast_period=r["fast_period"]) for r in rows]
+        rows = await pool.fetch(
+            "SELECT * FROM staging.chunks WHERE upload_id = $1 ORDER BY chunk_index", upload_id
+        )
+    chunks = [
+        StagedChunk(
+            index=r["chunk_index"],
+            is_last=r["is_last"],
+            size=r["size_bytes"],
+            sha256=r["sha256"],
+            newlines=r["newlines"],
+            products_seen=r["products_seen"],
+            products_rejected=r["products_rejected"],
+            fatal=r["fatal"],
+            issues=r["issues"],
+            first_seq=r["first_seq"],
+            last_seq=r["last_seq"],
+            fast_first_line=r["fast_first_line"],
+            fast_period=r["fast_period"],
+        )
+        for r in rows
+    ]
     return (_upload(row) if row is not None else None), chunks
 
 
 def _upload(row: asyncpg.Record) -> StagedUpload:
-    return StagedUpload(upload_id=row["upload_id"], sales_date=row["sales_date"], source=row["source"],
-                        sender=row["sender"], topic=row["kafka_topic"], partition=row["kafka_partition"],
-                        offset=row["kafka_offset"])
+    return StagedUpload(
+        upload_id=row["upload_id"],
+        sales_date=row["sales_date"],
+        source=row["source"],
+        sender=row["sender"],
+        topic=row["kafka_topic"],
+        partition=row["kafka_partition"],
+        offset=row["kafka_offset"],
+    )
 
 
 _INSERT_UPLOAD = """
@@ -189,10 +265,25 @@ RETURNING upload_id
 
 async def _insert_upload(conn: asyncpg.Connection, rec: UploadRecord, *, stored: int) -> bool:
     # size_bytes is an integer column: a day over 2 GiB is capped there (MAX_UPLOAD_BYTES is 1 GiB).
-    return await conn.fetchval(
-        _INSERT_UPLOAD, rec.upload_id, rec.status, rec.sales_date, rec.source, rec.sender,
-        min(rec.size_bytes, 2**31 - 1), rec.products_seen, stored, rec.products_rejected, json.dumps(rec.errors),
-        rec.topic, rec.partition, rec.offset) is not None
+    return (
+        await conn.fetchval(
+            _INSERT_UPLOAD,
+            rec.upload_id,
+            rec.status,
+            rec.sales_date,
+            rec.source,
+            rec.sender,
+            min(rec.size_bytes, 2**31 - 1),
+            rec.products_seen,
+            stored,
+            rec.products_rejected,
+            json.dumps(rec.errors),
+            rec.topic,
+            rec.partition,
+            rec.offset,
+        )
+        is not None
+    )
 
 
 async def _drop(conn: asyncpg.Connection, upload_id: UUID) -> None:
@@ -200,8 +291,13 @@ async def _drop(conn: asyncpg.Connection, upload_id: UUID) -> None:
     await conn.execute("DELETE FROM staging.uploads WHERE upload_id = $1", upload_id)
 
 
-async def store_staged_day(pool: asyncpg.Pool, rec: UploadRecord, *, if_lost: list[dict[str, Any]],
-                           exclude: Sequence[int] = ()) -> StoreResult:
+async def store_staged_day(
+    pool: asyncpg.Pool,
+    rec: UploadRecord,
+    *,
+    if_lost: list[dict[str, Any]],
+    exclude: Sequence[int] = (),
+) -> StoreResult:
     """Store a staged day whole, in one transaction, and drop its staging.
 
     ``rec`` is the candidate (status "stored"; its errors are the day's issues);
@@ -219,7 +315,8 @@ async def store_staged_day(pool: asyncpg.Pool, rec: UploadRecord, *, if_lost: li
         f"SELECT $1::date, product_id, name, category, quantity, price FROM {table}{where} "
         "RETURNING quantity, price) "
         "SELECT count(*)::int AS products, coalesce(sum(quantity), 0)::bigint AS units, "
-        "coalesce(sum(quantity * price), 0)::numeric AS revenue FROM ins")
+        "coalesce(sum(quantity * price), 0)::numeric AS revenue FROM ins"
+    )
     args: list[Any] = [rec.sales_date] + ([list(exclude)] if exclude else [])
     async with translate_errors("store_staged_day"), pool.acquire() as conn:
         try:
@@ -229,23 +326,41 @@ async def store_staged_day(pool: asyncpg.Pool, rec: UploadRecord, *, if_lost: li
                 won = await conn.fetchval(
                     "INSERT INTO sales_days (sales_date, upload_id, products, total_units, total_revenue) "
                     "VALUES ($1, $2, 0, 0, 0) ON CONFLICT (sales_date) DO NOTHING RETURNING upload_id",
-                    rec.sales_date, rec.upload_id)
+                    rec.sales_date,
+                    rec.upload_id,
+                )
                 if won is None:
-                    await conn.execute("UPDATE uploads SET status = 'duplicate', errors = $2::text::jsonb "
-                                       "WHERE upload_id = $1", rec.upload_id, json.dumps(if_lost))
+                    await conn.execute(
+                        "UPDATE uploads SET status = 'duplicate', errors = $2::text::jsonb "
+                        "WHERE upload_id = $1",
+                        rec.upload_id,
+                        json.dumps(if_lost),
+                    )
                     await _drop(conn, rec.upload_id)
                     return StoreResult("duplicate")
                 totals = await conn.fetchrow(insert_lines, *args)
-                await conn.execute("UPDATE sales_days SET products = $2, total_units = $3, total_revenue = $4 "
-                                   "WHERE sales_date = $1", rec.sales_date, totals["products"], totals["units"],
-                                   totals["revenue"])
-                await conn.execute("UPDATE uploads SET products_stored = $2 WHERE upload_id = $1",
-                                   rec.upload_id, totals["products"])
+                await conn.execute(
+                    "UPDATE sales_days SET products = $2, total_units = $3, total_revenue = $4 "
+                    "WHERE sales_date = $1",
+                    rec.sales_date,
+                    totals["products"],
+                    totals["units"],
+                    totals["revenue"],
+                )
+                await conn.execute(
+                    "UPDATE uploads SET products_stored = $2 WHERE upload_id = $1",
+                    rec.upload_id,
+                    totals["products"],
+                )
                 await _drop(conn, rec.upload_id)
         except asyncpg.UniqueViolationError:
             return StoreResult("duplicate_ids")
-    return StoreResult("stored", products=totals["products"], total_units=totals["units"],
-                       total_revenue=totals["revenue"])
+    return StoreResult(
+        "stored",
+        products=totals["products"],
+        total_units=totals["units"],
+        total_revenue=totals["revenue"],
+    )
 
 
 _DUPLICATES = """
@@ -265,9 +380,18 @@ async def duplicate_rows(pool: asyncpg.Pool, upload_id: UUID) -> list[DuplicateR
     table = _qualified(staging_table(str(upload_id)))
     async with translate_errors("duplicate_rows"):
         rows = await pool.fetch(_DUPLICATES.format(table=table))
-    return [DuplicateRow(seq=r["seq"], pos=r["pos"], line=r["line"], product_id=r["product_id"],
-                         first_seq=r["first_seq"], first_pos=r["first_pos"], first_line=r["first_line"])
-            for r in rows]
+    return [
+        DuplicateRow(
+            seq=r["seq"],
+            pos=r["pos"],
+            line=r["line"],
+            product_id=r["product_id"],
+            first_seq=r["first_seq"],
+            first_pos=r["first_pos"],
+            first_line=r["first_line"],
+        )
+        for r in rows
+    ]
 
 
 async def refuse_staged(pool: asyncpg.Pool, rec: UploadRecord) -> bool:
@@ -281,8 +405,11 @@ async def refuse_staged(pool: asyncpg.Pool, rec: UploadRecord) -> bool:
 async def stale_uploads(pool: asyncpg.Pool, *, idle_seconds: float) -> list[StagedUpload]:
     """Staged uploads that have not heard from their producer for ``idle_seconds``."""
     async with translate_errors("stale_uploads"):
-        rows = await pool.fetch("SELECT * FROM staging.uploads WHERE touched_at < now() - make_interval(secs => $1)"
-                                " ORDER BY touched_at LIMIT 100", idle_seconds)
+        rows = await pool.fetch(
+            "SELECT * FROM staging.uploads WHERE touched_at < now() - make_interval(secs => $1)"
+            " ORDER BY touched_at LIMIT 100",
+            idle_seconds,
+        )
     return [_upload(r) for r in rows]
 
 
@@ -294,7 +421,8 @@ async def orphan_tables(pool: asyncpg.Pool) -> list[str]:
             "WHERE n.nspname = $1 AND c.relkind = 'r' AND c.relname LIKE 'lines\\_%' "
             "AND NOT EXISTS (SELECT 1 FROM staging.uploads u "
             "                WHERE 'lines_' || replace(u.upload_id::text, '-', '') = c.relname)",
-            STAGING_SCHEMA)
+            STAGING_SCHEMA,
+        )
     return [r["relname"] for r in rows]
 
 
@@ -308,7 +436,9 @@ async def forget_incomplete(pool: asyncpg.Pool, upload_id: UUID) -> bool:
     async with translate_errors("forget_incomplete"):
         done = await pool.execute(
             "DELETE FROM uploads WHERE upload_id = $1 AND status = 'rejected' "
-            "AND errors -> 0 ->> 'code' = 'incomplete_upload'", upload_id)
+            "AND errors -> 0 ->> 'code' = 'incomplete_upload'",
+            upload_id,
+        )
     return bool(done.endswith(" 1"))
 
 
@@ -319,8 +449,14 @@ class OpenDay:
     The transaction waits for no lock longer than 2 s: a conflicting writer makes it fail,
     never hang."""
 
-    def __init__(self, pool: asyncpg.Pool, conn: asyncpg.Connection, tx: Any, upload_id: UUID,
-                 sales_date: dt.date) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        conn: asyncpg.Connection,
+        tx: Any,
+        upload_id: UUID,
+        sales_date: dt.date,
+    ) -> None:
         self._pool = pool
         self.conn = conn
         self.tx = tx
@@ -343,22 +479,32 @@ async def open_day(pool: asyncpg.Pool, upload_id: UUID, sales_date: dt.date) -> 
     return OpenDay(pool, conn, tx, upload_id, sales_date)
 
 
-async def add_lines(day: OpenDay, index: int, *, copy_text: bytes | None, rows: Sequence[tuple[Any, ...]]) -> None:
+async def add_lines(
+    day: OpenDay, index: int, *, copy_text: bytes | None, rows: Sequence[tuple[Any, ...]]
+) -> None:
     """Write one chunk's lines into sales_lines, inside the day's open transaction."""
     async with translate_errors("add_lines"):
         if copy_text is not None:
             date = day.sales_date.isoformat().encode() + b"\t"
             text = date + copy_text[:-1].replace(b"\n", b"\n" + date) + b"\n"
-            await day.conn.copy_to_table("sales_lines", source=io.BytesIO(text), format="text",
-                                         columns=["sales_date", *_FAST_COLUMNS])
+            await day.conn.copy_to_table(
+                "sales_lines",
+                source=io.BytesIO(text),
+                format="text",
+                columns=["sales_date", *_FAST_COLUMNS],
+            )
         elif rows:
             await day.conn.copy_records_to_table(
-                "sales_lines", columns=["sales_date", "product_id", "name", "quantity", "price", "category"],
-                records=[(day.sales_date, *r[2:]) for r in rows])
+                "sales_lines",
+                columns=["sales_date", "product_id", "name", "quantity", "price", "category"],
+                records=[(day.sales_date, *r[2:]) for r in rows],
+            )
     day.chunks.add(index)
 
 
-async def commit_day(day: OpenDay, rec: UploadRecord, *, if_lost: list[dict[str, Any]]) -> StoreResult:
+async def commit_day(
+    day: OpenDay, rec: UploadRecord, *, if_lost: list[dict[str, Any]]
+) -> StoreResult:
     """Record the upload and the day in the open transaction, drop the staging, commit."""
     assert rec.sales_date is not None
     conn = day.conn
@@ -370,16 +516,25 @@ async def commit_day(day: OpenDay, rec: UploadRecord, *, if_lost: list[dict[str,
                 return StoreResult("known")
             totals = await conn.fetchrow(
                 "SELECT count(*)::int AS products, coalesce(sum(quantity), 0)::bigint AS units, "
-                f"coalesce(sum(quantity * price), 0)::numeric AS revenue FROM {table}")
+                f"coalesce(sum(quantity * price), 0)::numeric AS revenue FROM {table}"
+            )
             won = await conn.fetchval(
                 "INSERT INTO sales_days (sales_date, upload_id, products, total_units, total_revenue) "
                 "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sales_date) DO NOTHING RETURNING upload_id",
-                rec.sales_date, rec.upload_id, totals["products"], totals["units"], totals["revenue"])
+                rec.sales_date,
+                rec.upload_id,
+                totals["products"],
+                totals["units"],
+                totals["revenue"],
+            )
             if won is None:
                 await _abandon(day)  # its lines go with it; the day is another upload's
                 return StoreResult("duplicate")
-            await conn.execute("UPDATE uploads SET products_stored = $2 WHERE upload_id = $1",
-                               rec.upload_id, totals["products"])
+            await conn.execute(
+                "UPDATE uploads SET products_stored = $2 WHERE upload_id = $1",
+                rec.upload_id,
+                totals["products"],
+            )
             await _drop(conn, rec.upload_id)
             await day.tx.commit()
     except BaseException:
@@ -387,8 +542,12 @@ async def commit_day(day: OpenDay, rec: UploadRecord, *, if_lost: list[dict[str,
         raise
     finally:
         await _release(day)
-    return StoreResult("stored", products=totals["products"], total_units=totals["units"],
-                       total_revenue=totals["revenue"])
+    return StoreResult(
+        "stored",
+        products=totals["products"],
+        total_units=totals["units"],
+        total_revenue=totals["revenue"],
+    )
 
 
 async def abandon_day(day: OpenDay) -> None:
@@ -403,17 +562,13 @@ async def _abandon(day: OpenDay) -> None:
     if day.closed:
         return
     day.closed = True
-    try:
+    with contextlib.suppress(Exception):
         await day.tx.rollback()
-    except Exception:  # noqa: BLE001 - a broken connection rolled back by itself
-        pass
 
 
 async def _release(day: OpenDay) -> None:
     day.closed = True
     conn, day.conn = day.conn, None
     if conn is not None:
-        try:
+        with contextlib.suppress(Exception):
             await day._pool.release(conn)
-        except Exception:  # noqa: BLE001 - a broken connection: the pool replaces it
-            pass

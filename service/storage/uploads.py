@@ -20,8 +20,15 @@ import asyncpg
 from ..models import StoredUpload, UploadRecord
 from .db import translate_errors
 
-__all__ = ["BatchWriter", "record_batch", "insert_uploads", "find_uploads", "upload_status", "day_owner",
-           "stored_days"]
+__all__ = [
+    "BatchWriter",
+    "day_owner",
+    "find_uploads",
+    "insert_uploads",
+    "record_batch",
+    "stored_days",
+    "upload_status",
+]
 
 
 # A superseded upload's day now belongs to its correction: its own totals are the
@@ -39,11 +46,20 @@ WHERE u.upload_id = ANY($1::uuid[])
 
 def _stored(row: asyncpg.Record) -> StoredUpload:
     return StoredUpload(
-        upload_id=row["upload_id"], status=row["status"], sales_date=row["sales_date"],
-        source=row["source"], sender=row["sender"], products_stored=row["products_stored"],
-        products_rejected=row["products_rejected"], errors=row["errors"],
-        topic=row["kafka_topic"], partition=row["kafka_partition"], offset=row["kafka_offset"],
-        updated_at=row["updated_at"], total_units=row["total_units"], total_revenue=row["total_revenue"],
+        upload_id=row["upload_id"],
+        status=row["status"],
+        sales_date=row["sales_date"],
+        source=row["source"],
+        sender=row["sender"],
+        products_stored=row["products_stored"],
+        products_rejected=row["products_rejected"],
+        errors=row["errors"],
+        topic=row["kafka_topic"],
+        partition=row["kafka_partition"],
+        offset=row["kafka_offset"],
+        updated_at=row["updated_at"],
+        total_units=row["total_units"],
+        total_revenue=row["total_revenue"],
     )
 
 
@@ -99,18 +115,23 @@ class BatchWriter:
             return set()
         won_rows = await conn.fetch(
             _INSERT_DAYS,
-            [r.sales_date for r in candidates], [r.upload_id for r in candidates],
-            [len(r.lines) for r in candidates], [r.total_units for r in candidates],
+            [r.sales_date for r in candidates],
+            [r.upload_id for r in candidates],
+            [len(r.lines) for r in candidates],
+            [r.total_units for r in candidates],
             [r.total_revenue for r in candidates],
         )
         won = {row["upload_id"] for row in won_rows}
         lines = [
             (r.sales_date, ln.product_id, ln.name, ln.category, ln.quantity, ln.price)
-            for r in candidates if r.upload_id in won for ln in r.lines
+            for r in candidates
+            if r.upload_id in won
+            for ln in r.lines
         ]
         if lines:
             await conn.copy_records_to_table(
-                "sales_lines", records=lines,
+                "sales_lines",
+                records=lines,
                 columns=["sales_date", "product_id", "name", "category", "quantity", "price"],
             )
         return {r.upload_id for r in candidates if r.upload_id not in won}
@@ -118,8 +139,11 @@ class BatchWriter:
     async def mark_duplicates(self, records: Sequence[UploadRecord]) -> None:
         """Rewrite the upload rows of candidates that lost their day, as the stage decided."""
         if records:
-            await self._conn.execute(_MARK_DUPLICATE, [r.upload_id for r in records],
-                                     [json.dumps(r.errors) for r in records])
+            await self._conn.execute(
+                _MARK_DUPLICATE,
+                [r.upload_id for r in records],
+                [json.dumps(r.errors) for r in records],
+            )
 
 
 @asynccontextmanager
@@ -133,13 +157,19 @@ async def insert_uploads(conn: asyncpg.Connection, records: Sequence[UploadRecor
     """The uploads rows of these records (inside the caller's transaction); existing rows stay."""
     await conn.execute(
         _INSERT_UPLOADS,
-        [r.upload_id for r in records], [r.status for r in records],
-        [r.sales_date for r in records], [r.source for r in records],
-        [r.sender for r in records], [r.size_bytes for r in records],
+        [r.upload_id for r in records],
+        [r.status for r in records],
+        [r.sales_date for r in records],
+        [r.source for r in records],
+        [r.sender for r in records],
+        [r.size_bytes for r in records],
         [r.products_seen for r in records],
         [len(r.lines) if r.status == "stored" else 0 for r in records],
-        [r.products_rejected for r in records], [json.dumps(r.errors) for r in records],
-        [r.topic for r in records], [r.partition for r in records], [r.offset for r in records],
+        [r.products_rejected for r in records],
+        [json.dumps(r.errors) for r in records],
+        [r.topic for r in records],
+        [r.partition for r in records],
+        [r.offset for r in records],
     )
 
 
@@ -158,5 +188,7 @@ async def stored_days(pool: asyncpg.Pool) -> list[dt.date]:
 async def day_owner(pool: asyncpg.Pool, sales_date: dt.date) -> UUID | None:
     """The upload that stored this day, if the day is stored."""
     async with translate_errors("day_owner"):
-        value = await pool.fetchval("SELECT upload_id FROM sales_days WHERE sales_date = $1", sales_date)
+        value = await pool.fetchval(
+            "SELECT upload_id FROM sales_days WHERE sales_date = $1", sales_date
+        )
     return value  # type: ignore[no-any-return]

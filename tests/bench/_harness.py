@@ -25,13 +25,28 @@ from ..stack import Stack
 TOKEN = "bench-token-0123456789abcdef"
 
 
-def start_pipeline(stack: Stack, llm: FakeLLM | None, log_dir: Path, *,
-                   processes: tuple[str, ...] = ("ingest", "reporter", "gateway"), **env: str) -> Pipeline:
-    base = {**stack.env(), "ACCESS_TOKEN": TOKEN, "LOG_LEVEL": "WARNING", "RATE_LIMIT_PER_MINUTE": "0",
-            "APP_ENV": "test", **env}
+def start_pipeline(
+    stack: Stack,
+    llm: FakeLLM | None,
+    log_dir: Path,
+    *,
+    processes: tuple[str, ...] = ("ingest", "reporter", "gateway"),
+    **env: str,
+) -> Pipeline:
+    base = {
+        **stack.env(),
+        "ACCESS_TOKEN": TOKEN,
+        "LOG_LEVEL": "WARNING",
+        "RATE_LIMIT_PER_MINUTE": "0",
+        "APP_ENV": "test",
+        **env,
+    }
     if llm is not None:
-        base |= {"OPENAI_API_KEY": "sk-bench-not-a-key", "OPENAI_BASE_URL": llm.url,
-                 "NAME_OF_API_MODEL": "bench-stub"}
+        base |= {
+            "OPENAI_API_KEY": "sk-bench-not-a-key",
+            "OPENAI_BASE_URL": llm.url,
+            "NAME_OF_API_MODEL": "bench-stub",
+        }
     pipe = Pipeline.create(base, log_dir)
     for name in processes:
         pipe.start(name)
@@ -46,7 +61,9 @@ async def fresh_base(database_url: str, span_days: int) -> dt.date:
         while True:
             base = dt.date(random.randint(3000, 9000), 1, 1)
             lo, hi = base - dt.timedelta(days=400), base + dt.timedelta(days=span_days + 400)
-            if not await conn.fetchval("SELECT count(*) FROM uploads WHERE sales_date BETWEEN $1 AND $2", lo, hi):
+            if not await conn.fetchval(
+                "SELECT count(*) FROM uploads WHERE sales_date BETWEEN $1 AND $2", lo, hi
+            ):
                 return base
     finally:
         await conn.close()
@@ -76,9 +93,14 @@ class EventWatch:
     and from which partition each one reached this consumer."""
 
     def __init__(self, kafka: str, *topics: str) -> None:
-        self._consumer = AIOKafkaConsumer(*topics, bootstrap_servers=kafka, auto_offset_reset="latest",
-                                          group_id=f"bench-{random.random()}", enable_auto_commit=False,
-                                          fetch_max_wait_ms=20)
+        self._consumer = AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=kafka,
+            auto_offset_reset="latest",
+            group_id=f"bench-{random.random()}",
+            enable_auto_commit=False,
+            fetch_max_wait_ms=20,
+        )
         self.events: list[tuple[str, int, dict[str, Any]]] = []
         self.arrived: list[tuple[float, int]] = []  # (wall-clock time, partition), one per event
 
@@ -105,8 +127,9 @@ class EventWatch:
         await self._consumer.stop()
 
 
-async def post_many(host: str, port: int, path: str, bodies: list[bytes], *, concurrency: int
-                    ) -> tuple[list[int], list[float], float, list[bytes]]:
+async def post_many(
+    host: str, port: int, path: str, bodies: list[bytes], *, concurrency: int
+) -> tuple[list[int], list[float], float, list[bytes]]:
     """POST every body over `concurrency` keep-alive connections.
 
     Returns (statuses, latencies, seconds, response bodies).
@@ -130,8 +153,10 @@ async def post_many(host: str, port: int, path: str, bodies: list[bytes], *, con
                 except asyncio.QueueEmpty:
                     return
                 body = bodies[i]
-                head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n"
-                        f"Content-Type: application/xml\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+                head = (
+                    f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n"
+                    f"Content-Type: application/xml\r\nContent-Length: {len(body)}\r\n\r\n"
+                ).encode()
                 t0 = time.perf_counter()
                 writer.write(head + body)
                 await writer.drain()
@@ -151,8 +176,9 @@ async def post_many(host: str, port: int, path: str, bodies: list[bytes], *, con
     return statuses, latencies, time.perf_counter() - started, answers
 
 
-def _post_many_sync(host: str, port: int, path: str, bodies: list[bytes], concurrency: int
-                    ) -> tuple[list[int], list[float], float, list[bytes]]:
+def _post_many_sync(
+    host: str, port: int, path: str, bodies: list[bytes], concurrency: int
+) -> tuple[list[int], list[float], float, list[bytes]]:
     return asyncio.run(post_many(host, port, path, bodies, concurrency=concurrency))
 
 
@@ -171,15 +197,21 @@ class LoadClient:
     """
 
     def __init__(self) -> None:
-        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn")
+        )
 
     async def start(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._pool, _ready)  # pay the spawn up front
+        await asyncio.get_running_loop().run_in_executor(
+            self._pool, _ready
+        )  # pay the spawn up front
 
-    async def post_many(self, host: str, port: int, path: str, bodies: list[bytes], *, concurrency: int
-                        ) -> tuple[list[int], list[float], float, list[bytes]]:
+    async def post_many(
+        self, host: str, port: int, path: str, bodies: list[bytes], *, concurrency: int
+    ) -> tuple[list[int], list[float], float, list[bytes]]:
         return await asyncio.get_running_loop().run_in_executor(
-            self._pool, _post_many_sync, host, port, path, bodies, concurrency)
+            self._pool, _post_many_sync, host, port, path, bodies, concurrency
+        )
 
     def close(self) -> None:
         self._pool.shutdown()

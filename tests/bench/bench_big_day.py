@@ -45,8 +45,12 @@ async def post_file(host: str, port: int, path: str, file: Path) -> tuple[int, d
     reader, writer = await asyncio.open_connection(host, port)
     try:
         size = file.stat().st_size
-        writer.write((f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n"
-                      f"Content-Type: application/xml\r\nContent-Length: {size}\r\n\r\n").encode())
+        writer.write(
+            (
+                f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n"
+                f"Content-Type: application/xml\r\nContent-Length: {size}\r\n\r\n"
+            ).encode()
+        )
         with file.open("rb") as f:
             while piece := f.read(1 << 20):
                 writer.write(piece)
@@ -61,8 +65,9 @@ async def post_file(host: str, port: int, path: str, file: Path) -> tuple[int, d
         writer.close()
 
 
-async def timed_upload(watch: EventWatch, host: str, port: int, path: str, file: Path, day: dt.date
-                       ) -> float:
+async def timed_upload(
+    watch: EventWatch, host: str, port: int, path: str, file: Path, day: dt.date
+) -> float:
     watch.clear()
     started = time.perf_counter()
     status, answer = await post_file(host, port, path, file)
@@ -79,8 +84,12 @@ async def timed_upload(watch: EventWatch, host: str, port: int, path: str, file:
 
 async def wait_report(watch: EventWatch, day: dt.date) -> None:
     """Let the reporter finish the day's report before the next round (it competes for CPU)."""
-    await watch.until(lambda ev: any(t == "sales.reports" and e.get("sales_date") == day.isoformat()
-                                     for t, _, e in ev), 180)
+    await watch.until(
+        lambda ev: any(
+            t == "sales.reports" and e.get("sales_date") == day.isoformat() for t, _, e in ev
+        ),
+        180,
+    )
 
 
 async def facts_seconds(database_url: str, day: dt.date, rounds: int) -> list[float]:
@@ -110,7 +119,11 @@ async def forget_days(database_url: str, days: list[dt.date]) -> None:
 
 def line(label: str, values: list[float], target: float | None = None) -> str:
     mid = statistics.median(values)
-    verdict = "" if target is None else (" (target ≤ %g s: %s)" % (target, "met" if mid <= target else "MISSED"))
+    verdict = (
+        ""
+        if target is None
+        else (" (target ≤ {:g} s: {})".format(target, "met" if mid <= target else "MISSED"))
+    )
     return f"{label}: " + ", ".join(f"{v:.2f}" for v in values) + f" s; median {mid:.2f} s{verdict}"
 
 
@@ -137,14 +150,19 @@ async def run(products: int, small: int, rounds: int) -> None:
                     took = await timed_upload(watch, host, port, path, big, day)
                     stored.append(day)
                     results[path].append(took)
-                    print(f"round {r + 1} POST {path}: {products:,} products ({size / 1e6:.1f} MB) stored "
-                          f"{took:.2f} s after the request started", flush=True)
+                    print(
+                        f"round {r + 1} POST {path}: {products:,} products ({size / 1e6:.1f} MB) stored "
+                        f"{took:.2f} s after the request started",
+                        flush=True,
+                    )
                     await wait_report(watch, day)
             for r in range(rounds):
                 day = base + dt.timedelta(days=n)
                 n += 1
                 write_day(little, day, small)
-                results["small"].append(await timed_upload(watch, host, port, "/v1/uploads", little, day))
+                results["small"].append(
+                    await timed_upload(watch, host, port, "/v1/uploads", little, day)
+                )
                 stored.append(day)
                 await wait_report(watch, day)
             rss = {name: peak_rss_mb(proc.pid) for name, proc in pipe.procs.items()}
@@ -157,24 +175,45 @@ async def run(products: int, small: int, rounds: int) -> None:
             watch.clear()
             started = time.perf_counter()
             env = {**os.environ, **stack.env()}
-            subprocess.run([sys.executable, "-m", "service.cli.main", "produce", str(big), "--quiet"],
-                           cwd=REPO, env=env, check=True, timeout=300)
-            await watch.until(lambda ev: any(t == "sales.stored" and e.get("sales_date") == day.isoformat()
-                                             for t, _, e in ev), 180)
+            subprocess.run(
+                [sys.executable, "-m", "service.cli.main", "produce", str(big), "--quiet"],
+                cwd=REPO,
+                env=env,
+                check=True,
+                timeout=300,
+            )
+            await watch.until(
+                lambda ev: any(
+                    t == "sales.stored" and e.get("sales_date") == day.isoformat() for t, _, e in ev
+                ),
+                180,
+            )
             produced = time.perf_counter() - started
             stored.append(day)
             await wait_report(watch, day)
             await watch.stop()
 
-            print(f"# {products:,}-product day, {rounds} rounds per route; 2-core machine, gateway + ingest + "
-                  "reporter running")
-            print(line(f"POST /v1/uploads, {products:,} products → sales.stored", results["/v1/uploads"], 8.0))
+            print(
+                f"# {products:,}-product day, {rounds} rounds per route; 2-core machine, gateway + ingest + "
+                "reporter running"
+            )
+            print(
+                line(
+                    f"POST /v1/uploads, {products:,} products → sales.stored",
+                    results["/v1/uploads"],
+                    8.0,
+                )
+            )
             print(line(f"POST /, {products:,} products → sales.stored", results["/"], 8.0))
-            print(line(f"POST /v1/uploads, {small:,} products → sales.stored", results["small"], 1.0))
+            print(
+                line(f"POST /v1/uploads, {small:,} products → sales.stored", results["small"], 1.0)
+            )
             print(line(f"facts SQL on the {products:,}-product day", facts, 1.0))
             for name in ("gateway", "ingest", "reporter"):
-                print(f"peak RSS {name}: {rss[name]:.0f} MB (target ≤ 150 MB: "
-                      f"{'met' if rss[name] <= 150 else 'MISSED'})")
+                print(
+                    f"peak RSS {name}: {rss[name]:.0f} MB (target ≤ 150 MB: "
+                    f"{'met' if rss[name] <= 150 else 'MISSED'})"
+                )
             print(f"sales-analyzer produce, {products:,} products → sales.stored: {produced:.2f} s")
         finally:
             pipe.stop_all()

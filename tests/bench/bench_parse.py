@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from service.ingest.parse import parse_day  # noqa: E402
-from service.xmlhead import HeadOk, precheck  # noqa: E402
-from tests.unit.xml_builders import many as generate  # noqa: E402
+from service.ingest.parse import parse_day
+from service.xmlhead import HeadOk, precheck
+from tests.unit.xml_builders import many as generate
 
 
 def bench_parse(data: bytes, n: int, rounds: int) -> float:
@@ -49,12 +49,16 @@ def main() -> None:
 
     data = generate(opts.products)
     rate = bench_parse(data, opts.products, opts.rounds)
-    print(f"parse_day: {rate:,.0f} products/s  ({opts.products:,} products, {len(data) / 1e6:.1f} MB, "
-          f"best of {opts.rounds})  target >= 150,000")
+    print(
+        f"parse_day: {rate:,.0f} products/s  ({opts.products:,} products, {len(data) / 1e6:.1f} MB, "
+        f"best of {opts.rounds})  target >= 150,000"
+    )
 
     body = generate(100)[:17_000]  # precheck reads only the head; the body need not be complete
     checks = bench_precheck(body, opts.rounds)
-    print(f"precheck:  {checks:,.0f} checks/s  (17 KB body, best of {opts.rounds})  target >= 20,000")
+    print(
+        f"precheck:  {checks:,.0f} checks/s  (17 KB body, best of {opts.rounds})  target >= 20,000"
+    )
 
 
 if __name__ == "__main__":

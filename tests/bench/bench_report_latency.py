@@ -128,13 +128,17 @@ class Bench:
     async def one(self, body: bytes, *, history: bool = False, timeout: float = 180.0) -> Sample:
         watch = self.watch
         watch.clear()
-        statuses, _, _, answers = await post_many(self.host, self.port, "/v1/uploads", [body], concurrency=1)
+        statuses, _, _, answers = await post_many(
+            self.host, self.port, "/v1/uploads", [body], concurrency=1
+        )
         if statuses[0] != 202:
             raise RuntimeError(f"upload refused: HTTP {statuses[0]} {answers[0][:200]!r}")
         upload_id = json.loads(answers[0])["upload_id"]
 
         def reported(events: list) -> bool:
-            return any(t == "sales.reports" and e.get("upload_id") == upload_id for t, _, e in events)
+            return any(
+                t == "sales.reports" and e.get("upload_id") == upload_id for t, _, e in events
+            )
 
         await watch.until(reported, timeout)
         s_ts, s_arr, partition, _ = watch.find("sales.stored", upload_id)
@@ -142,9 +146,17 @@ class Bench:
         # The LLM is asked after sales.stored is out and before sales.reports is (CreateTime is in ms).
         calls, llm_s = self.llm.seconds_between(s_ts / 1000, (r_ts + 1) / 1000)
         (self.ours if rep["model"] == MODEL else self.foreign).add(partition)
-        return Sample(kafka_ms=r_ts - s_ts, wall_ms=(r_arr - s_arr) * 1000, llm_ms=llm_s * 1000, llm_calls=calls,
-                      history=history, status=rep["status"], verified=rep["verified"], model=rep["model"],
-                      partition=partition)
+        return Sample(
+            kafka_ms=r_ts - s_ts,
+            wall_ms=(r_arr - s_arr) * 1000,
+            llm_ms=llm_s * 1000,
+            llm_calls=calls,
+            history=history,
+            status=rep["status"],
+            verified=rep["verified"],
+            model=rep["model"],
+            partition=partition,
+        )
 
     async def learn(self, start: dt.date, tries: int = 30) -> dt.date:
         """Warm-up (connections, prepared statements) that also finds our reporter's partitions."""
@@ -157,7 +169,9 @@ class Bench:
                 await self.one(sales_xml(day, 100), timeout=60)
             day += dt.timedelta(days=1)
         if not self.ours:
-            raise RuntimeError("no report came from our reporter: another reporter holds every partition")
+            raise RuntimeError(
+                "no report came from our reporter: another reporter holds every partition"
+            )
         return day
 
     def next_day(self, after: dt.date) -> dt.date:
@@ -167,7 +181,9 @@ class Bench:
             day += dt.timedelta(days=1)
         return day
 
-    async def measured(self, after: dt.date, products: int, seed: int, *, history: bool) -> tuple[Sample, dt.date]:
+    async def measured(
+        self, after: dt.date, products: int, seed: int, *, history: bool
+    ) -> tuple[Sample, dt.date]:
         for _ in range(4):
             day = self.next_day(after)
             if history:  # the 3 days before: stored and reported, not measured
@@ -187,34 +203,44 @@ def _stats(values: list[float]) -> str:
 
 def report(products: int, samples: list[Sample]) -> None:
     target = TARGETS_MS.get(products)
-    print(f"\n# {products:,} products per day: {len(samples)} runs "
-          f"({sum(s.history for s in samples)} with 3 days of history); target <= {target:.0f} ms")
+    print(
+        f"\n# {products:,} products per day: {len(samples)} runs "
+        f"({sum(s.history for s in samples)} with 3 days of history); target <= {target:.0f} ms"
+    )
     for i, s in enumerate(samples, 1):
         own = s.kafka_ms - s.llm_ms
-        print(f"  run {i}{' (history)' if s.history else '          '}: kafka {s.kafka_ms:7.1f} ms  "
-              f"wall {s.wall_ms:7.1f} ms  LLM {s.llm_ms:5.1f} ms ({s.llm_calls} call(s))  "
-              f"own {own:7.1f} ms  {s.status}/{'verified' if s.verified else 'UNVERIFIED'}  p{s.partition}")
+        print(
+            f"  run {i}{' (history)' if s.history else '          '}: kafka {s.kafka_ms:7.1f} ms  "
+            f"wall {s.wall_ms:7.1f} ms  LLM {s.llm_ms:5.1f} ms ({s.llm_calls} call(s))  "
+            f"own {own:7.1f} ms  {s.status}/{'verified' if s.verified else 'UNVERIFIED'}  p{s.partition}"
+        )
     kafka = [s.kafka_ms for s in samples]
     wall = [s.wall_ms for s in samples]
     llm = [s.llm_ms for s in samples]
     own = [s.kafka_ms - s.llm_ms for s in samples]
     print(f"  stored -> report (Kafka CreateTime): {_stats(kafka)}")
     print(f"  stored -> report (consumer wall)   : {_stats(wall)}")
-    print(f"  LLM share (FakeLLM handling)       : {_stats(llm)}  "
-          f"({statistics.median(llm) / statistics.median(kafka) * 100:.0f}% of the median)")
-    print(f"  own overhead (Kafka minus LLM)     : {_stats(own)}  -> "
-          f"{'MEETS' if target is not None and statistics.median(own) <= target else 'MISSES'} target "
-          f"(median), worst run {'meets' if target is not None and max(own) <= target else 'misses'}")
+    print(
+        f"  LLM share (FakeLLM handling)       : {_stats(llm)}  "
+        f"({statistics.median(llm) / statistics.median(kafka) * 100:.0f}% of the median)"
+    )
+    print(
+        f"  own overhead (Kafka minus LLM)     : {_stats(own)}  -> "
+        f"{'MEETS' if target is not None and statistics.median(own) <= target else 'MISSES'} target "
+        f"(median), worst run {'meets' if target is not None and max(own) <= target else 'misses'}"
+    )
 
 
 async def time_facts_sql(database_url: str, days: list[tuple[str, dt.date]], repeats: int) -> None:
-    from service.storage.db import create_pool
     from service.reporter.load import load_facts
+    from service.storage.db import create_pool
 
     pool = await create_pool(database_url, min_size=1, max_size=1)
     try:
         async with pool.acquire() as conn:
-            print("\n# facts SQL alone (load_facts on one connection, JSON parse + Facts model included)")
+            print(
+                "\n# facts SQL alone (load_facts on one connection, JSON parse + Facts model included)"
+            )
             for label, day in days:
                 await load_facts(conn, day)  # warm: statement prepared, pages cached
                 took = []
@@ -231,9 +257,13 @@ async def run(sizes: list[tuple[int, int]], sql_repeats: int) -> None:
     with provide_stack() as stack, tempfile.TemporaryDirectory() as logs:
         skipped = await skip_backlog(stack.kafka, GROUP_REPORTS)
         if skipped is None:
-            print(f"could not skip the {GROUP_REPORTS} backlog (the group has live members): they work it off")
+            print(
+                f"could not skip the {GROUP_REPORTS} backlog (the group has live members): they work it off"
+            )
         elif skipped:
-            print(f"skipped {skipped} sales.stored/report-request records earlier runs left unreported")
+            print(
+                f"skipped {skipped} sales.stored/report-request records earlier runs left unreported"
+            )
         llm = TimedLLM().start()
         pipe = start_pipeline(stack, llm, Path(logs), NAME_OF_API_MODEL=MODEL)
         host, port = "127.0.0.1", int(pipe.gateway_url.rsplit(":", 1)[1])
@@ -245,20 +275,35 @@ async def run(sizes: list[tuple[int, int]], sql_repeats: int) -> None:
             bench = Bench(host, port, watch, llm)
             cursor = await bench.learn(await fresh_base(stack.database_url, 3000))
             n = watch.partitions("sales.stored")
-            print(f"\nour reporter holds {len(bench.ours)}/{n} partitions of sales.stored"
-                  + (f"; another session's reporter holds {sorted(bench.foreign)}: only days keyed to ours "
-                     "are measured" if bench.foreign else ""))
+            print(
+                f"\nour reporter holds {len(bench.ours)}/{n} partitions of sales.stored"
+                + (
+                    f"; another session's reporter holds {sorted(bench.foreign)}: only days keyed to ours "
+                    "are measured"
+                    if bench.foreign
+                    else ""
+                )
+            )
             for products, runs in sizes:
                 samples = []
                 for i in range(runs):
                     history = i == runs - 1
-                    sample, cursor = await bench.measured(cursor, products, seed=100 + i, history=history)
+                    sample, cursor = await bench.measured(
+                        cursor, products, seed=100 + i, history=history
+                    )
                     samples.append(sample)
                     if products == max(p for p, _ in sizes):
-                        sql_days.append((f"{products:,} products, {'with' if history else 'no'} history", cursor))
+                        sql_days.append(
+                            (
+                                f"{products:,} products, {'with' if history else 'no'} history",
+                                cursor,
+                            )
+                        )
                 report(products, samples)
             if bench.discarded:
-                print(f"\n({bench.discarded} run(s) discarded: reported by another session's reporter)")
+                print(
+                    f"\n({bench.discarded} run(s) discarded: reported by another session's reporter)"
+                )
             await watch.stop()
         finally:
             pipe.stop_all()

@@ -76,9 +76,8 @@ class ReportCount:
 
     def _collect(self, events: list, pid: int) -> int:
         for (_, _, ev), (arrived, _) in zip(events, self.watch.arrived, strict=True):
-            if ev.get("sales_date") in self.wanted:
-                if self.first is None:
-                    self.first, self.cpu_first = arrived, cpu_seconds(pid)
+            if ev.get("sales_date") in self.wanted and self.first is None:
+                self.first, self.cpu_first = arrived, cpu_seconds(pid)
         return len({e["sales_date"] for _, _, e in events if e.get("sales_date") in self.wanted})
 
     async def until_all(self, pid: int, timeout: float) -> tuple[float, float]:
@@ -95,19 +94,26 @@ class ReportCount:
         for _, _, ev in self.watch.events:
             if ev.get("sales_date") in self.wanted:
                 self.by_day.setdefault(ev["sales_date"], []).append(ev)
-        last = max(arrived for (_, _, ev), (arrived, _) in zip(self.watch.events, self.watch.arrived, strict=True)
-                   if ev.get("sales_date") in self.wanted)
+        last = max(
+            arrived
+            for (_, _, ev), (arrived, _) in zip(self.watch.events, self.watch.arrived, strict=True)
+            if ev.get("sales_date") in self.wanted
+        )
         return last, last_cpu
 
     def check(self) -> str:
         ids = {d: {e["report_id"] for e in evs} for d, evs in self.by_day.items()}
         doubled = sum(1 for v in ids.values() if len(v) > 1)
         not_ok = sum(1 for evs in self.by_day.values() for e in evs if e["status"] != "ok")
-        return (f"{len(ids)} days reported, {doubled} with more than one report id, "
-                f"{not_ok} not ok, model {sorted({e['model'] for v in self.by_day.values() for e in v})}")
+        return (
+            f"{len(ids)} days reported, {doubled} with more than one report id, "
+            f"{not_ok} not ok, model {sorted({e['model'] for v in self.by_day.values() for e in v})}"
+        )
 
 
-async def store_days(pipe: Pipeline, database_url: str, days: list[dt.date], products: int) -> float:
+async def store_days(
+    pipe: Pipeline, database_url: str, days: list[dt.date], products: int
+) -> float:
     host, port = "127.0.0.1", int(pipe.gateway_url.rsplit(":", 1)[1])
     bodies = [sales_xml(d, products, seed=i) for i, d in enumerate(days)]
     t0 = time.perf_counter()
@@ -116,19 +122,31 @@ async def store_days(pipe: Pipeline, database_url: str, days: list[dt.date], pro
         raise RuntimeError(f"uploads refused: {sorted(set(statuses))}")
     conn = await asyncpg.connect(database_url)
     try:
-        while await conn.fetchval("SELECT count(*) FROM sales_days WHERE sales_date = ANY($1::date[])",
-                                  days) < len(days):
+        while await conn.fetchval(
+            "SELECT count(*) FROM sales_days WHERE sales_date = ANY($1::date[])", days
+        ) < len(days):
             await asyncio.sleep(0.2)
     finally:
         await conn.close()
     return time.perf_counter() - t0
 
 
-async def phase(stack, pipe: Pipeline, llm: FakeLLM, *, latency: float, days: list[dt.date], products: int,
-                timeout: float, profile: str | None = None) -> dict[str, float]:
+async def phase(
+    stack,
+    pipe: Pipeline,
+    llm: FakeLLM,
+    *,
+    latency: float,
+    days: list[dt.date],
+    products: int,
+    timeout: float,
+    profile: str | None = None,
+) -> dict[str, float]:
     llm.latency = latency
     took = await store_days(pipe, stack.database_url, days, products)
-    print(f"  {len(days)} days of {products} products uploaded and stored in {took:.1f} s (reporter stopped)")
+    print(
+        f"  {len(days)} days of {products} products uploaded and stored in {took:.1f} s (reporter stopped)"
+    )
     watch = EventWatch(stack.kafka, "sales.reports")
     await watch.start()
     count = ReportCount(watch, days)
@@ -138,8 +156,22 @@ async def phase(stack, pipe: Pipeline, llm: FakeLLM, *, latency: float, days: li
     pid = pipe.procs["reporter"].pid
     spy = None
     if profile:  # py-spy (pip install py-spy) samples the reporter while it works
-        spy = subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "200",
-                                "-o", profile], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        spy = subprocess.Popen(
+            [
+                "py-spy",
+                "record",
+                "--pid",
+                str(pid),
+                "--format",
+                "raw",
+                "--rate",
+                "200",
+                "-o",
+                profile,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     try:
         last, cpu_last = await count.until_all(pid, timeout)
     finally:
@@ -151,14 +183,23 @@ async def phase(stack, pipe: Pipeline, llm: FakeLLM, *, latency: float, days: li
     assert count.first is not None and count.cpu_first is not None
     span = last - count.first
     n = len(days)
-    out = {"total_s": last - started, "span_s": span, "rate": (n - 1) / span if span > 0 else float("inf"),
-           "cpu_ms": (cpu_last - count.cpu_first) * 1000 / max(1, n - 1), "llm_calls": len(llm.calls),
-           "in_flight": most_in_flight(llm.calls, latency) if latency else 0}
-    print(f"  reporter start -> all {n} reports on sales.reports: {out['total_s']:.1f} s "
-          f"(first -> last report {span:.1f} s)")
-    print(f"  reports per second (first -> last): {out['rate']:.1f}; reporter CPU per report: "
-          f"{out['cpu_ms']:.1f} ms; LLM calls {out['llm_calls']}"
-          + (f", most in flight at once {out['in_flight']}" if latency else ""))
+    out = {
+        "total_s": last - started,
+        "span_s": span,
+        "rate": (n - 1) / span if span > 0 else float("inf"),
+        "cpu_ms": (cpu_last - count.cpu_first) * 1000 / max(1, n - 1),
+        "llm_calls": len(llm.calls),
+        "in_flight": most_in_flight(llm.calls, latency) if latency else 0,
+    }
+    print(
+        f"  reporter start -> all {n} reports on sales.reports: {out['total_s']:.1f} s "
+        f"(first -> last report {span:.1f} s)"
+    )
+    print(
+        f"  reports per second (first -> last): {out['rate']:.1f}; reporter CPU per report: "
+        f"{out['cpu_ms']:.1f} ms; LLM calls {out['llm_calls']}"
+        + (f", most in flight at once {out['in_flight']}" if latency else "")
+    )
     print(f"  check: {count.check()}")
     return out
 
@@ -178,21 +219,42 @@ async def run(args: argparse.Namespace) -> None:
         try:
             await drain(stack.kafka, "sales-ingest")
             base = await fresh_base(stack.database_url, args.days + args.fast_days + 30)
-            print(f"service code from {pipe.repo}; LLM_MAX_CONCURRENCY "
-                  f"{args.concurrency or 'default'}; load average {Path('/proc/loadavg').read_text().strip()}")
-            print(f"\n# 1. LLM latency {args.latency:.1f} s per call: {args.days} stored days -> reports "
-                  f"(target <= 40 s for 120 days at 2 s)")
+            print(
+                f"service code from {pipe.repo}; LLM_MAX_CONCURRENCY "
+                f"{args.concurrency or 'default'}; load average {Path('/proc/loadavg').read_text().strip()}"
+            )
+            print(
+                f"\n# 1. LLM latency {args.latency:.1f} s per call: {args.days} stored days -> reports "
+                f"(target <= 40 s for 120 days at 2 s)"
+            )
             slow = [base + dt.timedelta(days=i) for i in range(args.days)]
-            r1 = await phase(stack, pipe, llm, latency=args.latency, days=slow, products=args.products,
-                             timeout=args.timeout)
+            r1 = await phase(
+                stack,
+                pipe,
+                llm,
+                latency=args.latency,
+                days=slow,
+                products=args.products,
+                timeout=args.timeout,
+            )
             if (args.days, args.latency) == (120, 2.0):
                 print(f"  -> {'MEETS' if r1['total_s'] <= 40 else 'MISSES'} the target")
-            print(f"\n# 2. no LLM latency: {args.fast_days} stored days of {args.products} products -> reports "
-                  f"(target >= 50 reports/s)")
+            print(
+                f"\n# 2. no LLM latency: {args.fast_days} stored days of {args.products} products -> reports "
+                f"(target >= 50 reports/s)"
+            )
             fast_base = base + dt.timedelta(days=args.days + 15)
             fast = [fast_base + dt.timedelta(days=i) for i in range(args.fast_days)]
-            r2 = await phase(stack, pipe, llm, latency=0.0, days=fast, products=args.products, timeout=args.timeout,
-                             profile=args.profile)
+            r2 = await phase(
+                stack,
+                pipe,
+                llm,
+                latency=0.0,
+                days=fast,
+                products=args.products,
+                timeout=args.timeout,
+                profile=args.profile,
+            )
             print(f"  -> {'MEETS' if r2['rate'] >= 50 else 'MISSES'} the target")
         finally:
             pipe.stop_all()
@@ -206,9 +268,13 @@ def main() -> None:
     ap.add_argument("--fast-days", type=int, default=300, help="days of the throughput phase")
     ap.add_argument("--products", type=int, default=100)
     ap.add_argument("--latency", type=float, default=2.0, help="seconds per LLM call in phase 1")
-    ap.add_argument("--concurrency", type=int, default=0, help="LLM_MAX_CONCURRENCY (0: the service's default)")
+    ap.add_argument(
+        "--concurrency", type=int, default=0, help="LLM_MAX_CONCURRENCY (0: the service's default)"
+    )
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds a phase may take")
-    ap.add_argument("--profile", help="write py-spy's collapsed stacks of the reporter in phase 2 to this file")
+    ap.add_argument(
+        "--profile", help="write py-spy's collapsed stacks of the reporter in phase 2 to this file"
+    )
     ap.add_argument("--service-from", default=str(REPO), help="checkout whose service package runs")
     args = ap.parse_args()
     asyncio.run(run(args))

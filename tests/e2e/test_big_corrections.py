@@ -13,7 +13,8 @@ pytestmark = pytest.mark.timeout(180)
 
 
 async def test_a_big_day_is_corrected_whole_and_an_invalid_big_correction_changes_nothing(
-        pipeline, api, events, pg_pool, days, tmp_path):
+    pipeline, api, events, pg_pool, days, tmp_path
+):
     """A 20,000-product day (3 chunks) replaced by a 21,000-product one via PUT /v1/sales/{date}: lines and
     totals swapped, the old upload superseded with its audit, sales.corrected out; then a big correction
     with no valid product (POST /v1/uploads?replace=true) is rejected and the day stays as it is."""
@@ -33,13 +34,24 @@ async def test_a_big_day_is_corrected_whole_and_an_invalid_big_correction_change
     stored = await events.wait("sales.stored", upload_id=fix, timeout=30)
     assert stored["supersedes"] == old and stored["products"] == 21_000
     assert corrected["superseded_upload_id"] == old
-    assert (corrected["diff"]["products_before"], corrected["diff"]["products_after"]) == (20_000, 21_000)
-    assert corrected["diff"]["added"]["count"] == 1_000 and corrected["diff"]["removed"]["count"] == 0
+    assert (corrected["diff"]["products_before"], corrected["diff"]["products_after"]) == (
+        20_000,
+        21_000,
+    )
+    assert (
+        corrected["diff"]["added"]["count"] == 1_000 and corrected["diff"]["removed"]["count"] == 0
+    )
     await stored_once(pg_pool, day, 21_000)
-    assert await pg_pool.fetchval("SELECT upload_id::text FROM sales_days WHERE sales_date = $1", day) == fix
+    assert (
+        await pg_pool.fetchval("SELECT upload_id::text FROM sales_days WHERE sales_date = $1", day)
+        == fix
+    )
     assert (await wait_status(api, old))["status"] == "superseded"
-    audit = await pg_pool.fetchrow("SELECT superseded_upload_id::text AS old, diff FROM corrections "
-                                   "WHERE upload_id = $1::uuid", fix)
+    audit = await pg_pool.fetchrow(
+        "SELECT superseded_upload_id::text AS old, diff FROM corrections "
+        "WHERE upload_id = $1::uuid",
+        fix,
+    )
     assert audit["old"] == old and audit["diff"]["added"]["count"] == 1_000
     assert await staged(pg_pool, fix) == 0
 
@@ -47,8 +59,15 @@ async def test_a_big_day_is_corrected_whole_and_an_invalid_big_correction_change
     status, answer = await post_file(pipeline.gateway_url, "/v1/uploads?replace=true", file)
     assert status == 202, answer
     rejected = await events.wait("sales.rejected", upload_id=answer["upload_id"], timeout=60)
-    assert rejected["status"] == "rejected" and rejected["errors"]  # (too_many_issues: every product bad)
+    assert (
+        rejected["status"] == "rejected" and rejected["errors"]
+    )  # (too_many_issues: every product bad)
     await stored_once(pg_pool, day, 21_000)
-    assert await pg_pool.fetchval("SELECT upload_id::text FROM sales_days WHERE sales_date = $1", day) == fix
-    assert await pg_pool.fetchval("SELECT count(*) FROM corrections WHERE sales_date = $1", day) == 1
+    assert (
+        await pg_pool.fetchval("SELECT upload_id::text FROM sales_days WHERE sales_date = $1", day)
+        == fix
+    )
+    assert (
+        await pg_pool.fetchval("SELECT count(*) FROM corrections WHERE sales_date = $1", day) == 1
+    )
     assert await staged(pg_pool, answer["upload_id"]) == 0

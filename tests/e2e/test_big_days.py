@@ -28,17 +28,28 @@ from ..stack import REPO
 pytestmark = pytest.mark.timeout(180)
 
 
-async def post_file(url: str, path: str, file: Path, *, key: str | None = None, chunked: bool = False,
-                    sent: Callable[[int], None] | None = None) -> tuple[int, dict[str, Any]]:
+async def post_file(
+    url: str,
+    path: str,
+    file: Path,
+    *,
+    key: str | None = None,
+    chunked: bool = False,
+    sent: Callable[[int], None] | None = None,
+) -> tuple[int, dict[str, Any]]:
     """POST a file streamed from disk (raw HTTP/1.1: Content-Length, or chunked transfer)."""
     host, port = url.removeprefix("http://").rsplit(":", 1)
     reader, writer = await asyncio.open_connection(host, int(port))
     try:
         size = file.stat().st_size
-        head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n"
-                f"Content-Type: application/xml\r\n")
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n"
+            f"Content-Type: application/xml\r\n"
+        )
         head += f"Idempotency-Key: {key}\r\n" if key else ""
-        head += "Transfer-Encoding: chunked\r\n\r\n" if chunked else f"Content-Length: {size}\r\n\r\n"
+        head += (
+            "Transfer-Encoding: chunked\r\n\r\n" if chunked else f"Content-Length: {size}\r\n\r\n"
+        )
         writer.write(head.encode())
         done = 0
         with file.open("rb") as f:
@@ -61,28 +72,45 @@ async def post_file(url: str, path: str, file: Path, *, key: str | None = None, 
 
 
 async def lines_of(pg_pool: Any, day: dt.date) -> int:
-    return int(await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", day))
+    return int(
+        await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", day)
+    )
 
 
 async def staged(pg_pool: Any, upload_id: str) -> int:
-    return int(await pg_pool.fetchval("SELECT count(*) FROM staging.uploads WHERE upload_id = $1::uuid", upload_id)
-               + await pg_pool.fetchval("SELECT count(*) FROM pg_tables WHERE schemaname = 'staging' AND "
-                                        "tablename = $1", "lines_" + upload_id.replace("-", "")))
+    return int(
+        await pg_pool.fetchval(
+            "SELECT count(*) FROM staging.uploads WHERE upload_id = $1::uuid", upload_id
+        )
+        + await pg_pool.fetchval(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'staging' AND tablename = $1",
+            "lines_" + upload_id.replace("-", ""),
+        )
+    )
 
 
 async def stored_once(pg_pool: Any, day: dt.date, products: int) -> None:
     """The day is stored by one upload, with every line and the exact totals; nothing else claims it."""
     units, revenue = expected_totals(products)
-    row = await pg_pool.fetchrow("SELECT products, total_units, total_revenue FROM sales_days WHERE sales_date = $1",
-                                 day)
+    row = await pg_pool.fetchrow(
+        "SELECT products, total_units, total_revenue FROM sales_days WHERE sales_date = $1", day
+    )
     assert row is not None and (row["products"], row["total_units"], str(row["total_revenue"])) == (
-        products, units, revenue)
+        products,
+        units,
+        revenue,
+    )
     assert await lines_of(pg_pool, day) == products
-    statuses = [r["status"] for r in await pg_pool.fetch("SELECT status FROM uploads WHERE sales_date = $1", day)]
+    statuses = [
+        r["status"]
+        for r in await pg_pool.fetch("SELECT status FROM uploads WHERE sales_date = $1", day)
+    ]
     assert statuses.count("stored") == 1
 
 
-async def test_big_day_through_both_routes_is_stored_whole(pipeline, events, pg_pool, days, tmp_path):
+async def test_big_day_through_both_routes_is_stored_whole(
+    pipeline, events, pg_pool, days, tmp_path
+):
     """A 20,000-product day (~2.8 MB, 3 chunks) via /v1/uploads and via POST /: stored, exact totals."""
     for path, day in (("/v1/uploads", days[0]), ("/", days[1])):
         file = tmp_path / "day.xml"
@@ -95,8 +123,9 @@ async def test_big_day_through_both_routes_is_stored_whole(pipeline, events, pg_
         assert await staged(pg_pool, answer["upload_id"]) == 0
 
 
-async def test_gateway_killed_mid_upload_nothing_visible_and_a_retry_stores_once(pipeline, events, pg_pool, days,
-                                                                                tmp_path):
+async def test_gateway_killed_mid_upload_nothing_visible_and_a_retry_stores_once(
+    pipeline, events, pg_pool, days, tmp_path
+):
     """kill -9 of the gateway half-way through a 100 MB upload: nothing is visible; the same upload
     again (same Idempotency-Key) is stored exactly once."""
     file, day, key = tmp_path / "big.xml", days[2], f"retry-{uuid.uuid4()}"
@@ -129,7 +158,12 @@ async def test_ingest_killed_mid_day_stores_it_once(pipeline, events, pg_pool, d
     assert status == 202, answer
     upload_id = answer["upload_id"]
     for _ in range(300):
-        if await pg_pool.fetchval("SELECT count(*) FROM staging.chunks WHERE upload_id = $1::uuid", upload_id) >= 5:
+        if (
+            await pg_pool.fetchval(
+                "SELECT count(*) FROM staging.chunks WHERE upload_id = $1::uuid", upload_id
+            )
+            >= 5
+        ):
             break
         await asyncio.sleep(0.05)
     pipeline.stop("ingest", kill=True)
@@ -140,32 +174,56 @@ async def test_ingest_killed_mid_day_stores_it_once(pipeline, events, pg_pool, d
     assert await staged(pg_pool, upload_id) == 0
 
 
-async def produce_pieces(kafka: str, file: Path, upload_id: str, *, repeat: int | None = None,
-                         drop: int | None = None, manifest: bool = True) -> int:
+async def produce_pieces(
+    kafka: str,
+    file: Path,
+    upload_id: str,
+    *,
+    repeat: int | None = None,
+    drop: int | None = None,
+    manifest: bool = True,
+) -> int:
     """Publish a day as chunks straight to sales.raw, one chunk twice or left out; returns the chunk count."""
     data = file.read_bytes()
     cutter = Cutter(256 * 1024)
-    chunks = cutter.feed(data) + [cutter.finish()]
-    key = data[data.index(b'date="') + 6:][:10]
+    chunks = [*cutter.feed(data), cutter.finish()]
+    key = data[data.index(b'date="') + 6 :][:10]
     producer = AIOKafkaProducer(bootstrap_servers=kafka, max_request_size=8 * 1024 * 1024)
     await producer.start()
     try:
         for i, chunk in enumerate(chunks):
-            headers = [("x-upload-id", upload_id.encode()), ("x-part", b"chunk"), ("x-chunk-index", str(i).encode())]
+            headers = [
+                ("x-upload-id", upload_id.encode()),
+                ("x-part", b"chunk"),
+                ("x-chunk-index", str(i).encode()),
+            ]
             headers += [("x-chunk-last", b"1")] if i == len(chunks) - 1 else []
             for _ in range(0 if i == drop else 2 if i == repeat else 1):
                 await producer.send_and_wait("sales.raw", chunk, key=key, headers=headers)
         if manifest:
             digest = manifest_digest([hashlib.sha256(c).digest() for c in chunks])
-            value = json.dumps({"upload_id": upload_id, "chunks": len(chunks), "bytes": len(data), "sha256": digest})
-            await producer.send_and_wait("sales.raw", value.encode(), key=key,
-                                         headers=[("x-upload-id", upload_id.encode()), ("x-part", b"manifest")])
+            value = json.dumps(
+                {
+                    "upload_id": upload_id,
+                    "chunks": len(chunks),
+                    "bytes": len(data),
+                    "sha256": digest,
+                }
+            )
+            await producer.send_and_wait(
+                "sales.raw",
+                value.encode(),
+                key=key,
+                headers=[("x-upload-id", upload_id.encode()), ("x-part", b"manifest")],
+            )
     finally:
         await producer.stop()
     return len(chunks)
 
 
-async def test_chunk_delivered_twice_is_stored_once(stack, pipeline, events, pg_pool, days, tmp_path):
+async def test_chunk_delivered_twice_is_stored_once(
+    stack, pipeline, events, pg_pool, days, tmp_path
+):
     """A producer that sends one chunk twice: the day is stored once, with every line once."""
     file, day, upload_id = tmp_path / "day.xml", days[4], str(uuid.uuid4())
     write_day(file, day, 10_000)
@@ -174,7 +232,9 @@ async def test_chunk_delivered_twice_is_stored_once(stack, pipeline, events, pg_
     await stored_once(pg_pool, day, 10_000)
 
 
-async def test_lost_chunk_is_rejected_incomplete_after_the_timeout(stack, pipeline, events, pg_pool, days, tmp_path):
+async def test_lost_chunk_is_rejected_incomplete_after_the_timeout(
+    stack, pipeline, events, pg_pool, days, tmp_path
+):
     """A chunk lost and no manifest: after INCOMPLETE_UPLOAD_SECONDS the upload is rejected
     incomplete_upload and its staged rows are gone; nothing of the day is visible."""
     file, day, upload_id = tmp_path / "day.xml", days[5], str(uuid.uuid4())
@@ -198,18 +258,24 @@ async def outcome(events: Any, upload_id: str, timeout: float = 60.0) -> str:
     raise AssertionError(f"no outcome for {upload_id}")
 
 
-async def test_two_uploads_of_one_big_day_racing_store_it_once(pipeline, events, pg_pool, days, tmp_path):
+async def test_two_uploads_of_one_big_day_racing_store_it_once(
+    pipeline, events, pg_pool, days, tmp_path
+):
     """Two uploads of the same big day at once: exactly one is stored, the other is a duplicate."""
     file, day = tmp_path / "day.xml", days[6]
     write_day(file, day, 50_000)
-    answers = await asyncio.gather(*(post_file(pipeline.gateway_url, "/v1/uploads", file) for _ in range(2)))
+    answers = await asyncio.gather(
+        *(post_file(pipeline.gateway_url, "/v1/uploads", file) for _ in range(2))
+    )
     ids = [a["upload_id"] for s, a in answers if s == 202]
     assert len(ids) == 2 or {s for s, _ in answers} == {202, 409}
     for upload_id in ids:
         await outcome(events, upload_id)
     await stored_once(pg_pool, day, 50_000)
     rows = await pg_pool.fetch("SELECT status FROM uploads WHERE upload_id = ANY($1::uuid[])", ids)
-    assert sorted(r["status"] for r in rows) == (["duplicate", "stored"] if len(ids) == 2 else ["stored"])
+    assert sorted(r["status"] for r in rows) == (
+        ["duplicate", "stored"] if len(ids) == 2 else ["stored"]
+    )
 
 
 async def test_limits_crossed_mid_stream_are_clear_json_errors(side_gateway, days, tmp_path):
@@ -225,13 +291,22 @@ async def test_limits_crossed_mid_stream_are_clear_json_errors(side_gateway, day
     assert "MAX_UPLOAD_BYTES" in answer["message"]
 
 
-async def test_produce_command_sends_a_big_day_straight_to_kafka(stack, pipeline, events, pg_pool, days, tmp_path):
+async def test_produce_command_sends_a_big_day_straight_to_kafka(
+    stack, pipeline, events, pg_pool, days, tmp_path
+):
     """`sales-analyzer produce FILE` writes a big day to sales.raw in chunks; ingest stores it."""
     file, day = tmp_path / "day.xml", days[8]
     write_day(file, day, 20_000)
     env = {**os.environ, **stack.env(), "UPLOAD_CHUNK_BYTES": "262144"}
-    done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "service.cli.main", "produce", str(file)],
-                                   cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "service.cli.main", "produce", str(file)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     upload_id = done.stdout.split()[1]
     assert "100%" in done.stderr

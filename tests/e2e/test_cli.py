@@ -17,8 +17,15 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 async def _spawn(pipeline: Pipeline, *args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "service.cli.main", *args, cwd=REPO, env=pipeline.env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "service.cli.main",
+        *args,
+        cwd=REPO,
+        env=pipeline.env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
 
 
 async def _finish(proc: asyncio.subprocess.Process, timeout: float) -> tuple[int, str, str]:
@@ -27,7 +34,9 @@ async def _finish(proc: asyncio.subprocess.Process, timeout: float) -> tuple[int
     except TimeoutError:
         proc.kill()
         out, err = await proc.communicate()
-        raise AssertionError(f"CLI did not finish in {timeout}s: {out.decode()!r} {err.decode()!r}") from None
+        raise AssertionError(
+            f"CLI did not finish in {timeout}s: {out.decode()!r} {err.decode()!r}"
+        ) from None
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
 
@@ -158,7 +167,7 @@ async def test_unreachable_gateway(pipeline, tmp_path, days):
     """A gateway that is not there: a clear message and exit 2."""
     f = tmp_path / "day.xml"
     f.write_bytes(sales_xml(days[0]))
-    code, out, err = await cli(pipeline, "upload", str(f), "--url", "http://127.0.0.1:1")
+    code, _out, err = await cli(pipeline, "upload", str(f), "--url", "http://127.0.0.1:1")
     assert code == 2
     assert "gateway not reachable at http://127.0.0.1:1" in err
 

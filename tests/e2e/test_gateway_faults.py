@@ -35,8 +35,11 @@ async def post(api: httpx.AsyncClient, day: dt.date, **kw: object) -> tuple[http
 
 
 async def stored_count(pg_pool, days: list[dt.date]) -> dict[dt.date, int]:
-    rows = await pg_pool.fetch("SELECT sales_date, count(*) AS n FROM uploads WHERE status = 'stored' "
-                               "AND sales_date = ANY($1::date[]) GROUP BY sales_date", days)
+    rows = await pg_pool.fetch(
+        "SELECT sales_date, count(*) AS n FROM uploads WHERE status = 'stored' "
+        "AND sales_date = ANY($1::date[]) GROUP BY sales_date",
+        days,
+    )
     return {r["sales_date"]: r["n"] for r in rows}
 
 
@@ -45,8 +48,10 @@ async def wait_stored(pg_pool, days: list[dt.date], *, timeout: float = 90.0) ->
     end = loop.time() + timeout
     while True:
         try:
-            n = await pg_pool.fetchval("SELECT count(*) FROM sales_days WHERE sales_date = ANY($1::date[])", days)
-        except Exception:  # noqa: BLE001 - a pool connection cut by a restart
+            n = await pg_pool.fetchval(
+                "SELECT count(*) FROM sales_days WHERE sales_date = ANY($1::date[])", days
+            )
+        except Exception:
             n = -1
         if n == len(days):
             return
@@ -85,29 +90,42 @@ async def test_broker_killed_mid_stream_every_answer_is_true(stack, pipeline, ap
     assert refused, "no upload was refused while the broker was down"
     slow = [round(answers[d][1], 2) for d in refused if answers[d][1] > 1.0]
     assert not slow, f"refusals slower than 1 s: {slow}"
-    assert all(answers[d][0].json()["code"] == "kafka_unavailable" and answers[d][0].headers.get("Retry-After")
-               for d in refused)
+    assert all(
+        answers[d][0].json()["code"] == "kafka_unavailable"
+        and answers[d][0].headers.get("Retry-After")
+        for d in refused
+    )
     metrics = (await api.get("/metrics")).text.splitlines()
-    assert any(m.startswith("sales_gateway_unavailable_total{") and 'cause="circuit_open"' in m
-               and 'reason="kafka_unavailable"' in m for m in metrics)
+    assert any(
+        m.startswith("sales_gateway_unavailable_total{")
+        and 'cause="circuit_open"' in m
+        and 'reason="kafka_unavailable"' in m
+        for m in metrics
+    )
 
     accepted = by_status.get(202, [])
     await wait_stored(pg_pool, accepted)
-    await asyncio.sleep(3)  # ingest has caught up with sales.raw; anything 503'd would be here by now
+    await asyncio.sleep(
+        3
+    )  # ingest has caught up with sales.raw; anything 503'd would be here by now
     counts = await stored_count(pg_pool, days)
     assert all(counts.get(d) == 1 for d in accepted)
     assert not [d for d in refused if d in counts], "a day answered 503 was stored"
     assert all(counts.get(d, 0) <= 1 for d in by_status.get(504, []))
 
     retries = await asyncio.gather(*(post(api, d) for d in refused))
-    assert [r.status_code for r, _ in retries] == [202] * len(refused), [r.text for r, _ in retries][:3]
+    assert [r.status_code for r, _ in retries] == [202] * len(refused), [
+        r.text for r, _ in retries
+    ][:3]
     await wait_stored(pg_pool, refused)
     counts = await stored_count(pg_pool, refused)
     assert all(counts[d] == 1 for d in refused)
 
 
 @pytest.mark.timeout(180)
-async def test_redis_restart_then_burst_of_200_has_no_503(stack, pipeline, api, pg_pool, redis_client):
+async def test_redis_restart_then_burst_of_200_has_no_503(
+    stack, pipeline, api, pg_pool, redis_client
+):
     """After a Redis restart, once Redis answers, a 200-upload burst gets no 503 (no stale pooled connection)."""
     if stack.kind != "native":
         pytest.skip("restarting Redis is scripted for the native stack only")
@@ -128,11 +146,16 @@ async def test_redis_restart_then_burst_of_200_has_no_503(stack, pipeline, api, 
 async def test_fifty_concurrent_uploads_of_one_day_exactly_one_202(pipeline, api, pg_pool):
     """50 simultaneous uploads of one new day: exactly one 202, the others 409; the day stored once."""
     day = fresh_days(1)[0]
-    rs = await asyncio.gather(*(api.post("/v1/uploads", content=sales_xml(day, seed=i)) for i in range(50)))
+    rs = await asyncio.gather(
+        *(api.post("/v1/uploads", content=sales_xml(day, seed=i)) for i in range(50))
+    )
     codes = [r.status_code for r in rs]
     assert codes.count(202) == 1, {c: codes.count(c) for c in set(codes)}
-    assert all(r.status_code == 409 and r.json()["code"] in ("day_in_progress", "duplicate_day")
-               for r in rs if r.status_code != 202)
+    assert all(
+        r.status_code == 409 and r.json()["code"] in ("day_in_progress", "duplicate_day")
+        for r in rs
+        if r.status_code != 202
+    )
     in_progress = [r for r in rs if r.status_code == 409 and r.json()["code"] == "day_in_progress"]
     assert all(r.headers.get("Retry-After") for r in in_progress)
     await wait_stored(pg_pool, [day])
@@ -162,6 +185,9 @@ async def test_legacy_route_says_in_progress_in_russian(pipeline, api, redis_cli
     await redis_client.set(redis_day_key(day.isoformat()), str(uuid.uuid4()), ex=60)
     r = await api.post("/", content=sales_xml(day))
     assert r.status_code == 409 and r.headers["Retry-After"]
-    assert r.json() == {"code": "day_in_progress", "message": DAY_IN_PROGRESS_MESSAGE,
-                        "sales_date": day.isoformat()}
+    assert r.json() == {
+        "code": "day_in_progress",
+        "message": DAY_IN_PROGRESS_MESSAGE,
+        "sales_date": day.isoformat(),
+    }
     await redis_client.delete(redis_day_key(day.isoformat()))

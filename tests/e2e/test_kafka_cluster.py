@@ -39,11 +39,25 @@ def cluster(stack: Stack) -> Iterator[Cluster]:
 
 
 @pytest.fixture(scope="module")
-def cluster_pipeline(stack: Stack, cluster: Cluster, pg_pool: Any, redis_client: Any,
-                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
-    env = {**stack.env(), "KAFKA_BOOTSTRAP_SERVERS": cluster.bootstrap, "KAFKA_REPLICATION_FACTOR": "3",
-           "ACCESS_TOKEN": TOKEN, "APP_ENV": "test", "LOG_FORMAT": "json", "RATE_LIMIT_PER_MINUTE": "100000",
-           "CACHE_LIFE_PERIOD": "3600", "RETRY_BACKOFF_MAX_SECONDS": "1", "BACKGROUND_NICE": "0"}
+def cluster_pipeline(
+    stack: Stack,
+    cluster: Cluster,
+    pg_pool: Any,
+    redis_client: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Pipeline]:
+    env = {
+        **stack.env(),
+        "KAFKA_BOOTSTRAP_SERVERS": cluster.bootstrap,
+        "KAFKA_REPLICATION_FACTOR": "3",
+        "ACCESS_TOKEN": TOKEN,
+        "APP_ENV": "test",
+        "LOG_FORMAT": "json",
+        "RATE_LIMIT_PER_MINUTE": "100000",
+        "CACHE_LIFE_PERIOD": "3600",
+        "RETRY_BACKOFF_MAX_SECONDS": "1",
+        "BACKGROUND_NICE": "0",
+    }
     pipe = Pipeline.create(env, tmp_path_factory.mktemp("cluster-logs"))
     try:
         for name in ("ingest", "gateway"):
@@ -55,8 +69,11 @@ def cluster_pipeline(stack: Stack, cluster: Cluster, pg_pool: Any, redis_client:
 
 @pytest_asyncio.fixture
 async def cluster_api(cluster_pipeline: Pipeline) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=cluster_pipeline.gateway_url, timeout=60,
-                                 headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+    async with httpx.AsyncClient(
+        base_url=cluster_pipeline.gateway_url,
+        timeout=60,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    ) as client:
         yield client
 
 
@@ -67,7 +84,9 @@ async def test_topics_are_replicated_three_times(cluster, cluster_pipeline):
     await admin.start()
     try:
         described = await admin.describe_topics(["sales.raw"])
-        configs = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, "sales.raw")])
+        configs = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, "sales.raw")]
+        )
     finally:
         await admin.close()
     partitions = described[0]["partitions"]

@@ -36,7 +36,9 @@ def llm(pipeline_llm: FakeLLM) -> Iterator[FakeLLM]:
     pipeline_llm.reset()
 
 
-async def test_failed_llm_calls_are_counted_and_retry_after_honoured(pipeline, api, events, llm, days):
+async def test_failed_llm_calls_are_counted_and_retry_after_honoured(
+    pipeline, api, events, llm, days
+):
     """500 and 429 every few calls: the metric counts each answer by outcome, each report's attempts
     count its calls, and no call follows a 429 sooner than its Retry-After."""
     await quiet(llm)
@@ -48,7 +50,9 @@ async def test_failed_llm_calls_are_counted_and_retry_after_honoured(pipeline, a
     reports = []
     for day in days[:5]:
         r = await api.post("/v1/uploads", content=sales_xml(day, 8))
-        reports.append(await events.wait("sales.reports", upload_id=r.json()["upload_id"], timeout=90))
+        reports.append(
+            await events.wait("sales.reports", upload_id=r.json()["upload_id"], timeout=90)
+        )
     llm.cycle()
     await quiet(llm)
     after = await scrape(pipeline.metrics_url("reporter"))
@@ -58,7 +62,8 @@ async def test_failed_llm_calls_are_counted_and_retry_after_honoured(pipeline, a
     assert answered["server_error"] >= 3 and answered["rate_limited"] >= 1
     for outcome in ("ok", "server_error", "rate_limited"):
         grew = sample(after, "sales_llm_calls_total", outcome=outcome) - sample(
-            before, "sales_llm_calls_total", outcome=outcome)
+            before, "sales_llm_calls_total", outcome=outcome
+        )
         assert grew == answered[outcome], (outcome, grew, answered)
     per_day = Counter(c.date for c in calls)
     for report in reports:
@@ -71,11 +76,20 @@ async def test_failed_llm_calls_are_counted_and_retry_after_honoured(pipeline, a
 
 
 # Revenue 1 200,00 → 699,60 (−41,7 %), units 90 → 52 (−38); the best seller earns 420,00.
-FALL_BEFORE = [(1, "Чайник Bosch", 40, "15.00", "Кухня"), (2, "Фен Philips", 50, "12.00", "Красота")]
+FALL_BEFORE = [
+    (1, "Чайник Bosch", 40, "15.00", "Кухня"),
+    (2, "Фен Philips", 50, "12.00", "Красота"),
+]
 FALL_NOW = [(1, "Чайник Bosch", 28, "15.00", "Кухня"), (2, "Фен Philips", 24, "11.65", "Красота")]
 # What each planted lie misuses, as the Russian report writes it (tests/fake_llm.py: planted_lie).
-LIE_NUMBERS = {"sign": "41,7\u00a0%", "direction": "41,7\u00a0%", "percent_as_amount": "41,7",
-               "amount_as_percent": "38 %", "product": "420,00", "made_up": "987 654,32"}
+LIE_NUMBERS = {
+    "sign": "41,7\u00a0%",
+    "direction": "41,7\u00a0%",
+    "percent_as_amount": "41,7",
+    "amount_as_percent": "38 %",
+    "product": "420,00",
+    "made_up": "987 654,32",
+}
 
 
 async def falling_day(api: Any, events: Any, days: list[Any]) -> dict[str, Any]:
@@ -86,7 +100,9 @@ async def falling_day(api: Any, events: Any, days: list[Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("kind", sorted(LIE_NUMBERS))
-async def test_a_planted_lie_ends_unverified_with_its_number(pipeline, api, events, llm, days, kind):
+async def test_a_planted_lie_ends_unverified_with_its_number(
+    pipeline, api, events, llm, days, kind
+):
     """The LLM plants the lie in both drafts: the published report is verified=false and lists the number."""
     second = await falling_day(api, events, days)
     await quiet(llm, seconds=0.5)

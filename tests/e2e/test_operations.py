@@ -32,7 +32,11 @@ async def test_every_process_is_healthy_and_the_gateway_ready(pipeline):
             r = await c.get(pipeline.health_url(name))
             assert r.status_code == 200, (name, r.text)
         ready = await c.get(f"{pipeline.gateway_url}/readyz")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"kafka": True, "postgresql": True, "redis": True}
+    assert ready.status_code == 200 and ready.json()["checks"] == {
+        "kafka": True,
+        "postgresql": True,
+        "redis": True,
+    }
 
 
 async def test_metrics_move_on_every_process(pipeline, api, events, days):
@@ -65,15 +69,25 @@ async def test_logs_are_json_with_context_and_never_hold_a_token(pipeline, api, 
     r = await api.post("/v1/uploads", content=sales_xml(days[0]))
     await events.wait("sales.reports", upload_id=r.json()["upload_id"])
     async with httpx.AsyncClient(base_url=pipeline.gateway_url) as c:
-        await c.post("/v1/uploads", content=b"x", headers={"Authorization": "Bearer sk-not-a-valid-secret-123"})
+        await c.post(
+            "/v1/uploads",
+            content=b"x",
+            headers={"Authorization": "Bearer sk-not-a-valid-secret-123"},
+        )
         await c.get("/v1/reports", headers={"Authorization": f"Bearer {READ_TOKEN}"})
-    logs = {n: (pipeline.log_dir / f"{n}.log").read_text() for n in ("gateway", "ingest", "reporter")}
+    logs = {
+        n: (pipeline.log_dir / f"{n}.log").read_text() for n in ("gateway", "ingest", "reporter")
+    }
     for text in logs.values():
         assert TOKEN not in text and READ_TOKEN not in text
         assert "sk-not-a-valid-secret-123" not in text and "sk-test-not-a-real-key" not in text
     upload_id = r.json()["upload_id"]
     line = next(ln for ln in logs["ingest"].splitlines() if upload_id in ln)
-    assert re.search(r'"partition": \d+', line) and '"offset"' in line and '"topic": "sales.raw"' in line
+    assert (
+        re.search(r'"partition": \d+', line)
+        and '"offset"' in line
+        and '"topic": "sales.raw"' in line
+    )
 
 
 async def test_metrics_of_a_gateway_with_two_workers_count_every_worker(side_gateway):
@@ -81,9 +95,16 @@ async def test_metrics_of_a_gateway_with_two_workers_count_every_worker(side_gat
     pipe = side_gateway(GATEWAY_WORKERS="2", RATE_LIMIT_PER_MINUTE="0")
     n = 40
     for _ in range(n):  # a connection each: the kernel spreads them over both workers
-        async with httpx.AsyncClient(base_url=pipe.gateway_url,
-                                     headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+        async with httpx.AsyncClient(
+            base_url=pipe.gateway_url, headers={"Authorization": f"Bearer {TOKEN}"}
+        ) as c:
             assert (await c.post("/v1/uploads", content=b"x")).status_code == 400
-    seen = {sample(await scrape(pipe.metrics_url("gateway")), "sales_gateway_uploads_total", outcome="invalid")
-            for _ in range(8)}
+    seen = {
+        sample(
+            await scrape(pipe.metrics_url("gateway")),
+            "sales_gateway_uploads_total",
+            outcome="invalid",
+        )
+        for _ in range(8)
+    }
     assert seen == {float(n)}

@@ -50,12 +50,16 @@ async def _until(check, timeout: float, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_reporter_killed_with_8_reports_in_flight(pipeline, pipeline_llm, api, events, pg_pool, days):
+async def test_reporter_killed_with_8_reports_in_flight(
+    pipeline, pipeline_llm, api, events, pg_pool, days
+):
     """kill -9 with 8 reports in flight: after a restart every day has exactly one ok report,
     and no day's report was published under two ids."""
     days = days[:12]
     before = len(pipeline_llm.requests)
-    pipeline_llm.latency = 4.0  # long enough to catch 8 calls in flight (the client gives up at 2 s and retries)
+    pipeline_llm.latency = (
+        4.0  # long enough to catch 8 calls in flight (the client gives up at 2 s and retries)
+    )
     try:
         uploads = [await _upload(api, d, i) for i, d in enumerate(days)]
         # None of them can be answered yet (4 s each): 8 reports in flight at once.
@@ -65,7 +69,11 @@ async def test_reporter_killed_with_8_reports_in_flight(pipeline, pipeline_llm, 
         pipeline_llm.latency = 0.0
 
     # While the reporter is down the range shows where each day stands.
-    body = (await api.get("/v1/reports", params={"from": days[0].isoformat(), "to": days[-1].isoformat()})).json()
+    body = (
+        await api.get(
+            "/v1/reports", params={"from": days[0].isoformat(), "to": days[-1].isoformat()}
+        )
+    ).json()
     assert body["progress"]["days"] == 12
     assert body["progress"]["ok"] + body["progress"]["missing"] == 12
     assert {d["status"] for d in body["days"]} <= {"ok", "missing"}
@@ -73,12 +81,23 @@ async def test_reporter_killed_with_8_reports_in_flight(pipeline, pipeline_llm, 
     pipeline.start("reporter")
     ids = await _every_day_reported(events, uploads, timeout=150)
     assert len(ids) == 12 and all(len(v) == 1 for v in ids.values()), dict(ids)
-    rows = await pg_pool.fetch("SELECT sales_date, count(*) AS n, bool_and(status = 'ok') AS ok FROM reports "
-                               "WHERE sales_date = ANY($1::date[]) GROUP BY sales_date", days)
+    rows = await pg_pool.fetch(
+        "SELECT sales_date, count(*) AS n, bool_and(status = 'ok') AS ok FROM reports "
+        "WHERE sales_date = ANY($1::date[]) GROUP BY sales_date",
+        days,
+    )
     assert len(rows) == 12 and all(r["n"] == 1 and r["ok"] for r in rows)
-    body = (await api.get("/v1/reports", params={"from": days[0].isoformat(), "to": days[-1].isoformat()})).json()
+    body = (
+        await api.get(
+            "/v1/reports", params={"from": days[0].isoformat(), "to": days[-1].isoformat()}
+        )
+    ).json()
     assert {k: body["progress"][k] for k in ("ok", "missing", "pending", "failed")} == {
-        "ok": 12, "missing": 0, "pending": 0, "failed": 0}
+        "ok": 12,
+        "missing": 0,
+        "pending": 0,
+        "failed": 0,
+    }
 
 
 async def test_llm_429_every_third_call_is_honoured_by_every_call(pipeline_llm, api, events, days):
@@ -99,12 +118,15 @@ async def test_llm_429_every_third_call_is_honoured_by_every_call(pipeline_llm, 
     assert limited, "the LLM never said 429"
     # A call already on its way when the 429 was answered may still arrive a moment
     # later (loopback: well under 0.2 s); every later one must wait the full 2 s.
-    early = [(t429, c.at) for t429 in limited for c in calls if t429 + 0.2 < c.at < t429 + 2.0 - 0.05]
+    early = [
+        (t429, c.at) for t429 in limited for c in calls if t429 + 0.2 < c.at < t429 + 2.0 - 0.05
+    ]
     assert not early, f"calls earlier than Retry-After allowed: {early[:5]}"
 
 
-async def test_a_second_reporter_joining_mid_flight_doubles_nothing(pipeline, pipeline_llm, api, events, pg_pool,
-                                                                    days, tmp_path):
+async def test_a_second_reporter_joining_mid_flight_doubles_nothing(
+    pipeline, pipeline_llm, api, events, pg_pool, days, tmp_path
+):
     """A second reporter joins the group while reports are in flight (a rebalance): the revoked
     partitions' work finishes and is committed first, and every day ends with exactly one report."""
     from ..procs import Pipeline
@@ -122,6 +144,9 @@ async def test_a_second_reporter_joining_mid_flight_doubles_nothing(pipeline, pi
         pipeline_llm.latency = 0.0
         second.stop_all()
     assert len(ids) == 16 and all(len(v) == 1 for v in ids.values()), dict(ids)
-    rows = await pg_pool.fetch("SELECT sales_date, count(*) AS n, bool_and(status = 'ok') AS ok FROM reports "
-                               "WHERE sales_date = ANY($1::date[]) GROUP BY sales_date", days)
+    rows = await pg_pool.fetch(
+        "SELECT sales_date, count(*) AS n, bool_and(status = 'ok') AS ok FROM reports "
+        "WHERE sales_date = ANY($1::date[]) GROUP BY sales_date",
+        days,
+    )
     assert len(rows) == 16 and all(r["n"] == 1 and r["ok"] for r in rows)

@@ -16,10 +16,12 @@ async def test_three_days_three_reports_served_by_date(api, events, pg_pool, day
         assert r.status_code == 202
         ids.append(r.json()["upload_id"])
     reports = [await events.wait("sales.reports", upload_id=u, timeout=30) for u in ids]
-    for report, day in zip(reports, days):
+    for report, day in zip(reports, days, strict=False):
         check = await pg_pool.fetchrow(
             "SELECT sum(quantity*price) AS revenue, sum(quantity) AS units FROM sales_lines "
-            "WHERE sales_date = $1", day)
+            "WHERE sales_date = $1",
+            day,
+        )
         assert Decimal(report["facts"]["total_revenue"]) == check["revenue"]
         assert report["facts"]["total_units"] == check["units"]
         assert report["verified"] and report["status"] == "ok"
@@ -30,10 +32,23 @@ async def test_three_days_three_reports_served_by_date(api, events, pg_pool, day
     md = await api.get(f"/v1/reports/{days[2].isoformat()}", params={"format": "md"})
     assert md.headers["content-type"].startswith("text/markdown") and days[2].isoformat() in md.text
 
-    page1 = (await api.get("/v1/reports", params={"from": days[0].isoformat(), "to": days[2].isoformat(),
-                                                  "limit": 2})).json()
-    page2 = (await api.get("/v1/reports", params={"from": days[0].isoformat(), "to": days[2].isoformat(),
-                                                  "limit": 2, "cursor": page1["next_cursor"]})).json()
+    page1 = (
+        await api.get(
+            "/v1/reports",
+            params={"from": days[0].isoformat(), "to": days[2].isoformat(), "limit": 2},
+        )
+    ).json()
+    page2 = (
+        await api.get(
+            "/v1/reports",
+            params={
+                "from": days[0].isoformat(),
+                "to": days[2].isoformat(),
+                "limit": 2,
+                "cursor": page1["next_cursor"],
+            },
+        )
+    ).json()
     dates = [r["sales_date"] for r in page1["items"] + page2["items"]]
     assert dates == [d.isoformat() for d in days[:3]] and page2["next_cursor"] is None
 
@@ -73,9 +88,17 @@ async def test_bad_events_do_not_block_the_partition(stack, api, events, days):
     from aiokafka import AIOKafkaProducer
 
     key = days[0].isoformat().encode()  # same key, same partition as the real day below
-    ghost = {"event_id": "x", "upload_id": str(uuid.uuid4()), "sales_date": "1901-01-01", "products": 1,
-             "rejected_products": 0, "total_units": 1, "total_revenue": "1.00", "source": "kafka",
-             "stored_at": "2024-01-01T00:00:00Z"}
+    ghost = {
+        "event_id": "x",
+        "upload_id": str(uuid.uuid4()),
+        "sales_date": "1901-01-01",
+        "products": 1,
+        "rejected_products": 0,
+        "total_units": 1,
+        "total_revenue": "1.00",
+        "source": "kafka",
+        "stored_at": "2024-01-01T00:00:00Z",
+    }
     producer = AIOKafkaProducer(bootstrap_servers=stack.kafka)
     await producer.start()
     try:

@@ -28,8 +28,10 @@ async def wait_stored(pg_pool, days, *, timeout: float = 90.0) -> None:
     end = loop.time() + timeout
     while loop.time() < end:
         try:
-            n = await pg_pool.fetchval("SELECT count(*) FROM sales_days WHERE sales_date = ANY($1::date[])", days)
-        except Exception:  # noqa: BLE001 - the test pool may hold connections the restart cut
+            n = await pg_pool.fetchval(
+                "SELECT count(*) FROM sales_days WHERE sales_date = ANY($1::date[])", days
+            )
+        except Exception:
             n = -1
         if n == len(days):
             return
@@ -40,11 +42,15 @@ async def wait_stored(pg_pool, days, *, timeout: float = 90.0) -> None:
 async def stored_once(pg_pool, days) -> None:
     rows = await pg_pool.fetch(
         "SELECT d.sales_date, count(l.*) AS lines FROM sales_days d JOIN sales_lines l USING (sales_date) "
-        "WHERE d.sales_date = ANY($1::date[]) GROUP BY d.sales_date", days)
+        "WHERE d.sales_date = ANY($1::date[]) GROUP BY d.sales_date",
+        days,
+    )
     assert len(rows) == len(days) and all(r["lines"] == 50 for r in rows)
 
 
-async def test_postgres_restart_mid_stream_loses_and_doubles_nothing(stack, pipeline, events, pg_pool, days):
+async def test_postgres_restart_mid_stream_loses_and_doubles_nothing(
+    stack, pipeline, events, pg_pool, days
+):
     """PostgreSQL restarts while days stream in; afterwards every day is stored exactly once."""
     if stack.kind != "native":
         pytest.skip("restarting PostgreSQL is scripted for the native stack only")
@@ -56,7 +62,9 @@ async def test_postgres_restart_mid_stream_loses_and_doubles_nothing(stack, pipe
     await stored_once(pg_pool, days[:20])
 
 
-async def test_ingest_killed_mid_stream_loses_and_doubles_nothing(stack, pipeline, events, pg_pool, days):
+async def test_ingest_killed_mid_stream_loses_and_doubles_nothing(
+    stack, pipeline, events, pg_pool, days
+):
     """kill -9 of ingest mid-stream: after a restart every day is stored exactly once."""
     feed = asyncio.create_task(produce_days(stack.kafka, days[:20]))
     await asyncio.sleep(0.2)
@@ -65,5 +73,7 @@ async def test_ingest_killed_mid_stream_loses_and_doubles_nothing(stack, pipelin
     pipeline.start("ingest")
     await wait_stored(pg_pool, days[:20])
     await stored_once(pg_pool, days[:20])
-    n = await pg_pool.fetchval("SELECT count(*) FROM uploads WHERE sales_date = ANY($1::date[])", days[:20])
+    n = await pg_pool.fetchval(
+        "SELECT count(*) FROM uploads WHERE sales_date = ANY($1::date[])", days[:20]
+    )
     assert n == 20

@@ -24,20 +24,25 @@ pytestmark = pytest.mark.timeout(60)
 def correcting(data: bytes, upload_id: uuid.UUID) -> tuple[list[RawUpload], RawUpload]:
     """The day's pieces as the gateway publishes a correction: each one with x-replace: true."""
     chunks, manifest = pieces(data, upload_id)
-    return [dataclasses.replace(c, replace=True) for c in chunks], dataclasses.replace(manifest, replace=True)
+    return [dataclasses.replace(c, replace=True) for c in chunks], dataclasses.replace(
+        manifest, replace=True
+    )
 
 
 async def store_big(svc: Any, day: dt.date, n: int) -> uuid.UUID:
     uid = uuid.uuid4()
     chunks, manifest = pieces(day_xml(day, n), uid)
-    await svc.handle(chunks + [manifest])
+    await svc.handle([*chunks, manifest])
     assert await status_of(svc._pool, uid) == "stored"
     return uid
 
 
 async def day_row(pg_pool: Any, day: dt.date) -> tuple[Any, ...]:
-    row = await pg_pool.fetchrow("SELECT upload_id, products, total_units, total_revenue FROM sales_days "
-                                 "WHERE sales_date = $1", day)
+    row = await pg_pool.fetchrow(
+        "SELECT upload_id, products, total_units, total_revenue FROM sales_days "
+        "WHERE sales_date = $1",
+        day,
+    )
     lines = await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", day)
     return row["upload_id"], row["products"], row["total_units"], row["total_revenue"], lines
 
@@ -52,16 +57,20 @@ async def test_a_big_correction_swaps_the_day_with_its_audit(pg_pool, redis_clie
     assert len(chunks) > 3
     await svc.handle(chunks[:2])
     assert (await day_row(pg_pool, days[0]))[0] == old  # nothing changes before the manifest
-    await svc.handle(chunks[2:] + [manifest])
+    await svc.handle([*chunks[2:], manifest])
 
     assert await day_row(pg_pool, days[0]) == (fix, 950, 95_000, Decimal("997650.00"), 950)
-    assert await pg_pool.fetchval("SELECT price FROM sales_lines WHERE sales_date = $1 AND product_id = 5",
-                                  days[0]) == Decimal("12.00")
+    assert await pg_pool.fetchval(
+        "SELECT price FROM sales_lines WHERE sales_date = $1 AND product_id = 5", days[0]
+    ) == Decimal("12.00")
     assert await status_of(pg_pool, old) == "superseded"
     assert await status_of(pg_pool, fix) == "stored"
     audit = await pg_pool.fetchrow("SELECT * FROM corrections WHERE upload_id = $1", fix)
     assert audit["superseded_upload_id"] == old
-    assert (audit["revenue_before"], audit["revenue_after"]) == (Decimal("945000.00"), Decimal("997650.00"))
+    assert (audit["revenue_before"], audit["revenue_after"]) == (
+        Decimal("945000.00"),
+        Decimal("997650.00"),
+    )
     assert audit["diff"]["added"]["count"] == 50 and audit["diff"]["changed"]["count"] == 1
     assert audit["diff"]["removed"]["count"] == 0
     events = sink.of(fix)
@@ -92,23 +101,30 @@ async def test_an_invalid_big_correction_changes_nothing(pg_pool, redis_client, 
     for data in (day_xml(days[1], 950, bad={950: "-5"}), day_xml(days[1], 950, ids={900: 3})):
         fix = uuid.uuid4()
         chunks, manifest = correcting(data, fix)
-        await strict.handle(chunks + [manifest])
+        await strict.handle([*chunks, manifest])
         assert await status_of(pg_pool, fix) == "rejected"
         assert [t for t, _ in sink.of(fix)] == ["sales.rejected"]
         assert await day_row(pg_pool, days[1]) == before
         assert await status_of(pg_pool, old) == "stored"
-        assert await pg_pool.fetchval("SELECT count(*) FROM corrections WHERE sales_date = $1", days[1]) == 0
+        assert (
+            await pg_pool.fetchval(
+                "SELECT count(*) FROM corrections WHERE sales_date = $1", days[1]
+            )
+            == 0
+        )
         assert await redis_client.get(redis_day_key(days[1].isoformat())) == claim
         assert await staged_rows(pg_pool, fix) == 0
 
 
-async def test_a_big_correction_with_an_id_twice_lenient_leaves_it_out(pg_pool, redis_client, sink, days):
+async def test_a_big_correction_with_an_id_twice_lenient_leaves_it_out(
+    pg_pool, redis_client, sink, days
+):
     """Lenient: a product id twice across chunks is left out of the swap and reported."""
     svc = service(pg_pool, redis_client, sink)
     old = await store_big(svc, days[2], 900)
     fix = uuid.uuid4()
     chunks, manifest = correcting(day_xml(days[2], 950, ids={900: 3}), fix)
-    await svc.handle(chunks + [manifest])
+    await svc.handle([*chunks, manifest])
     assert (await day_row(pg_pool, days[2]))[:2] == (fix, 949)
     [(_, stored), (_, corrected)] = sink.of(fix)
     assert stored.supersedes == old and [i.code for i in stored.issues] == ["duplicate_id"]
@@ -120,7 +136,7 @@ async def test_a_big_correction_of_a_day_not_stored_stores_it(pg_pool, redis_cli
     svc = service(pg_pool, redis_client, sink)
     fix = uuid.uuid4()
     chunks, manifest = correcting(day_xml(days[3], 800), fix)
-    await svc.handle(chunks + [manifest])
+    await svc.handle([*chunks, manifest])
     assert (await day_row(pg_pool, days[3]))[:2] == (fix, 800)
     assert [t for t, _ in sink.of(fix)] == ["sales.stored"]
     assert await staged_rows(pg_pool, fix) == 0

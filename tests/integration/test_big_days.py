@@ -17,8 +17,8 @@ import pytest
 
 from service.cache import DayCache
 from service.gateway.stream import Cutter
-from service.ingest.decide import RawUpload, raw_upload
 from service.ingest.assemble import manifest_digest
+from service.ingest.decide import RawUpload, raw_upload
 from service.ingest.handler import IngestService
 
 from ..unit.xml_builders import product
@@ -29,49 +29,85 @@ pytestmark = pytest.mark.timeout(60)
 _offsets = iter(range(10**9))
 
 
-def day_xml(day: dt.date, n: int, *, bad: dict[int, str] | None = None, ids: dict[int, int] | None = None) -> bytes:
+def day_xml(
+    day: dt.date, n: int, *, bad: dict[int, str] | None = None, ids: dict[int, int] | None = None
+) -> bytes:
     """A day of n products, one per line (product k on line k + 3); ``bad`` sets prices, ``ids`` ids."""
     bad, ids = bad or {}, ids or {}
-    rows = "".join(f"    {product(id=str(ids.get(k, k)), name=f'Product {k}', price=bad.get(k, '10.50'))}\n"
-                   for k in range(1, n + 1))
-    return (f'<?xml version="1.0"?>\n<sales_data date="{day.isoformat()}">\n  <products>\n{rows}'
-            "  </products>\n</sales_data>\n").encode()
+    rows = "".join(
+        f"    {product(id=str(ids.get(k, k)), name=f'Product {k}', price=bad.get(k, '10.50'))}\n"
+        for k in range(1, n + 1)
+    )
+    return (
+        f'<?xml version="1.0"?>\n<sales_data date="{day.isoformat()}">\n  <products>\n{rows}'
+        "  </products>\n</sales_data>\n"
+    ).encode()
 
 
-def pieces(data: bytes, upload_id: uuid.UUID, *, target: int = 8192) -> tuple[list[RawUpload], RawUpload]:
+def pieces(
+    data: bytes, upload_id: uuid.UUID, *, target: int = 8192
+) -> tuple[list[RawUpload], RawUpload]:
     """The day as the gateway publishes it: chunk records and the manifest record."""
     cutter = Cutter(target)
-    chunks = cutter.feed(data) + [cutter.finish()]
-    key = data[data.index(b'date="') + 6:][:10]
+    chunks = [*cutter.feed(data), cutter.finish()]
+    key = data[data.index(b'date="') + 6 :][:10]
     records = []
     for i, chunk in enumerate(chunks):
-        headers = [("x-upload-id", str(upload_id).encode()), ("x-part", b"chunk"),
-                   ("x-chunk-index", str(i).encode())]
+        headers = [
+            ("x-upload-id", str(upload_id).encode()),
+            ("x-part", b"chunk"),
+            ("x-chunk-index", str(i).encode()),
+        ]
         if i == len(chunks) - 1:
             headers.append(("x-chunk-last", b"1"))
         records.append(_record(chunk, headers, key))
-    manifest = (f'{{"upload_id": "{upload_id}", "chunks": {len(chunks)}, "products": {cutter.products}, '
-                f'"bytes": {len(data)}, "sha256": "{manifest_digest([hashlib.sha256(c).digest() for c in chunks])}"}}')
-    return records, _record(manifest.encode(), [("x-upload-id", str(upload_id).encode()),
-                                                 ("x-part", b"manifest")], key)
+    manifest = (
+        f'{{"upload_id": "{upload_id}", "chunks": {len(chunks)}, "products": {cutter.products}, '
+        f'"bytes": {len(data)}, "sha256": "{manifest_digest([hashlib.sha256(c).digest() for c in chunks])}"}}'
+    )
+    return records, _record(
+        manifest.encode(), [("x-upload-id", str(upload_id).encode()), ("x-part", b"manifest")], key
+    )
 
 
 def _record(value: bytes, headers: list[tuple[str, bytes]], key: bytes) -> RawUpload:
-    return raw_upload(value=value, headers=headers, topic="test.big", partition=0, offset=next(_offsets),
-                      timestamp=0, key=key)
+    return raw_upload(
+        value=value,
+        headers=headers,
+        topic="test.big",
+        partition=0,
+        offset=next(_offsets),
+        timestamp=0,
+        key=key,
+    )
 
 
-def service(pg_pool: Any, redis_client: Any, sink: Sink, policy: str = "lenient",
-            incomplete_seconds: float = 900) -> IngestService:
-    return IngestService(pool=pg_pool, cache=DayCache(redis_client, ttl_seconds=3600), publish=sink,
-                         policy=policy, max_products=100_000, incomplete_seconds=incomplete_seconds)
+def service(
+    pg_pool: Any,
+    redis_client: Any,
+    sink: Sink,
+    policy: str = "lenient",
+    incomplete_seconds: float = 900,
+) -> IngestService:
+    return IngestService(
+        pool=pg_pool,
+        cache=DayCache(redis_client, ttl_seconds=3600),
+        publish=sink,
+        policy=policy,
+        max_products=100_000,
+        incomplete_seconds=incomplete_seconds,
+    )
 
 
 async def staged_rows(pg_pool: Any, upload_id: uuid.UUID) -> int:
     """Registry rows plus staging tables left for an upload."""
-    rows = await pg_pool.fetchval("SELECT count(*) FROM staging.uploads WHERE upload_id = $1", upload_id)
-    tables = await pg_pool.fetchval("SELECT count(*) FROM pg_tables WHERE schemaname = 'staging' "
-                                    "AND tablename = $1", f"lines_{upload_id.hex}")
+    rows = await pg_pool.fetchval(
+        "SELECT count(*) FROM staging.uploads WHERE upload_id = $1", upload_id
+    )
+    tables = await pg_pool.fetchval(
+        "SELECT count(*) FROM pg_tables WHERE schemaname = 'staging' AND tablename = $1",
+        f"lines_{upload_id.hex}",
+    )
     return int(rows) + int(tables)
 
 
@@ -87,12 +123,23 @@ async def test_big_day_is_stored_whole_once_with_exact_totals(pg_pool, redis_cli
     assert len(chunks) > 3
     svc = service(pg_pool, redis_client, sink)
     await svc.handle(chunks[:2])
-    assert await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[0]) == 0
-    await svc.handle(chunks[2:] + [manifest])
-    row = await pg_pool.fetchrow("SELECT products, total_units, total_revenue FROM sales_days WHERE sales_date = $1",
-                                 days[0])
-    assert (row["products"], row["total_units"], str(row["total_revenue"])) == (900, 90000, "945000.00")
-    assert await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[0]) == 900
+    assert (
+        await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[0])
+        == 0
+    )
+    await svc.handle([*chunks[2:], manifest])
+    row = await pg_pool.fetchrow(
+        "SELECT products, total_units, total_revenue FROM sales_days WHERE sales_date = $1", days[0]
+    )
+    assert (row["products"], row["total_units"], str(row["total_revenue"])) == (
+        900,
+        90000,
+        "945000.00",
+    )
+    assert (
+        await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[0])
+        == 900
+    )
     assert await staged_rows(pg_pool, uid) == 0
     [(topic, event)] = sink.of(uid)
     assert topic == "sales.stored" and event.products == 900
@@ -104,9 +151,12 @@ async def test_redelivered_chunks_and_manifest_change_nothing(pg_pool, redis_cli
     chunks, manifest = pieces(day_xml(days[1], 600), uid)
     svc = service(pg_pool, redis_client, sink)
     await svc.handle([chunks[0], chunks[1], chunks[1]])
-    await svc.handle(chunks[1:] + [manifest])
+    await svc.handle([*chunks[1:], manifest])
     await svc.handle([chunks[2], manifest])
-    assert await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[1]) == 600
+    assert (
+        await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[1])
+        == 600
+    )
     assert [t for t, _ in sink.of(uid)] == ["sales.stored", "sales.stored"]
     assert await staged_rows(pg_pool, uid) == 0
 
@@ -117,30 +167,49 @@ async def test_duplicate_ids_across_chunks_lenient_and_strict(pg_pool, redis_cli
     data = day_xml(days[2], 800, ids={700: 3})
     uid = uuid.uuid4()
     chunks, manifest = pieces(data, uid)
-    await service(pg_pool, redis_client, sink).handle(chunks + [manifest])
-    assert await pg_pool.fetchval("SELECT products FROM sales_days WHERE sales_date = $1", days[2]) == 799
+    await service(pg_pool, redis_client, sink).handle([*chunks, manifest])
+    assert (
+        await pg_pool.fetchval("SELECT products FROM sales_days WHERE sales_date = $1", days[2])
+        == 799
+    )
     [(_, event)] = sink.of(uid)
     [issue] = event.issues
-    assert (issue.code, issue.line, issue.product_index, issue.product_id) == ("duplicate_id", 703, 700, "3")
+    assert (issue.code, issue.line, issue.product_index, issue.product_id) == (
+        "duplicate_id",
+        703,
+        700,
+        "3",
+    )
     assert "line 6" in issue.message
 
     uid2 = uuid.uuid4()
     chunks, manifest = pieces(day_xml(days[3], 800, ids={700: 3}), uid2)
-    await service(pg_pool, redis_client, sink, policy="strict").handle(chunks + [manifest])
+    await service(pg_pool, redis_client, sink, policy="strict").handle([*chunks, manifest])
     assert await status_of(pg_pool, uid2) == "rejected"
-    assert await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[3]) == 0
+    assert (
+        await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[3])
+        == 0
+    )
     assert await staged_rows(pg_pool, uid2) == 0
 
 
-async def test_strict_policy_one_bad_product_in_the_last_chunk_rejects_the_day(pg_pool, redis_client, sink, days):
+async def test_strict_policy_one_bad_product_in_the_last_chunk_rejects_the_day(
+    pg_pool, redis_client, sink, days
+):
     """Strict: a bad price in the very last product refuses the whole day; nothing is visible."""
     uid = uuid.uuid4()
     chunks, manifest = pieces(day_xml(days[4], 800, bad={800: "-5"}), uid)
     svc = service(pg_pool, redis_client, sink, policy="strict")
-    await svc.handle(chunks + [manifest])
+    await svc.handle([*chunks, manifest])
     assert await status_of(pg_pool, uid) == "rejected"
-    assert await pg_pool.fetchval("SELECT count(*) FROM sales_days WHERE sales_date = $1", days[4]) == 0
-    assert await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[4]) == 0
+    assert (
+        await pg_pool.fetchval("SELECT count(*) FROM sales_days WHERE sales_date = $1", days[4])
+        == 0
+    )
+    assert (
+        await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[4])
+        == 0
+    )
     [(topic, event)] = sink.of(uid)
     assert topic == "sales.rejected"
     assert [(e.code, e.line, e.product_index) for e in event.errors] == [("negative", 803, 800)]
@@ -155,7 +224,10 @@ async def test_lost_chunk_is_incomplete_and_staging_is_dropped(pg_pool, redis_cl
     [(topic, event)] = sink.of(uid)
     assert topic == "sales.rejected" and event.errors[0].code == "incomplete_upload"
     assert await staged_rows(pg_pool, uid) == 0
-    assert await pg_pool.fetchval("SELECT count(*) FROM sales_days WHERE sales_date = $1", days[5]) == 0
+    assert (
+        await pg_pool.fetchval("SELECT count(*) FROM sales_days WHERE sales_date = $1", days[5])
+        == 0
+    )
 
 
 async def test_manifest_that_never_comes_is_swept(pg_pool, redis_client, sink, days):
@@ -173,7 +245,9 @@ async def test_manifest_that_never_comes_is_swept(pg_pool, redis_client, sink, d
     assert topic == "sales.rejected" and event.errors[0].code == "incomplete_upload"
 
 
-async def test_incomplete_upload_sent_again_under_its_id_is_stored(pg_pool, redis_client, sink, days):
+async def test_incomplete_upload_sent_again_under_its_id_is_stored(
+    pg_pool, redis_client, sink, days
+):
     """A retry with the same Idempotency-Key after the sweep refused the first attempt: stored once."""
     uid = uuid.uuid4()
     chunks, manifest = pieces(day_xml(days[8], 900), uid)
@@ -182,9 +256,12 @@ async def test_incomplete_upload_sent_again_under_its_id_is_stored(pg_pool, redi
     await asyncio.sleep(0.5)
     await svc.sweep()
     assert await status_of(pg_pool, uid) == "rejected"
-    await svc.handle(chunks + [manifest])
+    await svc.handle([*chunks, manifest])
     assert await status_of(pg_pool, uid) == "stored"
-    assert await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[8]) == 900
+    assert (
+        await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[8])
+        == 900
+    )
     assert [t for t, _ in sink.of(uid)] == ["sales.rejected", "sales.stored"]
 
 
@@ -194,8 +271,11 @@ async def test_two_uploads_of_one_big_day_racing_store_it_once(pg_pool, redis_cl
     chunks_a, manifest_a = pieces(day_xml(days[7], 700), a)
     chunks_b, manifest_b = pieces(day_xml(days[7], 700), b)
     mixed = [x for pair in zip(chunks_a, chunks_b, strict=True) for x in pair]
-    await service(pg_pool, redis_client, sink).handle(mixed + [manifest_b, manifest_a])
+    await service(pg_pool, redis_client, sink).handle([*mixed, manifest_b, manifest_a])
     statuses = sorted([await status_of(pg_pool, a), await status_of(pg_pool, b)])
     assert statuses == ["duplicate", "stored"]
-    assert await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[7]) == 700
+    assert (
+        await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[7])
+        == 700
+    )
     assert await staged_rows(pg_pool, a) + await staged_rows(pg_pool, b) == 0

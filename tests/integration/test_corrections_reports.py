@@ -8,9 +8,9 @@ import uuid
 from typing import Any
 
 from service.cache import DayCache
+from service.ids import report_id_for_request
 from service.ingest.decide import raw_upload
 from service.ingest.handler import IngestService
-from service.ids import report_id_for_request
 from service.models import ReportRequest, SalesCorrected
 from service.reporter.corrections import StaleReports, request_id_for_correction
 from service.reporter.handler import ReporterService, report_id_for_upload
@@ -32,10 +32,21 @@ class Collect(list[Any]):
 async def ingest(pg_pool: Any, redis_client: Any, body: bytes, *, replace: bool = False) -> Collect:
     out = Collect()
     headers = [("x-replace", b"true")] if replace else []
-    up = raw_upload(value=body, headers=headers, topic="test.stale", partition=0, offset=next(_offsets),
-                    timestamp=0)
-    await IngestService(pool=pg_pool, cache=DayCache(redis_client, ttl_seconds=60), publish=out,
-                        policy="lenient", max_products=100_000).handle([up])
+    up = raw_upload(
+        value=body,
+        headers=headers,
+        topic="test.stale",
+        partition=0,
+        offset=next(_offsets),
+        timestamp=0,
+    )
+    await IngestService(
+        pool=pg_pool,
+        cache=DayCache(redis_client, ttl_seconds=60),
+        publish=out,
+        policy="lenient",
+        max_products=100_000,
+    ).handle([up])
     return out
 
 
@@ -43,7 +54,9 @@ def builtin(pg_pool: Any, published: Collect) -> ReporterService:
     return ReporterService(pool=pg_pool, llm=None, publish=published, language="en", max_attempts=1)
 
 
-async def test_correction_marks_the_day_and_the_next_seven_stale_and_asks_again(pg_pool, redis_client, days):
+async def test_correction_marks_the_day_and_the_next_seven_stale_and_asks_again(
+    pg_pool, redis_client, days
+):
     """The corrected day's report and reports of days within 7 days after it turn stale with a reason;
     each later stored day in that window is asked for again, with ids derived from the correction."""
     published, requests = Collect(), Collect()
@@ -58,16 +71,26 @@ async def test_correction_marks_the_day_and_the_next_seven_stale_and_asks_again(
 
     again = await StaleReports(pool=pg_pool, request=requests, language="en").corrected(corrected)
     assert again == [days[1], days[7]]
-    assert [r.sales_date for r in requests] == again and all(isinstance(r, ReportRequest) for r in requests)
+    assert [r.sales_date for r in requests] == again and all(
+        isinstance(r, ReportRequest) for r in requests
+    )
     assert requests[0].request_id == request_id_for_correction(corrected.upload_id, days[1])
-    pending = await pg_pool.fetch("SELECT sales_date, status, upload_id FROM reports WHERE report_id = ANY($1)",
-                                  [report_id_for_request(r.request_id) for r in requests])
+    pending = await pg_pool.fetch(
+        "SELECT sales_date, status, upload_id FROM reports WHERE report_id = ANY($1)",
+        [report_id_for_request(r.request_id) for r in requests],
+    )
     assert {(r["sales_date"], r["status"], r["upload_id"]) for r in pending} == {
-        (days[1], "pending", stored[1]), (days[7], "pending", stored[7])}
+        (days[1], "pending", stored[1]),
+        (days[7], "pending", stored[7]),
+    }
 
-    rows = {r["sales_date"]: r["stale_reason"] for r in await pg_pool.fetch(
-        "SELECT sales_date, stale_reason FROM reports WHERE sales_date = ANY($1::date[]) AND status <> 'pending'",
-        days[:9])}
+    rows = {
+        r["sales_date"]: r["stale_reason"]
+        for r in await pg_pool.fetch(
+            "SELECT sales_date, stale_reason FROM reports WHERE sales_date = ANY($1::date[]) AND status <> 'pending'",
+            days[:9],
+        )
+    }
     assert "corrected" in rows[days[0]] and str(corrected.upload_id) in rows[days[0]]
     assert days[0].isoformat() in rows[days[1]] and days[0].isoformat() in rows[days[7]]
     assert rows[days[8]] is None
@@ -79,8 +102,10 @@ async def test_correction_marks_the_day_and_the_next_seven_stale_and_asks_again(
 
     # The new reports are not stale; the day's newest report is the correction's.
     await reporter.for_stored(corrected.upload_id, days[0])
-    fresh = await pg_pool.fetchrow("SELECT stale_reason FROM reports WHERE report_id = $1",
-                                   report_id_for_upload(corrected.upload_id))
+    fresh = await pg_pool.fetchrow(
+        "SELECT stale_reason FROM reports WHERE report_id = $1",
+        report_id_for_upload(corrected.upload_id),
+    )
     assert fresh["stale_reason"] is None
 
 
@@ -90,11 +115,25 @@ async def test_a_superseded_uploads_late_event_writes_no_report(pg_pool, redis_c
     [(_, _, first)] = await ingest(pg_pool, redis_client, sales_xml(days[0], 5))
     await ingest(pg_pool, redis_client, sales_xml(days[0], 4), replace=True)
     assert await builtin(pg_pool, published).for_stored(first.upload_id, days[0]) is None
-    assert published == [] and await pg_pool.fetchval(
-        "SELECT count(*) FROM reports WHERE report_id = $1", report_id_for_upload(first.upload_id)) == 0
+    assert (
+        published == []
+        and await pg_pool.fetchval(
+            "SELECT count(*) FROM reports WHERE report_id = $1",
+            report_id_for_upload(first.upload_id),
+        )
+        == 0
+    )
 
 
 async def test_unknown_ids_are_not_corrections(pg_pool):
     """A correction id no row knows marks nothing."""
-    assert await mark_stale(pg_pool, correction=uuid.uuid4(), last_day=dt.date(2001, 1, 1),
-                            own_reason="x", later_reason="y") == []
+    assert (
+        await mark_stale(
+            pg_pool,
+            correction=uuid.uuid4(),
+            last_day=dt.date(2001, 1, 1),
+            own_reason="x",
+            later_reason="y",
+        )
+        == []
+    )

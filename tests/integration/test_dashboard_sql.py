@@ -17,7 +17,9 @@ async def test_days_page_is_keyset_paginated_within_the_range(pg_pool, days):
         await store(pg_pool, day, synthetic_products(5, seed=i))
     seen, before = [], None
     while True:
-        page = await q.days_page(pg_pool, date_from=days[1], date_to=days[6], before=before, limit=2)
+        page = await q.days_page(
+            pg_pool, date_from=days[1], date_to=days[6], before=before, limit=2
+        )
         seen += [r.sales_date for r in page]
         if len(page) < 2:
             break
@@ -48,7 +50,9 @@ async def test_recent_uploads_newest_first_in_pages(pg_pool, days):
     for i in range(3):
         await store(pg_pool, days[i], synthetic_products(3, seed=i))
     first = await q.recent_uploads(pg_pool, before=None, limit=2)
-    rest = await q.recent_uploads(pg_pool, before=(first[-1].received_at, first[-1].upload_id), limit=50)
+    rest = await q.recent_uploads(
+        pg_pool, before=(first[-1].received_at, first[-1].upload_id), limit=50
+    )
     ids = [u.upload_id for u in first + rest]
     assert len(ids) == len(set(ids)) and first[0].received_at >= rest[0].received_at
     of_day = await q.uploads_of_day(pg_pool, days[1], limit=5)

@@ -67,6 +67,8 @@ async def test_stored_among(redis_client, days):
     """Which days the stored-days set holds; None when the set is gone."""
     cache = DayCache(redis_client, ttl_seconds=3600)
     await cache.rebuild_stored([days[0].isoformat()])
-    assert await cache.stored_among([days[0].isoformat(), days[1].isoformat()]) == {days[0].isoformat()}
+    assert await cache.stored_among([days[0].isoformat(), days[1].isoformat()]) == {
+        days[0].isoformat()
+    }
     await redis_client.delete(STORED_DAYS_KEY)
     assert await cache.stored_among([days[0].isoformat()]) is None

@@ -37,9 +37,16 @@ _TIMEOUT = 1.0  # REQUEST_TIMEOUT_SECONDS of these apps
 
 def _settings(stack: Stack, **overrides: Any) -> Settings:
     values: dict[str, Any] = dict(
-        kafka_bootstrap_servers=stack.kafka, database_url=stack.database_url, redis_url=stack.redis_url,
-        access_token=TOKEN, access_tokens=f"reader:{READ_TOKEN}:read", environment="test",
-        max_upload_bytes=_LIMIT, request_timeout_seconds=_TIMEOUT, rate_limit_per_minute=0)
+        kafka_bootstrap_servers=stack.kafka,
+        database_url=stack.database_url,
+        redis_url=stack.redis_url,
+        access_token=TOKEN,
+        access_tokens=f"reader:{READ_TOKEN}:read",
+        environment="test",
+        max_upload_bytes=_LIMIT,
+        request_timeout_seconds=_TIMEOUT,
+        rate_limit_per_minute=0,
+    )
     return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
 
 
@@ -49,18 +56,25 @@ async def _both(settings: Settings) -> AsyncIterator[dict[str, httpx.AsyncClient
     served = create_app(settings)
     routed_api = create_fastapi(settings)
     routed = Observe(routed_api, timeout=settings.request_timeout_seconds)
-    served_api = served.app.app  # Observe → UploadFastPath → FastAPI: its lifespan holds the clients
+    served_api = (
+        served.app.app
+    )  # Observe → UploadFastPath → FastAPI: its lifespan holds the clients
     async with AsyncExitStack() as stack:
         clients = {}
         for name, app, api in (("fast path", served, served_api), ("routing", routed, routed_api)):
             await stack.enter_async_context(api.router.lifespan_context(api))
-            clients[name] = await stack.enter_async_context(httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=30))
+            clients[name] = await stack.enter_async_context(
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=30
+                )
+            )
         yield clients
 
 
 @pytest_asyncio.fixture(scope="module")
-async def gateways(stack: Stack, pg_pool: Any, redis_client: Any) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+async def gateways(
+    stack: Stack, pg_pool: Any, redis_client: Any
+) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
     async with _both(_settings(stack)) as clients:
         yield clients
 
@@ -69,7 +83,9 @@ def _auth(token: str = TOKEN) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def _post_both(gateways: dict[str, httpx.AsyncClient], path: str, **kw: Any) -> httpx.Response:
+async def _post_both(
+    gateways: dict[str, httpx.AsyncClient], path: str, **kw: Any
+) -> httpx.Response:
     """POST to both apps; they must answer with the same status, headers and body."""
     answers = [await client.post(path, **kw) for client in gateways.values()]
     first, other = answers
@@ -104,9 +120,15 @@ async def test_duplicate_day_on_both_routes(gateways, redis_client, days):
     await DayCache(redis_client, ttl_seconds=60).add_stored([days[0].isoformat()])
     r = await _post_both(gateways, "/v1/uploads", content=sales_xml(days[0]), headers=_auth())
     assert r.status_code == 409
-    assert r.json() == {"code": "duplicate_day", "message": DUPLICATE_DAY_MESSAGE, "sales_date": days[0].isoformat()}
+    assert r.json() == {
+        "code": "duplicate_day",
+        "message": DUPLICATE_DAY_MESSAGE,
+        "sales_date": days[0].isoformat(),
+    }
     legacy = await _post_both(gateways, "/", content=sales_xml(days[0]), headers=_auth())
-    assert legacy.status_code == 200 and legacy.json() == {"message": "Статистика за эту дату уже собрана."}
+    assert legacy.status_code == 200 and legacy.json() == {
+        "message": "Статистика за эту дату уже собрана."
+    }
 
 
 async def test_day_in_progress_on_both_routes(gateways, redis_client, days):
@@ -115,33 +137,45 @@ async def test_day_in_progress_on_both_routes(gateways, redis_client, days):
     for path in ("/v1/uploads", "/"):
         r = await _post_both(gateways, path, content=sales_xml(days[1]), headers=_auth())
         assert r.status_code == 409 and r.headers.get("retry-after"), r.text
-        assert r.json()["code"] == "day_in_progress" and r.json()["sales_date"] == days[1].isoformat()
+        assert (
+            r.json()["code"] == "day_in_progress" and r.json()["sales_date"] == days[1].isoformat()
+        )
 
 
-@pytest.mark.parametrize("body, code", [
-    (b"", "empty_body"),
-    (b" \n", "empty_body"),
-    (b"hello", "not_xml"),
-    (b'<sales_data date="2024', "malformed_xml"),
-    (b'<!DOCTYPE x [<!ENTITY e "e">]><sales_data date="2024-01-01"/>', "forbidden_dtd"),
-    (b"\xff\xfe<\x00", "bad_encoding"),
-    (b'<other date="2024-01-01"/>', "bad_root"),
-    (b"<sales_data><products/></sales_data>", "missing_date"),
-    (b'<sales_data date="2024-02-30"><products/></sales_data>', "bad_date"),
-])
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        (b"", "empty_body"),
+        (b" \n", "empty_body"),
+        (b"hello", "not_xml"),
+        (b'<sales_data date="2024', "malformed_xml"),
+        (b'<!DOCTYPE x [<!ENTITY e "e">]><sales_data date="2024-01-01"/>', "forbidden_dtd"),
+        (b"\xff\xfe<\x00", "bad_encoding"),
+        (b'<other date="2024-01-01"/>', "bad_root"),
+        (b"<sales_data><products/></sales_data>", "missing_date"),
+        (b'<sales_data date="2024-02-30"><products/></sales_data>', "bad_date"),
+    ],
+)
 async def test_head_check_answers_400(gateways, body, code):
     """Each refusal of the head check is a 400 with its code, message and where."""
     for path in ("/v1/uploads", "/"):
         r = await _post_both(gateways, path, content=body, headers=_auth())
-        assert r.status_code == 400 and r.json()["code"] == code and r.json()["errors"][0]["code"] == code
+        assert (
+            r.status_code == 400
+            and r.json()["code"] == code
+            and r.json()["errors"][0]["code"] == code
+        )
 
 
-@pytest.mark.parametrize("headers, status, code", [
-    ({}, 401, "missing_token"),
-    ({"Authorization": "Basic abc"}, 401, "bad_auth_scheme"),
-    ({"Authorization": "Bearer wrong"}, 401, "invalid_token"),
-    ({"Authorization": f"Bearer {READ_TOKEN}"}, 403, "insufficient_scope"),
-])
+@pytest.mark.parametrize(
+    "headers, status, code",
+    [
+        ({}, 401, "missing_token"),
+        ({"Authorization": "Basic abc"}, 401, "bad_auth_scheme"),
+        ({"Authorization": "Bearer wrong"}, 401, "invalid_token"),
+        ({"Authorization": f"Bearer {READ_TOKEN}"}, 403, "insufficient_scope"),
+    ],
+)
 async def test_upload_needs_an_upload_token(gateways, headers, status, code, days):
     """No, a wrong or a read-only token: 401 (with WWW-Authenticate) or 403, on both routes."""
     for path in ("/v1/uploads", "/"):
@@ -158,6 +192,7 @@ async def test_too_large_by_content_length(gateways):
 
 async def test_too_large_mid_stream_without_content_length(gateways):
     """A chunked body with no Content-Length is refused with 413 once it passes the limit."""
+
     async def chunks() -> AsyncIterator[bytes]:
         for _ in range(10):
             yield b"<" * 1000
@@ -171,18 +206,26 @@ async def test_too_large_mid_stream_without_content_length(gateways):
 async def test_rate_limit_answers_429_with_retry_after(stack):
     """Past RATE_LIMIT_PER_MINUTE for a token, uploads get 429 with Retry-After (one budget for all workers)."""
     secret = secrets.token_hex(16)  # a token of its own: a budget of its own
-    settings = _settings(stack, rate_limit_per_minute=2,
-                         access_tokens=f"limited-{secrets.token_hex(4)}:{secret}:upload")
+    settings = _settings(
+        stack,
+        rate_limit_per_minute=2,
+        access_tokens=f"limited-{secrets.token_hex(4)}:{secret}:upload",
+    )
     if time.time() % 60 > 55:  # the budget is per clock minute: do not straddle two
         await asyncio.sleep(60 - time.time() % 60 + 0.1)
     async with _both(settings) as clients:
         fast, routed = clients.values()
-        spent = [(await fast.post("/v1/uploads", content=b"x", headers=_auth(secret))).status_code for _ in range(2)]
+        spent = [
+            (await fast.post("/v1/uploads", content=b"x", headers=_auth(secret))).status_code
+            for _ in range(2)
+        ]
         assert spent == [400, 400]
         for client in (fast, routed):
             r = await client.post("/v1/uploads", content=b"x", headers=_auth(secret))
-            assert r.status_code == 429 and r.json() == {"code": "rate_limited",
-                                                         "message": "too many requests for this token"}
+            assert r.status_code == 429 and r.json() == {
+                "code": "rate_limited",
+                "message": "too many requests for this token",
+            }
             assert 1 <= int(r.headers["retry-after"]) <= 60
 
 
@@ -205,6 +248,7 @@ async def test_redis_down_answers_503(stack, days):
 
 async def test_slow_request_answers_504(gateways, days):
     """A request still running after REQUEST_TIMEOUT_SECONDS is answered 504 timeout."""
+
     async def trickle() -> AsyncIterator[bytes]:
         yield b'<sales_data date="' + days[0].isoformat().encode() + b'">'
         await asyncio.sleep(_TIMEOUT * 3)
@@ -226,4 +270,3 @@ async def test_reads_still_go_through_fastapi(gateways):
         assert (await client.get("/no-such-route")).json()["code"] == "not_found"
         r = await client.get("/v1/uploads", headers=_auth())
         assert r.status_code == 405 and r.json()["code"] == "method_not_allowed"
-

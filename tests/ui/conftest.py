@@ -18,8 +18,16 @@ from playwright.async_api import Browser, BrowserContext, Dialog, Page, async_pl
 from ..procs import Pipeline
 
 CHROMIUM = os.environ.get("SALES_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -27,7 +35,9 @@ PHONE = {"width": 390, "height": 844}
 @pytest_asyncio.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
     if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: deploy/test installs Debian's chromium (deploy/native/lib.sh)")
+        pytest.fail(
+            f"{CHROMIUM} is missing: deploy/test installs Debian's chromium (deploy/native/lib.sh)"
+        )
     async with async_playwright() as p:
         b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
@@ -46,7 +56,10 @@ class Watched:
         self.errors: list[str] = []
         page.on("dialog", self._dialog)
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
-        page.on("console", lambda msg: self.errors.append(f"console: {msg.text}") if msg.type == "error" else None)
+        page.on(
+            "console",
+            lambda msg: self.errors.append(f"console: {msg.text}") if msg.type == "error" else None,
+        )
 
     async def _dialog(self, dialog: Dialog) -> None:
         self.dialogs.append(dialog.message)

@@ -20,8 +20,17 @@ from .test_screenshots import SHOTS_ENV
 def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else REPO / ".state" / "screenshots").resolve()
     out.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run([str(REPO / "deploy" / "test"), "-q", "-p", "no:cacheprovider",
-                           "tests/ui/test_screenshots.py"], cwd=REPO, env={**os.environ, SHOTS_ENV: str(out)})
+    done = subprocess.run(
+        [
+            str(REPO / "deploy" / "test"),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/ui/test_screenshots.py",
+        ],
+        cwd=REPO,
+        env={**os.environ, SHOTS_ENV: str(out)},
+    )
     if done.returncode == 0:
         for png in sorted(out.glob("*.png")):
             print(png)

@@ -31,7 +31,9 @@ async def _chart_data(ui: Watched) -> dict[str, Any]:
     return data
 
 
-async def _wait_for_report(ui: Watched, path: str, *, not_id: str | None = None, timeout: float = 30) -> str:
+async def _wait_for_report(
+    ui: Watched, path: str, *, not_id: str | None = None, timeout: float = 30
+) -> str:
     """Reload the day page until it shows a report (another than ``not_id``); its id."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
@@ -50,7 +52,9 @@ async def _wait_for_report(ui: Watched, path: str, *, not_id: str | None = None,
 async def test_sign_in_upload_and_see_the_day_with_its_charts(ui, api, events, days, tmp_path):
     """Signed in, a file uploaded from the page is stored; its day shows the right chart series,
     the rejected product's reason, and a <script> product name as plain text."""
-    before = await api.post("/v1/uploads", content=sales_xml(days[0], [(1, "Alpha", 4, "100.00", "Electronics")]))
+    before = await api.post(
+        "/v1/uploads", content=sales_xml(days[0], [(1, "Alpha", 4, "100.00", "Electronics")])
+    )
     await events.wait("sales.stored", upload_id=before.json()["upload_id"])
 
     await ui.sign_in(TOKEN)
@@ -74,21 +78,32 @@ async def test_sign_in_upload_and_see_the_day_with_its_charts(ui, api, events, d
     await ui.page.wait_for_url(f"**/ui/days/{days[1].isoformat()}")
     await _wait_for_report(ui, f"/ui/days/{days[1].isoformat()}")
     charts = await _chart_data(ui)
-    assert charts["categories"] == {"labels": ["Books", "Electronics", "Garden"],
-                                    "series": [[1600.0, 1000.0, 999.99]]}
-    assert charts["top_revenue"] == {"labels": [SCRIPT_NAME, "Alpha", "Delta", "Gamma"],
-                                     "series": [[1500.0, 1000.0, 999.99, 100.0]]}
-    assert charts["top_units"] == {"labels": [SCRIPT_NAME, "Alpha", "Gamma", "Delta"],
-                                   "series": [[50.0, 10.0, 5.0, 1.0]]}
-    assert charts["history"] == {"labels": [days[0].isoformat(), days[1].isoformat()],
-                                 "series": [[400.0, 3599.99], [None, 400.0]]}
+    assert charts["categories"] == {
+        "labels": ["Books", "Electronics", "Garden"],
+        "series": [[1600.0, 1000.0, 999.99]],
+    }
+    assert charts["top_revenue"] == {
+        "labels": [SCRIPT_NAME, "Alpha", "Delta", "Gamma"],
+        "series": [[1500.0, 1000.0, 999.99, 100.0]],
+    }
+    assert charts["top_units"] == {
+        "labels": [SCRIPT_NAME, "Alpha", "Gamma", "Delta"],
+        "series": [[50.0, 10.0, 5.0, 1.0]],
+    }
+    assert charts["history"] == {
+        "labels": [days[0].isoformat(), days[1].isoformat()],
+        "series": [[400.0, 3599.99], [None, 400.0]],
+    }
     assert await ui.page.locator("canvas[data-chart]").count() == 4
 
     # the hostile name is text in the page (chart tables, report), and nothing ran
     await ui.page.locator("#chart-top_revenue summary").click()
     cell = ui.page.locator("#chart-top_revenue tbody th").first
     assert await cell.inner_text() == SCRIPT_NAME
-    assert await ui.page.evaluate("() => document.querySelectorAll('main script:not([type])').length") == 0
+    assert (
+        await ui.page.evaluate("() => document.querySelectorAll('main script:not([type])').length")
+        == 0
+    )
     rejected = ui.page.locator("table.errors tbody tr")
     assert await rejected.count() == 1
     row = await rejected.inner_text()
@@ -165,18 +180,30 @@ async def test_forms_need_the_sessions_csrf_token(ui, api, events, days):
     await events.wait("sales.stored", upload_id=r.json()["upload_id"])
     await ui.sign_in(TOKEN)
     req = ui.page.request
-    forged = await req.post(ui.url(f"/ui/days/{days[0].isoformat()}/regenerate"), form={"csrf": "guess"})
+    forged = await req.post(
+        ui.url(f"/ui/days/{days[0].isoformat()}/regenerate"), form={"csrf": "guess"}
+    )
     assert forged.status == 403 and (await forged.json())["code"] == "bad_csrf_token"
-    upload = await req.post(ui.url("/ui/upload"), data=sales_xml(days[1]), headers={"X-CSRF-Token": "guess"})
+    upload = await req.post(
+        ui.url("/ui/upload"), data=sales_xml(days[1]), headers={"X-CSRF-Token": "guess"}
+    )
     assert upload.status == 403
-    other_site = await req.post(ui.url("/ui/upload"), data=sales_xml(days[1]),
-                                headers={"Origin": "http://evil.example"})
+    other_site = await req.post(
+        ui.url("/ui/upload"), data=sales_xml(days[1]), headers={"Origin": "http://evil.example"}
+    )
     assert other_site.status == 403 and (await other_site.json())["code"] == "bad_origin"
 
 
-PAGES = ["/ui/days", "/ui/days/2001-01-01", "/ui/uploads", "/ui/upload",
-         "/ui/uploads/00000000-0000-0000-0000-000000000000", "/ui/days/2001-01-01/report.json",
-         "/ui/days/2001-01-01/report.md", "/ui/uploads/00000000-0000-0000-0000-000000000000/status"]
+PAGES = [
+    "/ui/days",
+    "/ui/days/2001-01-01",
+    "/ui/uploads",
+    "/ui/upload",
+    "/ui/uploads/00000000-0000-0000-0000-000000000000",
+    "/ui/days/2001-01-01/report.json",
+    "/ui/days/2001-01-01/report.md",
+    "/ui/uploads/00000000-0000-0000-0000-000000000000/status",
+]
 
 
 async def test_no_page_works_without_a_token(ui, pipeline):
@@ -192,7 +219,9 @@ async def test_no_page_works_without_a_token(ui, pipeline):
         for path in PAGES:
             r = await client.get(path, headers={"Authorization": f"Bearer {TOKEN}"})
             assert r.status_code == 303 and r.headers["location"].startswith("/ui/signin"), path
-        r = await client.post("/ui/upload", content=b"<x/>", headers={"Authorization": f"Bearer {TOKEN}"})
+        r = await client.post(
+            "/ui/upload", content=b"<x/>", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
         assert r.status_code == 401
         r = await client.post("/ui/days/2001-01-01/regenerate")
         assert r.status_code == 401
@@ -208,12 +237,16 @@ async def test_sign_out_ends_the_session(ui, context):
     old = {c["name"]: c["value"] for c in await context.cookies()}["sa_session"]
     await ui.page.get_by_role("button", name="Sign out").click()
     await ui.page.wait_for_url("**/ui/signin")
-    async with httpx.AsyncClient(base_url=ui.base, timeout=10, cookies={"sa_session": old}) as client:
+    async with httpx.AsyncClient(
+        base_url=ui.base, timeout=10, cookies={"sa_session": old}
+    ) as client:
         r = await client.get("/ui/days")
         assert r.status_code == 303
 
 
-async def test_uploads_page_refreshes_itself_while_an_upload_is_received(ui, pipeline, days, tmp_path):
+async def test_uploads_page_refreshes_itself_while_an_upload_is_received(
+    ui, pipeline, days, tmp_path
+):
     """With ingest stopped an upload stays "received" on the Uploads page; once ingest runs again the
     page turns it "stored" by itself, without a reload."""
     await ui.sign_in(TOKEN)
@@ -248,8 +281,13 @@ async def test_days_page_shows_missing_days(ui, api, events, days):
     await ui.page.get_by_role("button", name="Show").click()
     await ui.page.wait_for_url("**/ui/days?from=*")
     gaps = await ui.page.locator("tr.gap").evaluate_all("rows => rows.map(r => r.dataset.gap)")
-    assert gaps == [f"{days[3].isoformat()}/{days[3].isoformat()}", f"{days[1].isoformat()}/{days[1].isoformat()}"]
-    stored = await ui.page.locator("tr[data-date]").evaluate_all("rows => rows.map(r => r.dataset.date)")
+    assert gaps == [
+        f"{days[3].isoformat()}/{days[3].isoformat()}",
+        f"{days[1].isoformat()}/{days[1].isoformat()}",
+    ]
+    stored = await ui.page.locator("tr[data-date]").evaluate_all(
+        "rows => rows.map(r => r.dataset.date)"
+    )
     assert stored == [days[2].isoformat(), days[0].isoformat()]
     assert "2 days collected of 4 calendar days" in await ui.page.locator("p.summary").inner_text()
     missing = ui.page.locator("table.month td.missing span")

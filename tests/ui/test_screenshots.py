@@ -19,9 +19,18 @@ LONG = "A very long product name that goes on and on, as some shops' names do"
 
 
 def _products(seed: int) -> list[tuple[int, str, int, str, str]]:
-    rows = [(i, LONG if i == 3 else ("&lt;script&gt;alert(1)&lt;/script&gt;" if i == 5 else f"Product {i}"),
-             (i * 7 + seed * 3) % 40 + 1, f"{(i * 37 + seed * 11) % 500 + 5}.{(i * seed) % 100:02d}",
-             CATEGORIES[(i + seed) % len(CATEGORIES)]) for i in range(1, 41)]
+    rows = [
+        (
+            i,
+            LONG
+            if i == 3
+            else ("&lt;script&gt;alert(1)&lt;/script&gt;" if i == 5 else f"Product {i}"),
+            (i * 7 + seed * 3) % 40 + 1,
+            f"{(i * 37 + seed * 11) % 500 + 5}.{(i * seed) % 100:02d}",
+            CATEGORIES[(i + seed) % len(CATEGORIES)],
+        )
+        for i in range(1, 41)
+    ]
     rows.append((41, "Broken", 0, "1.00", "Books"))  # one rejected product
     return rows
 
@@ -42,16 +51,22 @@ async def test_every_page_fits_desktop_and_phone(ui: Watched, api, events, days,
         await events.wait("sales.reports", upload_id=upload_id, timeout=60)
 
     last = shown[-1].isoformat()
-    pages = {"days": f"/ui/days?from={days[0].isoformat()}&to={days[9].isoformat()}", "day": f"/ui/days/{last}",
-             "uploads": "/ui/uploads", "upload-rejected": f"/ui/uploads/{bad.json()['upload_id']}",
-             "upload": "/ui/upload"}
+    pages = {
+        "days": f"/ui/days?from={days[0].isoformat()}&to={days[9].isoformat()}",
+        "day": f"/ui/days/{last}",
+        "uploads": "/ui/uploads",
+        "upload-rejected": f"/ui/uploads/{bad.json()['upload_id']}",
+        "upload": "/ui/upload",
+    }
     await ui.goto("/ui/signin")
     await _shoot(ui, out, "signin")
     await ui.sign_in(TOKEN)
     for name, path in pages.items():
         await ui.goto(path)
         if name == "day":
-            await ui.page.wait_for_function("() => document.querySelectorAll('canvas[data-chart]').length === 4")
+            await ui.page.wait_for_function(
+                "() => document.querySelectorAll('canvas[data-chart]').length === 4"
+            )
         await _shoot(ui, out, name)
     # the Upload page after a file with a rejected product went through
     sent = tmp_path / "upload.xml"
@@ -65,9 +80,13 @@ async def test_every_page_fits_desktop_and_phone(ui: Watched, api, events, days,
     await ui.goto(pages["day"])
     await ui.page.set_viewport_size(README_SIZE)
     await ui.page.wait_for_timeout(150)
-    await ui.page.screenshot(path=str(out / "readme-day.png"))  # the one in README.md (tests/ui/screenshot-day.png)
+    await ui.page.screenshot(
+        path=str(out / "readme-day.png")
+    )  # the one in README.md (tests/ui/screenshot-day.png)
     await ui.page.emulate_media(media="print")
-    assert not await ui.page.locator("header.top").is_visible(), "the print view still shows the navigation"
+    assert not await ui.page.locator("header.top").is_visible(), (
+        "the print view still shows the navigation"
+    )
     assert not await ui.page.get_by_role("button", name="Regenerate report").is_visible()
     await ui.page.screenshot(path=str(out / "day-print.png"), full_page=True)
     assert ui.errors == []
@@ -85,11 +104,15 @@ BASICS = """() => ({
 
 
 async def _shoot(ui: Watched, out: Path, name: str, *, fresh: bool = True) -> None:
-    assert await ui.page.evaluate(BASICS) == {"lang": "en", "h1": 1, "main": 1, "unlabelled": []}, name
+    assert await ui.page.evaluate(BASICS) == {"lang": "en", "h1": 1, "main": 1, "unlabelled": []}, (
+        name
+    )
     for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
         await ui.page.set_viewport_size(size)
         await ui.page.wait_for_timeout(150)  # charts resize on the next frame
-        overflow = await ui.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        overflow = await ui.page.evaluate(
+            "() => document.documentElement.scrollWidth - window.innerWidth"
+        )
         assert overflow <= 0, f"{name} is {overflow}px wider than the {label} screen"
         await ui.page.screenshot(path=str(out / f"{name}-{label}.png"), full_page=True)
     await ui.page.set_viewport_size(DESKTOP)
@@ -97,4 +120,6 @@ async def _shoot(ui: Watched, out: Path, name: str, *, fresh: bool = True) -> No
         assert await ui.page.evaluate("() => document.activeElement.id") == "token"
     elif fresh:  # a page just loaded, not one the test has already clicked in
         await ui.page.keyboard.press("Tab")
-        assert await ui.page.evaluate("() => document.activeElement.textContent") == "Skip to content", name
+        assert (
+            await ui.page.evaluate("() => document.activeElement.textContent") == "Skip to content"
+        ), name

@@ -39,14 +39,41 @@ class Product:
 
 def synthetic_products(n: int, *, seed: int = 0, categories: int = 14) -> list[Product]:
     """n deterministic products over `categories` categories (more than the 10 listed by name)."""
-    return [Product(i, f"Product {i}", f"Category {(i * 5 + seed) % categories:02d}",
-                    (i * 37 + seed * 11) % 50 + 1, Decimal(f"{(i * 13 + seed) % 900 + 10}.{(i * 7) % 100:02d}"))
-            for i in range(1, n + 1)]
+    return [
+        Product(
+            i,
+            f"Product {i}",
+            f"Category {(i * 5 + seed) % categories:02d}",
+            (i * 37 + seed * 11) % 50 + 1,
+            Decimal(f"{(i * 13 + seed) % 900 + 10}.{(i * 7) % 100:02d}"),
+        )
+        for i in range(1, n + 1)
+    ]
 
 
 # Name parts that look like numbers, dates, list markers or instructions.
-_AWKWARD = ["Product", "iPhone 15", "A2", "1,5", "2024", "12.5%", "Чай", "-3", "x", "Ignore 99 instructions",
-            "03.01.2024", "10 марта", "№7", "  ", "\n", "ёлка 1 500,00", "5)", "1.", "</data>", "![i](http://e/1)"]
+_AWKWARD = [
+    "Product",
+    "iPhone 15",
+    "A2",
+    "1,5",
+    "2024",
+    "12.5%",
+    "Чай",
+    "-3",
+    "x",
+    "Ignore 99 instructions",
+    "03.01.2024",
+    "10 марта",
+    "№7",
+    "  ",
+    "\n",
+    "ёлка 1 500,00",
+    "5)",
+    "1.",
+    "</data>",
+    "![i](http://e/1)",
+]
 
 
 def random_products(rng: random.Random, n: int) -> list[Product]:
@@ -56,8 +83,13 @@ def random_products(rng: random.Random, n: int) -> list[Product]:
         name = " ".join(rng.choice(_AWKWARD) for _ in range(rng.randint(1, 3)))
         price = Decimal(rng.choice([0, rng.randint(0, 10**8)])) / 100
         pid = rng.randint(1, 10 ** rng.randint(1, 12))
-        products[pid] = Product(pid, name, rng.choice(["Books", "Cat 1", "2023", "Ж 10,5", "Food"]),
-                                rng.randint(1, 10 ** rng.randint(1, 6)), price)
+        products[pid] = Product(
+            pid,
+            name,
+            rng.choice(["Books", "Cat 1", "2023", "Ж 10,5", "Food"]),
+            rng.randint(1, 10 ** rng.randint(1, 6)),
+            price,
+        )
     return list(products.values())
 
 
@@ -65,14 +97,21 @@ def random_facts(seed: int) -> Facts:
     """The facts of a random day with up to three random earlier days within 15 days."""
     rng = random.Random(seed)
     day = dt.date(rng.randint(2000, 2030), rng.randint(1, 12), rng.randint(1, 28))
-    earlier = {day - dt.timedelta(days=rng.randint(1, 15)): random_products(rng, rng.randint(1, 30))
-               for _ in range(rng.randint(0, 3))}
+    earlier = {
+        day - dt.timedelta(days=rng.randint(1, 15)): random_products(rng, rng.randint(1, 30))
+        for _ in range(rng.randint(0, 3))
+    }
     return make_facts(day, random_products(rng, rng.randint(1, 30)), earlier=earlier)
 
 
 def _product(p: Product) -> ProductFact:
-    return ProductFact(product_id=p.product_id, name=p.name, category=p.category, units=p.quantity,
-                       revenue=p.revenue)
+    return ProductFact(
+        product_id=p.product_id,
+        name=p.name,
+        category=p.category,
+        units=p.quantity,
+        revenue=p.revenue,
+    )
 
 
 def _categories(products: list[Product], revenue: Decimal) -> list[CategoryFact]:
@@ -83,17 +122,33 @@ def _categories(products: list[Product], revenue: Decimal) -> list[CategoryFact]
         money[p.category] += p.revenue
     ranked = sorted(money, key=lambda c: (-money[c], c))
     n = PARAMETERS.categories_n
-    out = [CategoryFact(name=c, units=units[c], revenue=money[c], share_of_revenue=percent_of(money[c], revenue))
-           for c in ranked[:n]]
+    out = [
+        CategoryFact(
+            name=c, units=units[c], revenue=money[c], share_of_revenue=percent_of(money[c], revenue)
+        )
+        for c in ranked[:n]
+    ]
     if rest := ranked[n:]:
         rest_money = sum((money[c] for c in rest), Decimal(0))
-        out.append(CategoryFact(name="", is_other=True, categories=len(rest), units=sum(units[c] for c in rest),
-                                revenue=rest_money, share_of_revenue=percent_of(rest_money, revenue)))
+        out.append(
+            CategoryFact(
+                name="",
+                is_other=True,
+                categories=len(rest),
+                units=sum(units[c] for c in rest),
+                revenue=rest_money,
+                share_of_revenue=percent_of(rest_money, revenue),
+            )
+        )
     return out
 
 
-def make_facts(sales_date: dt.date, products: list[Product], *,
-               earlier: dict[dt.date, list[Product]] | None = None) -> Facts:
+def make_facts(
+    sales_date: dt.date,
+    products: list[Product],
+    *,
+    earlier: dict[dt.date, list[Product]] | None = None,
+) -> Facts:
     """The facts of `sales_date` given its products and those of earlier stored days."""
     top = PARAMETERS.top_n
     revenue = sum((p.revenue for p in products), Decimal(0))
@@ -101,8 +156,12 @@ def make_facts(sales_date: dt.date, products: list[Product], *,
     by_units = sorted(products, key=lambda p: (-p.quantity, p.product_id))
     by_revenue = sorted(products, key=lambda p: (-p.revenue, p.product_id))
     return Facts(
-        sales_date=sales_date, total_revenue=revenue, total_units=units, distinct_products=len(products),
-        distinct_categories=len({p.category for p in products}), average_price=ratio(revenue, units),
+        sales_date=sales_date,
+        total_revenue=revenue,
+        total_units=units,
+        distinct_products=len(products),
+        distinct_categories=len({p.category for p in products}),
+        average_price=ratio(revenue, units),
         top_by_units=[_product(p) for p in by_units[:top]],
         top_by_revenue=[_product(p) for p in by_revenue[:top]],
         categories=_categories(products, revenue),
@@ -110,8 +169,13 @@ def make_facts(sales_date: dt.date, products: list[Product], *,
     )
 
 
-def _history(sales_date: dt.date, products: list[Product], revenue: Decimal, units: int,
-             earlier: dict[dt.date, list[Product]]) -> History | None:
+def _history(
+    sales_date: dt.date,
+    products: list[Product],
+    revenue: Decimal,
+    units: int,
+    earlier: dict[dt.date, list[Product]],
+) -> History | None:
     window_from, _ = trailing_window(sales_date)
     before = [d for d in earlier if window_from <= d < sales_date]
     if not before:
@@ -124,26 +188,49 @@ def _history(sales_date: dt.date, products: list[Product], revenue: Decimal, uni
     window = [d for d in before if lo <= d <= hi]
     avg_revenue = avg_units = None
     if window:
-        avg_revenue = ratio(sum((p.revenue for d in window for p in earlier[d]), Decimal(0)), len(window))
+        avg_revenue = ratio(
+            sum((p.revenue for d in window for p in earlier[d]), Decimal(0)), len(window)
+        )
         avg_units = ratio(sum(p.quantity for d in window for p in earlier[d]), len(window))
     now = {p.product_id: p for p in products}
-    changes = [Mover(product_id=i, name=p.name, units_before=prev[i].quantity, units_now=p.quantity,
-                     change=p.quantity - prev[i].quantity) for i, p in now.items() if i in prev]
+    changes = [
+        Mover(
+            product_id=i,
+            name=p.name,
+            units_before=prev[i].quantity,
+            units_now=p.quantity,
+            change=p.quantity - prev[i].quantity,
+        )
+        for i, p in now.items()
+        if i in prev
+    ]
     n = PARAMETERS.movers_n
     up = sorted((m for m in changes if m.change > 0), key=lambda m: (-m.change, m.product_id))[:n]
     down = sorted((m for m in changes if m.change < 0), key=lambda m: (m.change, m.product_id))[:n]
-    new = sorted((p for i, p in now.items() if i not in prev), key=lambda p: (-p.quantity, p.product_id))
-    gone = sorted((p for i, p in prev.items() if i not in now), key=lambda p: (-p.quantity, p.product_id))
+    new = sorted(
+        (p for i, p in now.items() if i not in prev), key=lambda p: (-p.quantity, p.product_id)
+    )
+    gone = sorted(
+        (p for i, p in prev.items() if i not in now), key=lambda p: (-p.quantity, p.product_id)
+    )
     top = PARAMETERS.top_n
     return History(
-        previous_date=prev_date, previous_revenue=prev_revenue, previous_units=prev_units,
-        revenue_change=revenue - prev_revenue, revenue_change_pct=percent_change(revenue, prev_revenue),
-        units_change=units - prev_units, units_change_pct=percent_change(units, prev_units),
-        trailing_from=lo, trailing_to=hi, trailing_days=len(window),
-        trailing_avg_revenue=avg_revenue, trailing_avg_units=avg_units,
+        previous_date=prev_date,
+        previous_revenue=prev_revenue,
+        previous_units=prev_units,
+        revenue_change=revenue - prev_revenue,
+        revenue_change_pct=percent_change(revenue, prev_revenue),
+        units_change=units - prev_units,
+        units_change_pct=percent_change(units, prev_units),
+        trailing_from=lo,
+        trailing_to=hi,
+        trailing_days=len(window),
+        trailing_avg_revenue=avg_revenue,
+        trailing_avg_units=avg_units,
         revenue_vs_trailing_pct=percent_change(revenue, avg_revenue),
         units_vs_trailing_pct=percent_change(units, avg_units),
-        movers_up=up, movers_down=down,
+        movers_up=up,
+        movers_down=down,
         new_products=NameSample(count=len(new), names=[p.name for p in new[:top]]),
         missing_products=NameSample(count=len(gone), names=[p.name for p in gone[:top]]),
     )

@@ -63,8 +63,10 @@ async def test_open_breaker_closes_when_the_cluster_answers_again() -> None:
 
 async def test_a_probe_that_hangs_counts_as_no_answer() -> None:
     """A probe is bounded by its timeout."""
+
     async def hang() -> None:
         await asyncio.sleep(10)
+
     breaker = Breaker(hang, probe_timeout=0.05)
     breaker.suspect()
     await asyncio.sleep(0.15)

@@ -73,7 +73,10 @@ def test_fast_lane_never_disagrees_with_parse_day(case: str) -> None:
         return
     assert not parsed.fatal and not parsed.product_issues, (case, parsed.product_issues)
     rows = [r.split("\t") for r in fast.copy_text.decode().splitlines()]
-    expected = [[str(ln.product_id), ln.name, str(ln.quantity), str(ln.price), ln.category] for ln in parsed.lines]
+    expected = [
+        [str(ln.product_id), ln.name, str(ln.quantity), str(ln.price), ln.category]
+        for ln in parsed.lines
+    ]
     got = [[str(int(i)), n, str(int(q)), str(Decimal(p)), c] for i, n, q, p, c in rows]
     assert got == [[i, n, q, str(Decimal(p)), c] for i, n, q, p, c in expected]
     assert fast.products == parsed.products_seen == 3
@@ -81,8 +84,11 @@ def test_fast_lane_never_disagrees_with_parse_day(case: str) -> None:
 
 def test_fast_lane_takes_regular_chunks_and_knows_their_lines() -> None:
     """A machine-written chunk (same blanks everywhere) goes the fast way, with each product's line."""
-    chunk = "".join(f"\n  <product>\n    <id>{i}</id>\n    <name>P {i}</name>\n    <quantity>{i}</quantity>\n"
-                    f"    <price>{i}.50</price>\n    <category>C</category>\n  </product>" for i in range(1, 5))
+    chunk = "".join(
+        f"\n  <product>\n    <id>{i}</id>\n    <name>P {i}</name>\n    <quantity>{i}</quantity>\n"
+        f"    <price>{i}.50</price>\n    <category>C</category>\n  </product>"
+        for i in range(1, 5)
+    )
     fast = fast_lane(chunk.encode() + b"\n")
     assert fast is not None and fast.products == 4
     assert fast.first_line == 2 and fast.lines_per_product == 7
@@ -103,15 +109,18 @@ def _day(n: int, *, comment_every: int = 0) -> bytes:
         rows.append(f"    {product(id=str(i), name=f'Product {i}')}\n")
         if comment_every and i % comment_every == 0:
             rows.append("    <!-- </product> in a comment -->\n")
-    return ('<?xml version="1.0"?>\n<sales_data date="2024-02-03">\n  <products>\n' + "".join(rows)
-            + "  </products>\n</sales_data>\n").encode()
+    return (
+        '<?xml version="1.0"?>\n<sales_data date="2024-02-03">\n  <products>\n'
+        + "".join(rows)
+        + "  </products>\n</sales_data>\n"
+    ).encode()
 
 
 def _cut(data: bytes, target: int, step: int) -> list[bytes]:
     cutter = Cutter(target)
     out: list[bytes] = []
     for pos in range(0, len(data), step):
-        out += cutter.feed(data[pos:pos + step])
+        out += cutter.feed(data[pos : pos + step])
     return [*out, cutter.finish()]
 
 
@@ -124,7 +133,9 @@ def test_cutter_cuts_at_product_boundaries_whatever_the_reads(comment_every: int
     assert _cut(data, 20_000, 1_000) == chunks
     seen = 0
     for i, chunk in enumerate(chunks):
-        result = read_chunk(chunk, index=i, last=i == len(chunks) - 1, max_products=10**6, max_issues=100)
+        result = read_chunk(
+            chunk, index=i, last=i == len(chunks) - 1, max_products=10**6, max_issues=100
+        )
         assert not result.fatal and not result.issues, (i, result.fatal)
         seen += result.products_seen
     assert seen == 3000
@@ -141,21 +152,38 @@ def test_cutter_refuses_a_body_it_cannot_cut() -> None:
 def _staged(chunks: list[bytes], *, policy_max: int = 10**6) -> list[StagedChunk]:
     out, seq = [], 0
     for i, chunk in enumerate(chunks):
-        r = read_chunk(chunk, index=i, last=i == len(chunks) - 1, max_products=policy_max, max_issues=1000)
+        r = read_chunk(
+            chunk, index=i, last=i == len(chunks) - 1, max_products=policy_max, max_issues=1000
+        )
         first = seq + 1 if r.valid else None
         seq += r.valid
-        out.append(StagedChunk(index=i, is_last=i == len(chunks) - 1, size=r.size, sha256=r.sha256,
-                               newlines=r.newlines, products_seen=r.products_seen, products_rejected=r.rejected,
-                               fatal=r.fatal, issues=r.issues, first_seq=first, last_seq=seq if r.valid else None,
-                               fast_first_line=r.fast.first_line if r.fast else None,
-                               fast_period=r.fast.lines_per_product if r.fast else None))
+        out.append(
+            StagedChunk(
+                index=i,
+                is_last=i == len(chunks) - 1,
+                size=r.size,
+                sha256=r.sha256,
+                newlines=r.newlines,
+                products_seen=r.products_seen,
+                products_rejected=r.rejected,
+                fatal=r.fatal,
+                issues=r.issues,
+                first_seq=first,
+                last_seq=seq if r.valid else None,
+                fast_first_line=r.fast.first_line if r.fast else None,
+                fast_period=r.fast.lines_per_product if r.fast else None,
+            )
+        )
     return out
 
 
 def _manifest(chunks: list[bytes], **kw: object) -> ChunkManifest:
     values: dict[str, object] = {
-        "upload_id": "00000000-0000-0000-0000-000000000001", "chunks": len(chunks),
-        "bytes": sum(map(len, chunks)), "sha256": manifest_digest([hashlib.sha256(c).digest() for c in chunks])}
+        "upload_id": "00000000-0000-0000-0000-000000000001",
+        "chunks": len(chunks),
+        "bytes": sum(map(len, chunks)),
+        "sha256": manifest_digest([hashlib.sha256(c).digest() for c in chunks]),
+    }
     return ChunkManifest.model_validate({**values, **kw})
 
 
@@ -167,10 +195,20 @@ def test_judge_translates_lines_and_positions_to_the_original_file() -> None:
     data = b"\n".join(lines)
     chunks = _cut(data, 20_000, 65_536)
     day = dt.date(2024, 2, 3)
-    verdict = judge_staged(_manifest(chunks), day, _staged(chunks), policy="lenient", max_products=10**6)
-    assert verdict.status == "stored" and verdict.products_seen == 3000 and verdict.products_rejected == 1
-    assert [(e["code"], e["line"], e["product_index"]) for e in verdict.errors] == [("negative", 2901, 2898)]
-    strict = judge_staged(_manifest(chunks), day, _staged(chunks), policy="strict", max_products=10**6)
+    verdict = judge_staged(
+        _manifest(chunks), day, _staged(chunks), policy="lenient", max_products=10**6
+    )
+    assert (
+        verdict.status == "stored"
+        and verdict.products_seen == 3000
+        and verdict.products_rejected == 1
+    )
+    assert [(e["code"], e["line"], e["product_index"]) for e in verdict.errors] == [
+        ("negative", 2901, 2898)
+    ]
+    strict = judge_staged(
+        _manifest(chunks), day, _staged(chunks), policy="strict", max_products=10**6
+    )
     assert strict.status == "rejected" and strict.errors[0]["line"] == 2901
 
 
@@ -179,10 +217,14 @@ def test_judge_refuses_missing_chunks_and_wrong_checksums() -> None:
     chunks = _cut(_day(2000), 20_000, 65_536)
     day = dt.date(2024, 2, 3)
     staged = _staged(chunks)
-    lost = judge_staged(_manifest(chunks), day, staged[:2] + staged[3:], policy="lenient", max_products=10**6)
+    lost = judge_staged(
+        _manifest(chunks), day, staged[:2] + staged[3:], policy="lenient", max_products=10**6
+    )
     assert lost.status == "rejected" and lost.errors[0]["code"] == "incomplete_upload"
     assert "chunk 2" in lost.errors[0]["message"]
-    wrong = judge_staged(_manifest(chunks, sha256="0" * 64), day, staged, policy="lenient", max_products=10**6)
+    wrong = judge_staged(
+        _manifest(chunks, sha256="0" * 64), day, staged, policy="lenient", max_products=10**6
+    )
     assert wrong.errors[0]["code"] == "checksum_mismatch"
     many = judge_staged(_manifest(chunks), day, staged, policy="lenient", max_products=1999)
     assert many.errors[0]["code"] == "too_many_products"
@@ -194,8 +236,15 @@ def test_duplicate_ids_across_chunks_keep_their_place_in_the_file() -> None:
     staged = _staged(chunks)
     later = staged[3]
     assert later.first_seq is not None
-    dup = DuplicateRow(seq=later.first_seq + 4, pos=None, line=None, product_id=5, first_seq=5,
-                       first_pos=5, first_line=8)
+    dup = DuplicateRow(
+        seq=later.first_seq + 4,
+        pos=None,
+        line=None,
+        product_id=5,
+        first_seq=5,
+        first_pos=5,
+        first_line=8,
+    )
     if later.fast_first_line is None:  # the chunk went the normal way: positions were staged
         pytest.skip("chunk 3 did not take the fast lane")
     [issue] = duplicate_issues([dup], staged)
@@ -205,32 +254,42 @@ def test_duplicate_ids_across_chunks_keep_their_place_in_the_file() -> None:
 
 
 def _first(head: str, n: int = 4) -> bytes:
-    body = "".join(f"\n    <product><id>{i}</id><name>P {i}</name><quantity>{i}</quantity><price>{i}.5</price>"
-                   f"<category>C</category></product>" for i in range(1, n + 1))
+    body = "".join(
+        f"\n    <product><id>{i}</id><name>P {i}</name><quantity>{i}</quantity><price>{i}.5</price>"
+        f"<category>C</category></product>"
+        for i in range(1, n + 1)
+    )
     return (head + body + "\n    ").encode()
 
 
 def test_first_chunk_takes_the_fast_lane_with_the_lines_of_parse_day() -> None:
     """A clean first chunk: its head through parse_day, its products the fast way, same values and lines."""
-    data = _first('<?xml version="1.0" encoding="UTF-8"?>\n<!-- a note -->\n'
-                  '<sales_data date="2024-03-01">\n  <products>')
+    data = _first(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<!-- a note -->\n'
+        '<sales_data date="2024-03-01">\n  <products>'
+    )
     result = read_chunk(data, index=0, last=False, max_products=100, max_issues=10)
     parsed = parse_day(wrap(data, first=True, last=False))
     assert result.fast is not None and result.sales_date == parsed.sales_date == dt.date(2024, 3, 1)
-    assert result.products_seen == parsed.products_seen == 4 and not result.fatal and not result.issues
+    assert (
+        result.products_seen == parsed.products_seen == 4 and not result.fatal and not result.issues
+    )
     rows = [r.split("\t") for r in result.fast.copy_text.decode().splitlines()]
     assert [int(r[0]) for r in rows] == [ln.product_id for ln in parsed.lines]
     lines = [result.fast.first_line + k * result.fast.lines_per_product for k in range(4)]
     assert lines == [parsed.id_lines[ln.product_id] for ln in parsed.lines] == [5, 6, 7, 8]
 
 
-@pytest.mark.parametrize("head", [
-    '<sales_data date="2024-02-30"><products>',  # a bad date: parse_day's finding
-    '<?xml version="1.0" encoding="ISO-8859-1"?><sales_data date="2024-03-01"><products>',
-    '<sales_data date="2024-03-01"><products><note>x</note>',
-    '<sales_data date="2024-03-01"><products><!-- <product> -->',
-    '<sales_data date="2024-03-01" note="a>',
-])
+@pytest.mark.parametrize(
+    "head",
+    [
+        '<sales_data date="2024-02-30"><products>',  # a bad date: parse_day's finding
+        '<?xml version="1.0" encoding="ISO-8859-1"?><sales_data date="2024-03-01"><products>',
+        '<sales_data date="2024-03-01"><products><note>x</note>',
+        '<sales_data date="2024-03-01"><products><!-- <product> -->',
+        '<sales_data date="2024-03-01" note="a>',
+    ],
+)
 def test_first_chunk_with_an_unusual_head_takes_parse_day(head: str) -> None:
     """Whatever the head holds besides a clean day element, the first chunk is read whole by parse_day."""
     data = _first(head)
@@ -241,13 +300,19 @@ def test_first_chunk_with_an_unusual_head_takes_parse_day(head: str) -> None:
     assert len(result.fatal) == len([i for i in parsed.fatal if i.code != "empty_day"])
 
 
-@pytest.mark.parametrize(("tail", "fast"), [
-    ("\n  </products>\n</sales_data>\n", True),
-    ("\n  </products>\n</sales_data>\n<extra/>", False),  # content after the document: parse_day's finding
-    ("\n  <!-- c --></products></sales_data>", True),
-    ("\n  <note/></products></sales_data>", False),
-    ("\n  </products>", False),  # unclosed
-])
+@pytest.mark.parametrize(
+    ("tail", "fast"),
+    [
+        ("\n  </products>\n</sales_data>\n", True),
+        (
+            "\n  </products>\n</sales_data>\n<extra/>",
+            False,
+        ),  # content after the document: parse_day's finding
+        ("\n  <!-- c --></products></sales_data>", True),
+        ("\n  <note/></products></sales_data>", False),
+        ("\n  </products>", False),  # unclosed
+    ],
+)
 def test_last_chunk_takes_the_fast_lane_only_with_a_clean_tail(tail: str, fast: bool) -> None:
     """The last chunk's products go the fast way when its tail is clean; else parse_day reads it whole."""
     data = _first("") + tail.encode()  # blanks, four products, blanks, the tail
@@ -256,7 +321,8 @@ def test_last_chunk_takes_the_fast_lane_only_with_a_clean_tail(tail: str, fast: 
     assert (result.fast is not None) is fast
     if fast:
         assert result.fast is not None and result.products_seen == parsed.products_seen == 4
-        assert [result.fast.first_line + k * result.fast.lines_per_product for k in range(4)] == \
-            [parsed.id_lines[ln.product_id] for ln in parsed.lines]
+        assert [result.fast.first_line + k * result.fast.lines_per_product for k in range(4)] == [
+            parsed.id_lines[ln.product_id] for ln in parsed.lines
+        ]
     else:
         assert len(result.fatal) == len([i for i in parsed.fatal if i.code != "empty_day"])

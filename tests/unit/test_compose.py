@@ -115,9 +115,21 @@ def test_settings_variables_are_in_env_example() -> None:
 def test_original_service_names_are_documented() -> None:
     """The original service's .env names appear in .env.example (DB_NAME as a note)."""
     text = ENV_EXAMPLE.read_text(encoding="utf-8")
-    for name in ("OPENAI_API_KEY", "APP_TITLE", "NAME_OF_API_MODEL", "ACCESS_TOKEN", "DATABASE_URL",
-                 "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "DB_NAME", "REDIS_PASSWORD",
-                 "REDIS_URL", "REDIS_CONNECT_URL", "CACHE_LIFE_PERIOD"):
+    for name in (
+        "OPENAI_API_KEY",
+        "APP_TITLE",
+        "NAME_OF_API_MODEL",
+        "ACCESS_TOKEN",
+        "DATABASE_URL",
+        "POSTGRES_USER",
+        "POSTGRES_PASSWORD",
+        "POSTGRES_DB",
+        "DB_NAME",
+        "REDIS_PASSWORD",
+        "REDIS_URL",
+        "REDIS_CONNECT_URL",
+        "CACHE_LIFE_PERIOD",
+    ):
         assert re.search(rf"\b{name}\b", text), name
 
 
@@ -166,7 +178,9 @@ def test_app_commands_are_real_subcommands() -> None:
         assert command == ["serve", name]
         args = parser.parse_args(command)
         assert (args.command, args.process) == ("serve", name)
-        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert (
+            services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        )
         for dep in ("kafka", "postgres", "redis"):
             assert services[name]["depends_on"][dep]["condition"] == "service_healthy"
     migrate = services["migrate"]

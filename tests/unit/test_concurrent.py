@@ -49,8 +49,13 @@ class FakeConsumer:
 
 def runner(**kw) -> ConcurrentRunner:
     retries: list[tuple[Exception, float]] = []
-    r = ConcurrentRunner(limit=kw.pop("limit", 3), on_retry=lambda e, rec, d: retries.append((e, d)),
-                         backoff_max=0.05, commit_linger=0.0, **kw)
+    r = ConcurrentRunner(
+        limit=kw.pop("limit", 3),
+        on_retry=lambda e, rec, d: retries.append((e, d)),
+        backoff_max=0.05,
+        commit_linger=0.0,
+        **kw,
+    )
     r.retries = retries  # type: ignore[attr-defined]
     return r
 
@@ -70,6 +75,7 @@ async def test_at_most_limit_run_at_once_and_submit_waits():
         async def go() -> None:
             running.append(i)
             await gates[i].wait()
+
         return go
 
     for i in range(3):
@@ -96,6 +102,7 @@ async def test_same_key_runs_in_order_other_keys_overlap():
             log.append(f"start {name}")
             await asyncio.sleep(delay)
             log.append(f"end {name}")
+
         return go
 
     await r.submit(rec(0, "day"), c, work("a", 0.1))
@@ -247,6 +254,7 @@ async def test_many_records_many_keys_all_committed(n):
         async def go() -> None:
             await asyncio.sleep(0.001 * (offset % 5))
             seen.setdefault(key, []).append(offset)
+
         return go
 
     for i in range(n):

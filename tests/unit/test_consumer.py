@@ -22,8 +22,15 @@ async def _start(res: Resources) -> object:
 
 def _app(stage: str, *, maximum: float = 0.01) -> ConsumerApp[object]:
     settings = Settings(_env_file=None, retry_backoff_max_seconds=maximum)  # type: ignore[call-arg]
-    return ConsumerApp(settings, name=f"test-{stage}", stage=stage, group="test", topics=("t",),
-                       stale_after=60.0, start=_start)
+    return ConsumerApp(
+        settings,
+        name=f"test-{stage}",
+        stage=stage,
+        group="test",
+        topics=("t",),
+        stale_after=60.0,
+        start=_start,
+    )
 
 
 def _msg(body: bytes = b"{}") -> Any:
@@ -31,7 +38,12 @@ def _msg(body: bytes = b"{}") -> Any:
 
 
 def _retries(stage: str, reason: str) -> float:
-    return REGISTRY.get_sample_value("sales_transient_retries_total", {"stage": stage, "reason": reason}) or 0.0
+    return (
+        REGISTRY.get_sample_value(
+            "sales_transient_retries_total", {"stage": stage, "reason": reason}
+        )
+        or 0.0
+    )
 
 
 async def _fail(exc: Exception) -> None:
@@ -66,12 +78,15 @@ async def test_permanent_failure_is_skipped():
 
 @pytest.mark.timeout(10)
 @pytest.mark.parametrize("retry_after, waited", [(5.0, 5.0), (100.0, 30.0)])
-async def test_retry_after_is_honoured_up_to_the_maximum(monkeypatch: pytest.MonkeyPatch, retry_after, waited):
+async def test_retry_after_is_honoured_up_to_the_maximum(
+    monkeypatch: pytest.MonkeyPatch, retry_after, waited
+):
     """A transient error's retry_after stretches the backoff, never past RETRY_BACKOFF_MAX_SECONDS."""
     slept: list[float] = []
 
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
+
     monkeypatch.setattr("service.consumer.asyncio.sleep", sleep)
     exc = TransientError("slow down")
     exc.retry_after = retry_after
@@ -85,7 +100,9 @@ async def test_unreadable_event_is_skipped():
     """decode gives None for a body that is not the model (logged, never retried)."""
     app = _app("t5")
     assert app.decode(_msg(b"not json"), ReportRequest) is None
-    req = ReportRequest(request_id=uuid.uuid4(), sales_date="2024-01-01", requested_at="2024-01-01T00:00:00Z")
+    req = ReportRequest(
+        request_id=uuid.uuid4(), sales_date="2024-01-01", requested_at="2024-01-01T00:00:00Z"
+    )
     assert app.decode(_msg(req.model_dump_json().encode()), ReportRequest) == req
 
 
@@ -107,6 +124,7 @@ class _Consumer:
 
     def assignment(self) -> set[Any]:
         from aiokafka import TopicPartition
+
         return {TopicPartition("t", 0)}
 
     def pause(self, *partitions: Any) -> None:
@@ -114,8 +132,11 @@ class _Consumer:
 
 
 def _record(offset: int, consumer: _Consumer) -> Any:
-    return SimpleNamespace(raw_message=SimpleNamespace(topic="t", partition=0, offset=offset, key=b"2024-01-01"),
-                           consumer=consumer, body=b"{}")
+    return SimpleNamespace(
+        raw_message=SimpleNamespace(topic="t", partition=0, offset=offset, key=b"2024-01-01"),
+        consumer=consumer,
+        body=b"{}",
+    )
 
 
 @pytest.mark.timeout(10)
@@ -123,8 +144,16 @@ async def test_concurrent_mode_gives_every_failure_its_fate_and_commits_in_order
     """submit(): a transient failure is retried in place, a permanent one skipped, an unreadable
     record (work None) tracked; each partition is committed up to its last finished record."""
     settings = Settings(_env_file=None, retry_backoff_max_seconds=0.01)  # type: ignore[call-arg]
-    app = ConsumerApp(settings, name="test-c1", stage="c1", group="test", topics=("t",), stale_after=60.0,
-                      start=_start, concurrency=4)
+    app = ConsumerApp(
+        settings,
+        name="test-c1",
+        stage="c1",
+        group="test",
+        topics=("t",),
+        stale_after=60.0,
+        start=_start,
+        concurrency=4,
+    )
     consumer = _Consumer()
     tries = 0
 
@@ -138,7 +167,9 @@ async def test_concurrent_mode_gives_every_failure_its_fate_and_commits_in_order
     await app.submit(_record(1, consumer), lambda: _fail(UnknownDay("gone")))
     await app.submit(_record(2, consumer), None)
     await app.drain()
-    assert tries == 2 and _retries("c1", "CacheUnavailable") == 1 and _retries("c1", "UnknownDay") == 0
+    assert (
+        tries == 2 and _retries("c1", "CacheUnavailable") == 1 and _retries("c1", "UnknownDay") == 0
+    )
     assert consumer.commits and list(consumer.commits[-1].values()) == [3]
 
 
@@ -161,7 +192,7 @@ async def test_periodic_work_outlives_its_failures():
             raise CacheUnavailable("down")
 
     app.every(0.01, "test work", work)
-    (seconds, what, registered), = app._periodic
+    ((seconds, what, registered),) = app._periodic
     task = asyncio.create_task(app._repeat(seconds, what, registered))
     while len(calls) < 3:
         await asyncio.sleep(0.01)

@@ -35,31 +35,72 @@ def test_generated_contracts_are_up_to_date():
     for rel, content in render_contracts().items():
         path = CONTRACTS / rel
         assert path.exists(), f"{rel} missing: run `sales-analyzer contracts`"
-        assert path.read_text(encoding="utf-8") == content, f"{rel} drifted: run `sales-analyzer contracts`"
+        assert path.read_text(encoding="utf-8") == content, (
+            f"{rel} drifted: run `sales-analyzer contracts`"
+        )
 
 
 def _events() -> dict[str, object]:
     return {
-        "sales.stored": SalesStored(event_id=f"stored:{UPLOAD}", upload_id=UPLOAD, sales_date=dt.date(2024, 1, 1),
-                                    products=5, rejected_products=1, total_units=10,
-                                    total_revenue=Decimal("1500.50"), source="http", sender="default",
-                                    issues=[Issue(code="bad_decimal", message="m", line=3, field="price")],
-                                    stored_at=NOW),
-        "sales.rejected": SalesRejected(event_id=f"rejected:{UPLOAD}", upload_id=UPLOAD, sales_date=None,
-                                        status="rejected", reason="bad_date", source="kafka",
-                                        kafka=KafkaPosition(topic="sales.raw", partition=1, offset=2),
-                                        rejected_at=NOW),
-        "sales.reports": ReportEvent(event_id="report:x", upload_id=UPLOAD, sales_date=dt.date(2024, 1, 1),
-                                     report_id=UPLOAD, status="ok", verified=True, text="t", language="ru",
-                                     model="builtin", prompt_version="v1", attempts=1, facts={"a": "1"},
-                                     created_at=NOW),
-        "sales.report-requests": ReportRequest(request_id=UPLOAD, sales_date=dt.date(2024, 1, 1),
-                                               requested_at=NOW),
+        "sales.stored": SalesStored(
+            event_id=f"stored:{UPLOAD}",
+            upload_id=UPLOAD,
+            sales_date=dt.date(2024, 1, 1),
+            products=5,
+            rejected_products=1,
+            total_units=10,
+            total_revenue=Decimal("1500.50"),
+            source="http",
+            sender="default",
+            issues=[Issue(code="bad_decimal", message="m", line=3, field="price")],
+            stored_at=NOW,
+        ),
+        "sales.rejected": SalesRejected(
+            event_id=f"rejected:{UPLOAD}",
+            upload_id=UPLOAD,
+            sales_date=None,
+            status="rejected",
+            reason="bad_date",
+            source="kafka",
+            kafka=KafkaPosition(topic="sales.raw", partition=1, offset=2),
+            rejected_at=NOW,
+        ),
+        "sales.reports": ReportEvent(
+            event_id="report:x",
+            upload_id=UPLOAD,
+            sales_date=dt.date(2024, 1, 1),
+            report_id=UPLOAD,
+            status="ok",
+            verified=True,
+            text="t",
+            language="ru",
+            model="builtin",
+            prompt_version="v1",
+            attempts=1,
+            facts={"a": "1"},
+            created_at=NOW,
+        ),
+        "sales.report-requests": ReportRequest(
+            request_id=UPLOAD, sales_date=dt.date(2024, 1, 1), requested_at=NOW
+        ),
         "sales.corrected": SalesCorrected(
-            event_id=f"corrected:{UPLOAD}", upload_id=UPLOAD, superseded_upload_id=uuid.uuid4(),
-            sales_date=dt.date(2024, 1, 1), sender="default", corrected_at=NOW,
-            diff=diff_days([SalesLine(1, "A", "C", 2, Decimal("1.50")), SalesLine(2, "B", "C", 1, Decimal("3"))],
-                           [SalesLine(1, "A", "C", 2, Decimal("1.75")), SalesLine(3, "N", "C", 1, Decimal("9"))])),
+            event_id=f"corrected:{UPLOAD}",
+            upload_id=UPLOAD,
+            superseded_upload_id=uuid.uuid4(),
+            sales_date=dt.date(2024, 1, 1),
+            sender="default",
+            corrected_at=NOW,
+            diff=diff_days(
+                [
+                    SalesLine(1, "A", "C", 2, Decimal("1.50")),
+                    SalesLine(2, "B", "C", 1, Decimal("3")),
+                ],
+                [
+                    SalesLine(1, "A", "C", 2, Decimal("1.75")),
+                    SalesLine(3, "N", "C", 1, Decimal("9")),
+                ],
+            ),
+        ),
     }
 
 
@@ -82,7 +123,11 @@ def test_topic_table_lists_every_topic_and_group():
     """contracts/topics.md and README.md name every topic and consumer group of names.py."""
     table = (CONTRACTS / "topics.md").read_text(encoding="utf-8")
     readme = (CONTRACTS.parent / "README.md").read_text(encoding="utf-8")
-    for name in (*service.names.ALL_TOPICS, service.names.GROUP_INGEST, service.names.GROUP_REPORTS):
+    for name in (
+        *service.names.ALL_TOPICS,
+        service.names.GROUP_INGEST,
+        service.names.GROUP_REPORTS,
+    ):
         assert f"`{name}`" in table and f"`{name}`" in readme, name
 
 
@@ -90,7 +135,11 @@ def test_contract_names_are_stable():
     """The names others script against keep their values (ARCHITECTURE.md)."""
     n = service.names
     assert (n.TOPIC_RAW, n.TOPIC_STORED, n.TOPIC_REJECTED, n.TOPIC_REPORTS) == (
-        "sales.raw", "sales.stored", "sales.rejected", "sales.reports")
+        "sales.raw",
+        "sales.stored",
+        "sales.rejected",
+        "sales.reports",
+    )
     assert (n.GROUP_INGEST, n.GROUP_REPORTS) == ("sales-ingest", "sales-reports")
     assert n.DUPLICATE_DAY_MESSAGE == "Статистика за эту дату уже собрана."
 
@@ -98,8 +147,18 @@ def test_contract_names_are_stable():
 def test_error_module_exports_the_documented_tree():
     """service.errors exports exactly the tree drawn in its docstring."""
     assert set(service.errors.__all__) == {
-        "SalesAnalyzerError", "ConfigError", "TransientError", "StorageUnavailable", "CacheUnavailable",
-        "BusUnavailable", "BusUnconfirmed", "LLMUnavailable", "DayChanged", "PermanentError", "LLMRejected",
-        "UnknownDay"}
+        "SalesAnalyzerError",
+        "ConfigError",
+        "TransientError",
+        "StorageUnavailable",
+        "CacheUnavailable",
+        "BusUnavailable",
+        "BusUnconfirmed",
+        "LLMUnavailable",
+        "DayChanged",
+        "PermanentError",
+        "LLMRejected",
+        "UnknownDay",
+    }
     for name in service.errors.__all__:
         assert name in (service.errors.__doc__ or "")

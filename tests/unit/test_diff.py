@@ -11,8 +11,14 @@ from service.ingest.diff import by_product, diff_days, diff_streams
 from service.models import DayDiff, SalesLine
 
 
-def line(pid: int, quantity: int = 1, price: str = "10.00", *, name: str | None = None,
-         category: str = "Cat") -> SalesLine:
+def line(
+    pid: int,
+    quantity: int = 1,
+    price: str = "10.00",
+    *,
+    name: str | None = None,
+    category: str = "Cat",
+) -> SalesLine:
     return SalesLine(pid, name or f"P{pid}", category, quantity, Decimal(price))
 
 
@@ -43,7 +49,10 @@ def test_added_removed_and_changed_are_told_apart():
     d = diff_days(before, after)
     assert [c.product_id for c in d.added.items] == [3] and d.added.items[0].before is None
     assert [c.product_id for c in d.removed.items] == [1] and d.removed.items[0].after is None
-    assert {c.product_id: c.fields for c in d.changed.items} == {2: ["quantity"], 4: ["name", "category"]}
+    assert {c.product_id: c.fields for c in d.changed.items} == {
+        2: ["quantity"],
+        4: ["name", "category"],
+    }
     assert (d.products_before, d.products_after, d.units_before, d.units_after) == (3, 3, 7, 8)
 
 
@@ -86,7 +95,12 @@ async def _stream(lines: list[SalesLine]) -> AsyncIterator[SalesLine]:
 async def test_the_streaming_diff_equals_the_list_diff():
     """diff_streams over two asynchronous streams gives exactly what diff_days gives over the lists."""
     before = [line(i, i % 7 + 1, f"{i % 13}.50") for i in range(1, 400, 2)]
-    after = [line(i, i % 5 + 1, f"{i % 13}.50", name="N" if i % 11 == 0 else None) for i in range(1, 500, 3)]
-    assert await diff_streams(_stream(before), _stream(after), limit=7) == diff_days(before, after, limit=7)
+    after = [
+        line(i, i % 5 + 1, f"{i % 13}.50", name="N" if i % 11 == 0 else None)
+        for i in range(1, 500, 3)
+    ]
+    assert await diff_streams(_stream(before), _stream(after), limit=7) == diff_days(
+        before, after, limit=7
+    )
     with pytest.raises(ValueError):
         await diff_streams(_stream([line(2), line(1)]), _stream([]))

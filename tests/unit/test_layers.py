@@ -13,7 +13,12 @@ SERVICE = Path(__file__).resolve().parents[2] / "service"
 
 # What each layer must never import: gateway → ingest/reporter → storage → models.
 FORBIDDEN = {
-    "service.storage": ("service.reporter", "service.ingest", "service.gateway", "service.consumer"),
+    "service.storage": (
+        "service.reporter",
+        "service.ingest",
+        "service.gateway",
+        "service.consumer",
+    ),
     "service.ingest.decide": ("service.storage", "service.cache", "service.bus"),
     "service.xmlhead": ("service.ingest", "service.gateway", "service.storage"),
     "service.models": ("service.storage", "service.ingest", "service.reporter", "service.gateway"),
@@ -34,8 +39,16 @@ def _imports(path: Path) -> list[tuple[str, list[str]]]:
     found: list[tuple[str, list[str]]] = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
-            base = package.split(".")[: len(package.split(".")) - (node.level - 1)] if node.level else []
-            target = ".".join([*base, node.module] if node.module else base) if node.level else node.module or ""
+            base = (
+                package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                if node.level
+                else []
+            )
+            target = (
+                ".".join([*base, node.module] if node.module else base)
+                if node.level
+                else node.module or ""
+            )
             found.append((target, [a.name for a in node.names]))
         elif isinstance(node, ast.Import):
             found.extend((a.name, []) for a in node.names)
@@ -49,15 +62,26 @@ FILES = sorted(SERVICE.rglob("*.py"))
 def test_imports_flow_one_way(path: Path) -> None:
     """No module imports a layer above its own (storage never the stages, decide never storage)."""
     module = _module(path)
-    banned = [b for layer, bans in FORBIDDEN.items() if module == layer or module.startswith(layer + ".")
-              for b in bans]
+    banned = [
+        b
+        for layer, bans in FORBIDDEN.items()
+        if module == layer or module.startswith(layer + ".")
+        for b in bans
+    ]
     for target, _ in _imports(path):
-        assert not any(target == b or target.startswith(b + ".") for b in banned), f"{module} imports {target}"
+        assert not any(target == b or target.startswith(b + ".") for b in banned), (
+            f"{module} imports {target}"
+        )
 
 
 def test_kafka_errors_are_mapped_in_one_place() -> None:
     """Only service/bus.py knows aiokafka's exceptions; every other module uses its translator."""
-    users = {_module(p) for p in FILES for target, _ in _imports(p) if target.startswith("aiokafka.errors")}
+    users = {
+        _module(p)
+        for p in FILES
+        for target, _ in _imports(p)
+        if target.startswith("aiokafka.errors")
+    }
     assert users == {"service.bus"}
 
 
@@ -74,4 +98,6 @@ def test_all_lists_match_use() -> None:
         for target, names in _imports(path):
             if target in exported:
                 missing = {n for n in names if not n.startswith("_")} - exported[target]
-                assert not missing, f"{_module(path)} imports {sorted(missing)} from {target}, not in its __all__"
+                assert not missing, (
+                    f"{_module(path)} imports {sorted(missing)} from {target}, not in its __all__"
+                )

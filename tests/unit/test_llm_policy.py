@@ -62,7 +62,7 @@ async def test_a_hold_longer_than_the_caller_may_sleep_is_handed_back():
 
 def test_retry_after_forms():
     """Seconds, milliseconds and an HTTP date are read; junk and absence are None."""
-    now = dt.datetime(2026, 1, 1, 12, 0, 0, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
     assert retry_after_seconds({"retry-after": "2"}) == 2.0
     assert retry_after_seconds({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
     assert retry_after_seconds({"retry-after": "Thu, 01 Jan 2026 12:00:07 GMT"}, now=now) == 7.0
@@ -92,8 +92,14 @@ TWO_LIES = "Выручка: 699,60 руб.; рост на 41,7 %, а за нед
 
 async def draft_of(*texts: str) -> Any:
     tally = CallTally(limit=5)
-    draft = await write_report(FALL, "system", "user", llm=StubLLM(*texts), language="ru",  # type: ignore[arg-type]
-                               tally=tally)
+    draft = await write_report(
+        FALL,
+        "system",
+        "user",
+        llm=StubLLM(*texts),
+        language="ru",  # type: ignore[arg-type]
+        tally=tally,
+    )
     return draft, tally
 
 

@@ -15,6 +15,7 @@ from .xml_builders import SAMPLE, day, fatal_code, issue_codes, listener, many, 
 
 # --- valid documents -------------------------------------------------------------------
 
+
 def test_valid_sample() -> None:
     """The format's own sample parses into one line with exact values and no issues."""
     parsed = parse_day(SAMPLE)
@@ -36,7 +37,8 @@ def test_fast_path_lines_equal_dataclass_lines() -> None:
 def test_bom_declaration_and_pretty_printing() -> None:
     """A UTF-8 BOM, an XML declaration and blanks around the values are accepted."""
     data = b'\xef\xbb\xbf<?xml version="1.0" encoding="utf-8"?>\n' + SAMPLE.replace(
-        b"<quantity>100</quantity>", b"<quantity>\n   100\n  </quantity>").replace(b"<id>1</id>", b"<id> 1 </id>")
+        b"<quantity>100</quantity>", b"<quantity>\n   100\n  </quantity>"
+    ).replace(b"<id>1</id>", b"<id> 1 </id>")
     parsed = parse_day(data)
     assert parsed.fatal == [] and parsed.product_issues == []
     assert parsed.lines[0].quantity == 100 and parsed.lines[0].product_id == 1
@@ -44,8 +46,10 @@ def test_bom_declaration_and_pretty_printing() -> None:
 
 def test_fields_in_any_order_and_unknown_children_ignored() -> None:
     """Field order does not matter and unknown child elements of <product> are ignored."""
-    data = day("<product><category>Toys</category><price>0</price><sku>X-1</sku><name>Ball</name>"
-               "<quantity>2</quantity><id>7</id></product>")
+    data = day(
+        "<product><category>Toys</category><price>0</price><sku>X-1</sku><name>Ball</name>"
+        "<quantity>2</quantity><id>7</id></product>"
+    )
     parsed = parse_day(data)
     assert parsed.product_issues == [] and parsed.fatal == []
     assert parsed.lines == [SalesLine(7, "Ball", "Toys", 2, Decimal("0"))]
@@ -86,8 +90,13 @@ def test_escaped_characters_in_names() -> None:
 
 def test_limits_that_are_still_valid() -> None:
     """18-digit ids, 9-digit quantities, 10-digit prices, price 0 and 200-character names pass."""
-    parsed = parse_day(day(product(id="9" * 18, quantity="9" * 9, price="9" * 10 + ".99", name="n" * 200),
-                           product(id="2", price="0"), product(id="3", price="0.5")))
+    parsed = parse_day(
+        day(
+            product(id="9" * 18, quantity="9" * 9, price="9" * 10 + ".99", name="n" * 200),
+            product(id="2", price="0"),
+            product(id="3", price="0.5"),
+        )
+    )
     assert parsed.product_issues == []
     assert [ln.product_id for ln in parsed.lines] == [int("9" * 18), 2, 3]
     assert parsed.lines[0].price == Decimal("9999999999.99")
@@ -99,7 +108,9 @@ def test_twenty_thousand_products_stream() -> None:
     assert parsed.fatal == [] and parsed.product_issues == []
     assert parsed.products_seen == 20_000 and len(parsed.lines) == 20_000
     assert [ln.product_id for ln in parsed.lines[:3]] == [1, 2, 3]
-    assert parsed.lines[-1] == SalesLine(20_000, "Product 20000", "Category 1", 1, Decimal("2001.00"))
+    assert parsed.lines[-1] == SalesLine(
+        20_000, "Product 20000", "Category 1", 1, Decimal("2001.00")
+    )
 
 
 def test_valid_products_kept_invalid_dropped() -> None:
@@ -111,13 +122,16 @@ def test_valid_products_kept_invalid_dropped() -> None:
 
 # --- document-level (fatal) errors ---------------------------------------------------------
 
+
 @pytest.mark.parametrize("data", [b"", b"   \n\t ", b"\xef\xbb\xbf  \n"])
 def test_empty_body(data: bytes) -> None:
     """An empty or whitespace-only body is empty_body."""
     assert fatal_code(data) == "empty_body"
 
 
-@pytest.mark.parametrize("data", [b"hello", b'{"date": "2024-01-01", "products": []}', b"[1, 2]", b"  sales_data"])
+@pytest.mark.parametrize(
+    "data", [b"hello", b'{"date": "2024-01-01", "products": []}', b"[1, 2]", b"  sales_data"]
+)
 def test_not_xml(data: bytes) -> None:
     """A body that does not start with markup is not_xml."""
     parsed = parse_day(data)
@@ -135,28 +149,34 @@ def test_malformed_xml_reports_the_line() -> None:
     assert parsed.lines == []
 
 
-@pytest.mark.parametrize("data", [
-    SAMPLE.replace(b"</sales_data>", b""),
-    SAMPLE + b"<extra/>",
-    SAMPLE.replace(b"Product A", b"A &undefined; B"),
-    SAMPLE.replace(b"Product A", b"A \x01 B"),
-    b"<sales_data date='2024-01-01'",
-    b"<sales_data date='2024-01-01'><products>" + b"<!-- never closed",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        SAMPLE.replace(b"</sales_data>", b""),
+        SAMPLE + b"<extra/>",
+        SAMPLE.replace(b"Product A", b"A &undefined; B"),
+        SAMPLE.replace(b"Product A", b"A \x01 B"),
+        b"<sales_data date='2024-01-01'",
+        b"<sales_data date='2024-01-01'><products>" + b"<!-- never closed",
+    ],
+)
 def test_malformed_variants(data: bytes) -> None:
     """Truncated bodies, trailing content, undefined entities and control bytes are malformed_xml."""
     assert fatal_code(data) == "malformed_xml"
 
 
-@pytest.mark.parametrize("data", [
-    b"\xff\xfe" + SAMPLE.decode().encode("utf-16-le"),
-    b"\xfe\xff" + SAMPLE.decode().encode("utf-16-be"),
-    SAMPLE.decode().encode("utf-16-le"),
-    SAMPLE.decode().encode("utf-16-be"),
-    '<?xml version="1.0" encoding="UTF-16"?>\n'.encode() + SAMPLE,
-    b'<?xml version="1.0" encoding="ISO-8859-1"?>\n' + SAMPLE.replace(b"Product A", b"Caf\xe9"),
-    b"<?xml version='1.0' encoding='windows-1251'?>\n" + SAMPLE,
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xff\xfe" + SAMPLE.decode().encode("utf-16-le"),
+        b"\xfe\xff" + SAMPLE.decode().encode("utf-16-be"),
+        SAMPLE.decode().encode("utf-16-le"),
+        SAMPLE.decode().encode("utf-16-be"),
+        b'<?xml version="1.0" encoding="UTF-16"?>\n' + SAMPLE,
+        b'<?xml version="1.0" encoding="ISO-8859-1"?>\n' + SAMPLE.replace(b"Product A", b"Caf\xe9"),
+        b"<?xml version='1.0' encoding='windows-1251'?>\n" + SAMPLE,
+    ],
+)
 def test_bad_encoding(data: bytes) -> None:
     """UTF-16/32 (with or without BOM) and any declared encoding but UTF-8 are bad_encoding."""
     assert fatal_code(data) == "bad_encoding"
@@ -174,7 +194,7 @@ def test_invalid_utf8_far_into_a_large_body() -> None:
     """An invalid byte deep in a large body is found while streaming."""
     data = many(3000)
     cut = len(data) - 500
-    data = data[:cut] + b"\xc3\x28" + data[cut + 2:]
+    data = data[:cut] + b"\xc3\x28" + data[cut + 2 :]
     assert fatal_code(data) == "bad_encoding"
 
 
@@ -190,8 +210,10 @@ def test_forbidden_dtd_external_file_entity() -> None:
 def test_forbidden_dtd_url_entity_makes_no_connection() -> None:
     """An external entity to a URL is refused and no connection is attempted."""
     with listener() as server:
-        data = day(product(name="&e;"),
-                   prolog=f'<!DOCTYPE x [<!ENTITY e SYSTEM "http://127.0.0.1:{server.port}/x">]>')
+        data = day(
+            product(name="&e;"),
+            prolog=f'<!DOCTYPE x [<!ENTITY e SYSTEM "http://127.0.0.1:{server.port}/x">]>',
+        )
         assert fatal_code(data) == "forbidden_dtd"
     assert server.connections == 0
 
@@ -199,7 +221,9 @@ def test_forbidden_dtd_url_entity_makes_no_connection() -> None:
 def test_forbidden_external_dtd_makes_no_connection() -> None:
     """An external DTD is refused and not fetched."""
     with listener() as server:
-        data = day(product(), prolog=f'<!DOCTYPE sales_data SYSTEM "http://127.0.0.1:{server.port}/s.dtd">')
+        data = day(
+            product(), prolog=f'<!DOCTYPE sales_data SYSTEM "http://127.0.0.1:{server.port}/s.dtd">'
+        )
         assert fatal_code(data) == "forbidden_dtd"
     assert server.connections == 0
 
@@ -207,26 +231,36 @@ def test_forbidden_external_dtd_makes_no_connection() -> None:
 def test_forbidden_parameter_entities() -> None:
     """Parameter entities (local and remote) are refused without any fetch."""
     with listener() as server:
-        data = day(product(), prolog=(f'<!DOCTYPE x [<!ENTITY % p SYSTEM "http://127.0.0.1:{server.port}/p">'
-                                      '<!ENTITY % q "<!ENTITY r \'x\'>"> %p; %q;]>'))
+        data = day(
+            product(),
+            prolog=(
+                f'<!DOCTYPE x [<!ENTITY % p SYSTEM "http://127.0.0.1:{server.port}/p">'
+                "<!ENTITY % q \"<!ENTITY r 'x'>\"> %p; %q;]>"
+            ),
+        )
         assert fatal_code(data) == "forbidden_dtd"
     assert server.connections == 0
 
 
 def test_billion_laughs_is_refused_quickly() -> None:
     """The billion laughs entity bomb is refused at once."""
-    ents = '<!ENTITY a0 "lol">' + "".join(f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10))
+    ents = '<!ENTITY a0 "lol">' + "".join(
+        f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10)
+    )
     data = day(product(name="&a9;"), prolog=f"<!DOCTYPE x [{ents}]>")
     started = time.perf_counter()
     assert fatal_code(data) == "forbidden_dtd"
     assert time.perf_counter() - started < 1
 
 
-@pytest.mark.parametrize("prolog", [
-    '<?xml version="1.0"?>\n<!-- a comment --><?pi x?>\n<!doctype sales_data>',
-    "<!ENTITY e 'x'>",
-    "<!-- <!DOCTYPE in a comment is fine --><!DOCTYPE sales_data []>",
-])
+@pytest.mark.parametrize(
+    "prolog",
+    [
+        '<?xml version="1.0"?>\n<!-- a comment --><?pi x?>\n<!doctype sales_data>',
+        "<!ENTITY e 'x'>",
+        "<!-- <!DOCTYPE in a comment is fine --><!DOCTYPE sales_data []>",
+    ],
+)
 def test_forbidden_dtd_anywhere_in_the_prolog(prolog: str) -> None:
     """A DOCTYPE or ENTITY after the declaration, comments or PIs of the prolog is still refused."""
     assert fatal_code(day(product(), prolog=prolog)) == "forbidden_dtd"
@@ -245,9 +279,11 @@ def test_hardened_parser_itself_fetches_nothing() -> None:
     from service.xmlhead import hardened_parser
 
     with listener() as server:
-        docs = [f'<!DOCTYPE x [<!ENTITY e SYSTEM "http://127.0.0.1:{server.port}/x">]><x>&e;</x>',
-                f'<!DOCTYPE x SYSTEM "http://127.0.0.1:{server.port}/x.dtd"><x>a</x>',
-                '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>']
+        docs = [
+            f'<!DOCTYPE x [<!ENTITY e SYSTEM "http://127.0.0.1:{server.port}/x">]><x>&e;</x>',
+            f'<!DOCTYPE x SYSTEM "http://127.0.0.1:{server.port}/x.dtd"><x>a</x>',
+            '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>',
+        ]
         for doc in docs:
             parser = hardened_parser(events=("end",))
             try:
@@ -259,13 +295,16 @@ def test_hardened_parser_itself_fetches_nothing() -> None:
     assert server.connections == 0
 
 
-@pytest.mark.parametrize(("data", "found"), [
-    (b'<sales date="2024-01-01"><products/></sales>', "<sales>"),
-    (b'<sales_data xmlns="urn:x" date="2024-01-01"><products/></sales_data>', '"urn:x"'),
-    (b'<s:sales_data xmlns:s="urn:s" date="2024-01-01"><products/></s:sales_data>', '"urn:s"'),
-    (b'<Sales_Data date="2024-01-01"/>', "<Sales_Data>"),
-    (b'<x:sales_data date="2024-01-01"/>', "<x:sales_data>"),
-])
+@pytest.mark.parametrize(
+    ("data", "found"),
+    [
+        (b'<sales date="2024-01-01"><products/></sales>', "<sales>"),
+        (b'<sales_data xmlns="urn:x" date="2024-01-01"><products/></sales_data>', '"urn:x"'),
+        (b'<s:sales_data xmlns:s="urn:s" date="2024-01-01"><products/></s:sales_data>', '"urn:s"'),
+        (b'<Sales_Data date="2024-01-01"/>', "<Sales_Data>"),
+        (b'<x:sales_data date="2024-01-01"/>', "<x:sales_data>"),
+    ],
+)
 def test_bad_root(data: bytes, found: str) -> None:
     """A root other than <sales_data> without namespace is bad_root, naming what was found."""
     parsed = parse_day(data)
@@ -280,9 +319,22 @@ def test_missing_date() -> None:
     assert parsed.sales_date is None and parsed.lines == []
 
 
-@pytest.mark.parametrize("value", ["2024-02-30", "2023-02-29", "2024-13-01", "0000-01-01", "20240101",
-                                   "2024-1-01", " 2024-01-01", "2024-01-01T00:00", "٢٠٢٤-٠١-٠١",
-                                   "２０２４-０１-０１", ""])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-02-30",
+        "2023-02-29",
+        "2024-13-01",
+        "0000-01-01",
+        "20240101",
+        "2024-1-01",
+        " 2024-01-01",
+        "2024-01-01T00:00",
+        "٢٠٢٤-٠١-٠١",
+        "２０２４-０１-０１",
+        "",
+    ],
+)
 def test_bad_date(value: str) -> None:
     """A date that is not ASCII YYYY-MM-DD or not a real day is bad_date, quoting the value."""
     parsed = parse_day(day(product(), date=value))
@@ -306,9 +358,14 @@ def test_bad_date_still_reports_product_issues() -> None:
     assert parsed.lines == [] and parsed.products_seen == 2
 
 
-@pytest.mark.parametrize("data", [b'<sales_data date="2024-01-01"/>',
-                                  b'<sales_data date="2024-01-01"><product/></sales_data>',
-                                  b'<sales_data date="2024-01-01"><x><products/></x></sales_data>'])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'<sales_data date="2024-01-01"/>',
+        b'<sales_data date="2024-01-01"><product/></sales_data>',
+        b'<sales_data date="2024-01-01"><x><products/></x></sales_data>',
+    ],
+)
 def test_missing_products(data: bytes) -> None:
     """A root without a <products> child is missing_products."""
     assert fatal_code(data) == "missing_products"
@@ -317,13 +374,18 @@ def test_missing_products(data: bytes) -> None:
 def test_empty_day() -> None:
     """<products> without any <product> is empty_day."""
     assert fatal_code(day()) == "empty_day"
-    assert fatal_code(b'<sales_data date="2024-01-01"><products>\n</products></sales_data>') == "empty_day"
+    assert (
+        fatal_code(b'<sales_data date="2024-01-01"><products>\n</products></sales_data>')
+        == "empty_day"
+    )
 
 
 def test_second_products_element() -> None:
     """A second <products> element is refused as unexpected_element."""
-    data = (b'<sales_data date="2024-01-01"><products>' + product().encode() + b"</products>"
-            b"<products>" + product(id="2").encode() + b"</products></sales_data>")
+    data = (
+        b'<sales_data date="2024-01-01"><products>' + product().encode() + b"</products>"
+        b"<products>" + product(id="2").encode() + b"</products></sales_data>"
+    )
     assert fatal_code(data) == "unexpected_element"
 
 
@@ -336,7 +398,11 @@ def test_too_many_products() -> None:
 
 def test_ten_thousand_levels_return_quickly() -> None:
     """10,000 nested elements are refused as too_deep at once (libxml2 stops at 256)."""
-    data = b'<sales_data date="2024-01-01"><products><product><name>' + b"<a>" * 10_000 + b"</a>" * 10_000
+    data = (
+        b'<sales_data date="2024-01-01"><products><product><name>'
+        + b"<a>" * 10_000
+        + b"</a>" * 10_000
+    )
     data += b"</name></product></products></sales_data>"
     started = time.perf_counter()
     assert fatal_code(data) == "too_deep"

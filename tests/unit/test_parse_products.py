@@ -10,12 +10,18 @@ from .xml_builders import FIELDS, day, issue_codes, product
 
 # --- product-level errors --------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("field", FIELDS)
 def test_missing_field(field: str) -> None:
     """A product without one of its five fields is missing_field, on the product's line."""
     parsed = parse_day(day(product(**{field: None})))  # type: ignore[arg-type]
     [issue] = parsed.product_issues
-    assert (issue.code, issue.field, issue.line, issue.product_index) == ("missing_field", field, 3, 1)
+    assert (issue.code, issue.field, issue.line, issue.product_index) == (
+        "missing_field",
+        field,
+        3,
+        1,
+    )
     assert parsed.lines == []
 
 
@@ -28,8 +34,12 @@ def test_empty_field(field: str) -> None:
 
 def test_empty_self_closing_field() -> None:
     """A self-closing field element is empty_field."""
-    parsed = parse_day(day("<product><id>1</id><name/><quantity>1</quantity><price>1</price>"
-                           "<category>C</category></product>"))
+    parsed = parse_day(
+        day(
+            "<product><id>1</id><name/><quantity>1</quantity><price>1</price>"
+            "<category>C</category></product>"
+        )
+    )
     assert [(i.code, i.field) for i in parsed.product_issues] == [("empty_field", "name")]
 
 
@@ -42,7 +52,9 @@ def test_too_long(field: str) -> None:
     assert "201" in issue.message
 
 
-@pytest.mark.parametrize("char", ["\x7f", "\x85", "\x9b", "\u200b", "\u202e", "\u2066", "\u2028", "\ufeff"])
+@pytest.mark.parametrize(
+    "char", ["\x7f", "\x85", "\x9b", "\u200b", "\u202e", "\u2066", "\u2028", "\ufeff"]
+)
 def test_bad_characters(char: str) -> None:
     """Control and invisible formatting characters in names are bad_characters."""
     parsed = parse_day(day(product(name=f"Evil{char}Name")))
@@ -51,8 +63,10 @@ def test_bad_characters(char: str) -> None:
     assert f"U+{ord(char):04X}" in issue.message
 
 
-@pytest.mark.parametrize("value", ["abc", "1_000", "1 00", "+5", "1.0", "1e3", "٣", "１２", "0x10", "١٠٠",
-                                   "9" * 19, "−5"])
+@pytest.mark.parametrize(
+    "value",
+    ["abc", "1_000", "1 00", "+5", "1.0", "1e3", "٣", "１２", "0x10", "١٠٠", "9" * 19, "−5"],
+)
 def test_bad_integer_id(value: str) -> None:
     """An id that is not 1-18 ASCII digits is bad_integer (no int() on raw text)."""
     parsed = parse_day(day(product(id=value)))
@@ -68,8 +82,10 @@ def test_bad_integer_quantity(value: str) -> None:
     assert [(i.code, i.field) for i in parsed.product_issues] == [("bad_integer", "quantity")]
 
 
-@pytest.mark.parametrize(("field", "value"), [("id", "0"), ("id", "000"), ("quantity", "0"), ("quantity", "-5"),
-                                              ("id", "-1")])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("id", "0"), ("id", "000"), ("quantity", "0"), ("quantity", "-5"), ("id", "-1")],
+)
 def test_not_positive(field: str, value: str) -> None:
     """Zero or negative ids and quantities are not_positive."""
     parsed = parse_day(day(product(**{field: value})))  # type: ignore[arg-type]
@@ -91,8 +107,24 @@ def test_too_many_decimals() -> None:
     assert issue.message == 'price "1.234" has more than 2 decimal places'
 
 
-@pytest.mark.parametrize("value", ["NaN", "Infinity", "1e3", "1_500", "1,5", "1500.", ".5", "+1", "12345678901",
-                                   "１５", "1 500", "0x10", "1.2.3"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "NaN",
+        "Infinity",
+        "1e3",
+        "1_500",
+        "1,5",
+        "1500.",
+        ".5",
+        "+1",
+        "12345678901",
+        "１５",
+        "1 500",
+        "0x10",
+        "1.2.3",
+    ],
+)
 def test_bad_decimal(value: str) -> None:
     """A price that is not digits with an optional point and 1-2 decimals is bad_decimal."""
     parsed = parse_day(day(product(price=value)))
@@ -101,8 +133,10 @@ def test_bad_decimal(value: str) -> None:
 
 def test_duplicate_field() -> None:
     """A field given twice in one product is duplicate_field on the second one."""
-    data = day("<product><id>1</id><name>A</name><quantity>1</quantity>\n<price>1</price>\n<price>2</price>"
-               "<category>C</category></product>")
+    data = day(
+        "<product><id>1</id><name>A</name><quantity>1</quantity>\n<price>1</price>\n<price>2</price>"
+        "<category>C</category></product>"
+    )
     [issue] = parse_day(data).product_issues
     assert (issue.code, issue.field, issue.line) == ("duplicate_field", "price", 5)
     assert "line 4" in issue.message
@@ -112,7 +146,12 @@ def test_duplicate_id_reports_the_later_product() -> None:
     """A repeated id is duplicate_id on the later product, naming the first one's line."""
     parsed = parse_day(day(product(id="5"), product(id="6"), product(id="5", name="Other")))
     [issue] = parsed.product_issues
-    assert (issue.code, issue.line, issue.product_index, issue.product_id) == ("duplicate_id", 5, 3, "5")
+    assert (issue.code, issue.line, issue.product_index, issue.product_id) == (
+        "duplicate_id",
+        5,
+        3,
+        "5",
+    )
     assert "line 3" in issue.message
     assert [ln.product_id for ln in parsed.lines] == [5, 6]
 
@@ -148,8 +187,11 @@ def test_element_inside_a_field() -> None:
 
 def test_every_problem_of_a_product_with_its_line() -> None:
     """All problems of one product are reported, each with the line of its field."""
-    data = day("<product>\n<id>x1</id>\n<name></name>\n<quantity>0</quantity>\n<price>1.234</price>\n"
-               "<category>A\x7fB</category>\n</product>", product(id="2"))
+    data = day(
+        "<product>\n<id>x1</id>\n<name></name>\n<quantity>0</quantity>\n<price>1.234</price>\n"
+        "<category>A\x7fB</category>\n</product>",
+        product(id="2"),
+    )
     parsed = parse_day(data)
     got = [(i.code, i.field, i.line, i.product_index, i.product_id) for i in parsed.product_issues]
     assert got == [
@@ -174,4 +216,3 @@ def test_messages_quote_values_truncated() -> None:
     parsed = parse_day(day(product(price="x" * 300)))
     [issue] = parsed.product_issues
     assert "x" * 40 in issue.message and "x" * 41 not in issue.message
-

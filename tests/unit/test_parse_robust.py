@@ -15,8 +15,10 @@ from .xml_builders import SAMPLE, day, product
 
 def test_internal_error_instead_of_exception(monkeypatch: pytest.MonkeyPatch) -> None:
     """A bug of ours becomes an internal_error issue rather than an exception."""
+
     def broken(data: bytes) -> None:
         raise RuntimeError("boom")
+
     monkeypatch.setattr(parse_module, "read_head", broken)
     parsed = parse_day(SAMPLE)
     assert [i.code for i in parsed.fatal] == ["internal_error"]
@@ -35,5 +37,3 @@ def test_random_garbage_never_raises() -> None:
         parsed = parse_day(bytes(data))
         assert isinstance(parsed, ParsedDay)
         assert not (parsed.fatal and parsed.lines)
-
-

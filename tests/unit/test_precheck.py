@@ -23,7 +23,10 @@ REFUSED = {
     "utf16-no-bom": (SAMPLE.decode().encode("utf-16-be"), "bad_encoding"),
     "latin1": (b'<?xml version="1.0" encoding="ISO-8859-1"?>' + SAMPLE, "bad_encoding"),
     "invalid-utf8-in-root": (SAMPLE.replace(b"2024-01-01", b"2024-01-01\xff"), "bad_encoding"),
-    "doctype": (day(product(), prolog='<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'), "forbidden_dtd"),
+    "doctype": (
+        day(product(), prolog='<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'),
+        "forbidden_dtd",
+    ),
     "entity": (day(product(), prolog="<!ENTITY e 'x'>"), "forbidden_dtd"),
     "root": (b'<sales date="2024-01-01"/>', "bad_root"),
     "namespace": (b'<sales_data xmlns="urn:x" date="2024-01-01"/>', "bad_root"),
@@ -58,8 +61,12 @@ def test_refused_like_the_full_parse(name: str) -> None:
 
 def test_reads_only_the_beginning() -> None:
     """Garbage after the root's start tag is not looked at: it is ingest's job."""
-    data = (b'<sales_data date="2024-03-05"><products>' + product().encode() * 100
-            + b"<<<not xml at all" + b"\xff" * 100)
+    data = (
+        b'<sales_data date="2024-03-05"><products>'
+        + product().encode() * 100
+        + b"<<<not xml at all"
+        + b"\xff" * 100
+    )
     assert precheck(data) == HeadOk(dt.date(2024, 3, 5))
     assert parse_day(data).fatal[0].code in {"malformed_xml", "bad_encoding"}
 
@@ -72,7 +79,9 @@ def test_root_after_a_long_prolog() -> None:
 
 def test_huge_root_attribute_is_refused() -> None:
     """A root start tag with a 20 MB attribute is too_large, not a hang."""
-    data = b'<sales_data date="2024-01-01" pad="' + b"x" * 20_000_000 + b'"><products/></sales_data>'
+    data = (
+        b'<sales_data date="2024-01-01" pad="' + b"x" * 20_000_000 + b'"><products/></sales_data>'
+    )
     result = precheck(data)
     assert isinstance(result, HeadRefused) and result.issue.code == "too_large"
 
@@ -110,6 +119,7 @@ def test_internal_error_instead_of_exception(monkeypatch: pytest.MonkeyPatch) ->
 
     def broken(data: bytes) -> None:
         raise RuntimeError("boom")
+
     monkeypatch.setattr(module, "read_head", broken)
     result = precheck(SAMPLE)
     assert isinstance(result, HeadRefused) and result.issue.code == "internal_error"

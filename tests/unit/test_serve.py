@@ -21,12 +21,19 @@ yield_cpu(7)
 print(json.dumps([os.nice(0), before, autogroup()]))
 """
 
-needs_autogroup = pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="no Linux autogroups")
+needs_autogroup = pytest.mark.skipif(
+    not Path("/proc/self/autogroup").exists(), reason="no Linux autogroups"
+)
 
 
 def _probe(*, new_session: bool) -> tuple[int, str, str]:
-    done = subprocess.run([sys.executable, "-c", _PROBE], cwd=REPO, capture_output=True, text=True,
-                          start_new_session=new_session)
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        start_new_session=new_session,
+    )
     assert done.returncode == 0, done.stderr
     nice, before, after = json.loads(done.stdout)
     return nice, before, after

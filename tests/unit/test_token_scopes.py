@@ -22,7 +22,9 @@ def test_access_token_has_every_scope_and_named_tokens_lack_correct_by_default()
 
 def test_a_named_token_gets_correct_when_listed():
     """name:secret:upload+correct grants exactly those."""
-    assert scopes(access_tokens="erp:" + "c" * 20 + ":upload+correct") == {"erp": {"upload", "correct"}}
+    assert scopes(access_tokens="erp:" + "c" * 20 + ":upload+correct") == {
+        "erp": {"upload", "correct"}
+    }
 
 
 def test_an_unknown_scope_is_refused():
@@ -31,9 +33,19 @@ def test_an_unknown_scope_is_refused():
         scopes(access_tokens="erp:" + "c" * 20 + ":corect")
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (b"true", True), (b"TRUE", True), (b"1", True), (b" yes ", True),
-    (b"false", False), (b"0", False), (b"", False), (None, False)])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (b"true", True),
+        (b"TRUE", True),
+        (b"1", True),
+        (b" yes ", True),
+        (b"false", False),
+        (b"0", False),
+        (b"", False),
+        (None, False),
+    ],
+)
 def test_the_replace_header_values(value, expected):
     """x-replace asks for a correction with true, 1 or yes (any case); anything else is a plain upload."""
     assert replace_requested(value) is expected

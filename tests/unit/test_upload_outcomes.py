@@ -74,8 +74,12 @@ async def test_refused_publish_gives_the_day_back() -> None:
     """503 (never reached Kafka): the claim and the marker are given back, the refusal goes on up."""
     days = Days()
     with pytest.raises(BusUnavailable):
-        await submit(gateway(days, Publisher(BusUnavailable("down", reason="circuit_open"))), sales_xml(DAY),
-                     PRINCIPAL, None)
+        await submit(
+            gateway(days, Publisher(BusUnavailable("down", reason="circuit_open"))),
+            sales_xml(DAY),
+            PRINCIPAL,
+            None,
+        )
     assert days.holder is None and len(days.refused_calls) == 1
 
 
@@ -83,7 +87,9 @@ async def test_refusal_stays_a_refusal_when_redis_fails_to_release() -> None:
     """Redis failing while the claim is given back does not turn the 503 into another answer."""
     days = Days(fail_refused=True)
     with pytest.raises(BusUnavailable):
-        await submit(gateway(days, Publisher(BusUnavailable("down"))), sales_xml(DAY), PRINCIPAL, None)
+        await submit(
+            gateway(days, Publisher(BusUnavailable("down"))), sales_xml(DAY), PRINCIPAL, None
+        )
 
 
 async def test_unconfirmed_publish_keeps_the_claim_and_names_the_upload() -> None:
@@ -91,10 +97,17 @@ async def test_unconfirmed_publish_keeps_the_claim_and_names_the_upload() -> Non
     answer carries the upload id to poll."""
     days = Days()
     with pytest.raises(ApiError) as caught:
-        await submit(gateway(days, Publisher(BusUnconfirmed("no ack in 20 s"))), sales_xml(DAY), PRINCIPAL, "k1")
+        await submit(
+            gateway(days, Publisher(BusUnconfirmed("no ack in 20 s"))),
+            sales_xml(DAY),
+            PRINCIPAL,
+            "k1",
+        )
     err = caught.value
     assert err.status == 504 and err.code == "kafka_unconfirmed"
-    assert days.holder == err.extra["upload_id"] and err.extra["status_url"].endswith(err.extra["upload_id"])
+    assert days.holder == err.extra["upload_id"] and err.extra["status_url"].endswith(
+        err.extra["upload_id"]
+    )
     assert not days.refused_calls
 
 
@@ -130,14 +143,16 @@ class Scripted(Publisher):
         headers = kw["headers"]
         part = headers.get(HEADER_PART, "day")
         self.parts.append(part)
-        if (self.on == PART_MANIFEST and part == PART_MANIFEST) or \
-                (self.on == PART_CHUNK and headers.get(HEADER_CHUNK_INDEX) == "1"):
+        if (self.on == PART_MANIFEST and part == PART_MANIFEST) or (
+            self.on == PART_CHUNK and headers.get(HEADER_CHUNK_INDEX) == "1"
+        ):
             raise self.error  # type: ignore[misc]
 
 
 def big_gateway(days: Days, publisher: Publisher) -> Any:
-    settings = SimpleNamespace(upload_chunk_bytes=CHUNK, max_upload_bytes=10 * 1024 * 1024,
-                               max_products_per_day=1_000_000)
+    settings = SimpleNamespace(
+        upload_chunk_bytes=CHUNK, max_upload_bytes=10 * 1024 * 1024, max_products_per_day=1_000_000
+    )
     return SimpleNamespace(days=days, publisher=publisher, pool=None, settings=settings)
 
 
@@ -147,7 +162,7 @@ async def submit_big(days: Days, publisher: Publisher, key: str | None = None) -
 
     async def rest() -> AsyncIterator[bytes]:
         for at in range(CHUNK, len(body), 1000):
-            yield body[at:at + 1000]
+            yield body[at : at + 1000]
 
     return await submit(big_gateway(days, publisher), body[:CHUNK], PRINCIPAL, key, rest())
 
@@ -160,8 +175,11 @@ async def test_big_day_accepted_after_its_manifest_keeps_its_claim() -> None:
     assert days.holder == str(result.upload_id) and result.size_bytes == len(sales_xml(DAY, 400))
 
 
-@pytest.mark.parametrize("error", [BusUnavailable("down", reason="circuit_open"), BusUnconfirmed("no ack")],
-                         ids=["refused", "unconfirmed"])
+@pytest.mark.parametrize(
+    "error",
+    [BusUnavailable("down", reason="circuit_open"), BusUnconfirmed("no ack")],
+    ids=["refused", "unconfirmed"],
+)
 async def test_big_day_chunk_failure_is_a_refusal_and_gives_the_day_back(error: Exception) -> None:
     """A chunk refused or not confirmed: no manifest is sent, so nothing of the upload can be
     stored: 503 (never 504), and the claim is given back at once."""
@@ -198,7 +216,7 @@ async def test_big_day_over_the_limit_mid_stream_aborts_and_gives_the_day_back()
 
     async def rest() -> AsyncIterator[bytes]:
         for at in range(CHUNK, len(body), 1000):
-            yield body[at:at + 1000]
+            yield body[at : at + 1000]
 
     with pytest.raises(ApiError) as caught:
         await submit(gw, body[:CHUNK], PRINCIPAL, None, rest())

@@ -15,10 +15,14 @@ from service.reporter.verify import Finding, Verdict, verify
 from .reporter_factories import Product, make_facts
 
 DAY = dt.date(2024, 3, 10)
-_BEFORE = [Product(1, "Bosch Kettle", "Кухня", 40, Decimal("15.00")),
-           Product(2, "Philips Dryer", "Красота", 50, Decimal("12.00"))]
-_NOW = [Product(1, "Bosch Kettle", "Кухня", 28, Decimal("15.00")),
-        Product(2, "Philips Dryer", "Красота", 24, Decimal("11.65"))]
+_BEFORE = [
+    Product(1, "Bosch Kettle", "Кухня", 40, Decimal("15.00")),
+    Product(2, "Philips Dryer", "Красота", 50, Decimal("12.00")),
+]
+_NOW = [
+    Product(1, "Bosch Kettle", "Кухня", 28, Decimal("15.00")),
+    Product(2, "Philips Dryer", "Красота", 24, Decimal("11.65")),
+]
 
 # Revenue 1,200.00 → 699.60 (−500.40, −41.7 %); units 90 → 52 (−38, −42.2 %); Bosch Kettle
 # 420.00 and 28 units (−12), Philips Dryer 279.60 and 24 units (−26); shares 60.0 % and 40.0 %.
@@ -31,16 +35,29 @@ def test_the_fixture_facts_are_what_the_lies_assume():
     """The two days give the figures the planted lies below are written around."""
     h = FALL.history
     assert h is not None and FALL.total_revenue == Decimal("699.60")
-    assert (h.revenue_change, percent(h.revenue_change_pct, language="en")) == (Decimal("-500.40"), "-41.7%")
+    assert (h.revenue_change, percent(h.revenue_change_pct, language="en")) == (
+        Decimal("-500.40"),
+        "-41.7%",
+    )
     assert (h.units_change, percent(h.units_change_pct, language="en")) == (-38, "-42.2%")
-    assert [(m.name, m.change) for m in h.movers_down] == [("Philips Dryer", -26), ("Bosch Kettle", -12)]
-    assert RISE.history is not None and percent(RISE.history.revenue_change_pct, language="ru") == "71,5\u00a0%"
+    assert [(m.name, m.change) for m in h.movers_down] == [
+        ("Philips Dryer", -26),
+        ("Bosch Kettle", -12),
+    ]
+    assert (
+        RISE.history is not None
+        and percent(RISE.history.revenue_change_pct, language="ru") == "71,5\u00a0%"
+    )
 
 
 def check(sentence: str, facts: Facts, language: str) -> Verdict:
     """The verdict on a sentence placed after a true statement of the day's revenue."""
     revenue = money(facts.total_revenue, language=language)  # type: ignore[arg-type]
-    head = f"Выручка за день: {revenue} руб." if language == "ru" else f"Revenue for the day: {revenue}."
+    head = (
+        f"Выручка за день: {revenue} руб."
+        if language == "ru"
+        else f"Revenue for the day: {revenue}."
+    )
     return verify(f"{head}\n{sentence}", facts)
 
 
@@ -64,7 +81,13 @@ LIES = [
     (FALL, "ru", "Доля категории Кухня — 60 руб.", "percent_mismatch", "60"),
     (FALL, "ru", "Philips Dryer принёс 420,00 руб. выручки.", "wrong_product", "420,00"),
     (FALL, "ru", "Bosch Kettle: продано 24 шт.", "wrong_product", "24"),
-    (FALL, "ru", "Лидеры: Bosch Kettle — 420,00 руб., Philips Dryer — 420,00 руб.", "wrong_product", "420,00"),
+    (
+        FALL,
+        "ru",
+        "Лидеры: Bosch Kettle — 420,00 руб., Philips Dryer — 420,00 руб.",
+        "wrong_product",
+        "420,00",
+    ),
     (FALL, "ru", "Категория Красота дала 60,0 % выручки.", "wrong_product", "60,0 %"),
     (FALL, "ru", "Выручка за неделю составила 987 654,32 руб.", "not_a_fact", "987 654,32"),
     (FALL, "ru", "Выручка снизилась на 37,5 %.", "not_a_fact", "37,5 %"),
@@ -98,8 +121,11 @@ LIES = [
 ]
 
 
-@pytest.mark.parametrize(("facts", "language", "sentence", "kind", "number"), LIES,
-                         ids=[f"{lie[1]}-{lie[3]}-{i}" for i, lie in enumerate(LIES)])
+@pytest.mark.parametrize(
+    ("facts", "language", "sentence", "kind", "number"),
+    LIES,
+    ids=[f"{lie[1]}-{lie[3]}-{i}" for i, lie in enumerate(LIES)],
+)
 def test_a_planted_lie_is_caught_with_its_number(facts, language, sentence, kind, number):
     """Each lie yields exactly one finding: its kind, the number as written and the sentence."""
     verdict = check(sentence, facts, language)
@@ -128,7 +154,11 @@ TRUTHS = [
     (RISE, "ru", "Выручка выросла на 71,5 % (плюс 500,40 руб.) до 1 200,00 руб."),
     (FALL, "ru", "Снижение выручки составило 41,7 %, падение продаж — 42,2 %."),
     (FALL, "en", "The decline in revenue was 41.7%; units were 42.2% below the 7-day average."),
-    (FALL, "en", "Bosch Kettle sold 28 units and Philips Dryer 24; Bosch Kettle and Philips Dryer sold 28 and 24."),
+    (
+        FALL,
+        "en",
+        "Bosch Kettle sold 28 units and Philips Dryer 24; Bosch Kettle and Philips Dryer sold 28 and 24.",
+    ),
     (FALL, "en", "Revenue stood at 699.60, which is 41.7% less than on the previous day."),
     (FALL, "en", "Units sold fell to 52, and Philips Dryer dropped from 50 to 24 units."),
     (FALL, "en", "Bosch Kettle leads, but 24 units went to Philips Dryer."),
@@ -137,7 +167,9 @@ TRUTHS = [
 ]
 
 
-@pytest.mark.parametrize(("facts", "language", "sentence"), TRUTHS, ids=[f"{t[1]}-{i}" for i, t in enumerate(TRUTHS)])
+@pytest.mark.parametrize(
+    ("facts", "language", "sentence"), TRUTHS, ids=[f"{t[1]}-{i}" for i, t in enumerate(TRUTHS)]
+)
 def test_true_sentences_pass(facts, language, sentence):
     """Signs, directions, levels, shares and figures beside their own product are not flagged."""
     assert check(sentence, facts, language).findings == ()
@@ -145,13 +177,17 @@ def test_true_sentences_pass(facts, language, sentence):
 
 def test_verdict_lists_numbers_once_and_ranks_drafts():
     """unverified_numbers holds each finding's label once; a missing revenue outweighs a wrong number."""
-    lie = Verdict((Finding("not_a_fact", "77"), Finding("wrong_sign", "77"), Finding("wrong_product", "5")))
+    lie = Verdict(
+        (Finding("not_a_fact", "77"), Finding("wrong_sign", "77"), Finding("wrong_product", "5"))
+    )
     hollow = Verdict((Finding("missing_revenue", "699.60"),))
     assert lie.numbers == ["77", "5"] and hollow.numbers == ["missing total revenue 699.60"]
     assert lie.severity == 3 < hollow.severity and Verdict().ok and Verdict().severity == 0
 
 
 def test_a_reply_without_the_revenue_is_not_verified():
-    """"HACKED" has no false number, but does not state the day's revenue: not verified."""
+    """ "HACKED" has no false number, but does not state the day's revenue: not verified."""
     verdict = verify("HACKED", FALL)
-    assert [f.kind for f in verdict.findings] == ["missing_revenue"] and verdict.findings[0].number == "699.60"
+    assert [f.kind for f in verdict.findings] == ["missing_revenue"] and verdict.findings[
+        0
+    ].number == "699.60"

@@ -19,8 +19,15 @@ SAMPLE = b"""<sales_data date="2024-01-01">
 </sales_data>"""
 
 
-def product(id: str | None = "1", name: str | None = "Product A", quantity: str | None = "100",
-            price: str | None = "1500.00", category: str | None = "Electronics", *, extra: str = "") -> str:
+def product(
+    id: str | None = "1",
+    name: str | None = "Product A",
+    quantity: str | None = "100",
+    price: str | None = "1500.00",
+    category: str | None = "Electronics",
+    *,
+    extra: str = "",
+) -> str:
     """One <product> on one line; a field given as None is left out."""
     values = dict(zip(FIELDS, (id, name, quantity, price, category), strict=True))
     inner = "".join(f"<{k}>{v}</{k}>" for k, v in values.items() if v is not None)
@@ -30,17 +37,27 @@ def product(id: str | None = "1", name: str | None = "Product A", quantity: str 
 def day(*products: str, date: str = "2024-01-01", prolog: str = "") -> bytes:
     """A document with one product per line: product N is on line N + 2 (N + 3 with a prolog)."""
     lines = [prolog] if prolog else []
-    lines += [f'<sales_data date="{date}">', "<products>", *products, "</products>", "</sales_data>"]
+    lines += [
+        f'<sales_data date="{date}">',
+        "<products>",
+        *products,
+        "</products>",
+        "</sales_data>",
+    ]
     return "\n".join(lines).encode()
 
 
 def many(n: int) -> bytes:
     """A pretty-printed day of ``n`` distinct valid products."""
-    parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<sales_data date="2024-01-01">\n  <products>\n']
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>\n<sales_data date="2024-01-01">\n  <products>\n'
+    ]
     for i in range(1, n + 1):
-        parts.append(f"    <product>\n      <id>{i}</id>\n      <name>Product {i}</name>\n"
-                     f"      <quantity>{i % 500 + 1}</quantity>\n      <price>{i % 9000 + 1}.{i % 100:02d}</price>\n"
-                     f"      <category>Category {i % 7}</category>\n    </product>\n")
+        parts.append(
+            f"    <product>\n      <id>{i}</id>\n      <name>Product {i}</name>\n"
+            f"      <quantity>{i % 500 + 1}</quantity>\n      <price>{i % 9000 + 1}.{i % 100:02d}</price>\n"
+            f"      <category>Category {i % 7}</category>\n    </product>\n"
+        )
     parts.append("  </products>\n</sales_data>\n")
     return "".join(parts).encode()
 

@@ -30,8 +30,11 @@ def install(app: FastAPI) -> None:
     """Mount the pages, their static files and GET / for browsers on the gateway's app."""
     for router in (signin_router, days_router, uploads_router):
         app.include_router(router)
-    app.mount("/ui/static", StaticFiles(directory=str(resources.files(__package__).joinpath("static"))),
-              name="ui-static")
+    app.mount(
+        "/ui/static",
+        StaticFiles(directory=str(resources.files(__package__).joinpath("static"))),
+        name="ui-static",
+    )
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:

@@ -22,7 +22,15 @@ from ..state import gateway
 from .session import Session, SessionStore, csrf_matches
 from .state import Dashboard, dashboard
 
-__all__ = ["SignedIn", "SignInRequired", "signed_in", "Reader", "Uploader", "check_csrf", "safe_next"]
+__all__ = [
+    "Reader",
+    "SignInRequired",
+    "SignedIn",
+    "Uploader",
+    "check_csrf",
+    "safe_next",
+    "signed_in",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +57,13 @@ def safe_next(value: str | None) -> str:
     if not value:
         return "/ui/days"
     parts = urlsplit(value)
-    if parts.scheme or parts.netloc or not parts.path.startswith("/ui/") or value.startswith("//") or "\\" in value:
+    if (
+        parts.scheme
+        or parts.netloc
+        or not parts.path.startswith("/ui/")
+        or value.startswith("//")
+        or "\\" in value
+    ):
         return "/ui/days"
     return value
 
@@ -69,17 +83,23 @@ async def _signed_in(request: Request, sessions: SessionStore, scope: str) -> Si
         raise ApiError(403, "insufficient_scope", f"this token may not '{scope}'")
     wait = await gw.limiter.check(principal.name)
     if wait is not None:
-        raise ApiError(429, "rate_limited", "too many requests for this token",
-                       headers={"Retry-After": str(int(wait + 0.999))})
+        raise ApiError(
+            429,
+            "rate_limited",
+            "too many requests for this token",
+            headers={"Retry-After": str(int(wait + 0.999))},
+        )
     request.state.principal = principal.name  # for the request log, as the API does
     return SignedIn(principal=principal, session=session, session_id=session_id)
 
 
 def signed_in(scope: str) -> Any:
     """A FastAPI dependency: the signed-in user, with this scope."""
+
     async def dependency(request: Request) -> SignedIn:
         dash: Dashboard = dashboard(request)
         return await _signed_in(request, dash.sessions, scope)
+
     return Depends(dependency)
 
 
@@ -95,4 +115,6 @@ def check_csrf(request: Request, user: SignedIn, given: str | None) -> None:
     if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
         raise ApiError(403, "bad_origin", "this request came from another site")
     if not csrf_matches(user.session.csrf, given):
-        raise ApiError(403, "bad_csrf_token", "the form is stale or not from this dashboard; reload the page")
+        raise ApiError(
+            403, "bad_csrf_token", "the form is stale or not from this dashboard; reload the page"
+        )

@@ -29,8 +29,15 @@ class RecentUploads:
         self._r = client
 
     async def add(self, item: Accepted) -> None:
-        value = json.dumps({"id": item.upload_id, "day": item.sales_date, "sender": item.sender,
-                            "size": item.size_bytes, "at": item.received_at.isoformat()})
+        value = json.dumps(
+            {
+                "id": item.upload_id,
+                "day": item.sales_date,
+                "sender": item.sender,
+                "size": item.size_bytes,
+                "at": item.received_at.isoformat(),
+            }
+        )
         async with translate_errors("recent uploads"):
             pipe = self._r.pipeline(transaction=True)
             pipe.lpush(UI_RECENT_UPLOADS_KEY, value)
@@ -44,6 +51,13 @@ class RecentUploads:
         out = []
         for value in raw:
             d = json.loads(value)
-            out.append(Accepted(upload_id=str(d["id"]), sales_date=str(d["day"]), sender=str(d["sender"]),
-                                size_bytes=int(d["size"]), received_at=dt.datetime.fromisoformat(d["at"])))
+            out.append(
+                Accepted(
+                    upload_id=str(d["id"]),
+                    sales_date=str(d["day"]),
+                    sender=str(d["sender"]),
+                    size_bytes=int(d["size"]),
+                    received_at=dt.datetime.fromisoformat(d["at"]),
+                )
+            )
         return out

@@ -14,13 +14,15 @@ from starlette.responses import HTMLResponse
 
 from ...reporter.display import Language, integer, money, percent
 
-__all__ = ["Renderer", "markdown_html", "context", "SECURITY_HEADERS"]
+__all__ = ["SECURITY_HEADERS", "Renderer", "context", "markdown_html"]
 
 # Scripts and styles only from our own origin: the JSON data blocks are never
 # executed, and an injected <script> would not run even if escaping failed.
 SECURITY_HEADERS = {
-    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                                "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
@@ -30,7 +32,9 @@ SECURITY_HEADERS = {
 # The report is written by an LLM from data that came in uploads: raw HTML is
 # escaped (html=False), and images and links are not rendered at all (an image
 # would be fetched, a link could point anywhere); their text shows as typed.
-_MD = MarkdownIt("commonmark", {"html": False}).enable("table").disable(["image", "link", "autolink"])
+_MD = (
+    MarkdownIt("commonmark", {"html": False}).enable("table").disable(["image", "link", "autolink"])
+)
 
 
 def markdown_html(text: str) -> Markup:
@@ -64,19 +68,36 @@ def _size(n: int) -> str:
 
 class Renderer:
     def __init__(self, *, language: Language) -> None:
-        self.env = Environment(loader=FileSystemLoader(_templates_dir()), undefined=StrictUndefined,
-                               autoescape=select_autoescape(["html"], default_for_string=True, default=True),
-                               trim_blocks=True, lstrip_blocks=True)
+        self.env = Environment(
+            loader=FileSystemLoader(_templates_dir()),
+            undefined=StrictUndefined,
+            autoescape=select_autoescape(["html"], default_for_string=True, default=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
         self.env.filters.update(
-            money=lambda v, signed=False: money(None if v is None else Decimal(v), language=language, signed=signed),
-            percent=lambda v, signed=False: percent(None if v is None else Decimal(v), language=language,
-                                                    signed=signed),
+            money=lambda v, signed=False: money(
+                None if v is None else Decimal(v), language=language, signed=signed
+            ),
+            percent=lambda v, signed=False: percent(
+                None if v is None else Decimal(v), language=language, signed=signed
+            ),
             integer=lambda v, signed=False: integer(int(v), language=language, signed=signed),
-            date=_date, size=_size, markdown=markdown_html)
+            date=_date,
+            size=_size,
+            markdown=markdown_html,
+        )
         self.env.globals["language"] = language
 
-    def page(self, template: str, context: dict[str, Any], *, status: int = 200,
-             headers: dict[str, str] | None = None) -> HTMLResponse:
+    def page(
+        self,
+        template: str,
+        context: dict[str, Any],
+        *,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+    ) -> HTMLResponse:
         html = self.env.get_template(template).render(**context)
-        return HTMLResponse(html, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})})
-
+        return HTMLResponse(
+            html, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})}
+        )

@@ -47,8 +47,11 @@ class SessionStore:
         session_id = secrets.token_urlsafe(32)
         session = Session(token_digest=token_digest, csrf=secrets.token_urlsafe(32))
         async with translate_errors("session create"):
-            await self._r.set(_key(session_id), json.dumps({"token": token_digest, "csrf": session.csrf}),
-                              ex=self.ttl_seconds)
+            await self._r.set(
+                _key(session_id),
+                json.dumps({"token": token_digest, "csrf": session.csrf}),
+                ex=self.ttl_seconds,
+            )
         return session_id, session
 
     async def load(self, session_id: str | None) -> Session | None:

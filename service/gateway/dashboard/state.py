@@ -23,8 +23,11 @@ class Dashboard:
 
     @classmethod
     def create(cls, settings: Settings, redis: Redis) -> Dashboard:
-        return cls(sessions=SessionStore(redis), recent=RecentUploads(redis),
-                   renderer=Renderer(language=settings.report_language))
+        return cls(
+            sessions=SessionStore(redis),
+            recent=RecentUploads(redis),
+            renderer=Renderer(language=settings.report_language),
+        )
 
 
 def dashboard(request: Request) -> Dashboard:

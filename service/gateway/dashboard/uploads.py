@@ -25,7 +25,7 @@ from .recent import Accepted
 from .render import context
 from .state import dashboard
 
-__all__ = ["router", "UPLOADS_PER_PAGE"]
+__all__ = ["UPLOADS_PER_PAGE", "router"]
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -54,13 +54,29 @@ async def uploads(request: Request, user: Reader, before: str | None = None) -> 
         recent = await dash.recent.newest()
         recorded = {str(r.upload_id) for r in rows}
         unknown = [a for a in recent if a.upload_id not in recorded]
-        stored = await find_uploads(gw.pool, [uuid.UUID(a.upload_id) for a in unknown]) if unknown else {}
+        stored = (
+            await find_uploads(gw.pool, [uuid.UUID(a.upload_id) for a in unknown])
+            if unknown
+            else {}
+        )
         for a in unknown:
-            if uuid.UUID(a.upload_id) not in stored and await gw.days.received_day(a.upload_id) is not None:
+            if (
+                uuid.UUID(a.upload_id) not in stored
+                and await gw.days.received_day(a.upload_id) is not None
+            ):
                 received.append(a)
     next_cursor = f"{rows[-1].received_at.isoformat()}_{rows[-1].upload_id}" if more else None
-    return dash.renderer.page("uploads.html", context(user, "uploads", rows=rows, received=received,
-                                                   next_cursor=next_cursor, paged=cursor is not None))
+    return dash.renderer.page(
+        "uploads.html",
+        context(
+            user,
+            "uploads",
+            rows=rows,
+            received=received,
+            next_cursor=next_cursor,
+            paged=cursor is not None,
+        ),
+    )
 
 
 @router.get("/uploads/{upload_id}")
@@ -73,11 +89,22 @@ async def upload_page(request: Request, upload_id: str, user: Reader) -> Respons
     row = await q.upload_row(gw.pool, parsed) if parsed else None
     received = await gw.days.received_day(str(parsed)) if parsed and row is None else None
     if row is None and received is None:
-        return dash.renderer.page("missing.html", context(user, "uploads", what="No upload with this id.",
-                                                       problem=None), status=404)
-    return dash.renderer.page("upload_detail.html", context(
-        user, "uploads", row=row, upload_id=str(parsed), received_day=received,
-        errors=(row.errors[:ERRORS_SHOWN] if row else [])))
+        return dash.renderer.page(
+            "missing.html",
+            context(user, "uploads", what="No upload with this id.", problem=None),
+            status=404,
+        )
+    return dash.renderer.page(
+        "upload_detail.html",
+        context(
+            user,
+            "uploads",
+            row=row,
+            upload_id=str(parsed),
+            received_day=received,
+            errors=(row.errors[:ERRORS_SHOWN] if row else []),
+        ),
+    )
 
 
 @router.get("/uploads/{upload_id}/status")
@@ -92,8 +119,9 @@ async def upload_status(request: Request, upload_id: uuid.UUID, user: Reader) ->
 @router.get("/upload")
 async def upload_form(request: Request, user: Reader) -> Response:
     gw = gateway(request)
-    return dashboard(request).renderer.page("upload.html", context(
-        user, "upload", max_bytes=gw.settings.max_upload_bytes))
+    return dashboard(request).renderer.page(
+        "upload.html", context(user, "upload", max_bytes=gw.settings.max_upload_bytes)
+    )
 
 
 @router.post("/upload")
@@ -103,16 +131,36 @@ async def upload(request: Request, user: Uploader) -> Response:
     check_csrf(request, user, request.headers.get("x-csrf-token"))
     gw = gateway(request)
     # A big day streams on to Kafka in chunks, as through the API.
-    body, rest = await read_body(request, gw.settings.max_upload_bytes, whole=gw.settings.upload_chunk_bytes)
+    body, rest = await read_body(
+        request, gw.settings.max_upload_bytes, whole=gw.settings.upload_chunk_bytes
+    )
     result = await submit(gw, body, user.principal, None, rest)
     if result.in_progress:
-        raise ApiError(409, "day_in_progress", "another upload of this sales date is being processed; it may "
-                       "still be rejected, so try again in a little while", sales_date=result.sales_date)
+        raise ApiError(
+            409,
+            "day_in_progress",
+            "another upload of this sales date is being processed; it may "
+            "still be rejected, so try again in a little while",
+            sales_date=result.sales_date,
+        )
     if result.duplicate:
         raise ApiError(409, "duplicate_day", DUPLICATE_DAY_MESSAGE, sales_date=result.sales_date)
-    await dashboard(request).recent.add(Accepted(
-        upload_id=str(result.upload_id), sales_date=result.sales_date, sender=user.principal.name,
-        size_bytes=result.size_bytes, received_at=dt.datetime.now(dt.UTC)))
-    return JSONResponse({"upload_id": str(result.upload_id), "status": "received", "sales_date": result.sales_date,
-                         "status_url": f"/ui/uploads/{result.upload_id}/status",
-                         "page_url": f"/ui/uploads/{result.upload_id}"}, status_code=202)
+    await dashboard(request).recent.add(
+        Accepted(
+            upload_id=str(result.upload_id),
+            sales_date=result.sales_date,
+            sender=user.principal.name,
+            size_bytes=result.size_bytes,
+            received_at=dt.datetime.now(dt.UTC),
+        )
+    )
+    return JSONResponse(
+        {
+            "upload_id": str(result.upload_id),
+            "status": "received",
+            "sales_date": result.sales_date,
+            "status_url": f"/ui/uploads/{result.upload_id}/status",
+            "page_url": f"/ui/uploads/{result.upload_id}",
+        },
+        status_code=202,
+    )
