@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from service.gateway.stream import Cutter
+from service.chunking import Cutter
 from service.ingest.assemble import manifest_digest
 
-from ..bigdays import expected_totals, write_day
+from ..bigdays import expected_totals, product, write_day
 from ..conftest import TOKEN
 from ..stack import REPO
 
@@ -36,6 +36,7 @@ async def post_file(
     key: str | None = None,
     chunked: bool = False,
     sent: Callable[[int], None] | None = None,
+    refused_early: bool = False,
 ) -> tuple[int, dict[str, Any]]:
     """POST a file streamed from disk (raw HTTP/1.1: Content-Length, or chunked transfer)."""
     host, port = url.removeprefix("http://").rsplit(":", 1)
@@ -55,11 +56,16 @@ async def post_file(
         with file.open("rb") as f:
             while piece := f.read(256 * 1024):
                 writer.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
-                await writer.drain()
+                try:
+                    await writer.drain()
+                except ConnectionResetError:
+                    if not refused_early:
+                        raise
+                    break  # the gateway answered before the body's end (read below)
                 done += len(piece)
                 if sent is not None:
                     sent(done)
-        if chunked:
+        if chunked and not writer.is_closing():
             writer.write(b"0\r\n\r\n")
         status = int((await reader.readline()).split()[1])
         length = 0
@@ -313,3 +319,44 @@ async def test_produce_command_sends_a_big_day_straight_to_kafka(
     event = await events.wait("sales.stored", upload_id=upload_id, timeout=60)
     assert event["source"] == "kafka" and event["sender"] == "cli"
     await stored_once(pg_pool, day, 20_000)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmHWM for {pid}")
+
+
+def write_huge_product(path: Path, day: dt.date, name_bytes: int) -> None:
+    """A day of three products, the second with a name of ``name_bytes`` bytes."""
+    with path.open("wb") as f:
+        f.write(f'<sales_data date="{day.isoformat()}"><products>'.encode())
+        f.write(product(1).encode())
+        f.write(b"<product><id>2</id><name>")
+        for _ in range(name_bytes // (1024 * 1024)):
+            f.write(b"N" * (1024 * 1024))
+        f.write(b"</name><quantity>1</quantity><price>1.00</price><category>Toys</category>")
+        f.write(b"</product>\n")
+        f.write(product(3).encode())
+        f.write(b"</products></sales_data>")
+
+
+async def test_a_product_larger_than_ingest_accepts_is_refused_at_once(
+    side_gateway, days, tmp_path
+):
+    """A day whose product has a 20 MB or 31 MB name: 400 too_large from the gateway itself (the
+    code and 10 MB limit of ingest's parser), and the gateway's peak RSS stays under 150 MB."""
+    gw = side_gateway()
+    pid = gw.procs["gateway"].pid
+    seen = [f"start {peak_rss_mb(pid):.0f} MB"]
+    for day, mb in ((days[0], 20), (days[1], 31)):
+        file = tmp_path / f"huge-{mb}.xml"
+        write_huge_product(file, day, mb * 1024 * 1024)
+        status, answer = await post_file(gw.gateway_url, "/v1/uploads", file, refused_early=True)
+        seen.append(f"{mb} MB name: {status} {answer.get('code')}, peak {peak_rss_mb(pid):.0f} MB")
+        assert (status, answer.get("code")) == (400, "too_large"), seen
+        assert "10 MB" in answer["message"], answer
+    assert peak_rss_mb(pid) <= 150, seen
+    print("; ".join(seen))

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from service.cache import DayCache
-from service.gateway.stream import Cutter
+from service.chunking import Cutter
 from service.ingest.assemble import manifest_digest
 from service.ingest.decide import RawUpload, raw_upload
 from service.ingest.handler import IngestService

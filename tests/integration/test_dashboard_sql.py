@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from service.figures.load import load_facts
 from service.gateway.dashboard.views import history_rows
-from service.reporter.load import load_facts
 from service.storage import dashboard as q
 
 from ..unit.reporter_factories import synthetic_products

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from service.errors import StorageUnavailable
-from service.reporter.load import load_facts
+from service.figures.load import load_facts
 
 from ..unit.reporter_factories import Product, make_facts, synthetic_products
 

@@ -12,7 +12,7 @@ import jsonschema
 
 import service.errors
 import service.names
-from service.contracts_gen import render_contracts
+from service.cli.contracts_gen import render_contracts
 from service.ingest.diff import diff_days
 from service.models import (
     Issue,
