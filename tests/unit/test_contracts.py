@@ -132,7 +132,7 @@ def test_topic_table_lists_every_topic_and_group():
 
 
 def test_contract_names_are_stable():
-    """The names others script against keep their values (ARCHITECTURE.md)."""
+    """The names others script against keep their values (contracts/topics.md)."""
     n = service.names
     assert (n.TOPIC_RAW, n.TOPIC_STORED, n.TOPIC_REJECTED, n.TOPIC_REPORTS) == (
         "sales.raw",
