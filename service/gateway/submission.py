@@ -8,7 +8,7 @@ acknowledgement. The gateway never parses the whole file and never waits for ing
 A day larger than UPLOAD_CHUNK_BYTES is published in chunks while it streams in,
 then its manifest (service/chunking/), never held whole.
 
-What the outcomes mean (contracts/errors.md): ``accepted`` = the record (a big day's
+What the outcomes mean (docs/guarantees.md, contracts/errors.md): ``accepted`` = the record (a big day's
 manifest) is in Kafka; ``duplicate`` = the day is stored; ``in_progress`` = another
 upload of the day is in flight (it may still be rejected: retry later); ``finished`` =
 an Idempotency-Key retry of an upload whose outcome ingest has recorded (stored,
