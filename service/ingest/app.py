@@ -9,7 +9,7 @@ from faststream.asgi import AsgiFastStream
 from faststream.kafka.annotations import KafkaMessage
 
 from ..cache import DayCache
-from ..consumer import ConsumerApp, Resources
+from ..consumer import Resources, SerialConsumer
 from ..lag import LagMonitor
 from ..models import SalesCorrected, SalesRejected, SalesStored
 from ..names import GROUP_INGEST, TOPIC_CORRECTED, TOPIC_RAW, TOPIC_REJECTED, TOPIC_STORED
@@ -35,7 +35,7 @@ def build_ingest(settings: Settings) -> AsgiFastStream:
         res.exit.push_async_callback(service.close)
         return service
 
-    app = ConsumerApp(
+    app = SerialConsumer(
         settings,
         name="sales-ingest",
         stage="ingest",

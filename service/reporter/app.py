@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from faststream.asgi import AsgiFastStream
 from faststream.kafka.annotations import KafkaMessage
 
-from ..consumer import ConsumerApp, Resources
+from ..consumer import ConcurrentConsumer, Resources
 from ..metrics import REPORTS_IN_FLIGHT
 from ..models import ReportEvent, ReportRequest, SalesCorrected, SalesStored
 from ..names import (
@@ -66,7 +66,7 @@ def build_reporter(settings: Settings) -> AsgiFastStream:
     # A report may legitimately take minutes (LLM retries): stale only after 15 minutes.
     # The pool's connections carry the facts statement's settings (one round trip for
     # the facts) and skip asyncpg's per-release reset (one round trip per query).
-    app = ConsumerApp(
+    app = ConcurrentConsumer(
         settings,
         name="sales-reporter",
         stage="reporter",

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from service.consumer import ConsumerApp, Resources
+from service.consumer import ConcurrentConsumer, Resources, SerialConsumer
+from service.consumer.lifespan import repeat
 from service.errors import CacheUnavailable, TransientError, UnknownDay
 from service.models import ReportRequest
 from service.settings import Settings
@@ -20,9 +21,9 @@ async def _start(res: Resources) -> object:
     return object()
 
 
-def _app(stage: str, *, maximum: float = 0.01) -> ConsumerApp[object]:
+def _app(stage: str, *, maximum: float = 0.01) -> SerialConsumer[object]:
     settings = Settings(_env_file=None, retry_backoff_max_seconds=maximum)  # type: ignore[call-arg]
-    return ConsumerApp(
+    return SerialConsumer(
         settings,
         name=f"test-{stage}",
         stage=stage,
@@ -87,7 +88,7 @@ async def test_retry_after_is_honoured_up_to_the_maximum(
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    monkeypatch.setattr("service.consumer.asyncio.sleep", sleep)
+    monkeypatch.setattr("service.consumer.delivery.asyncio.sleep", sleep)
     exc = TransientError("slow down")
     exc.retry_after = retry_after
     with pytest.raises(TransientError):
@@ -110,7 +111,7 @@ async def test_unreadable_event_is_skipped():
 async def test_service_before_start_is_an_error():
     """The stage service is there only once the lifespan built it."""
     with pytest.raises(RuntimeError):
-        _app("t6").service
+        _ = _app("t6").service
 
 
 class _Consumer:
@@ -144,7 +145,7 @@ async def test_concurrent_mode_gives_every_failure_its_fate_and_commits_in_order
     """submit(): a transient failure is retried in place, a permanent one skipped, an unreadable
     record (work None) tracked; each partition is committed up to its last finished record."""
     settings = Settings(_env_file=None, retry_backoff_max_seconds=0.01)  # type: ignore[call-arg]
-    app = ConsumerApp(
+    app = ConcurrentConsumer(
         settings,
         name="test-c1",
         stage="c1",
@@ -174,13 +175,6 @@ async def test_concurrent_mode_gives_every_failure_its_fate_and_commits_in_order
 
 
 @pytest.mark.timeout(10)
-async def test_submit_needs_the_concurrent_mode():
-    """A one-at-a-time ConsumerApp refuses submit()."""
-    with pytest.raises(RuntimeError):
-        await _app("c2").submit(_msg(), None)
-
-
-@pytest.mark.timeout(10)
 async def test_periodic_work_outlives_its_failures():
     """Work given to every() runs round after round; a failing round is logged, not fatal."""
     app = _app("t9")
@@ -193,7 +187,7 @@ async def test_periodic_work_outlives_its_failures():
 
     app.every(0.01, "test work", work)
     ((seconds, what, registered),) = app._periodic
-    task = asyncio.create_task(app._repeat(seconds, what, registered))
+    task = asyncio.create_task(repeat(seconds, what, registered))
     while len(calls) < 3:
         await asyncio.sleep(0.01)
     assert not task.done()  # the failed round did not end it

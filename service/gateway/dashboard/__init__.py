@@ -14,9 +14,9 @@ from ...cache import Redis
 from ...settings import Settings
 from .access import SignInRequired
 from .days import router as days_router
+from .shared import Dashboard
 from .signin import router as signin_router
-from .state import Dashboard
-from .uploads import router as uploads_router
+from .upload_pages import router as uploads_router
 
 __all__ = ["install", "start", "wants_html"]
 

@@ -20,7 +20,7 @@ from ..auth import Principal
 from ..errors import ApiError
 from ..state import gateway
 from .session import Session, SessionStore, csrf_matches
-from .state import Dashboard, dashboard
+from .shared import Dashboard, dashboard
 
 __all__ = [
     "Reader",

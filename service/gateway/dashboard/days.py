@@ -24,7 +24,7 @@ from ..errors import ApiError
 from ..state import Gateway, gateway
 from .access import Reader, Uploader, check_csrf
 from .render import context
-from .state import dashboard
+from .shared import dashboard
 from .views import calendar_months, calendar_rows, day_charts, history_rows
 
 __all__ = ["DAYS_PER_PAGE", "ERRORS_SHOWN", "HISTORY_DAYS", "router"]

@@ -12,7 +12,7 @@ from ...names import SESSION_COOKIE
 from ..state import gateway
 from .access import Reader, check_csrf, safe_next
 from .render import context
-from .state import Dashboard, dashboard
+from .shared import Dashboard, dashboard
 
 __all__ = ["router"]
 

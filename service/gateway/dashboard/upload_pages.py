@@ -24,7 +24,7 @@ from .access import Reader, Uploader, check_csrf
 from .days import ERRORS_SHOWN
 from .recent import Accepted
 from .render import context
-from .state import dashboard
+from .shared import dashboard
 
 __all__ = ["UPLOADS_PER_PAGE", "router"]
 
