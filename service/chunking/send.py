@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ..models import ChunkManifest, Issue
+from ..events import ChunkManifest
+from ..models import Issue
 from ..names import (
     HEADER_CHUNK_INDEX,
     HEADER_CHUNK_LAST,

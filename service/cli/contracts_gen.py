@@ -12,7 +12,7 @@ from faststream.specification import AsyncAPI
 from pydantic import BaseModel
 
 from ..bus import make_broker
-from ..models import (
+from ..events import (
     ChunkManifest,
     ReportEvent,
     ReportRequest,

@@ -13,9 +13,9 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from ..errors import StorageUnavailable
+from ..events import ReportRequest
 from ..ids import report_id_for_request
 from ..logs import ctx
-from ..models import ReportRequest
 from ..names import HEADER_CONTENT_TYPE, HEADER_EVENT_ID, TOPIC_REPORT_REQUESTS
 from ..storage import reads as q
 from ..storage.reports import (

@@ -10,8 +10,8 @@ from faststream.kafka.annotations import KafkaMessage
 
 from ..cache import DayCache
 from ..consumer import Resources, SerialConsumer
+from ..events import SalesCorrected, SalesRejected, SalesStored
 from ..lag import LagMonitor
-from ..models import SalesCorrected, SalesRejected, SalesStored
 from ..names import GROUP_INGEST, TOPIC_CORRECTED, TOPIC_RAW, TOPIC_REJECTED, TOPIC_STORED
 from ..settings import Settings
 from .decide import raw_upload

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..models import ChunkManifest, UploadRecord
+from ..events import ChunkManifest
+from ..models import UploadRecord
 from ..names import MAX_ISSUES_STORED
 from ..storage.staging import DuplicateRow, StagedChunk
 from .decide import Policy

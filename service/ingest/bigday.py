@@ -33,9 +33,10 @@ import anyio
 from pydantic import ValidationError
 
 from ..cache import DayCache
+from ..events import ChunkManifest, SalesCorrected, SalesRejected, SalesStored
 from ..logs import ctx
 from ..metrics import INGEST_UPLOADS
-from ..models import ChunkManifest, SalesCorrected, SalesRejected, SalesStored, UploadRecord
+from ..models import UploadRecord
 from ..names import MAX_ISSUES_STORED, PART_CHUNK, PART_MANIFEST
 from ..storage.db import Pool
 from ..storage.staging import (

@@ -26,15 +26,8 @@ from uuid import UUID
 
 from ..cache import DayCache
 from ..errors import DayChanged
-from ..models import (
-    DayDiff,
-    ParsedDay,
-    SalesCorrected,
-    SalesRejected,
-    SalesStored,
-    StoredUpload,
-    UploadRecord,
-)
+from ..events import DayDiff, SalesCorrected, SalesRejected, SalesStored
+from ..models import ParsedDay, StoredUpload, UploadRecord
 from ..names import TOPIC_CORRECTED, TOPIC_REJECTED, TOPIC_STORED
 from ..storage.corrections import (
     CorrectionRow,

@@ -14,16 +14,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+from ..events import DayDiff, SalesCorrected, SalesRejected, SalesStored
 from ..models import (
-    DayDiff,
     Issue,
     KafkaPosition,
     Origin,
     ParsedDay,
     RowStatus,
-    SalesCorrected,
-    SalesRejected,
-    SalesStored,
     StoredUpload,
     UploadRecord,
     UploadStatus,

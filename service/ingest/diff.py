@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
-from ..models import ChangeSet, DayDiff, ProductChange, ProductState, SalesLine
+from ..events import ChangeSet, DayDiff, ProductChange, ProductState
+from ..models import SalesLine
 from ..names import MAX_CHANGES_LISTED
 
 __all__ = ["by_product", "diff_days", "diff_streams"]

@@ -28,9 +28,10 @@ from typing import Any
 import anyio
 
 from ..cache import DayCache
+from ..events import SalesCorrected, SalesRejected, SalesStored
 from ..logs import ctx
 from ..metrics import INGEST_UPLOADS, STAGE_SECONDS
-from ..models import ParsedDay, RowStatus, SalesCorrected, SalesRejected, SalesStored, UploadRecord
+from ..models import ParsedDay, RowStatus, UploadRecord
 from ..storage.db import Pool
 from ..storage.uploads import find_uploads, record_batch
 from ..xmlhead import HeadRefused, precheck

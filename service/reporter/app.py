@@ -11,8 +11,8 @@ from faststream.asgi import AsgiFastStream
 from faststream.kafka.annotations import KafkaMessage
 
 from ..consumer import ConcurrentConsumer, Resources
+from ..events import ReportEvent, ReportRequest, SalesCorrected, SalesStored
 from ..metrics import REPORTS_IN_FLIGHT
-from ..models import ReportEvent, ReportRequest, SalesCorrected, SalesStored
 from ..names import (
     GROUP_REPORTS,
     TOPIC_CORRECTED,

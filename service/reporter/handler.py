@@ -15,11 +15,11 @@ from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from ..errors import LLMRejected, LLMUnavailable, UnknownDay
+from ..events import ReportEvent
 from ..figures.load import load_facts
 from ..ids import report_id_for_request, report_id_for_upload
 from ..logs import ctx
 from ..metrics import REPORTS, STAGE_SECONDS
-from ..models import ReportEvent
 from ..storage.db import Pool, translate_errors
 from ..storage.reports import (
     ReportInput,

@@ -21,7 +21,8 @@ from uuid import UUID
 import asyncpg
 
 from ..errors import DayChanged
-from ..models import DayDiff, SalesLine, UploadRecord
+from ..events import DayDiff
+from ..models import SalesLine, UploadRecord
 from .db import translate_errors
 from .uploads import insert_uploads
 

@@ -79,13 +79,14 @@ async def test_duplicate_after_redis_is_flushed_is_still_refused(api, events, re
 
 
 async def test_idempotency_key_retry_returns_the_same_upload(api, events, pg_pool, days):
-    """A retried POST with the same Idempotency-Key gets the same upload id and stores once."""
+    """A retried POST with the same Idempotency-Key gets the same upload id and stores once;
+    once stored, the retry is answered 200 with the upload's receipt."""
     headers = {"Idempotency-Key": f"retry-{days[0]}"}
     first = await api.post("/v1/uploads", content=sales_xml(days[0]), headers=headers)
     await events.wait("sales.stored", upload_id=first.json()["upload_id"])
     again = await api.post("/v1/uploads", content=sales_xml(days[0]), headers=headers)
-    assert again.status_code == 202 and again.json()["upload_id"] == first.json()["upload_id"]
-    await events.collect("sales.stored", 2, upload_id=first.json()["upload_id"])
+    assert again.status_code == 200 and again.json()["upload_id"] == first.json()["upload_id"]
+    assert again.json()["status"] == "stored"
     assert (
         await pg_pool.fetchval("SELECT count(*) FROM sales_days WHERE sales_date = $1", days[0])
         == 1

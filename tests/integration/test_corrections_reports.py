@@ -8,10 +8,10 @@ import uuid
 from typing import Any
 
 from service.cache import DayCache
+from service.events import ReportRequest, SalesCorrected
 from service.ids import report_id_for_request
 from service.ingest.decide import raw_upload
 from service.ingest.handler import IngestService
-from service.models import ReportRequest, SalesCorrected
 from service.reporter.corrections import StaleReports, request_id_for_correction
 from service.reporter.handler import ReporterService, report_id_for_upload
 from service.storage.corrections import mark_stale

@@ -15,9 +15,9 @@ from prometheus_client import REGISTRY
 
 from service.cache import DayCache
 from service.errors import LLMUnavailable
+from service.events import ReportEvent
 from service.ingest.decide import raw_upload
 from service.ingest.handler import IngestService
-from service.models import ReportEvent
 from service.reporter.handler import ReporterService, report_id_for_upload
 from service.reporter.llm import LLMClient
 from service.reporter.llm_gate import PROCESS_GATE, RetryGate

@@ -16,11 +16,11 @@ from service.chunking import (
     Unsplittable,
     oversized_product,
 )
+from service.events import ChunkManifest
 from service.ingest.assemble import duplicate_issues, judge_staged, manifest_digest
 from service.ingest.chunks import read_chunk, wrap
 from service.ingest.fastlane import fast_lane
 from service.ingest.parse import parse_day
-from service.models import ChunkManifest
 from service.storage.staging import DuplicateRow, StagedChunk
 
 from .xml_builders import product

@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 from service.consumer import ConcurrentConsumer, Resources, SerialConsumer
 from service.consumer.lifespan import repeat
 from service.errors import CacheUnavailable, TransientError, UnknownDay
-from service.models import ReportRequest
+from service.events import ReportRequest
 from service.settings import Settings
 
 

@@ -13,17 +13,9 @@ import jsonschema
 import service.errors
 import service.names
 from service.cli.contracts_gen import render_contracts
+from service.events import ReportEvent, ReportRequest, SalesCorrected, SalesRejected, SalesStored
 from service.ingest.diff import diff_days
-from service.models import (
-    Issue,
-    KafkaPosition,
-    ReportEvent,
-    ReportRequest,
-    SalesCorrected,
-    SalesLine,
-    SalesRejected,
-    SalesStored,
-)
+from service.models import Issue, KafkaPosition, SalesLine
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 NOW = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)

@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from service.events import DayDiff
 from service.ingest.diff import by_product, diff_days, diff_streams
-from service.models import DayDiff, SalesLine
+from service.models import SalesLine
 
 
 def line(

@@ -21,7 +21,21 @@ FORBIDDEN = {
     ),
     "service.ingest.decide": ("service.storage", "service.cache", "service.bus"),
     "service.xmlhead": ("service.ingest", "service.gateway", "service.storage"),
-    "service.models": ("service.storage", "service.ingest", "service.reporter", "service.gateway"),
+    "service.models": (
+        "service.storage",
+        "service.ingest",
+        "service.reporter",
+        "service.gateway",
+        "service.events",
+    ),
+    # The topics' payloads: models and nothing of a stage.
+    "service.events": (
+        "service.storage",
+        "service.ingest",
+        "service.reporter",
+        "service.gateway",
+        "service.cli",
+    ),
     "service.ingest": ("service.reporter", "service.gateway"),
     "service.reporter": ("service.ingest", "service.gateway"),
     # The gateway (its dashboard too) shows figures through service.figures, cuts big days
