@@ -79,7 +79,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(BusUnconfirmed)
     async def _unconfirmed(request: Request, exc: BusUnconfirmed) -> JSONResponse:
-        # Uploads answer this with their upload id (gateway/uploads.py); this is the rest
+        # Uploads answer this with their upload id (gateway/submission.py); this is the rest
         # (a report request): handed to Kafka, not confirmed, may still be processed.
         log.warning("not confirmed by Kafka", extra=ctx(path=request.url.path, error=str(exc)))
         return _json(

@@ -1,4 +1,4 @@
-"""The package type-checks under mypy --strict (STYLE.md, habit 8)."""
+"""The package type-checks under mypy --strict (docs/development.md, "Lint and types")."""
 
 from __future__ import annotations
 
