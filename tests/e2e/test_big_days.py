@@ -347,11 +347,12 @@ def write_huge_product(path: Path, day: dt.date, name_bytes: int, *, huge: int =
         f.write(b"</products></sales_data>")
 
 
-async def test_a_product_larger_than_ingest_accepts_is_refused_at_once(
-    side_gateway, days, tmp_path
-):
+async def test_a_product_larger_than_ingest_accepts_is_refused_at_once(side_gateway, tmp_path):
     """A day whose product has a 20 MB or 31 MB name: 400 too_large from the gateway itself (the
     code and 10 MB limit of ingest's parser), and the gateway's peak RSS stays under 150 MB."""
+    # days of its own on every run: a day the near-limit upload leaves stored stays stored
+    start = dt.date(2400, 1, 1) + dt.timedelta(days=3 * (uuid.uuid4().int % 30_000))
+    days = [start + dt.timedelta(days=i) for i in range(3)]
     gw = side_gateway()
     pid = gw.procs["gateway"].pid
     seen = [f"start {peak_rss_mb(pid):.0f} MB"]
