@@ -52,10 +52,35 @@ class Days:
 
 
 class Pool:
-    """PostgreSQL as the gateway's receipt lookup sees it: no upload recorded yet."""
+    """PostgreSQL as the gateway's receipt lookup sees it: the uploads ingest recorded
+    (none by default), no corrections."""
 
-    async def fetch(self, *args: Any) -> list[Any]:
-        return []
+    def __init__(self, recorded: dict[str, str] | None = None) -> None:
+        self.recorded = recorded or {}  # upload id -> status
+
+    async def fetch(self, sql: str, ids: list[Any]) -> list[Any]:
+        if "FROM uploads" not in sql:
+            return []
+        return [_row(i, self.recorded[str(i)]) for i in ids if str(i) in self.recorded]
+
+
+def _row(upload_id: Any, status: str) -> dict[str, Any]:
+    return {
+        "upload_id": upload_id,
+        "status": status,
+        "sales_date": DAY,
+        "source": "http",
+        "sender": "shop",
+        "products_stored": 3,
+        "products_rejected": 0,
+        "errors": [],
+        "kafka_topic": "sales.raw",
+        "kafka_partition": 0,
+        "kafka_offset": 7,
+        "updated_at": dt.datetime(2024, 3, 2, tzinfo=dt.UTC),
+        "total_units": 3,
+        "total_revenue": None,
+    }
 
 
 class Publisher:
@@ -265,3 +290,17 @@ async def test_big_day_over_the_limit_mid_stream_aborts_and_gives_the_day_back()
         await submit(gw, body[:CHUNK], PRINCIPAL, None, rest())
     assert caught.value.status == 413 and publisher.parts[-1] == PART_MANIFEST
     assert days.holder is None
+
+
+@pytest.mark.parametrize("status", ["stored", "rejected"])
+async def test_same_key_retry_of_a_finished_upload_answers_its_receipt(status: str) -> None:
+    """Ingest recorded the upload's outcome: a same-key retry is finished, with the receipt,
+    and nothing is published again."""
+    days, publisher = Days(), Publisher()
+    first = await submit(gateway(days, publisher), sales_xml(DAY), PRINCIPAL, "done")
+    gw = gateway(days, publisher)
+    gw.pool = Pool({str(first.upload_id): status})
+    again = await submit(gw, sales_xml(DAY), PRINCIPAL, "done")
+    assert again.outcome == "finished" and again.upload_id == first.upload_id
+    assert again.receipt is not None and again.receipt["status"] == status
+    assert publisher.published == 1
