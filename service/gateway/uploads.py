@@ -53,6 +53,7 @@ from .auth import AuthError, Principal
 from .errors import ApiError
 from .state import Gateway, gateway
 from .stream import ChunkSender, stream_day
+from .transcode import utf8_body
 
 __all__ = ["Submitted", "read_body", "require", "router", "submit"]
 
@@ -111,11 +112,21 @@ def require(scope: str) -> Any:
 async def read_body(
     request: Request, limit: int, *, whole: int | None = None
 ) -> tuple[bytes, AsyncIterator[bytes] | None]:
-    """The body, refused with 413 as soon as it is known to exceed the limit (header or bytes).
+    """The body as UTF-8 (transcode.py), refused with 413 as soon as it is known to exceed
+    the limit (header or bytes).
 
     With ``whole``, reading stops once more than that many bytes came: the body is then
     a big day, returned as what came so far and the rest of the stream (stream.py).
     """
+    body, rest = await _read_body(request, limit, whole=whole)
+    return await utf8_body(
+        body, rest, content_type=request.headers.get("content-type"), limit=limit, whole=whole
+    )
+
+
+async def _read_body(
+    request: Request, limit: int, *, whole: int | None
+) -> tuple[bytes, AsyncIterator[bytes] | None]:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
