@@ -19,7 +19,7 @@ from ..runtime import wait_for
 from ..settings import Settings, get_settings
 from ..storage.db import create_pool
 from ..storage.migrate import migrate
-from . import dashboard, reads, uploads
+from . import dashboard, legacy, reads, uploads
 from .auth import TokenTable
 from .errors import install_error_handlers
 from .fastpath import UploadFastPath
@@ -90,6 +90,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(uploads.router)
     app.include_router(reads.router)
+    app.include_router(legacy.router)  # the original service's read routes (deprecated)
     dashboard.install(app)  # the web pages under /ui, and GET / for browsers
 
     @app.get("/healthz", summary="Liveness: the process answers", tags=["health"])

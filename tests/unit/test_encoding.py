@@ -16,41 +16,11 @@ from service.ingest.decide import raw_upload
 from service.ingest.parse import parse_day
 from service.xmlhead import HeadOk, HeadRefused, precheck
 
+from ..encoded_days import CATEGORY, ENCODINGS, NAMES, PLAIN, day_text, encoded_day, names_for
+
 pytestmark = pytest.mark.timeout(60)
 
-NAMES = ["Смартфон Галактика", "Чайник «Уют»", "Кофе в зёрнах"]
-PLAIN = ["Смартфон Галактика", 'Чайник "Уют"', "Кофе в зёрнах"]  # KOI8-R etc. lack «»
-CATEGORY = "Бытовая техника"
-
-
-def day_text(declared: str | None, *, date: str = "2024-01-01", names: list[str] = NAMES) -> str:
-    head = f'<?xml version="1.0" encoding="{declared}"?>\n' if declared else ""
-    products = "".join(
-        f"    <product><id>{i}</id><name>{n}</name><quantity>2</quantity>"
-        f"<price>10.50</price><category>{CATEGORY}</category></product>\n"
-        for i, n in enumerate(names, 1)
-    )
-    return (
-        f'{head}<sales_data date="{date}">\n  <products>\n{products}  </products>\n</sales_data>\n'
-    )
-
-
-# name → the bytes a client sends (the same day in each)
-BODIES = {
-    "utf-8": day_text("UTF-8").encode(),
-    "utf-8-no-declaration": day_text(None).encode(),
-    "utf-8-bom": codecs.BOM_UTF8 + day_text("UTF-8").encode(),
-    "windows-1251": day_text("windows-1251").encode("cp1251"),
-    "koi8-r": day_text("KOI8-R", names=PLAIN).encode("koi8-r"),
-    "iso-8859-5": day_text("ISO-8859-5", names=PLAIN).encode("iso8859-5"),
-    "ibm866": day_text("IBM866", names=PLAIN).encode("cp866"),
-    "utf-16le-bom": codecs.BOM_UTF16_LE + day_text("UTF-16").encode("utf-16-le"),
-    "utf-16be-bom": codecs.BOM_UTF16_BE + day_text("UTF-16").encode("utf-16-be"),
-    "utf-16le-bom-no-declaration": codecs.BOM_UTF16_LE + day_text(None).encode("utf-16-le"),
-    "utf-16le-no-bom": day_text("UTF-16LE").encode("utf-16-le"),
-    "utf-32le-bom": codecs.BOM_UTF32_LE + day_text("UTF-32").encode("utf-32-le"),
-    "utf-32be-bom": codecs.BOM_UTF32_BE + day_text("UTF-32").encode("utf-32-be"),
-}
+BODIES = {name: encoded_day(name) for name in ENCODINGS}
 
 
 def names_of(data: bytes) -> list[str]:
@@ -71,7 +41,7 @@ def test_every_accepted_encoding_decodes_to_the_same_utf8_names(name: str) -> No
     """Each encoding gives UTF-8 that parses to exactly the original names and category."""
     data = to_utf8(BODIES[name])
     assert not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-    assert names_of(data) == (PLAIN if name in ("koi8-r", "iso-8859-5", "ibm866") else NAMES)
+    assert names_of(data) == names_for(name)
     assert parse_day(data).lines[0].category == CATEGORY
     assert isinstance(precheck(data), HeadOk)
 
