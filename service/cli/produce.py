@@ -21,6 +21,7 @@ from ..bus import ensure_topics, producer_options, translate_errors
 from ..errors import BusUnavailable
 from ..gateway.errors import ApiError
 from ..gateway.stream import ChunkSender, stream_day
+from ..gateway.transcode import utf8_body
 from ..names import HEADER_CONTENT_TYPE, HEADER_SENDER, HEADER_UPLOAD_ID, TOPIC_RAW
 from ..settings import Settings
 from ..xmlhead import HeadRefused, precheck
@@ -60,6 +61,22 @@ async def _produce(
     upload_id = str(uuid.uuid4())
     with fh:
         head = fh.read(settings.upload_chunk_bytes + 1)
+        rest = (
+            pieces(fh, path, size, piece=_READ, sent=len(head), quiet=quiet)
+            if len(head) > settings.upload_chunk_bytes
+            else None
+        )
+        try:  # decoded to UTF-8 here, as the gateway does: a big day's chunks must be UTF-8
+            head, rest = await utf8_body(
+                head,
+                rest,
+                content_type=None,
+                limit=settings.max_upload_bytes,
+                whole=settings.upload_chunk_bytes,
+            )
+        except ApiError as exc:
+            print(f"{path}  refused: {exc.code}: {exc.message}", flush=True)
+            return False
         checked = precheck(head)
         if isinstance(checked, HeadRefused):
             print(f"{path}  refused: {checked.issue.code}: {checked.issue.message}", flush=True)
@@ -81,7 +98,7 @@ async def _produce(
             HEADER_SENDER: "cli",
         }
         try:
-            if len(head) <= settings.upload_chunk_bytes:
+            if rest is None:
                 await publish(head, key=day, headers=headers)
             else:
                 sender = ChunkSender(
@@ -89,7 +106,7 @@ async def _produce(
                 )
                 await stream_day(
                     head,
-                    pieces(fh, path, size, piece=_READ, sent=len(head), quiet=quiet),
+                    rest,
                     sender,
                     target=settings.upload_chunk_bytes,
                     max_bytes=settings.max_upload_bytes,
