@@ -21,6 +21,15 @@ FORBIDDEN = {
     ),
     "service.ingest.decide": ("service.storage", "service.cache", "service.bus"),
     "service.xmlhead": ("service.ingest", "service.gateway", "service.storage"),
+    "service.xmltools": ("service.ingest", "service.gateway", "service.storage", "service.xmlhead"),
+    # decoding is pure: the edges (gateway, ingest's decide, the CLI) call it
+    "service.encoding": (
+        "service.ingest",
+        "service.gateway",
+        "service.storage",
+        "service.xmlhead",
+        "lxml",
+    ),
     "service.models": ("service.storage", "service.ingest", "service.reporter", "service.gateway"),
     "service.ingest": ("service.reporter", "service.gateway"),
     "service.reporter": ("service.ingest", "service.gateway"),
