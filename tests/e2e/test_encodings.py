@@ -3,8 +3,10 @@ upload routes and straight from Kafka; what cannot be decoded is refused, never 
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import datetime as dt
+import sys
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -12,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 from service.names import DUPLICATE_DAY_MESSAGE
 
 from ..encoded_days import day_text, encoded_day, names_for
+from ..stack import REPO
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -137,3 +140,30 @@ async def test_charset_of_content_type_decodes_a_body_without_declaration(
     assert r.status_code == 202, r.text
     await events.wait("sales.stored", upload_id=r.json()["upload_id"], timeout=60)
     assert await stored_names(pg_pool, days[3]) == [n.encode() for n in names_for("windows-1251")]
+
+
+async def test_cli_produce_decodes_before_it_cuts(pipeline, events, pg_pool, days, tmp_path):
+    """`sales-analyzer produce` sends a KOI8-R day and a big windows-1251 day (chunks) as UTF-8."""
+    small = tmp_path / "koi8.xml"
+    small.write_bytes(encoded_day("koi8-r", date=days[4].isoformat()))
+    names = [f"Товар №{i}" for i in range(1, 12_001)]
+    big = tmp_path / "cp1251.xml"
+    big.write_bytes(encoded_day("windows-1251", date=days[5].isoformat(), names=names))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "service.cli.main",
+        "produce",
+        str(small),
+        str(big),
+        "--quiet",
+        cwd=REPO,
+        env=pipeline.env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 0, (out, err)
+    for day, expected in ((days[4], names_for("koi8-r")), (days[5], names)):
+        await events.wait("sales.stored", sales_date=day.isoformat(), timeout=120)
+        assert await stored_names(pg_pool, day) == [n.encode() for n in expected]
