@@ -32,6 +32,7 @@ decoding it as declared would store mojibake ("РЎРјР°" for "Сма").
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -111,6 +112,7 @@ _PATTERNS: Final = (
     (b"\x00\x3c\x00\x3f", "utf-16-be"),
 )
 _DECL = re.compile(r"<\?xml[ \t\r\n][^?>]*?encoding[ \t\r\n]*=[ \t\r\n]*(?:\"([^\"]*)\"|'([^']*)')")
+_DECL_BYTES = re.compile(_DECL.pattern.encode("ascii"))
 # The declaration is short; never look further than this many characters for it.
 _DECL_WINDOW: Final = 512
 _SHOWN: Final = 40
@@ -163,6 +165,7 @@ def charset_of(content_type: str | None) -> str | None:
     return found[1] if found and found[1] else None
 
 
+@functools.lru_cache(maxsize=256)
 def _resolve(name: str) -> str | None:
     """Python's codec name for an encoding name, or None when unknown."""
     key = name.strip().lower()
@@ -194,12 +197,11 @@ def _declared(head: bytes, codec: str) -> tuple[str, int] | None:
             return None
         group = 1 if found[1] is not None else 2
         return found[group], found.start(group) * unit
-    text = head[:_DECL_WINDOW].decode("latin-1")  # the declaration itself is ASCII
-    found = _DECL.match(text)
-    if found is None:
+    raw = _DECL_BYTES.match(head, 0, _DECL_WINDOW)  # the declaration itself is ASCII
+    if raw is None:
         return None
-    group = 1 if found[1] is not None else 2
-    return found[group], found.start(group)
+    group = 1 if raw[1] is not None else 2
+    return raw[group].decode("latin-1"), raw.start(group)
 
 
 def _same_family(bom_codec: str, declared: str) -> bool:
