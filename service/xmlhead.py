@@ -8,8 +8,9 @@ is read (the prolog and the root's start tag); products are ingest's business.
 Pure: no I/O. The order of the checks:
 
 1. raw bytes, before any parser sees them (:func:`check_bytes`):
-   empty body → ``empty_body``; UTF-16/UTF-32 (byte order mark or NUL bytes) or an
-   XML declaration naming any encoding but UTF-8 → ``bad_encoding``; a first
+   a body still in another encoding than UTF-8 (service/encoding.py decodes at the
+   edge; what is left could not be decoded, or is a big day's chunk) or with NUL
+   bytes → ``bad_encoding``; empty body → ``empty_body``; a first
    non-blank byte other than ``<`` → ``not_xml``; a ``<!DOCTYPE`` or ``<!ENTITY``
    in the prolog → ``forbidden_dtd`` (so no entity, internal or external, and no
    DTD is ever seen by libxml2: nothing can be fetched or expanded);
@@ -18,25 +19,36 @@ Pure: no I/O. The order of the checks:
    ``bad_root``; a ``date`` attribute → else ``missing_date``; ``YYYY-MM-DD`` in
    ASCII digits and a real calendar day → else ``bad_date``.
 
-libxml2's own errors are translated by :func:`syntax_issue` (``malformed_xml``,
+The lxml toolkit (the hardened parser, event reading, :func:`syntax_issue`) is in
+xmltools.py. libxml2's own errors are translated by :func:`syntax_issue` (``malformed_xml``,
 ``too_deep``, ``too_large``, ``bad_encoding``). Every code is listed in
 contracts/errors.md.
 """
 
 from __future__ import annotations
 
-import codecs
 import datetime as dt
-import json
 import re
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Final, Literal, cast
+from typing import Final
 
 from lxml import etree
 
+from .encoding import undecoded
 from .models import Issue
+from .xmltools import (
+    CHUNK_SIZE,
+    Utf8Check,
+    element_events,
+    element_line,
+    fatal,
+    hardened_parser,
+    line_of,
+    quote,
+    syntax_issue,
+)
 
+# The toolkit's names stay importable from here for modules not moved over yet.
 __all__ = [
     "CHUNK_SIZE",
     "PRODUCTS_TAG",
@@ -62,79 +74,44 @@ ROOT_TAG: Final = "sales_data"
 PRODUCTS_TAG: Final = "products"
 PRODUCT_TAG: Final = "product"
 
-# Bytes handed to libxml2 per feed(): big enough that the per-call overhead is
-# negligible, small enough that nothing but the parser's own state grows.
-CHUNK_SIZE: Final = 64 * 1024
 # The root start tag nearly always fits in this many bytes after its "<". Feeding
 # more costs time (libxml2 would parse the products too), so grow only as needed.
 _HEAD_FIRST_FEED: Final = 256
-# Values quoted in messages are cut to this many characters.
+# Characters of a non-XML body shown in the not_xml message.
 _SHOWN_CHARS: Final = 40
 
 _UTF8_BOM: Final = b"\xef\xbb\xbf"
-# UTF-32 LE starts with FF FE too, so these four cover UTF-16 and UTF-32 both ways.
-_WIDE_BOMS: Final = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 _NOT_BLANK = re.compile(rb"[^ \t\r\n]")
-_ENCODING_DECL = re.compile(
-    rb"<\?xml[ \t\r\n][^?>]*?encoding[ \t\r\n]*=[ \t\r\n]*(?:\"([^\"]*)\"|'([^']*)')"
-)
-# The XML declaration is short; never look further than this for its encoding.
-_DECL_WINDOW: Final = 512
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-_ERR_RESOURCE_LIMIT: Final = int(getattr(etree.ErrorTypes, "ERR_RESOURCE_LIMIT", 114))
-_ERR_INVALID_ENCODING: Final = int(getattr(etree.ErrorTypes, "ERR_INVALID_ENCODING", 81))
-
-
-def quote(value: str) -> str:
-    """A value for a message: double-quoted, control characters escaped, at most 40 characters."""
-    shown = value if len(value) <= _SHOWN_CHARS else value[:_SHOWN_CHARS] + "…"
-    return json.dumps(shown, ensure_ascii=False)
-
-
-def _fatal(code: str, message: str, *, line: int | None = None, field: str | None = None) -> Issue:
-    return Issue(code=code, message=message, line=line, field=field)
-
-
-def _line_of(data: bytes, offset: int) -> int:
-    return data.count(b"\n", 0, offset) + 1
 
 
 def check_bytes(data: bytes) -> tuple[int, Issue | None]:
     """Checks on the raw bytes; returns the offset of the root's ``<`` (or of what follows the prolog)."""
-    if data.startswith(_WIDE_BOMS):
-        return 0, _fatal(
-            "bad_encoding", "the body starts with a UTF-16/UTF-32 byte order mark; send UTF-8"
-        )
+    # The edge (chunking/transcode.py, ingest/decide.py) decoded the day to UTF-8; what is
+    # still in another encoding could not be decoded, or is a chunk (those must be UTF-8).
+    issue = undecoded(data)
+    if issue is not None:
+        return 0, issue
     start = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0
     first = _NOT_BLANK.search(data, start)
     if first is None:
-        return 0, _fatal("empty_body", "the body is empty or only whitespace")
+        return 0, fatal("empty_body", "the body is empty or only whitespace")
     pos = first.start()
     if b"\x00" in data[pos : pos + 4]:
-        return pos, _fatal(
+        return pos, fatal(
             "bad_encoding",
-            "the body contains NUL bytes: it looks like UTF-16 or UTF-32; send UTF-8",
+            "the body contains NUL bytes: it looks like UTF-16 or UTF-32 without a byte order "
+            "mark; start it with one (or send UTF-8)",
         )
     lead = data[pos : pos + 1]
     if lead != b"<":
         hint = " (it looks like JSON)" if lead in (b"{", b"[") else ""
         shown = quote(data[pos : pos + _SHOWN_CHARS].decode("utf-8", "replace"))
-        return pos, _fatal(
+        return pos, fatal(
             "not_xml",
             f"the body is not XML{hint}: it starts with {shown}",
-            line=_line_of(data, pos),
+            line=line_of(data, pos),
         )
-    decl = _ENCODING_DECL.match(data, start, start + _DECL_WINDOW)
-    if decl is not None:
-        declared = (decl[1] if decl[1] is not None else decl[2]) or b""
-        if declared.lower() != b"utf-8":
-            name = quote(declared.decode("ascii", "replace"))
-            return pos, _fatal(
-                "bad_encoding",
-                f"the XML declaration names encoding {name}; only UTF-8 is accepted",
-                line=1,
-            )
     return _check_prolog(data, pos)
 
 
@@ -159,10 +136,10 @@ def _check_prolog(data: bytes, pos: int) -> tuple[int, Issue | None]:
         elif data.startswith(b"<!", pos):
             word = data[pos + 2 : pos + 9].upper()
             if word.startswith((b"DOCTYPE", b"ENTITY")):
-                return pos, _fatal(
+                return pos, fatal(
                     "forbidden_dtd",
                     "document type declarations (<!DOCTYPE>, <!ENTITY>) are not accepted",
-                    line=_line_of(data, pos),
+                    line=line_of(data, pos),
                 )
             return pos, None
         else:
@@ -174,103 +151,17 @@ def _check_prolog(data: bytes, pos: int) -> tuple[int, Issue | None]:
     return pos, None
 
 
-class Utf8Check:
-    """Incremental UTF-8 validation of the chunks fed to the parser (memory stays flat)."""
-
-    __slots__ = ("_data", "_decode", "_fed")
-
-    def __init__(self, data: bytes) -> None:
-        self._decode = codecs.getincrementaldecoder("utf-8")("strict").decode
-        self._data = data
-        self._fed = 0
-
-    def feed(self, chunk: bytes, *, final: bool) -> Issue | None:
-        try:
-            self._decode(chunk, final)
-        except UnicodeDecodeError as exc:
-            at = self._fed + exc.start
-            byte = self._data[at : at + 1].hex().upper() or "end of body"
-            return _fatal(
-                "bad_encoding",
-                f"the body is not valid UTF-8 (byte 0x{byte} at offset {at})",
-                line=_line_of(self._data, at),
-            )
-        self._fed += len(chunk)
-        return None
-
-
-def hardened_parser(
-    *, events: tuple[Literal["start", "end"], ...], tag: str | None = None
-) -> etree.XMLPullParser:
-    """The one parser configuration we use: no network, no DTD, libxml2's size and depth limits."""
-    # lxml-stubs 0.5.1 predates lxml 5's resolve_entities="internal" and lxml 6's decompress.
-    return etree.XMLPullParser(  # type: ignore[call-arg]  # decompress: lxml >= 6, not in the stubs
-        events=events,
-        tag=tag,
-        # the safe default; False would leave entity nodes (see safety notes)
-        resolve_entities="internal",  # type: ignore[arg-type]  # lxml >= 5 accepts "internal"
-        no_network=True,
-        huge_tree=False,  # keeps libxml2's limits: depth 256, text node 10 MB, name 50 kB
-        load_dtd=False,
-        dtd_validation=False,
-        remove_pis=True,  # a PI inside <name> would otherwise cut .text short
-        remove_comments=True,
-        decompress=False,
-    )
-
-
-def element_events(
-    parser: etree.XMLPullParser,
-) -> Callable[[], Iterator[tuple[str, etree._Element]]]:
-    """``parser.read_events``, typed for a parser made with only "start"/"end" events.
-
-    The stubs allow for the (prefix, uri) tuples of "start-ns" events; hardened_parser
-    never asks for those, so every event carries an element.
-    """
-    return cast("Callable[[], Iterator[tuple[str, etree._Element]]]", parser.read_events)
-
-
-def element_line(element: etree._Element) -> int | None:
-    """``element.sourceline`` (lxml-stubs 0.5.1 declare it as ``...``; it is int | None)."""
-    return element.sourceline  # type: ignore[return-value]  # see the docstring
-
-
-def syntax_issue(exc: etree.LxmlError) -> Issue:
-    """Translate one of lxml's parse errors into an Issue."""
-    code = getattr(exc, "code", None)
-    raw = str(getattr(exc, "msg", None) or exc).strip()
-    lineno = getattr(exc, "lineno", None)
-    line = lineno if isinstance(lineno, int) and lineno > 0 else None
-    where = f" (line {line})" if line else ""
-    if code == _ERR_RESOURCE_LIMIT:
-        if "depth" in raw.lower():
-            return _fatal(
-                "too_deep", f"elements are nested more than 256 levels deep{where}", line=line
-            )
-        return _fatal(
-            "too_large",
-            "a text, attribute or name is larger than the parser accepts "
-            f"(text nodes up to 10 MB, names up to 50 kB){where}",
-            line=line,
-        )
-    if code == _ERR_INVALID_ENCODING:
-        return _fatal("bad_encoding", f"the body is not valid UTF-8{where}", line=line)
-    if not raw:
-        raw = type(exc).__name__
-    return _fatal("malformed_xml", f"malformed XML: {raw}", line=line)
-
-
 def check_date(value: str | None, *, line: int | None) -> tuple[dt.date | None, Issue | None]:
     """The ``date`` attribute: ASCII ``YYYY-MM-DD`` that names a real day."""
     if value is None:
-        return None, _fatal(
+        return None, fatal(
             "missing_date",
             '<sales_data> has no date attribute; expected date="YYYY-MM-DD"',
             line=line,
             field="date",
         )
     if _DATE.fullmatch(value) is None:
-        return None, _fatal(
+        return None, fatal(
             "bad_date",
             f"date {quote(value)} is not in the form YYYY-MM-DD",
             line=line,
@@ -279,7 +170,7 @@ def check_date(value: str | None, *, line: int | None) -> tuple[dt.date | None, 
     try:
         return dt.date(int(value[0:4]), int(value[5:7]), int(value[8:10])), None
     except ValueError:
-        return None, _fatal(
+        return None, fatal(
             "bad_date", f"date {quote(value)} is not a real calendar date", line=line, field="date"
         )
 
@@ -297,7 +188,7 @@ def check_root(root: etree._Element) -> tuple[dt.date | None, Issue | None]:
             )
         else:
             message = f"the root element is <{quote(str(tag))[1:-1]}>; expected <sales_data>"
-        return None, _fatal("bad_root", message, line=line)
+        return None, fatal("bad_root", message, line=line)
     return check_date(root.get("date"), line=line)
 
 
@@ -324,7 +215,7 @@ def _head(found: tuple[dt.date | None, Issue | None]) -> Head:
         return HeadRefused(issue)
     if sales_date is None:  # check_date gives one or the other; never both missing
         return HeadRefused(
-            _fatal("internal_error", "internal error in the check: no date and no issue")
+            fatal("internal_error", "internal error in the check: no date and no issue")
         )
     return HeadOk(sales_date)
 
@@ -351,7 +242,7 @@ def read_head(data: bytes) -> Head:
                 return _head(check_root(root))
             if end == size:
                 parser.close()  # raises: the body ended before any start tag
-                return HeadRefused(_fatal("malformed_xml", "malformed XML: no root element"))
+                return HeadRefused(fatal("malformed_xml", "malformed XML: no root element"))
             step = min(step * 2, CHUNK_SIZE)
             pos, end = end, min(size, end + step)
     except etree.LxmlError as exc:

@@ -18,24 +18,33 @@ def product(i: int, *, name: str | None = None, price: str | None = None) -> str
 
 
 def write_day(
-    path: Path, day: dt.date, products: int, *, bad: dict[int, str] | None = None, first_id: int = 1
+    path: Path,
+    day: dt.date,
+    products: int,
+    *,
+    bad: dict[int, str] | None = None,
+    first_id: int = 1,
+    encoding: str = "UTF-8",
+    name: str = "Product #",
 ) -> int:
     """Write a day of ``products`` products (ids from ``first_id``); ``bad`` maps a 1-based product
-    position to a price that breaks a rule. Returns the file's size."""
+    position to a price that breaks a rule; names are ``name`` and the id, the file in
+    ``encoding`` (declared). Returns the file's size."""
     bad = bad or {}
     with path.open("wb") as f:
         f.write(
-            f'<?xml version="1.0" encoding="UTF-8"?>\n<sales_data date="{day.isoformat()}">\n'
-            "  <products>\n".encode()
+            f'<?xml version="1.0" encoding="{encoding}"?>\n<sales_data date="{day.isoformat()}">\n'
+            "  <products>\n".encode(encoding)
         )
         batch: list[str] = []
         for n in range(1, products + 1):
-            batch.append(product(first_id + n - 1, price=bad.get(n)))
+            i = first_id + n - 1
+            batch.append(product(i, price=bad.get(n), name=f"{name}{i}"))
             if len(batch) == 10_000:
-                f.write("".join(batch).encode())
+                f.write("".join(batch).encode(encoding))
                 batch.clear()
-        f.write("".join(batch).encode())
-        f.write(b"  </products>\n</sales_data>\n")
+        f.write("".join(batch).encode(encoding))
+        f.write("  </products>\n</sales_data>\n".encode(encoding))
     return path.stat().st_size
 
 

@@ -8,13 +8,15 @@ here: a limit crossed or a body that cannot be cut is one of this package's erro
 from __future__ import annotations
 
 from .cut import CLOSE, MAX_PRODUCT_BYTES, OPEN, Cutter, oversized_product, wrap
-from .errors import LimitCrossed, ProductTooLarge, StreamRefused, Unsplittable
+from .errors import BadEncoding, LimitCrossed, ProductTooLarge, StreamRefused, Unsplittable
 from .send import ChunkSender, SendRecord, stream_day
+from .transcode import utf8_body
 
 __all__ = [
     "CLOSE",
     "MAX_PRODUCT_BYTES",
     "OPEN",
+    "BadEncoding",
     "ChunkSender",
     "Cutter",
     "LimitCrossed",
@@ -24,5 +26,6 @@ __all__ = [
     "Unsplittable",
     "oversized_product",
     "stream_day",
+    "utf8_body",
     "wrap",
 ]

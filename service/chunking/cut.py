@@ -31,7 +31,7 @@ from lxml import etree
 
 from ..models import Issue
 from ..names import MAX_RECORD_BYTES
-from ..xmlhead import hardened_parser, syntax_issue
+from ..xmltools import hardened_parser, syntax_issue
 from .errors import ProductTooLarge, Unsplittable
 
 __all__ = ["CLOSE", "MAX_PRODUCT_BYTES", "OPEN", "Cutter", "oversized_product", "wrap"]

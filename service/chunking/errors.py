@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from ..models import Issue
 
-__all__ = ["LimitCrossed", "ProductTooLarge", "StreamRefused", "Unsplittable"]
+__all__ = [
+    "BadEncoding",
+    "LimitCrossed",
+    "ProductTooLarge",
+    "StreamRefused",
+    "Unsplittable",
+]
 
 
 class StreamRefused(Exception):
@@ -34,3 +40,10 @@ class LimitCrossed(StreamRefused):
     def __init__(self, issue: Issue) -> None:
         super().__init__(issue)
         self.abort = issue.code
+
+
+class BadEncoding(StreamRefused):
+    """The body cannot be decoded as it says, or is in an encoding not accepted
+    (``bad_encoding``, service/encoding.py)."""
+
+    abort = "bad_encoding"

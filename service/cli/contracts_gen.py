@@ -70,7 +70,9 @@ def render_contracts() -> dict[str, str]:
         "x-source (any other producer may omit them); x-replace: true for a "
         "correction (PUT /v1/sales/{date}, POST /v1/uploads?replace=true). A big day: "
         "chunk records (x-part: chunk, x-chunk-index, x-chunk-last) and a ChunkManifest "
-        "record (x-part: manifest), see contracts/topics.md",
+        "record (x-part: manifest), see contracts/topics.md. The gateway sends UTF-8; a "
+        "whole-day record from another producer may be in any encoding of docs/input.md "
+        "(ingest decodes it), chunks must be UTF-8",
     )
     gateway.publisher(
         TOPIC_REPORT_REQUESTS,

@@ -18,7 +18,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 
 from ..bus import ensure_topics, producer_options, translate_errors
-from ..chunking import ChunkSender, StreamRefused, stream_day
+from ..chunking import ChunkSender, StreamRefused, stream_day, utf8_body
 from ..errors import BusUnavailable
 from ..names import HEADER_CONTENT_TYPE, HEADER_SENDER, HEADER_UPLOAD_ID, TOPIC_RAW
 from ..settings import Settings
@@ -59,6 +59,22 @@ async def _produce(
     upload_id = str(uuid.uuid4())
     with fh:
         head = fh.read(settings.upload_chunk_bytes + 1)
+        rest = (
+            pieces(fh, path, size, piece=_READ, sent=len(head), quiet=quiet)
+            if len(head) > settings.upload_chunk_bytes
+            else None
+        )
+        try:  # decoded to UTF-8 here, as the gateway does: a big day's chunks must be UTF-8
+            head, rest = await utf8_body(
+                head,
+                rest,
+                content_type=None,
+                limit=settings.max_upload_bytes,
+                whole=settings.upload_chunk_bytes,
+            )
+        except StreamRefused as exc:
+            print(f"{path}  refused: {exc.issue.code}: {exc.issue.message}", flush=True)
+            return False
         checked = precheck(head)
         if isinstance(checked, HeadRefused):
             print(f"{path}  refused: {checked.issue.code}: {checked.issue.message}", flush=True)
@@ -80,7 +96,7 @@ async def _produce(
             HEADER_SENDER: "cli",
         }
         try:
-            if len(head) <= settings.upload_chunk_bytes:
+            if rest is None:
                 await publish(head, key=day, headers=headers)
             else:
                 sender = ChunkSender(
@@ -93,7 +109,7 @@ async def _produce(
                 )
                 await stream_day(
                     head,
-                    pieces(fh, path, size, piece=_READ, sent=len(head), quiet=quiet),
+                    rest,
                     sender,
                     target=settings.upload_chunk_bytes,
                     max_bytes=settings.max_upload_bytes,

@@ -19,7 +19,7 @@ from ..runtime import wait_for
 from ..settings import Settings, get_settings
 from ..storage.db import create_pool
 from ..storage.migrate import migrate
-from . import dashboard, read_routes, upload_routes
+from . import dashboard, legacy, read_routes, upload_routes
 from .auth import TokenTable
 from .errors import install_error_handlers
 from .fastpath import UploadFastPath
@@ -92,6 +92,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(upload_routes.router)
     app.include_router(read_routes.router)
+    app.include_router(legacy.router)  # the original service's read routes (deprecated)
     dashboard.install(app)  # the web pages under /ui, and GET / for browsers
 
     @app.get("/healthz", summary="Liveness: the process answers", tags=["health"])

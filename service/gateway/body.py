@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import Request
 
+from ..chunking import LimitCrossed, StreamRefused, utf8_body
 from .errors import ApiError
 from .submission import count_upload
 
@@ -15,11 +16,32 @@ __all__ = ["read_body"]
 async def read_body(
     request: Request, limit: int, *, whole: int | None = None
 ) -> tuple[bytes, AsyncIterator[bytes] | None]:
-    """The body, refused with 413 as soon as it is known to exceed the limit (header or bytes).
+    """The body as UTF-8 (chunking/transcode.py), refused with 413 as soon as it is known to
+    exceed the limit (header or bytes), 400 ``bad_encoding`` when what came so far cannot be
+    decoded (later bytes are refused while the day streams: chunking's BadEncoding).
 
     With ``whole``, reading stops once more than that many bytes came: the body is then
     a big day, returned as what came so far and the rest of the stream (service/chunking/).
     """
+    body, rest = await _read_raw(request, limit, whole=whole)
+    try:
+        return await utf8_body(
+            body, rest, content_type=request.headers.get("content-type"), limit=limit, whole=whole
+        )
+    except LimitCrossed as exc:
+        count_upload("too_large")
+        raise ApiError(413, exc.issue.code, exc.issue.message) from None
+    except StreamRefused as exc:
+        count_upload("invalid")
+        issue = exc.issue
+        raise ApiError(
+            400, issue.code, issue.message, errors=[issue.model_dump(exclude_none=True)]
+        ) from None
+
+
+async def _read_raw(
+    request: Request, limit: int, *, whole: int | None
+) -> tuple[bytes, AsyncIterator[bytes] | None]:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)

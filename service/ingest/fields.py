@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Final
 from lxml import etree
 
 from ..models import SalesLine
-from ..xmlhead import element_line, quote
+from ..xmltools import element_line, quote
 
 __all__ = [
     "BLANKS",

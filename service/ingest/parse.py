@@ -37,17 +37,14 @@ from typing import Final
 from lxml import etree
 
 from ..models import Issue, ParsedDay
-from ..xmlhead import (
+from ..xmlhead import PRODUCT_TAG, PRODUCTS_TAG, HeadRefused, read_head
+from ..xmltools import (
     CHUNK_SIZE,
-    PRODUCT_TAG,
-    PRODUCTS_TAG,
-    HeadRefused,
     Utf8Check,
     element_events,
     element_line,
     hardened_parser,
     quote,
-    read_head,
     syntax_issue,
 )
 from .fields import (

@@ -12,6 +12,11 @@ With gateway, ingest and reporter running (the reporter with the tests' fake LLM
 5. peak RSS (VmHWM) of gateway, ingest and reporter (target ≤ 150 MB each);
 6. the big day produced straight to Kafka with `sales-analyzer produce` (stored, and how fast).
 
+With ``--encoding windows-1251`` (issue 18) it runs only this instead: per round, the
+same day (Cyrillic names) as UTF-8 and in that encoding through POST /v1/uploads,
+alternately, in the same minutes: seconds to sales.stored and the peak RSS (VmHWM,
+reset before each upload) of gateway and ingest, per encoding.
+
 Each round uses a new date; the days are deleted again at the end. Files are
 generated to a temporary directory, streaming (never held in memory).
 """
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -222,13 +228,79 @@ async def run(products: int, small: int, rounds: int) -> None:
                 await forget_days(stack.database_url, stored)
 
 
+def _reset_peak(pid: int) -> None:
+    """Start VmHWM afresh (Linux: "5" to clear_refs), for the process and its children."""
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    for p in pids:
+        with contextlib.suppress(OSError):
+            Path(f"/proc/{p}/clear_refs").write_text("5")
+
+
+async def run_encoding(products: int, rounds: int, encoding: str) -> None:
+    """The same day as UTF-8 and in ``encoding``, alternately: time to stored, peak RSS."""
+    with provide_stack() as stack, tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        llm = FakeLLM().start()
+        pipe = start_pipeline(stack, llm, tmp_path, GATEWAY_WORKERS="1")
+        host, port = "127.0.0.1", int(pipe.gateway_url.rsplit(":", 1)[1])
+        stored: list[dt.date] = []
+        try:
+            await drain(stack.kafka, "sales-ingest", "sales-reports")
+            base = await fresh_base(stack.database_url, 40)
+            watch = EventWatch(stack.kafka, "sales.stored", "sales.rejected", "sales.reports")
+            await watch.start()
+            big = tmp_path / "big.xml"
+            times: dict[str, list[float]] = {"UTF-8": [], encoding: []}
+            peaks: dict[str, dict[str, float]] = {"UTF-8": {}, encoding: {}}
+            for r in range(rounds):
+                for enc in ("UTF-8", encoding):
+                    day = base + dt.timedelta(days=len(stored))
+                    size = write_day(big, day, products, encoding=enc, name="Товар №")
+                    for name in ("gateway", "ingest"):
+                        _reset_peak(pipe.procs[name].pid)
+                    took = await timed_upload(watch, host, port, "/v1/uploads", big, day)
+                    stored.append(day)
+                    times[enc].append(took)
+                    for name in ("gateway", "ingest"):
+                        rss = peak_rss_mb(pipe.procs[name].pid)
+                        peaks[enc][name] = max(peaks[enc].get(name, 0.0), rss)
+                    print(
+                        f"round {r + 1} {enc}: {products:,} products ({size / 1e6:.1f} MB) stored "
+                        f"{took:.2f} s after the request started; load {os.getloadavg()[0]:.2f}",
+                        flush=True,
+                    )
+                    await wait_report(watch, day)
+            await watch.stop()
+            print(f"# {products:,}-product day, Cyrillic names, POST /v1/uploads, alternating")
+            for enc in ("UTF-8", encoding):
+                print(line(f"{enc} → sales.stored", times[enc]))
+                print(
+                    f"peak RSS {enc}: "
+                    + ", ".join(f"{n} {v:.0f} MB" for n, v in peaks[enc].items())
+                )
+        finally:
+            pipe.stop_all()
+            llm.stop()
+            if stored:
+                await forget_days(stack.database_url, stored)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--products", type=int, default=1_000_000)
     ap.add_argument("--small", type=int, default=100_000)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument(
+        "--encoding",
+        help="compare this encoding (e.g. windows-1251) with UTF-8, alternately (issue 18)",
+    )
     args = ap.parse_args()
-    asyncio.run(run(args.products, args.small, args.rounds))
+    if args.encoding:
+        asyncio.run(run_encoding(args.products, args.rounds, args.encoding))
+    else:
+        asyncio.run(run(args.products, args.small, args.rounds))
 
 
 if __name__ == "__main__":

@@ -193,7 +193,7 @@ async def test_read_token_reads_and_health_needs_none(pipeline):
             "forbidden_dtd",
         ),
         (
-            b'<?xml version="1.0" encoding="ISO-8859-1"?><sales_data date="2024-01-01"/>',
+            b'<?xml version="1.0" encoding="UTF-7"?><sales_data date="2024-01-01"/>',
             "bad_encoding",
         ),
     ],

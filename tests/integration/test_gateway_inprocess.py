@@ -150,7 +150,7 @@ async def test_day_in_progress_on_both_routes(gateways, redis_client, days):
         (b"hello", "not_xml"),
         (b'<sales_data date="2024', "malformed_xml"),
         (b'<!DOCTYPE x [<!ENTITY e "e">]><sales_data date="2024-01-01"/>', "forbidden_dtd"),
-        (b"\xff\xfe<\x00", "bad_encoding"),
+        (b"\xff\xfe<\x00\x00\xdc", "bad_encoding"),  # UTF-16LE with a lone surrogate
         (b'<other date="2024-01-01"/>', "bad_root"),
         (b"<sales_data><products/></sales_data>", "missing_date"),
         (b'<sales_data date="2024-02-30"><products/></sales_data>', "bad_date"),

@@ -36,6 +36,15 @@ FORBIDDEN = {
         "service.gateway",
         "service.cli",
     ),
+    "service.xmltools": ("service.ingest", "service.gateway", "service.storage", "service.xmlhead"),
+    # decoding is pure: the edges (gateway, ingest's decide, the CLI) call it
+    "service.encoding": (
+        "service.ingest",
+        "service.gateway",
+        "service.storage",
+        "service.xmlhead",
+        "lxml",
+    ),
     "service.ingest": ("service.reporter", "service.gateway"),
     "service.reporter": ("service.ingest", "service.gateway"),
     # The gateway (its dashboard too) shows figures through service.figures, cuts big days

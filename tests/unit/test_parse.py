@@ -276,7 +276,7 @@ def test_hardened_parser_itself_fetches_nothing() -> None:
     """Even without the prolog check, the parser configuration resolves no external entity or DTD."""
     from lxml import etree
 
-    from service.xmlhead import hardened_parser
+    from service.xmltools import hardened_parser
 
     with listener() as server:
         docs = [
