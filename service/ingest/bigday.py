@@ -67,7 +67,6 @@ __all__ = ["BigDays"]
 log = logging.getLogger("sales_analyzer.ingest")
 
 _MAX_OPEN = 2  # open days at once (each holds a pooled connection)
-_OPEN_IDLE_SECONDS = 30.0  # an open day that got no chunk this long is rolled back
 
 Event = SalesStored | SalesRejected | SalesCorrected
 
@@ -81,12 +80,14 @@ class BigDays:
         policy: Policy,
         max_products: int,
         incomplete_seconds: float,
+        open_idle_seconds: float = 30.0,
     ) -> None:
         self._pool = pool
         self._cache = cache
         self._policy = policy
         self._max_products = max_products
         self._incomplete_seconds = incomplete_seconds
+        self._open_idle_seconds = open_idle_seconds  # an open day idle this long is rolled back
         # Days being stored while their chunks come (storage.staging.OpenDay), with when
         # they last got a chunk: the manifest then only commits (see _progress).
         self._open: dict[UUID, OpenDay] = {}
@@ -94,6 +95,7 @@ class BigDays:
 
     async def handle(self, raws: Sequence[RawUpload]) -> list[Event]:
         events: list[Event] = []
+        await self._expire()
         known = await find_uploads(self._pool, list({r.upload_id for r in raws}))
         # An upload refused as incomplete (its sender went away) is sent again under the same
         # id when the client retries with its Idempotency-Key: its chunks start it over.
@@ -243,7 +245,12 @@ class BigDays:
             if len(self._open) >= _MAX_OPEN:
                 return
             try:
-                day = await open_day(self._pool, raw.upload_id, result.sales_date)
+                day = await open_day(
+                    self._pool,
+                    raw.upload_id,
+                    result.sales_date,
+                    idle_seconds=self._open_idle_seconds,
+                )
             except Exception:
                 return
             self._open[raw.upload_id] = day
@@ -271,6 +278,14 @@ class BigDays:
         self._open.pop(day.upload_id, None)
         self._touched.pop(day.upload_id, None)
         await abandon_day(day)
+
+    async def _expire(self) -> None:
+        """Roll back the open days that got no chunk within the idle limit (PostgreSQL has
+        ended their transactions by then, or is about to)."""
+        quiet = time.monotonic() - self._open_idle_seconds
+        for upload_id, touched in list(self._touched.items()):
+            if touched < quiet and upload_id in self._open:
+                await self._abandon(self._open[upload_id])
 
     async def make_way(self, keys: set[str]) -> None:
         """Whole days of these keys (dates) are about to be written: roll back open days of
@@ -334,7 +349,7 @@ class BigDays:
                 return corrected
             await self._store(rec, chunks, None)  # no day to replace: stored as a new one
         elif rec.status == "stored":
-            if day is not None and (day.closed or day.chunks != {c.index for c in chunks}):
+            if day is not None and (not day.alive or day.chunks != {c.index for c in chunks}):
                 await self._abandon(day)
                 day = None
             await self._store(rec, chunks, day)
@@ -443,7 +458,7 @@ class BigDays:
         may still have its manifest in Kafka and is left alone (None: no such limit).
         """
         events: list[Event] = []
-        quiet = time.monotonic() - min(_OPEN_IDLE_SECONDS, self._incomplete_seconds)
+        quiet = time.monotonic() - min(self._open_idle_seconds, self._incomplete_seconds)
         for upload_id, touched in list(self._touched.items()):
             if (
                 touched < quiet and upload_id in self._open

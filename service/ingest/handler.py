@@ -66,6 +66,7 @@ class IngestService:
         policy: Policy,
         max_products: int,
         incomplete_seconds: float = 900.0,
+        open_idle_seconds: float = 30.0,
     ) -> None:
         self._pool = pool
         self._cache = cache
@@ -78,6 +79,7 @@ class IngestService:
             policy=policy,
             max_products=max_products,
             incomplete_seconds=incomplete_seconds,
+            open_idle_seconds=open_idle_seconds,
         )
         self._corrector = Corrector(pool=pool, cache=cache, policy=policy, parse=self._parse_one)
 

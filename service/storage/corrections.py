@@ -129,7 +129,7 @@ async def _supersede(
     the audit written; the new lines are in place already."""
     await conn.execute(
         "UPDATE sales_days SET upload_id = $2, products = $3, total_units = $4, total_revenue = $5,"
-        " stored_at = now() WHERE sales_date = $1",
+        " stored_at = clock_timestamp() WHERE sales_date = $1",
         record.sales_date,
         record.upload_id,
         diff.products_after,

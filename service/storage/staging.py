@@ -340,8 +340,8 @@ async def store_staged_day(
                     return StoreResult("duplicate")
                 totals = await conn.fetchrow(insert_lines, *args)
                 await conn.execute(
-                    "UPDATE sales_days SET products = $2, total_units = $3, total_revenue = $4 "
-                    "WHERE sales_date = $1",
+                    "UPDATE sales_days SET products = $2, total_units = $3, total_revenue = $4, "
+                    "stored_at = clock_timestamp() WHERE sales_date = $1",
                     rec.sales_date,
                     totals["products"],
                     totals["units"],
@@ -465,14 +465,27 @@ class OpenDay:
         self.chunks: set[int] = set()
         self.closed = False
 
+    @property
+    def alive(self) -> bool:
+        """Open, and its session not ended by PostgreSQL (the idle limit)."""
+        return not self.closed and self.conn is not None and not self.conn.is_closed()
 
-async def open_day(pool: asyncpg.Pool, upload_id: UUID, sales_date: dt.date) -> OpenDay:
+
+async def open_day(
+    pool: asyncpg.Pool, upload_id: UUID, sales_date: dt.date, *, idle_seconds: float
+) -> OpenDay:
+    """Open the day's transaction; PostgreSQL ends it (and its session) once it has been idle
+    ``idle_seconds``, whatever becomes of this process."""
     async with translate_errors("open_day"):
         conn = await pool.acquire()
         try:
             tx = conn.transaction()
             await tx.start()
             await conn.execute("SET LOCAL lock_timeout = '2s'")
+            await conn.execute(
+                "SELECT set_config('idle_in_transaction_session_timeout', $1, true)",
+                str(max(1, round(idle_seconds * 1000))),
+            )
         except BaseException:
             await pool.release(conn)
             raise
@@ -519,8 +532,8 @@ async def commit_day(
                 f"coalesce(sum(quantity * price), 0)::numeric AS revenue FROM {table}"
             )
             won = await conn.fetchval(
-                "INSERT INTO sales_days (sales_date, upload_id, products, total_units, total_revenue) "
-                "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sales_date) DO NOTHING RETURNING upload_id",
+                "INSERT INTO sales_days (sales_date, upload_id, products, total_units, total_revenue, "
+                "stored_at) VALUES ($1, $2, $3, $4, $5, clock_timestamp()) ON CONFLICT (sales_date) DO NOTHING RETURNING upload_id",
                 rec.sales_date,
                 rec.upload_id,
                 totals["products"],

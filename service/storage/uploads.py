@@ -82,8 +82,9 @@ ON CONFLICT (upload_id) DO NOTHING
 """
 
 _INSERT_DAYS = """
-INSERT INTO sales_days (sales_date, upload_id, products, total_units, total_revenue)
-SELECT * FROM unnest($1::date[], $2::uuid[], $3::int[], $4::bigint[], $5::numeric[])
+INSERT INTO sales_days (sales_date, upload_id, products, total_units, total_revenue, stored_at)
+SELECT *, clock_timestamp()
+FROM unnest($1::date[], $2::uuid[], $3::int[], $4::bigint[], $5::numeric[])
 ON CONFLICT (sales_date) DO NOTHING
 RETURNING upload_id
 """
