@@ -15,7 +15,7 @@ import datetime as dt
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
@@ -24,6 +24,7 @@ import asyncpg
 
 from ..models import Origin, UploadRecord
 from ..names import STAGING_SCHEMA, staging_table
+from .days import FromStaging, Written, insert_uploads, mark_duplicates, store_days
 from .db import translate_errors
 
 __all__ = [
@@ -254,38 +255,6 @@ def _upload(row: asyncpg.Record) -> StagedUpload:
     )
 
 
-_INSERT_UPLOAD = """
-INSERT INTO uploads (upload_id, status, sales_date, source, sender, size_bytes, products_seen, products_stored,
-                     products_rejected, errors, kafka_topic, kafka_partition, kafka_offset)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb, $11, $12, $13)
-ON CONFLICT (upload_id) DO NOTHING
-RETURNING upload_id
-"""
-
-
-async def _insert_upload(conn: asyncpg.Connection, rec: UploadRecord, *, stored: int) -> bool:
-    # size_bytes is an integer column: a day over 2 GiB is capped there (MAX_UPLOAD_BYTES is 1 GiB).
-    return (
-        await conn.fetchval(
-            _INSERT_UPLOAD,
-            rec.upload_id,
-            rec.status,
-            rec.sales_date,
-            rec.source,
-            rec.sender,
-            min(rec.size_bytes, 2**31 - 1),
-            rec.products_seen,
-            stored,
-            rec.products_rejected,
-            json.dumps(rec.errors),
-            rec.topic,
-            rec.partition,
-            rec.offset,
-        )
-        is not None
-    )
-
-
 async def _drop(conn: asyncpg.Connection, upload_id: UUID) -> None:
     await conn.execute(f"DROP TABLE IF EXISTS {_qualified(staging_table(str(upload_id)))}")
     await conn.execute("DELETE FROM staging.uploads WHERE upload_id = $1", upload_id)
@@ -308,58 +277,32 @@ async def store_staged_day(
     duplicate_rows and decide).
     """
     assert rec.sales_date is not None
-    table = _qualified(staging_table(str(rec.upload_id)))
-    where = " WHERE seq <> ALL($2::bigint[])" if exclude else ""
-    insert_lines = (
-        "WITH ins AS (INSERT INTO sales_lines (sales_date, product_id, name, category, quantity, price) "
-        f"SELECT $1::date, product_id, name, category, quantity, price FROM {table}{where} "
-        "RETURNING quantity, price) "
-        "SELECT count(*)::int AS products, coalesce(sum(quantity), 0)::bigint AS units, "
-        "coalesce(sum(quantity * price), 0)::numeric AS revenue FROM ins"
-    )
-    args: list[Any] = [rec.sales_date] + ([list(exclude)] if exclude else [])
+    lines = FromStaging(staged_table(rec.upload_id), exclude)
     async with translate_errors("store_staged_day"), pool.acquire() as conn:
         try:
             async with conn.transaction():
-                if not await _insert_upload(conn, rec, stored=0):
+                if not await insert_uploads(conn, [rec]):
                     return StoreResult("known")
-                won = await conn.fetchval(
-                    "INSERT INTO sales_days (sales_date, upload_id, products, total_units, total_revenue) "
-                    "VALUES ($1, $2, 0, 0, 0) ON CONFLICT (sales_date) DO NOTHING RETURNING upload_id",
-                    rec.sales_date,
-                    rec.upload_id,
-                )
-                if won is None:
-                    await conn.execute(
-                        "UPDATE uploads SET status = 'duplicate', errors = $2::text::jsonb "
-                        "WHERE upload_id = $1",
-                        rec.upload_id,
-                        json.dumps(if_lost),
-                    )
+                if not await store_days(conn, [(rec, lines)]):
+                    await mark_duplicates(conn, [replace(rec, status="duplicate", errors=if_lost)])
                     await _drop(conn, rec.upload_id)
                     return StoreResult("duplicate")
-                totals = await conn.fetchrow(insert_lines, *args)
-                await conn.execute(
-                    "UPDATE sales_days SET products = $2, total_units = $3, total_revenue = $4, "
-                    "stored_at = clock_timestamp() WHERE sales_date = $1",
-                    rec.sales_date,
-                    totals["products"],
-                    totals["units"],
-                    totals["revenue"],
-                )
-                await conn.execute(
-                    "UPDATE uploads SET products_stored = $2 WHERE upload_id = $1",
-                    rec.upload_id,
-                    totals["products"],
-                )
                 await _drop(conn, rec.upload_id)
+                return await _result(conn, rec)
         except asyncpg.UniqueViolationError:
             return StoreResult("duplicate_ids")
+
+
+async def _result(conn: asyncpg.Connection, rec: UploadRecord) -> StoreResult:
+    row = await conn.fetchrow(
+        "SELECT products, total_units, total_revenue FROM sales_days WHERE sales_date = $1",
+        rec.sales_date,
+    )
     return StoreResult(
         "stored",
-        products=totals["products"],
-        total_units=totals["units"],
-        total_revenue=totals["revenue"],
+        products=row["products"],
+        total_units=row["total_units"],
+        total_revenue=row["total_revenue"],
     )
 
 
@@ -397,7 +340,7 @@ async def duplicate_rows(pool: asyncpg.Pool, upload_id: UUID) -> list[DuplicateR
 async def refuse_staged(pool: asyncpg.Pool, rec: UploadRecord) -> bool:
     """Record a refused chunked upload and drop its staging; False if it was recorded already."""
     async with translate_errors("refuse_staged"), pool.acquire() as conn, conn.transaction():
-        fresh = await _insert_upload(conn, rec, stored=0)
+        fresh = bool(await insert_uploads(conn, [rec]))
         await _drop(conn, rec.upload_id)
     return fresh
 
@@ -521,46 +464,23 @@ async def commit_day(
     """Record the upload and the day in the open transaction, drop the staging, commit."""
     assert rec.sales_date is not None
     conn = day.conn
-    table = _qualified(staging_table(str(rec.upload_id)))
     try:
         async with translate_errors("commit_day"):
-            if not await _insert_upload(conn, rec, stored=0):
+            if not await insert_uploads(conn, [rec]):
                 await _abandon(day)
                 return StoreResult("known")
-            totals = await conn.fetchrow(
-                "SELECT count(*)::int AS products, coalesce(sum(quantity), 0)::bigint AS units, "
-                f"coalesce(sum(quantity * price), 0)::numeric AS revenue FROM {table}"
-            )
-            won = await conn.fetchval(
-                "INSERT INTO sales_days (sales_date, upload_id, products, total_units, total_revenue, "
-                "stored_at) VALUES ($1, $2, $3, $4, $5, clock_timestamp()) ON CONFLICT (sales_date) DO NOTHING RETURNING upload_id",
-                rec.sales_date,
-                rec.upload_id,
-                totals["products"],
-                totals["units"],
-                totals["revenue"],
-            )
-            if won is None:
+            if not await store_days(conn, [(rec, Written(staged_table(rec.upload_id)))]):
                 await _abandon(day)  # its lines go with it; the day is another upload's
                 return StoreResult("duplicate")
-            await conn.execute(
-                "UPDATE uploads SET products_stored = $2 WHERE upload_id = $1",
-                rec.upload_id,
-                totals["products"],
-            )
             await _drop(conn, rec.upload_id)
+            result = await _result(conn, rec)
             await day.tx.commit()
     except BaseException:
         await _abandon(day)
         raise
     finally:
         await _release(day)
-    return StoreResult(
-        "stored",
-        products=totals["products"],
-        total_units=totals["units"],
-        total_revenue=totals["revenue"],
-    )
+    return result
 
 
 async def abandon_day(day: OpenDay) -> None:
