@@ -44,7 +44,8 @@ from ..storage.corrections import (
     stored_day,
 )
 from ..storage.db import Pool
-from ..storage.staging import StagedChunk, duplicate_rows, refuse_staged, staged_table
+from ..storage.staged_days import refuse_staged
+from ..storage.staging import StagedChunk, duplicate_rows, staged_table
 from ..storage.uploads import find_uploads, record_batch
 from ..xmlhead import HeadRefused, precheck
 from .assemble import with_duplicates

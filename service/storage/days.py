@@ -14,6 +14,7 @@ caller's transaction, which decides what commits together.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from uuid import UUID
 import asyncpg
 
 from ..models import DayDiff, SalesLine, UploadRecord
+from .staging import FAST_COLUMNS
 
 __all__ = [
     "FromStaging",
@@ -31,6 +33,7 @@ __all__ = [
     "Lines",
     "Totals",
     "Written",
+    "append_lines",
     "insert_uploads",
     "lock_day",
     "mark_duplicates",
@@ -302,3 +305,31 @@ async def replace_day_lines(
         diff.model_dump(mode="json"),
     )
     return at
+
+
+async def append_lines(
+    conn: asyncpg.Connection,
+    sales_date: dt.date,
+    *,
+    copy_text: bytes | None,
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
+    """Some of a day's lines into sales_lines, ahead of its row (an open day: store_days with
+    ``Written`` stores the row in the same transaction). ``copy_text``: COPY text lines of
+    FAST_COLUMNS (storage/staging.py), or ``rows`` as staged (pos, line, id, name, quantity,
+    price, category)."""
+    if copy_text is not None:
+        date = sales_date.isoformat().encode() + b"\t"
+        text = date + copy_text[:-1].replace(b"\n", b"\n" + date) + b"\n"
+        await conn.copy_to_table(
+            "sales_lines",
+            source=io.BytesIO(text),
+            format="text",
+            columns=["sales_date", *FAST_COLUMNS],
+        )
+    elif rows:
+        await conn.copy_records_to_table(
+            "sales_lines",
+            columns=["sales_date", "product_id", "name", "quantity", "price", "category"],
+            records=[(sales_date, *r[2:]) for r in rows],
+        )

@@ -1,57 +1,49 @@
-"""Staging of chunked uploads (big days) and the one transaction that stores one.
+"""The staging registry of chunked uploads (big days): what is staged, and its leftovers.
 
 Ingest stages each chunk as it comes (stage_chunk: idempotent on the upload id
-and chunk index), reads back what it staged when the manifest is there (staged),
-then either stores the day (store_staged_day: upload row, day row and every line
-in one transaction, the staging dropped in the same one) or refuses it
-(refuse_staged). Which of those happens is ingest's decision; this module only
-writes. The schema and why it is UNLOGGED: migrations/0004_staging.sql.
+and chunk index) and reads back what it staged when the manifest is there
+(staged, duplicate_rows). Storing or refusing the staged day is
+storage/staged_days.py's; uploads whose manifest never came (stale_uploads) and
+tables nobody owns (orphan_tables) are swept. The schema and why it is UNLOGGED:
+migrations/0004_staging.sql.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from decimal import Decimal
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from ..models import Origin, UploadRecord
+from ..models import Origin
 from ..names import STAGING_SCHEMA, staging_table
-from .days import FromStaging, Written, insert_uploads, mark_duplicates, store_days
 from .db import translate_errors
 
 __all__ = [
+    "FAST_COLUMNS",
     "ChunkToStage",
     "DuplicateRow",
-    "OpenDay",
     "StagedChunk",
     "StagedUpload",
-    "StoreResult",
-    "abandon_day",
-    "add_lines",
-    "commit_day",
+    "drop_staging",
     "drop_table",
     "duplicate_rows",
     "forget_incomplete",
-    "open_day",
     "orphan_tables",
-    "refuse_staged",
     "stage_chunk",
     "staged",
     "staged_table",
     "stale_uploads",
-    "store_staged_day",
 ]
 
 _LINE_COLUMNS = ["pos", "line", "product_id", "name", "quantity", "price", "category"]
-_FAST_COLUMNS = ["product_id", "name", "quantity", "price", "category"]
+# The columns of a fast-lane chunk's COPY text, in order.
+FAST_COLUMNS = ["product_id", "name", "quantity", "price", "category"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,16 +116,14 @@ class DuplicateRow:
     first_line: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class StoreResult:
-    outcome: Literal["stored", "duplicate", "known", "duplicate_ids"]
-    products: int = 0
-    total_units: int = 0
-    total_revenue: Decimal = Decimal(0)
-
-
 def _qualified(name: str) -> str:
     return f'{STAGING_SCHEMA}."{name}"'
+
+
+async def drop_staging(conn: asyncpg.Connection, upload_id: UUID) -> None:
+    """Forget an upload's staging (its table and registry row), in the caller's transaction."""
+    await conn.execute(f"DROP TABLE IF EXISTS {_qualified(staging_table(str(upload_id)))}")
+    await conn.execute("DELETE FROM staging.uploads WHERE upload_id = $1", upload_id)
 
 
 def staged_table(upload_id: UUID) -> str:
@@ -181,7 +171,7 @@ async def stage_chunk(pool: asyncpg.Pool, chunk: ChunkToStage) -> bool:
                 name,
                 schema_name=STAGING_SCHEMA,
                 source=io.BytesIO(chunk.copy_text),
-                columns=_FAST_COLUMNS,
+                columns=FAST_COLUMNS,
                 format="text",
             )
         elif chunk.rows:
@@ -255,57 +245,6 @@ def _upload(row: asyncpg.Record) -> StagedUpload:
     )
 
 
-async def _drop(conn: asyncpg.Connection, upload_id: UUID) -> None:
-    await conn.execute(f"DROP TABLE IF EXISTS {_qualified(staging_table(str(upload_id)))}")
-    await conn.execute("DELETE FROM staging.uploads WHERE upload_id = $1", upload_id)
-
-
-async def store_staged_day(
-    pool: asyncpg.Pool,
-    rec: UploadRecord,
-    *,
-    if_lost: list[dict[str, Any]],
-    exclude: Sequence[int] = (),
-) -> StoreResult:
-    """Store a staged day whole, in one transaction, and drop its staging.
-
-    ``rec`` is the candidate (status "stored"; its errors are the day's issues);
-    ``exclude`` the staged rows (seq) that must not be stored (duplicate ids).
-    Outcomes: "stored"; "duplicate" (the day belongs to another upload: recorded
-    as such, with the errors ``if_lost``); "known" (this upload was recorded meanwhile: nothing written);
-    "duplicate_ids" (two staged lines share a product id: nothing written, call
-    duplicate_rows and decide).
-    """
-    assert rec.sales_date is not None
-    lines = FromStaging(staged_table(rec.upload_id), exclude)
-    async with translate_errors("store_staged_day"), pool.acquire() as conn:
-        try:
-            async with conn.transaction():
-                if not await insert_uploads(conn, [rec]):
-                    return StoreResult("known")
-                if not await store_days(conn, [(rec, lines)]):
-                    await mark_duplicates(conn, [replace(rec, status="duplicate", errors=if_lost)])
-                    await _drop(conn, rec.upload_id)
-                    return StoreResult("duplicate")
-                await _drop(conn, rec.upload_id)
-                return await _result(conn, rec)
-        except asyncpg.UniqueViolationError:
-            return StoreResult("duplicate_ids")
-
-
-async def _result(conn: asyncpg.Connection, rec: UploadRecord) -> StoreResult:
-    row = await conn.fetchrow(
-        "SELECT products, total_units, total_revenue FROM sales_days WHERE sales_date = $1",
-        rec.sales_date,
-    )
-    return StoreResult(
-        "stored",
-        products=row["products"],
-        total_units=row["total_units"],
-        total_revenue=row["total_revenue"],
-    )
-
-
 _DUPLICATES = """
 SELECT seq, pos, line, product_id, first_seq, first_pos, first_line FROM (
     SELECT seq, pos, line, product_id,
@@ -335,14 +274,6 @@ async def duplicate_rows(pool: asyncpg.Pool, upload_id: UUID) -> list[DuplicateR
         )
         for r in rows
     ]
-
-
-async def refuse_staged(pool: asyncpg.Pool, rec: UploadRecord) -> bool:
-    """Record a refused chunked upload and drop its staging; False if it was recorded already."""
-    async with translate_errors("refuse_staged"), pool.acquire() as conn, conn.transaction():
-        fresh = bool(await insert_uploads(conn, [rec]))
-        await _drop(conn, rec.upload_id)
-    return fresh
 
 
 async def stale_uploads(pool: asyncpg.Pool, *, idle_seconds: float) -> list[StagedUpload]:
@@ -383,125 +314,3 @@ async def forget_incomplete(pool: asyncpg.Pool, upload_id: UUID) -> bool:
             upload_id,
         )
     return bool(done.endswith(" 1"))
-
-
-class OpenDay:
-    """A big day being stored while its chunks come: one transaction, kept open until the
-    manifest. Its lines are invisible to everyone else until commit_day; abandon rolls
-    everything back (then store_staged_day does the work from staging at the manifest).
-    The transaction waits for no lock longer than 2 s: a conflicting writer makes it fail,
-    never hang."""
-
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        conn: asyncpg.Connection,
-        tx: Any,
-        upload_id: UUID,
-        sales_date: dt.date,
-    ) -> None:
-        self._pool = pool
-        self.conn = conn
-        self.tx = tx
-        self.upload_id = upload_id
-        self.sales_date = sales_date
-        self.chunks: set[int] = set()
-        self.closed = False
-
-    @property
-    def alive(self) -> bool:
-        """Open, and its session not ended by PostgreSQL (the idle limit)."""
-        return not self.closed and self.conn is not None and not self.conn.is_closed()
-
-
-async def open_day(
-    pool: asyncpg.Pool, upload_id: UUID, sales_date: dt.date, *, idle_seconds: float
-) -> OpenDay:
-    """Open the day's transaction; PostgreSQL ends it (and its session) once it has been idle
-    ``idle_seconds``, whatever becomes of this process."""
-    async with translate_errors("open_day"):
-        conn = await pool.acquire()
-        try:
-            tx = conn.transaction()
-            await tx.start()
-            await conn.execute("SET LOCAL lock_timeout = '2s'")
-            await conn.execute(
-                "SELECT set_config('idle_in_transaction_session_timeout', $1, true)",
-                str(max(1, round(idle_seconds * 1000))),
-            )
-        except BaseException:
-            await pool.release(conn)
-            raise
-    return OpenDay(pool, conn, tx, upload_id, sales_date)
-
-
-async def add_lines(
-    day: OpenDay, index: int, *, copy_text: bytes | None, rows: Sequence[tuple[Any, ...]]
-) -> None:
-    """Write one chunk's lines into sales_lines, inside the day's open transaction."""
-    async with translate_errors("add_lines"):
-        if copy_text is not None:
-            date = day.sales_date.isoformat().encode() + b"\t"
-            text = date + copy_text[:-1].replace(b"\n", b"\n" + date) + b"\n"
-            await day.conn.copy_to_table(
-                "sales_lines",
-                source=io.BytesIO(text),
-                format="text",
-                columns=["sales_date", *_FAST_COLUMNS],
-            )
-        elif rows:
-            await day.conn.copy_records_to_table(
-                "sales_lines",
-                columns=["sales_date", "product_id", "name", "quantity", "price", "category"],
-                records=[(day.sales_date, *r[2:]) for r in rows],
-            )
-    day.chunks.add(index)
-
-
-async def commit_day(
-    day: OpenDay, rec: UploadRecord, *, if_lost: list[dict[str, Any]]
-) -> StoreResult:
-    """Record the upload and the day in the open transaction, drop the staging, commit."""
-    assert rec.sales_date is not None
-    conn = day.conn
-    try:
-        async with translate_errors("commit_day"):
-            if not await insert_uploads(conn, [rec]):
-                await _abandon(day)
-                return StoreResult("known")
-            if not await store_days(conn, [(rec, Written(staged_table(rec.upload_id)))]):
-                await _abandon(day)  # its lines go with it; the day is another upload's
-                return StoreResult("duplicate")
-            await _drop(conn, rec.upload_id)
-            result = await _result(conn, rec)
-            await day.tx.commit()
-    except BaseException:
-        await _abandon(day)
-        raise
-    finally:
-        await _release(day)
-    return result
-
-
-async def abandon_day(day: OpenDay) -> None:
-    """Roll the open day back (a problem, or the fallback will do it from staging)."""
-    try:
-        await _abandon(day)
-    finally:
-        await _release(day)
-
-
-async def _abandon(day: OpenDay) -> None:
-    if day.closed:
-        return
-    day.closed = True
-    with contextlib.suppress(Exception):
-        await day.tx.rollback()
-
-
-async def _release(day: OpenDay) -> None:
-    day.closed = True
-    conn, day.conn = day.conn, None
-    if conn is not None:
-        with contextlib.suppress(Exception):
-            await day._pool.release(conn)
