@@ -42,7 +42,6 @@ from typing import Any
 import anyio
 from pydantic import ValidationError
 
-from ..cache import DayCache
 from ..logs import ctx
 from ..metrics import INGEST_UPLOADS
 from ..models import ChunkManifest, SalesCorrected, SalesRejected, SalesStored, UploadRecord
@@ -63,6 +62,7 @@ from ..storage.staging import (
 from ..storage.uploads import find_uploads
 from .assemble import Verdict, incomplete, judge_staged, with_duplicates
 from .chunks import ChunkResult, read_chunk
+from .claims import DayClaims
 from .correct import correct_staged, replayed
 from .decide import Policy, RawUpload, lost_day, replay_event
 from .open_days import OpenDays
@@ -80,14 +80,14 @@ class BigDays:
         self,
         *,
         pool: Pool,
-        cache: DayCache,
+        claims: DayClaims,
         policy: Policy,
         max_products: int,
         incomplete_seconds: float,
         open_idle_seconds: float = 30.0,
     ) -> None:
         self._pool = pool
-        self._cache = cache
+        self._claims = claims
         self._policy = policy
         self._max_products = max_products
         self._incomplete_seconds = incomplete_seconds
@@ -140,7 +140,7 @@ class BigDays:
             ):  # recorded already: a chunk changes nothing, a manifest is answered again
                 if raw.part != PART_CHUNK:
                     events.extend(
-                        await replayed(self._pool, self._cache, row)
+                        await replayed(self._pool, self._claims, row)
                         if raw.replace
                         else [replay_event(row)]
                     )
@@ -303,7 +303,7 @@ class BigDays:
     ) -> list[Event] | None:
         """The staged day replaces the stored one (None: no day stored, store it as new)."""
         started = time.perf_counter()
-        events = await correct_staged(self._pool, self._cache, rec, chunks, policy=self._policy)
+        events = await correct_staged(self._pool, self._claims, rec, chunks, policy=self._policy)
         if events is not None:
             status = "stored" if isinstance(events[0], SalesStored) else "rejected"
             INGEST_UPLOADS.labels(status=status).inc()
@@ -320,12 +320,8 @@ class BigDays:
         self, rec: UploadRecord, chunks: Sequence[Any], opened: OpenDay | None
     ) -> None:
         assert rec.sales_date is not None
-        day = rec.sales_date.isoformat()
-        holder = (await self._cache.claim([(day, str(rec.upload_id))]))[0]
-        # Held by another upload: a duplicate only once that day is stored. The holder may
-        # be an upload still in flight (the gateway claims a day at admission) that may yet
-        # be rejected: then store this one and let PostgreSQL's unique day decide.
-        if holder != str(rec.upload_id) and day in (await self._cache.stored_among([day]) or set()):
+        # Held by another upload: a duplicate only once that day is stored (ingest/claims.py).
+        if await self._claims.claim([(rec.sales_date, rec.upload_id)]):
             if opened is not None:
                 await self._days.abandon(opened)
             await refuse_staged(self._pool, lost_day(rec))
@@ -348,16 +344,15 @@ class BigDays:
                 result = await store_staged_day(
                     self._pool, rec, if_lost=lost, exclude=[d.seq for d in dups]
                 )
-        if rec.status == "stored" and result.outcome == "stored":
-            await self._cache.add_stored([day])
-        else:
-            await self._cache.release([(day, str(rec.upload_id))])
+        stored = rec.status == "stored" and result.outcome == "stored"
+        await self._claims.settle(
+            [(rec.upload_id, "stored" if stored else "rejected", rec.sales_date)]
+        )
 
     async def _release(self, rec: UploadRecord) -> None:
         """Give back the day's claim of an upload that was not stored (the gateway claimed
         it at admission); release only deletes a claim this upload holds."""
-        if rec.sales_date is not None:
-            await self._cache.release([(rec.sales_date.isoformat(), str(rec.upload_id))])
+        await self._claims.settle([(rec.upload_id, "rejected", rec.sales_date)])
 
     async def _refuse(self, raw: RawUpload, code: str, message: str) -> Event:
         rec = _record(
