@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -64,7 +63,7 @@ from .assemble import Verdict, incomplete, judge_staged, with_duplicates
 from .chunks import ChunkResult, read_chunk
 from .claims import DayClaims
 from .correct import correct_staged, replayed
-from .decide import Policy, RawUpload, lost_day, replay_event
+from .decide import BadPiece, Policy, RawUpload, lost_day, replay_event
 from .open_days import OpenDays
 
 __all__ = ["BigDays"]
@@ -438,11 +437,9 @@ def _record(upload: StagedUpload, verdict: Verdict) -> UploadRecord:
 
 
 def _bad_part(raw: RawUpload) -> str:
-    if raw.part == "unidentified":
-        return "a chunk or manifest record needs an x-upload-id header with a UUID"
-    if raw.part in (PART_CHUNK,):
-        return "a chunk record needs an x-chunk-index header (0, 1, 2, …)"
-    return f"x-part {json.dumps(raw.part)} is not one of chunk, manifest"
+    if isinstance(raw.part, BadPiece):
+        return raw.part.reason
+    return "a chunk record needs an x-chunk-index header (0, 1, 2, …)"
 
 
 def _log(what: str, raw: RawUpload, **extra: Any) -> None:
