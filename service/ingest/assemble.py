@@ -196,14 +196,17 @@ def duplicate_issues(
 ) -> list[dict[str, Any]]:
     """An issue per staged line whose product id came earlier in the day (in another chunk)."""
     offsets = _Offsets(chunks)
-    staged = sorted((c for c in chunks if c.first_seq is not None), key=lambda c: c.first_seq or 0)
-    starts = [c.first_seq or 0 for c in staged]
+    staged = sorted(
+        ((c.seqs[0], c) for c in chunks if c.seqs is not None), key=lambda pair: pair[0]
+    )
+    starts = [first for first, _ in staged]
 
     def where(seq: int, pos: int | None, line: int | None) -> tuple[int | None, int]:
-        chunk = staged[bisect.bisect_right(starts, seq) - 1]
+        first, chunk = staged[bisect.bisect_right(starts, seq) - 1]
         if pos is None:  # the fast lane: every product of the chunk is a staged line, in order
-            pos = seq - (chunk.first_seq or 0) + 1
-            line = (chunk.fast_first_line or 1) + (pos - 1) * (chunk.fast_period or 0)
+            pos = seq - first + 1
+            shape = chunk.fast
+            line = (shape.first_line if shape else 1) + (pos - 1) * (shape.period if shape else 0)
         return (line + offsets.lines[chunk.index] if line else None), pos + offsets.products[
             chunk.index
         ]

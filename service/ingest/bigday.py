@@ -49,6 +49,7 @@ from ..storage.db import Pool
 from ..storage.staged_days import OpenDay, refuse_staged, store_staged_day
 from ..storage.staging import (
     ChunkToStage,
+    FastShape,
     StagedUpload,
     drop_table,
     duplicate_rows,
@@ -191,8 +192,9 @@ class BigDays:
                 rows=result.rows,
                 copy_text=fast.copy_text if fast is not None else None,
                 valid=result.valid,
-                fast_first_line=fast.first_line if fast is not None else None,
-                fast_period=fast.lines_per_product if fast is not None else None,
+                fast=FastShape(fast.first_line, fast.lines_per_product)
+                if fast is not None
+                else None,
             ),
         )
         day = self._days.get(raw.upload_id)

@@ -28,6 +28,7 @@ __all__ = [
     "FAST_COLUMNS",
     "ChunkToStage",
     "DuplicateRow",
+    "FastShape",
     "StagedChunk",
     "StagedUpload",
     "drop_staging",
@@ -58,6 +59,15 @@ class StagedUpload:
 
 
 @dataclass(frozen=True, slots=True)
+class FastShape:
+    """Where a fast-lane chunk's products stand: every product of the chunk is a staged line,
+    in order, the first on line ``first_line`` and one every ``period`` lines."""
+
+    first_line: int
+    period: int
+
+
+@dataclass(frozen=True, slots=True)
 class ChunkToStage:
     """One validated chunk, as ingest hands it over."""
 
@@ -74,8 +84,7 @@ class ChunkToStage:
     rows: Sequence[tuple[Any, ...]]  # (pos, line, id, name, quantity, price, category)
     copy_text: bytes | None  # or "id\tname\tquantity\tprice\tcategory\n" lines (fast lane)
     valid: int  # lines staged (len(rows), or the lines of copy_text)
-    fast_first_line: int | None
-    fast_period: int | None
+    fast: FastShape | None  # the fast lane's shape (copy_text), None: rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,18 +98,12 @@ class StagedChunk:
     products_rejected: int
     fatal: list[dict[str, Any]]
     issues: list[dict[str, Any]]
-    first_seq: int | None
-    last_seq: int | None
-    fast_first_line: int | None
-    fast_period: int | None
+    seqs: tuple[int, int] | None  # the first and last staged row (seq) of its lines, if any
+    fast: FastShape | None  # the fast lane's shape (its positions were not staged), None: rows
 
     @property
     def valid(self) -> int:
-        return (
-            0
-            if self.first_seq is None or self.last_seq is None
-            else self.last_seq - self.first_seq + 1
-        )
+        return 0 if self.seqs is None else self.seqs[1] - self.seqs[0] + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,8 +200,8 @@ async def stage_chunk(pool: asyncpg.Pool, chunk: ChunkToStage) -> bool:
             json.dumps(chunk.issues),
             first,
             last,
-            chunk.fast_first_line,
-            chunk.fast_period,
+            chunk.fast.first_line if chunk.fast is not None else None,
+            chunk.fast.period if chunk.fast is not None else None,
         )
     return True
 
@@ -223,10 +226,12 @@ async def staged(
             products_rejected=r["products_rejected"],
             fatal=r["fatal"],
             issues=r["issues"],
-            first_seq=r["first_seq"],
-            last_seq=r["last_seq"],
-            fast_first_line=r["fast_first_line"],
-            fast_period=r["fast_period"],
+            seqs=None if r["first_seq"] is None else (r["first_seq"], r["last_seq"]),
+            fast=(
+                None
+                if r["fast_first_line"] is None
+                else FastShape(r["fast_first_line"], r["fast_period"])
+            ),
         )
         for r in rows
     ]

@@ -15,7 +15,7 @@ from service.ingest.chunks import read_chunk, wrap
 from service.ingest.fastlane import fast_lane
 from service.ingest.parse import parse_day
 from service.models import ChunkManifest
-from service.storage.staging import DuplicateRow, StagedChunk
+from service.storage.staging import DuplicateRow, FastShape, StagedChunk
 
 from .xml_builders import product
 
@@ -168,10 +168,8 @@ def _staged(chunks: list[bytes], *, policy_max: int = 10**6) -> list[StagedChunk
                 products_rejected=r.rejected,
                 fatal=r.fatal,
                 issues=r.issues,
-                first_seq=first,
-                last_seq=seq if r.valid else None,
-                fast_first_line=r.fast.first_line if r.fast else None,
-                fast_period=r.fast.lines_per_product if r.fast else None,
+                seqs=(first, seq) if first is not None else None,
+                fast=FastShape(r.fast.first_line, r.fast.lines_per_product) if r.fast else None,
             )
         )
     return out
@@ -235,9 +233,9 @@ def test_duplicate_ids_across_chunks_keep_their_place_in_the_file() -> None:
     chunks = _cut(_day(2000), 20_000, 65_536)
     staged = _staged(chunks)
     later = staged[3]
-    assert later.first_seq is not None
+    assert later.seqs is not None
     dup = DuplicateRow(
-        seq=later.first_seq + 4,
+        seq=later.seqs[0] + 4,
         pos=None,
         line=None,
         product_id=5,
@@ -245,7 +243,7 @@ def test_duplicate_ids_across_chunks_keep_their_place_in_the_file() -> None:
         first_pos=5,
         first_line=8,
     )
-    if later.fast_first_line is None:  # the chunk went the normal way: positions were staged
+    if later.fast is None:  # the chunk went the normal way: positions were staged
         pytest.skip("chunk 3 did not take the fast lane")
     [issue] = duplicate_issues([dup], staged)
     index = sum(c.products_seen for c in staged[:3]) + 5
