@@ -43,7 +43,7 @@ from pydantic import ValidationError
 
 from ..logs import ctx
 from ..metrics import INGEST_UPLOADS
-from ..models import ChunkManifest, SalesCorrected, SalesRejected, SalesStored, UploadRecord
+from ..models import ChunkManifest, Issue, SalesCorrected, SalesRejected, SalesStored, UploadRecord
 from ..names import MAX_ISSUES_STORED, PART_CHUNK, PART_MANIFEST
 from ..storage.db import Pool
 from ..storage.staged_days import OpenDay, refuse_staged, store_staged_day
@@ -358,7 +358,7 @@ class BigDays:
     async def _refuse(self, raw: RawUpload, code: str, message: str) -> Event:
         rec = _record(
             _staged_upload(raw, sales_date=None),
-            Verdict("rejected", None, len(raw.data), errors=[{"code": code, "message": message}]),
+            Verdict("rejected", None, len(raw.data), errors=[Issue(code=code, message=message)]),
         )
         await refuse_staged(self._pool, rec)
         return await self._announce(rec, raw)

@@ -159,8 +159,8 @@ def raw_upload(
     )
 
 
-def _issues(issues: Sequence[Issue]) -> list[dict[str, Any]]:
-    return [i.model_dump(exclude_none=True) for i in issues[:MAX_ISSUES_STORED]]
+def _issues(issues: Sequence[Issue]) -> list[Issue]:
+    return list(issues[:MAX_ISSUES_STORED])
 
 
 def _record(
@@ -181,14 +181,11 @@ def _record(
     )
 
 
-def _duplicate_errors(sales_date: dt.date | None) -> list[dict[str, Any]]:
+def _duplicate_errors(sales_date: dt.date | None) -> list[Issue]:
     """The one description of a refused duplicate day (fast path and PostgreSQL alike)."""
+    shown = sales_date.isoformat() if sales_date else "?"
     return [
-        {
-            "code": "duplicate_day",
-            "field": "date",
-            "message": f"sales date {sales_date.isoformat() if sales_date else '?'} is already stored",
-        }
+        Issue(code="duplicate_day", field="date", message=f"sales date {shown} is already stored")
     ]
 
 
@@ -270,16 +267,16 @@ def judge(raw: RawUpload, parsed: ParsedDay, *, policy: Policy) -> UploadRecord:
     )
 
 
-def _reason(status: Literal["rejected", "duplicate"], errors: list[dict[str, Any]]) -> str:
+def _reason(status: Literal["rejected", "duplicate"], errors: Sequence[Issue]) -> str:
     if status == "duplicate":
         return "the sales date is already stored"
     if not errors:
         return "rejected"
     first = errors[0]
-    where = f" (line {first['line']})" if first.get("line") else ""
+    where = f" (line {first.line})" if first.line else ""
     more = len(errors) - 1
     tail = f"; and {more} more problem(s)" if more > 0 else ""
-    return f"{first['code']}: {first['message']}{where}{tail}"
+    return f"{first.code}: {first.message}{where}{tail}"
 
 
 def _event(
@@ -289,7 +286,7 @@ def _event(
     sales_date: dt.date | None,
     source: Origin,
     sender: str | None,
-    errors: list[dict[str, Any]],
+    errors: Sequence[Issue],
     products: int,
     rejected: int,
     units: int,
@@ -298,7 +295,7 @@ def _event(
     at: dt.datetime,
     supersedes: uuid.UUID | None = None,
 ) -> SalesStored | SalesRejected:
-    issues = [Issue(**e) for e in errors[:MAX_ISSUES_IN_EVENT]]
+    issues = list(errors[:MAX_ISSUES_IN_EVENT])
     # A superseded upload was stored: a redelivery announces what it announced then.
     if (
         status in ("stored", "superseded") and sales_date is not None
@@ -363,7 +360,7 @@ def replay_event(
         sales_date=row.sales_date,
         source=row.source,
         sender=row.sender,
-        errors=row.errors,
+        errors=[Issue(**e) for e in row.errors],
         products=row.products_stored,
         rejected=row.products_rejected,
         units=row.total_units or 0,

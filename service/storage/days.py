@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,6 +24,7 @@ from uuid import UUID
 import asyncpg
 
 from ..models import DayDiff, SalesLine, UploadRecord
+from .db import issues_json
 from .staging import FAST_COLUMNS
 
 __all__ = [
@@ -112,7 +112,7 @@ async def insert_uploads(conn: asyncpg.Connection, records: Sequence[UploadRecor
         [r.products_seen for r in records],
         [len(r.lines) if r.status == "stored" else 0 for r in records],
         [r.products_rejected for r in records],
-        [json.dumps(r.errors) for r in records],
+        [issues_json(r.errors) for r in records],
         [r.topic for r in records],
         [r.partition for r in records],
         [r.offset for r in records],
@@ -231,7 +231,7 @@ async def mark_duplicates(conn: asyncpg.Connection, records: Sequence[UploadReco
         await conn.execute(
             _MARK_DUPLICATE,
             [r.upload_id for r in records],
-            [json.dumps(r.errors) for r in records],
+            [issues_json(r.errors) for r in records],
         )
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,9 +19,9 @@ from uuid import UUID
 
 import asyncpg
 
-from ..models import Origin
+from ..models import Issue, Origin
 from ..names import STAGING_SCHEMA, staging_table
-from .db import translate_errors
+from .db import issues_json, translate_errors
 
 __all__ = [
     "FAST_COLUMNS",
@@ -79,8 +78,8 @@ class ChunkToStage:
     newlines: int
     products_seen: int
     products_rejected: int
-    fatal: list[dict[str, Any]]
-    issues: list[dict[str, Any]]
+    fatal: list[Issue]
+    issues: list[Issue]
     rows: Sequence[tuple[Any, ...]]  # (pos, line, id, name, quantity, price, category)
     copy_text: bytes | None  # or "id\tname\tquantity\tprice\tcategory\n" lines (fast lane)
     valid: int  # lines staged (len(rows), or the lines of copy_text)
@@ -96,8 +95,8 @@ class StagedChunk:
     newlines: int
     products_seen: int
     products_rejected: int
-    fatal: list[dict[str, Any]]
-    issues: list[dict[str, Any]]
+    fatal: list[Issue]
+    issues: list[Issue]
     seqs: tuple[int, int] | None  # the first and last staged row (seq) of its lines, if any
     fast: FastShape | None  # the fast lane's shape (its positions were not staged), None: rows
 
@@ -196,8 +195,8 @@ async def stage_chunk(pool: asyncpg.Pool, chunk: ChunkToStage) -> bool:
             chunk.newlines,
             chunk.products_seen,
             chunk.products_rejected,
-            json.dumps(chunk.fatal),
-            json.dumps(chunk.issues),
+            issues_json(chunk.fatal),
+            issues_json(chunk.issues),
             first,
             last,
             chunk.fast.first_line if chunk.fast is not None else None,
@@ -224,8 +223,8 @@ async def staged(
             newlines=r["newlines"],
             products_seen=r["products_seen"],
             products_rejected=r["products_rejected"],
-            fatal=r["fatal"],
-            issues=r["issues"],
+            fatal=[Issue.model_validate(i) for i in r["fatal"]],
+            issues=[Issue.model_validate(i) for i in r["issues"]],
             seqs=None if r["first_seq"] is None else (r["first_seq"], r["last_seq"]),
             fast=(
                 None

@@ -201,13 +201,13 @@ def test_judge_translates_lines_and_positions_to_the_original_file() -> None:
         and verdict.products_seen == 3000
         and verdict.products_rejected == 1
     )
-    assert [(e["code"], e["line"], e["product_index"]) for e in verdict.errors] == [
+    assert [(e.code, e.line, e.product_index) for e in verdict.errors] == [
         ("negative", 2901, 2898)
     ]
     strict = judge_staged(
         _manifest(chunks), day, _staged(chunks), policy="strict", max_products=10**6
     )
-    assert strict.status == "rejected" and strict.errors[0]["line"] == 2901
+    assert strict.status == "rejected" and strict.errors[0].line == 2901
 
 
 def test_judge_refuses_missing_chunks_and_wrong_checksums() -> None:
@@ -218,14 +218,14 @@ def test_judge_refuses_missing_chunks_and_wrong_checksums() -> None:
     lost = judge_staged(
         _manifest(chunks), day, staged[:2] + staged[3:], policy="lenient", max_products=10**6
     )
-    assert lost.status == "rejected" and lost.errors[0]["code"] == "incomplete_upload"
-    assert "chunk 2" in lost.errors[0]["message"]
+    assert lost.status == "rejected" and lost.errors[0].code == "incomplete_upload"
+    assert "chunk 2" in lost.errors[0].message
     wrong = judge_staged(
         _manifest(chunks, sha256="0" * 64), day, staged, policy="lenient", max_products=10**6
     )
-    assert wrong.errors[0]["code"] == "checksum_mismatch"
+    assert wrong.errors[0].code == "checksum_mismatch"
     many = judge_staged(_manifest(chunks), day, staged, policy="lenient", max_products=1999)
-    assert many.errors[0]["code"] == "too_many_products"
+    assert many.errors[0].code == "too_many_products"
 
 
 def test_duplicate_ids_across_chunks_keep_their_place_in_the_file() -> None:
@@ -247,8 +247,8 @@ def test_duplicate_ids_across_chunks_keep_their_place_in_the_file() -> None:
         pytest.skip("chunk 3 did not take the fast lane")
     [issue] = duplicate_issues([dup], staged)
     index = sum(c.products_seen for c in staged[:3]) + 5
-    assert issue["product_index"] == index and issue["line"] == index + 3
-    assert issue["message"].endswith("at line 8")
+    assert issue.product_index == index and issue.line == index + 3
+    assert issue.message.endswith("at line 8")
 
 
 def _first(head: str, n: int = 4) -> bytes:
