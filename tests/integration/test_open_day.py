@@ -10,12 +10,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from service.cache import DayCache
 from service.ingest.handler import IngestService
+from service.models import UploadRecord
+from service.storage.staged_days import OpenDay
+from service.storage.staging import ChunkToStage, StagedUpload, drop_staging, stage_chunk
 
 from .test_big_days import day_xml, pieces
 from .test_ingest_store import Sink
@@ -110,3 +114,68 @@ async def test_stored_at_is_the_commit_time_after_a_pause(pg_pool, redis_client,
         assert topic == "sales.stored"
     finally:
         await svc.close()
+
+
+async def test_an_open_day_as_a_context_manager_commits_or_rolls_back(pg_pool, days):
+    """``async with OpenDay``: lines added and committed are the day; leaving the block without
+    a commit leaves nothing, and the connection goes back to the pool either way."""
+    before = pg_pool.get_idle_size()
+    for day, commit in ((days[2], True), (days[3], False)):
+        rec = _record(day)
+        rows = [(1, 4, 7, "Tea", 2, Decimal("1.50"), "drinks")]
+        await stage_chunk(pg_pool, _chunk(rec, rows))  # the open day's totals are counted there
+        async with OpenDay(pg_pool, rec.upload_id, day, idle_seconds=_IDLE * 5) as open_day:
+            await open_day.add(0, copy_text=None, rows=rows)
+            if commit:
+                result = await open_day.commit(rec)
+                assert (result.outcome, result.products, result.total_units) == ("stored", 1, 2)
+        assert open_day.closed
+        stored = await pg_pool.fetchval(
+            "SELECT count(*) FROM sales_lines WHERE sales_date = $1", day
+        )
+        assert stored == (1 if commit else 0)
+        async with pg_pool.acquire() as conn:  # no staging left for another test's sweep
+            await drop_staging(conn, rec.upload_id)
+    assert pg_pool.get_idle_size() >= before
+
+
+def _chunk(rec: UploadRecord, rows: list[tuple[Any, ...]]) -> ChunkToStage:
+    return ChunkToStage(
+        upload=StagedUpload(
+            upload_id=rec.upload_id,
+            sales_date=rec.sales_date,
+            source=rec.source,
+            sender=rec.sender,
+            topic=rec.topic,
+            partition=rec.partition,
+            offset=rec.offset,
+        ),
+        index=0,
+        is_last=True,
+        size=100,
+        sha256=b"0" * 32,
+        newlines=5,
+        products_seen=len(rows),
+        products_rejected=0,
+        fatal=[],
+        issues=[],
+        rows=rows,
+        copy_text=None,
+        valid=len(rows),
+        fast=None,
+    )
+
+
+def _record(day: dt.date) -> UploadRecord:
+    return UploadRecord(
+        upload_id=uuid.uuid4(),
+        status="stored",
+        sales_date=day,
+        source="http",
+        sender="test",
+        size_bytes=100,
+        topic="test.open",
+        partition=0,
+        offset=0,
+        products_seen=1,
+    )
