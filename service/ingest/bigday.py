@@ -49,7 +49,6 @@ from ..storage.db import Pool
 from ..storage.staged_days import OpenDay, refuse_staged, store_staged_day
 from ..storage.staging import (
     ChunkToStage,
-    FastShape,
     StagedUpload,
     drop_table,
     duplicate_rows,
@@ -65,7 +64,7 @@ from .chunks import ChunkResult, read_chunk
 from .claims import DayClaims
 from .correct import correct_staged, replayed
 from .decide import BadPiece, Policy, RawUpload, lost_day, replay_event
-from .open_days import OpenDays
+from .open_days import OpenDays, lines_of
 
 __all__ = ["BigDays"]
 
@@ -189,12 +188,8 @@ class BigDays:
                 products_rejected=result.rejected,
                 fatal=result.fatal,
                 issues=result.issues,
-                rows=result.rows,
-                copy_text=fast.copy_text if fast is not None else None,
+                lines=lines_of(result),
                 valid=result.valid,
-                fast=FastShape(fast.first_line, fast.lines_per_product)
-                if fast is not None
-                else None,
             ),
         )
         day = self._days.get(raw.upload_id)

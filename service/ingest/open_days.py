@@ -25,14 +25,23 @@ from uuid import UUID
 from ..logs import ctx
 from ..storage.db import Pool
 from ..storage.staged_days import OpenDay
+from ..storage.staging import ChunkLines, FastLines, FastShape
 from .chunks import ChunkResult
 from .decide import RawUpload
 
-__all__ = ["OpenDays"]
+__all__ = ["OpenDays", "lines_of"]
 
 log = logging.getLogger("sales_analyzer.ingest")
 
 _MAX_OPEN = 2  # open days at once (each holds a pooled connection)
+
+
+def lines_of(result: ChunkResult) -> ChunkLines:
+    """A validated chunk's lines, as staging and the open day take them."""
+    fast = result.fast
+    if fast is None:
+        return result.rows
+    return FastLines(fast.copy_text, FastShape(fast.first_line, fast.lines_per_product))
 
 
 class OpenDays:
@@ -73,13 +82,8 @@ class OpenDays:
         """One chunk's lines into the open day; a failure rolls the day back (never raises:
         the manifest then stores the day from staging)."""
         self._touched[raw.upload_id] = time.monotonic()
-        fast = result.fast
         try:
-            await day.add(
-                raw.chunk_index,
-                copy_text=fast.copy_text if fast is not None else None,
-                rows=result.rows,
-            )
+            await day.add(raw.chunk_index, lines_of(result))
         except Exception as exc:
             p = raw.position
             log.info(

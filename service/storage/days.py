@@ -25,7 +25,7 @@ import asyncpg
 
 from ..models import DayDiff, SalesLine, UploadRecord
 from .db import issues_json
-from .staging import FAST_COLUMNS
+from .staging import FAST_COLUMNS, ChunkLines, FastLines
 
 __all__ = [
     "FromStaging",
@@ -307,29 +307,21 @@ async def replace_day_lines(
     return at
 
 
-async def append_lines(
-    conn: asyncpg.Connection,
-    sales_date: dt.date,
-    *,
-    copy_text: bytes | None,
-    rows: Sequence[tuple[Any, ...]],
-) -> None:
-    """Some of a day's lines into sales_lines, ahead of its row (an open day: store_days with
-    ``Written`` stores the row in the same transaction). ``copy_text``: COPY text lines of
-    FAST_COLUMNS (storage/staging.py), or ``rows`` as staged (pos, line, id, name, quantity,
-    price, category)."""
-    if copy_text is not None:
+async def append_lines(conn: asyncpg.Connection, sales_date: dt.date, lines: ChunkLines) -> None:
+    """A chunk's lines into sales_lines, ahead of the day's row (an open day: store_days with
+    ``Written`` stores the row in the same transaction)."""
+    if isinstance(lines, FastLines):
         date = sales_date.isoformat().encode() + b"\t"
-        text = date + copy_text[:-1].replace(b"\n", b"\n" + date) + b"\n"
+        text = date + lines.copy_text[:-1].replace(b"\n", b"\n" + date) + b"\n"
         await conn.copy_to_table(
             "sales_lines",
             source=io.BytesIO(text),
             format="text",
             columns=["sales_date", *FAST_COLUMNS],
         )
-    elif rows:
+    elif lines:
         await conn.copy_records_to_table(
             "sales_lines",
             columns=["sales_date", "product_id", "name", "quantity", "price", "category"],
-            records=[(sales_date, *r[2:]) for r in rows],
+            records=[(sales_date, *r[2:]) for r in lines],
         )

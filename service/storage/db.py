@@ -12,7 +12,15 @@ import asyncpg
 from ..errors import StorageUnavailable
 from ..models import Issue
 
-__all__ = ["TRANSIENT", "Connection", "Pool", "create_pool", "issues_json", "keep_session", "translate_errors"]
+__all__ = [
+    "TRANSIENT",
+    "Connection",
+    "Pool",
+    "create_pool",
+    "issues_json",
+    "keep_session",
+    "translate_errors",
+]
 
 Pool = asyncpg.Pool
 Connection = asyncpg.Connection

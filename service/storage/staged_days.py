@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
 import asyncpg
@@ -26,7 +26,7 @@ from asyncpg.transaction import Transaction
 from ..models import Issue, UploadRecord
 from .days import FromStaging, Written, append_lines, insert_uploads, mark_duplicates, store_days
 from .db import translate_errors
-from .staging import drop_staging, staged_table
+from .staging import ChunkLines, drop_staging, staged_table
 
 __all__ = ["OpenDay", "StoreResult", "refuse_staged", "store_staged_day"]
 
@@ -154,13 +154,11 @@ class OpenDay:
             raise RuntimeError(f"the open day of {self.upload_id} is closed")
         return self._conn, self._tx
 
-    async def add(
-        self, index: int, *, copy_text: bytes | None, rows: Sequence[tuple[Any, ...]]
-    ) -> None:
+    async def add(self, index: int, lines: ChunkLines) -> None:
         """Write one chunk's lines into sales_lines, inside the day's open transaction."""
         conn, _ = self._open()
         async with translate_errors("add_lines"):
-            await append_lines(conn, self.sales_date, copy_text=copy_text, rows=rows)
+            await append_lines(conn, self.sales_date, lines)
         self.chunks.add(index)
 
     async def commit(self, rec: UploadRecord) -> StoreResult:

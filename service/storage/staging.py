@@ -25,9 +25,12 @@ from .db import issues_json, translate_errors
 
 __all__ = [
     "FAST_COLUMNS",
+    "ChunkLines",
     "ChunkToStage",
     "DuplicateRow",
+    "FastLines",
     "FastShape",
+    "Row",
     "StagedChunk",
     "StagedUpload",
     "drop_staging",
@@ -67,6 +70,19 @@ class FastShape:
 
 
 @dataclass(frozen=True, slots=True)
+class FastLines:
+    """A fast-lane chunk's lines: COPY text lines of FAST_COLUMNS
+    ("id\tname\tquantity\tprice\tcategory\n"), and where its products stand."""
+
+    copy_text: bytes
+    shape: FastShape
+
+
+Row = tuple[Any, ...]  # a line as staged: (pos, line, id, name, quantity, price, category)
+ChunkLines = Sequence[Row] | FastLines
+
+
+@dataclass(frozen=True, slots=True)
 class ChunkToStage:
     """One validated chunk, as ingest hands it over."""
 
@@ -80,10 +96,8 @@ class ChunkToStage:
     products_rejected: int
     fatal: list[Issue]
     issues: list[Issue]
-    rows: Sequence[tuple[Any, ...]]  # (pos, line, id, name, quantity, price, category)
-    copy_text: bytes | None  # or "id\tname\tquantity\tprice\tcategory\n" lines (fast lane)
+    lines: ChunkLines
     valid: int  # lines staged (len(rows), or the lines of copy_text)
-    fast: FastShape | None  # the fast lane's shape (copy_text), None: rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,17 +182,18 @@ async def stage_chunk(pool: asyncpg.Pool, chunk: ChunkToStage) -> bool:
             return False
         await conn.execute(_create_table(table))
         first = last = None
-        if chunk.copy_text is not None:
+        lines = chunk.lines
+        if isinstance(lines, FastLines):
             await conn.copy_to_table(
                 name,
                 schema_name=STAGING_SCHEMA,
-                source=io.BytesIO(chunk.copy_text),
+                source=io.BytesIO(lines.copy_text),
                 columns=FAST_COLUMNS,
                 format="text",
             )
-        elif chunk.rows:
+        elif lines:
             await conn.copy_records_to_table(
-                name, schema_name=STAGING_SCHEMA, records=chunk.rows, columns=_LINE_COLUMNS
+                name, schema_name=STAGING_SCHEMA, records=lines, columns=_LINE_COLUMNS
             )
         if chunk.valid:
             last = await conn.fetchval("SELECT currval(pg_get_serial_sequence($1, 'seq'))", table)
@@ -199,8 +214,8 @@ async def stage_chunk(pool: asyncpg.Pool, chunk: ChunkToStage) -> bool:
             issues_json(chunk.issues),
             first,
             last,
-            chunk.fast.first_line if chunk.fast is not None else None,
-            chunk.fast.period if chunk.fast is not None else None,
+            lines.shape.first_line if isinstance(lines, FastLines) else None,
+            lines.shape.period if isinstance(lines, FastLines) else None,
         )
     return True
 

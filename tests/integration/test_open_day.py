@@ -125,7 +125,7 @@ async def test_an_open_day_as_a_context_manager_commits_or_rolls_back(pg_pool, d
         rows = [(1, 4, 7, "Tea", 2, Decimal("1.50"), "drinks")]
         await stage_chunk(pg_pool, _chunk(rec, rows))  # the open day's totals are counted there
         async with OpenDay(pg_pool, rec.upload_id, day, idle_seconds=_IDLE * 5) as open_day:
-            await open_day.add(0, copy_text=None, rows=rows)
+            await open_day.add(0, rows)
             if commit:
                 result = await open_day.commit(rec)
                 assert (result.outcome, result.products, result.total_units) == ("stored", 1, 2)
@@ -159,10 +159,8 @@ def _chunk(rec: UploadRecord, rows: list[tuple[Any, ...]]) -> ChunkToStage:
         products_rejected=0,
         fatal=[],
         issues=[],
-        rows=rows,
-        copy_text=None,
+        lines=rows,
         valid=len(rows),
-        fast=None,
     )
 
 
