@@ -24,6 +24,10 @@ FORBIDDEN = {
     "service.models": ("service.storage", "service.ingest", "service.reporter", "service.gateway"),
     "service.ingest": ("service.reporter", "service.gateway"),
     "service.reporter": ("service.ingest", "service.gateway"),
+    # The staging registry knows nothing of storing a day (storage/days.py, staged_days.py).
+    "service.storage.staging": ("service.storage.days", "service.storage.staged_days"),
+    # A day's claim is Redis's alone; PostgreSQL's unique day is storage/days.py's.
+    "service.ingest.claims": ("service.storage",),
 }
 
 
