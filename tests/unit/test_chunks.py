@@ -201,9 +201,7 @@ def test_judge_translates_lines_and_positions_to_the_original_file() -> None:
         and verdict.products_seen == 3000
         and verdict.products_rejected == 1
     )
-    assert [(e.code, e.line, e.product_index) for e in verdict.errors] == [
-        ("negative", 2901, 2898)
-    ]
+    assert [(e.code, e.line, e.product_index) for e in verdict.errors] == [("negative", 2901, 2898)]
     strict = judge_staged(
         _manifest(chunks), day, _staged(chunks), policy="strict", max_products=10**6
     )
