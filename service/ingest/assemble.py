@@ -16,13 +16,13 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from ..events import ChunkManifest
-from ..models import UploadRecord
+from ..models import Issue, UploadRecord
 from ..names import MAX_ISSUES_STORED
 from ..storage.staging import DuplicateRow, StagedChunk
-from .decide import Policy
+from .decide import Policy, judge_day
 
 __all__ = [
     "Verdict",
@@ -41,7 +41,7 @@ class Verdict:
     size: int
     products_seen: int = 0
     products_rejected: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[Issue] = field(default_factory=list)
 
 
 def manifest_digest(digests: Sequence[bytes]) -> str:
@@ -51,7 +51,7 @@ def manifest_digest(digests: Sequence[bytes]) -> str:
 
 def incomplete(message: str, *, sales_date: dt.date | None = None, size: int = 0) -> Verdict:
     return Verdict(
-        "rejected", sales_date, size, errors=[{"code": "incomplete_upload", "message": message}]
+        "rejected", sales_date, size, errors=[Issue(code="incomplete_upload", message=message)]
     )
 
 
@@ -67,17 +67,17 @@ class _Offsets:
             lines += c.newlines
             products += c.products_seen
 
-    def issue(self, chunk: int, issue: dict[str, Any]) -> dict[str, Any]:
-        moved = dict(issue)
-        if moved.get("line"):
-            moved["line"] += self.lines[chunk]
-        if moved.get("product_index"):
-            moved["product_index"] += self.products[chunk]
-        return moved
+    def issue(self, chunk: int, issue: Issue) -> Issue:
+        moved: dict[str, int] = {}
+        if issue.line:
+            moved["line"] = issue.line + self.lines[chunk]
+        if issue.product_index:
+            moved["product_index"] = issue.product_index + self.products[chunk]
+        return issue.model_copy(update=moved) if moved else issue
 
 
-def _issues(chunks: Sequence[StagedChunk], offsets: _Offsets, attr: str) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
+def _issues(chunks: Sequence[StagedChunk], offsets: _Offsets, attr: str) -> list[Issue]:
+    out: list[Issue] = []
     for c in chunks:
         for issue in getattr(c, attr):
             if len(out) >= MAX_ISSUES_STORED:
@@ -102,10 +102,10 @@ def judge_staged(
             sales_date,
             size,
             errors=[
-                {
-                    "code": manifest.abort,
-                    "message": f"the sender gave up before the end of the file ({manifest.abort})",
-                }
+                Issue(
+                    code=manifest.abort,
+                    message=f"the sender gave up before the end of the file ({manifest.abort})",
+                )
             ],
         )
     present = {c.index for c in chunks}
@@ -127,11 +127,11 @@ def judge_staged(
             sales_date,
             size,
             errors=[
-                {
-                    "code": "bad_manifest",
-                    "message": f"the manifest says {manifest.chunks} chunks, but chunks "
+                Issue(
+                    code="bad_manifest",
+                    message=f"the manifest says {manifest.chunks} chunks, but chunks "
                     f"{sorted(present)[:10]} came, the last one marked {[c.index for c in chunks if c.is_last]}",
-                }
+                )
             ],
         )
     if size != manifest.bytes or manifest_digest([c.sha256 for c in chunks]) != manifest.sha256:
@@ -140,11 +140,11 @@ def judge_staged(
             sales_date,
             size,
             errors=[
-                {
-                    "code": "checksum_mismatch",
-                    "message": f"the chunks ({size} bytes) are not the file the manifest "
+                Issue(
+                    code="checksum_mismatch",
+                    message=f"the chunks ({size} bytes) are not the file the manifest "
                     f"describes ({manifest.bytes} bytes, sha256 {manifest.sha256[:12]}…)",
-                }
+                )
             ],
         )
     offsets = _Offsets(chunks)
@@ -152,73 +152,57 @@ def judge_staged(
     rejected = sum(c.products_rejected for c in chunks)
     fatal = _issues(chunks, offsets, "fatal")
     issues = _issues(chunks, offsets, "issues")
-    if fatal or sales_date is None:
-        return Verdict(
-            "rejected",
-            sales_date,
-            size,
-            seen,
-            errors=fatal
-            or issues
-            or [
-                {
-                    "code": "missing_date",
-                    "field": "date",
-                    "message": "the first chunk names no sales date",
-                }
-            ],
-        )
+    if not fatal and sales_date is not None:
+        refused = _too_big_or_empty(seen, max_products=max_products)
+        if refused is not None:
+            return Verdict("rejected", sales_date, size, seen, errors=[refused])
+    verdict = judge_day(
+        sales_date=sales_date,
+        fatal=fatal,
+        issues=issues,
+        valid=sum(c.valid for c in chunks),
+        policy=policy,
+        no_valid=Issue(code="no_valid_products", message="no product passed validation"),
+        missing_date=Issue(
+            code="missing_date", field="date", message="the first chunk names no sales date"
+        ),
+    )
+    return Verdict(
+        verdict.status,
+        sales_date,
+        size,
+        seen,
+        rejected if verdict.counted else 0,
+        errors=verdict.errors,
+    )
+
+
+def _too_big_or_empty(seen: int, *, max_products: int) -> Issue | None:
+    """What refuses a day of ``seen`` products before its lines are judged (a day sent whole
+    meets these in the parser)."""
     if seen > max_products:
-        return Verdict(
-            "rejected",
-            sales_date,
-            size,
-            seen,
-            errors=[
-                {
-                    "code": "too_many_products",
-                    "message": f"more than {max_products} products in one day",
-                }
-            ],
+        return Issue(
+            code="too_many_products", message=f"more than {max_products} products in one day"
         )
     if seen == 0:
-        return Verdict(
-            "rejected",
-            sales_date,
-            size,
-            seen,
-            errors=[{"code": "empty_day", "message": "<products> holds no <product>"}],
-        )
-    if issues and policy == "strict":
-        return Verdict("rejected", sales_date, size, seen, rejected, errors=issues)
-    if sum(c.valid for c in chunks) == 0:
-        return Verdict(
-            "rejected",
-            sales_date,
-            size,
-            seen,
-            rejected,
-            errors=[
-                {"code": "no_valid_products", "message": "no product passed validation"},
-                *issues,
-            ][:MAX_ISSUES_STORED],
-        )
-    return Verdict("stored", sales_date, size, seen, rejected, errors=issues)
+        return Issue(code="empty_day", message="<products> holds no <product>")
+    return None
 
 
-def duplicate_issues(
-    dups: Sequence[DuplicateRow], chunks: Sequence[StagedChunk]
-) -> list[dict[str, Any]]:
+def duplicate_issues(dups: Sequence[DuplicateRow], chunks: Sequence[StagedChunk]) -> list[Issue]:
     """An issue per staged line whose product id came earlier in the day (in another chunk)."""
     offsets = _Offsets(chunks)
-    staged = sorted((c for c in chunks if c.first_seq is not None), key=lambda c: c.first_seq or 0)
-    starts = [c.first_seq or 0 for c in staged]
+    staged = sorted(
+        ((c.seqs[0], c) for c in chunks if c.seqs is not None), key=lambda pair: pair[0]
+    )
+    starts = [first for first, _ in staged]
 
     def where(seq: int, pos: int | None, line: int | None) -> tuple[int | None, int]:
-        chunk = staged[bisect.bisect_right(starts, seq) - 1]
+        first, chunk = staged[bisect.bisect_right(starts, seq) - 1]
         if pos is None:  # the fast lane: every product of the chunk is a staged line, in order
-            pos = seq - (chunk.first_seq or 0) + 1
-            line = (chunk.fast_first_line or 1) + (pos - 1) * (chunk.fast_period or 0)
+            pos = seq - first + 1
+            shape = chunk.fast
+            line = (shape.first_line if shape else 1) + (pos - 1) * (shape.period if shape else 0)
         return (line + offsets.lines[chunk.index] if line else None), pos + offsets.products[
             chunk.index
         ]
@@ -228,14 +212,14 @@ def duplicate_issues(
         line, index = where(d.seq, d.pos, d.line)
         first_line, _ = where(d.first_seq, d.first_pos, d.first_line)
         out.append(
-            {
-                "code": "duplicate_id",
-                "field": "id",
-                "line": line,
-                "product_index": index,
-                "product_id": str(d.product_id),
-                "message": f"product id {d.product_id} was already used by the product at line {first_line}",
-            }
+            Issue(
+                code="duplicate_id",
+                field="id",
+                line=line,
+                product_index=index,
+                product_id=str(d.product_id),
+                message=f"product id {d.product_id} was already used by the product at line {first_line}",
+            )
         )
     return out
 
@@ -249,9 +233,7 @@ def with_duplicates(
 ) -> UploadRecord:
     """A day whose staged chunks repeat product ids: the repeats join its errors (by line) and
     its rejected count; under the strict policy the whole day is rejected."""
-    issues = sorted(
-        [*rec.errors, *duplicate_issues(dups, chunks)], key=lambda i: i.get("line") or 0
-    )
+    issues = sorted([*rec.errors, *duplicate_issues(dups, chunks)], key=lambda i: i.line or 0)
     rec = dataclasses.replace(
         rec, errors=issues[:MAX_ISSUES_STORED], products_rejected=rec.products_rejected + len(dups)
     )

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from ..encoding import EncodingRefused, to_utf8
 from ..events import DayDiff, SalesCorrected, SalesRejected, SalesStored
@@ -40,17 +41,23 @@ from ..names import (
 )
 
 __all__ = [
+    "BadPiece",
+    "DayJudgement",
+    "Part",
     "Policy",
     "RawUpload",
     "corrected_event",
     "duplicate",
     "judge",
+    "judge_day",
     "lost_day",
     "outcome_event",
     "raw_upload",
     "rejected_early",
     "replay_event",
 ]
+
+IssueT = TypeVar("IssueT")
 
 # Namespace for upload ids of records produced straight to Kafka (no x-upload-id
 # header): the id is derived from the record's position and timestamp, so a
@@ -59,6 +66,17 @@ __all__ = [
 _POSITION_NS = uuid.UUID("6f1d7f3e-8a63-4d55-9a55-5a1e5a1e0001")
 
 Policy = Literal["lenient", "strict"]
+# The chunk protocol (contracts/topics.md): a whole day, as always, or a big day's piece.
+Part = Literal["day", "chunk", "manifest"]
+_PARTS: tuple[Part, ...] = ("day", "chunk", "manifest")
+
+
+@dataclass(frozen=True, slots=True)
+class BadPiece:
+    """A record marked as a big day's piece that cannot be placed, and why (refused as
+    bad_chunk)."""
+
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +86,23 @@ class RawUpload:
     sender: str | None
     data: bytes
     position: KafkaPosition
-    # The chunk protocol (contracts/topics.md): "day" (a whole day, as always), "chunk"
-    # or "manifest"; a chunk's index and whether it is the last one.
-    part: str = "day"
+    # What the record is (Part), or a piece that cannot be placed; a chunk's index (-1: the
+    # header is missing or wrong) and whether it is the last one.
+    part: Part | BadPiece = "day"
     chunk_index: int = 0
     last: bool = False
     key: str | None = None
     replace: bool = False  # x-replace: true, a correction of a stored day (whole, or every piece)
+
+
+def _part(header: bytes, *, identified: bool) -> Part | BadPiece:
+    if not identified:  # a piece of a big day needs the id that ties it to the others
+        return BadPiece("a chunk or manifest record needs an x-upload-id header with a UUID")
+    text = header.decode("ascii", "replace")[:20]
+    for part in _PARTS:
+        if text == part:
+            return part
+    return BadPiece(f"x-part {json.dumps(text)} is not one of chunk, manifest")
 
 
 def raw_upload(
@@ -121,8 +149,7 @@ def raw_upload(
         sender,
         value or b"",
         position,
-        # a piece of a big day needs the id that ties it to the others
-        part=part.decode("ascii", "replace")[:20] if identified else "unidentified",
+        part=_part(part, identified=identified),
         chunk_index=int(index) if index.isdigit() and len(index) < 10 else -1,
         last=hdr.get(HEADER_CHUNK_LAST) in (b"1", b"true"),
         key=key.decode("utf-8", "replace")[:40] if key else None,
@@ -141,8 +168,8 @@ def _utf8(value: bytes) -> bytes:
         return value
 
 
-def _issues(issues: Sequence[Issue]) -> list[dict[str, Any]]:
-    return [i.model_dump(exclude_none=True) for i in issues[:MAX_ISSUES_STORED]]
+def _issues(issues: Sequence[Issue]) -> list[Issue]:
+    return list(issues[:MAX_ISSUES_STORED])
 
 
 def _record(
@@ -163,14 +190,11 @@ def _record(
     )
 
 
-def _duplicate_errors(sales_date: dt.date | None) -> list[dict[str, Any]]:
+def _duplicate_errors(sales_date: dt.date | None) -> list[Issue]:
     """The one description of a refused duplicate day (fast path and PostgreSQL alike)."""
+    shown = sales_date.isoformat() if sales_date else "?"
     return [
-        {
-            "code": "duplicate_day",
-            "field": "date",
-            "message": f"sales date {sales_date.isoformat() if sales_date else '?'} is already stored",
-        }
+        Issue(code="duplicate_day", field="date", message=f"sales date {shown} is already stored")
     ]
 
 
@@ -191,61 +215,77 @@ def rejected_early(raw: RawUpload, issue: Issue) -> UploadRecord:
     return _record(raw, "rejected", None, errors=_issues([issue]))
 
 
+@dataclass(frozen=True, slots=True)
+class DayJudgement(Generic[IssueT]):
+    status: Literal["stored", "rejected"]  # "stored": a candidate
+    errors: list[IssueT]
+    counted: bool  # False: refused whole before its dropped products were counted
+
+
+def judge_day(
+    *,
+    sales_date: dt.date | None,
+    fatal: Sequence[IssueT],
+    issues: Sequence[IssueT],
+    valid: int,
+    policy: Policy,
+    no_valid: IssueT,
+    missing_date: IssueT | None = None,
+) -> DayJudgement[IssueT]:
+    """The rules every day is judged by, sent whole (judge) or in chunks
+    (assemble.judge_staged): a fatal problem or no date refuses it; the strict policy
+    refuses a day with any product issue; a day with no valid line is refused; else it
+    is a candidate, its product issues its errors. ``valid``: the lines that passed."""
+    if fatal or sales_date is None:
+        fallback = [missing_date] if missing_date is not None else []
+        return DayJudgement(
+            "rejected", list(fatal or issues or fallback)[:MAX_ISSUES_STORED], False
+        )
+    if issues and policy == "strict":
+        return DayJudgement("rejected", list(issues)[:MAX_ISSUES_STORED], True)
+    if valid == 0:
+        return DayJudgement("rejected", [no_valid, *issues][:MAX_ISSUES_STORED], True)
+    return DayJudgement("stored", list(issues)[:MAX_ISSUES_STORED], True)
+
+
 def judge(raw: RawUpload, parsed: ParsedDay, *, policy: Policy) -> UploadRecord:
-    """Decide from a full parse: a candidate to store, or a rejection."""
-    seen, dropped = parsed.products_seen, parsed.rejected_products
-    if parsed.fatal or parsed.sales_date is None:
-        return _record(
-            raw,
-            "rejected",
-            parsed.sales_date,
-            products_seen=seen,
-            errors=_issues(parsed.fatal or parsed.product_issues),
-        )
-    if parsed.product_issues and policy == "strict":
-        return _record(
-            raw,
-            "rejected",
-            parsed.sales_date,
-            products_seen=seen,
-            products_rejected=dropped,
-            errors=_issues(parsed.product_issues),
-        )
-    if not parsed.lines:
-        issue = Issue(code="no_valid_products", message="no product passed validation")
-        return _record(
-            raw,
-            "rejected",
-            parsed.sales_date,
-            products_seen=seen,
-            products_rejected=dropped,
-            errors=_issues([issue, *parsed.product_issues]),
-        )
-    units = sum(ln.quantity for ln in parsed.lines)
-    revenue = sum((ln.price * ln.quantity for ln in parsed.lines), Decimal(0))
+    """Decide from a full parse: a candidate to store, or a rejection (judge_day's rules)."""
+    verdict = judge_day(
+        sales_date=parsed.sales_date,
+        fatal=parsed.fatal,
+        issues=parsed.product_issues,
+        valid=len(parsed.lines),
+        policy=policy,
+        no_valid=Issue(code="no_valid_products", message="no product passed validation"),
+    )
+    common: dict[str, Any] = {
+        "products_seen": parsed.products_seen,
+        "products_rejected": parsed.rejected_products if verdict.counted else 0,
+        "errors": _issues(verdict.errors),
+    }
+    if verdict.status == "rejected":
+        return _record(raw, "rejected", parsed.sales_date, **common)
     return _record(
         raw,
         "stored",
         parsed.sales_date,
-        products_seen=seen,
-        products_rejected=dropped,
-        errors=_issues(parsed.product_issues),
         lines=parsed.lines,
-        total_units=units,
-        total_revenue=revenue,
+        total_units=sum(ln.quantity for ln in parsed.lines),
+        total_revenue=sum((ln.price * ln.quantity for ln in parsed.lines), Decimal(0)),
+        **common,
     )
 
 
-def _reason(status: Literal["rejected", "duplicate"], errors: list[dict[str, Any]]) -> str:
+def _reason(status: Literal["rejected", "duplicate"], errors: Sequence[Issue]) -> str:
     if status == "duplicate":
         return "the sales date is already stored"
     if not errors:
         return "rejected"
     first = errors[0]
-    where = f" (line {first['line']})" if first.get("line") else ""
+    where = f" (line {first.line})" if first.line else ""
     more = len(errors) - 1
     tail = f"; and {more} more problem(s)" if more > 0 else ""
-    return f"{first['code']}: {first['message']}{where}{tail}"
+    return f"{first.code}: {first.message}{where}{tail}"
 
 
 def _event(
@@ -255,7 +295,7 @@ def _event(
     sales_date: dt.date | None,
     source: Origin,
     sender: str | None,
-    errors: list[dict[str, Any]],
+    errors: Sequence[Issue],
     products: int,
     rejected: int,
     units: int,
@@ -264,7 +304,7 @@ def _event(
     at: dt.datetime,
     supersedes: uuid.UUID | None = None,
 ) -> SalesStored | SalesRejected:
-    issues = [Issue(**e) for e in errors[:MAX_ISSUES_IN_EVENT]]
+    issues = list(errors[:MAX_ISSUES_IN_EVENT])
     # A superseded upload was stored: a redelivery announces what it announced then.
     if (
         status in ("stored", "superseded") and sales_date is not None
@@ -329,7 +369,7 @@ def replay_event(
         sales_date=row.sales_date,
         source=row.source,
         sender=row.sender,
-        errors=row.errors,
+        errors=[Issue(**e) for e in row.errors],
         products=row.products_stored,
         rejected=row.products_rejected,
         units=row.total_units or 0,

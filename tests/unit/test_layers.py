@@ -61,6 +61,10 @@ FORBIDDEN = {
     "service.figures": ("service.gateway", "service.ingest", "service.reporter", "service.cli"),
     # The CLI starts the stages (their apps) but uses none of their internals.
     "service.cli": ("service.gateway.", "service.ingest.", "service.reporter."),
+    # The staging registry knows nothing of storing a day (storage/days.py, staged_days.py).
+    "service.storage.staging": ("service.storage.days", "service.storage.staged_days"),
+    # A day's claim is Redis's alone; PostgreSQL's unique day is storage/days.py's.
+    "service.ingest.claims": ("service.storage",),
 }
 # What a ban above still lets through: the CLI serves the stages' apps.
 ALLOWED = {"service.cli": ("service.gateway.app", "service.ingest.app", "service.reporter.app")}
