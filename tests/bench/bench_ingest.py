@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..conftest import sales_xml
 from ..fake_llm import FakeLLM
+from ..helpers import sales_xml
 from ..stack import provide_stack
 from ._harness import EventWatch, LoadClient, drain, fresh_base, pct, peak_rss_mb, start_pipeline
 

@@ -44,8 +44,8 @@ from starlette.responses import Response
 
 from service.names import GROUP_REPORTS
 
-from ..conftest import sales_xml
 from ..fake_llm import FakeLLM
+from ..helpers import sales_xml
 from ..kafka_tools import skip_backlog
 from ..stack import provide_stack
 from ._harness import EventWatch, drain, fresh_base, post_many, start_pipeline

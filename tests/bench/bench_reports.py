@@ -36,8 +36,8 @@ import asyncpg
 
 from service.names import GROUP_REPORTS
 
-from ..conftest import sales_xml
 from ..fake_llm import Call, FakeLLM
+from ..helpers import sales_xml
 from ..kafka_tools import skip_backlog
 from ..procs import REPO, Pipeline
 from ..stack import provide_stack

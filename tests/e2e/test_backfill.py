@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ..conftest import sales_xml
-from .test_cli import cli
+from ..helpers import sales_xml
+from .helpers import cli
 
 pytestmark = pytest.mark.timeout(180)
 

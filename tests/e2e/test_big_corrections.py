@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ..bigdays import write_day
-from .test_big_days import post_file, staged, stored_once
-from .test_ingest_flow import wait_status
+from .helpers import post_file, staged, stored_once, wait_status
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -4,14 +4,12 @@ whatever dies on the way (gateway, ingest), whatever Kafka delivers twice or nev
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hashlib
 import json
 import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,91 +19,11 @@ from aiokafka import AIOKafkaProducer
 from service.gateway.stream import Cutter
 from service.ingest.assemble import manifest_digest
 
-from ..bigdays import expected_totals, write_day
-from ..conftest import TOKEN
+from ..bigdays import write_day
 from ..stack import REPO
+from .helpers import lines_of, post_file, staged, stored_once
 
 pytestmark = pytest.mark.timeout(180)
-
-
-async def post_file(
-    url: str,
-    path: str,
-    file: Path,
-    *,
-    key: str | None = None,
-    chunked: bool = False,
-    sent: Callable[[int], None] | None = None,
-) -> tuple[int, dict[str, Any]]:
-    """POST a file streamed from disk (raw HTTP/1.1: Content-Length, or chunked transfer)."""
-    host, port = url.removeprefix("http://").rsplit(":", 1)
-    reader, writer = await asyncio.open_connection(host, int(port))
-    try:
-        size = file.stat().st_size
-        head = (
-            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n"
-            f"Content-Type: application/xml\r\n"
-        )
-        head += f"Idempotency-Key: {key}\r\n" if key else ""
-        head += (
-            "Transfer-Encoding: chunked\r\n\r\n" if chunked else f"Content-Length: {size}\r\n\r\n"
-        )
-        writer.write(head.encode())
-        done = 0
-        with file.open("rb") as f:
-            while piece := f.read(256 * 1024):
-                writer.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
-                await writer.drain()
-                done += len(piece)
-                if sent is not None:
-                    sent(done)
-        if chunked:
-            writer.write(b"0\r\n\r\n")
-        status = int((await reader.readline()).split()[1])
-        length = 0
-        while (line := await reader.readline()) not in (b"\r\n", b""):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        return status, json.loads(await reader.readexactly(length))
-    finally:
-        writer.close()
-
-
-async def lines_of(pg_pool: Any, day: dt.date) -> int:
-    return int(
-        await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", day)
-    )
-
-
-async def staged(pg_pool: Any, upload_id: str) -> int:
-    return int(
-        await pg_pool.fetchval(
-            "SELECT count(*) FROM staging.uploads WHERE upload_id = $1::uuid", upload_id
-        )
-        + await pg_pool.fetchval(
-            "SELECT count(*) FROM pg_tables WHERE schemaname = 'staging' AND tablename = $1",
-            "lines_" + upload_id.replace("-", ""),
-        )
-    )
-
-
-async def stored_once(pg_pool: Any, day: dt.date, products: int) -> None:
-    """The day is stored by one upload, with every line and the exact totals; nothing else claims it."""
-    units, revenue = expected_totals(products)
-    row = await pg_pool.fetchrow(
-        "SELECT products, total_units, total_revenue FROM sales_days WHERE sales_date = $1", day
-    )
-    assert row is not None and (row["products"], row["total_units"], str(row["total_revenue"])) == (
-        products,
-        units,
-        revenue,
-    )
-    assert await lines_of(pg_pool, day) == products
-    statuses = [
-        r["status"]
-        for r in await pg_pool.fetch("SELECT status FROM uploads WHERE sales_date = $1", day)
-    ]
-    assert statuses.count("stored") == 1
 
 
 async def test_big_day_through_both_routes_is_stored_whole(

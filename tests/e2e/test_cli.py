@@ -5,45 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import sys
 from typing import Any
 
-from ..conftest import sales_xml
+from ..helpers import sales_xml
 from ..procs import Pipeline
-from ..stack import REPO
+from .helpers import cli, finish, spawn
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-async def _spawn(pipeline: Pipeline, *args: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "service.cli.main",
-        *args,
-        cwd=REPO,
-        env=pipeline.env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
-async def _finish(proc: asyncio.subprocess.Process, timeout: float) -> tuple[int, str, str]:
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    except TimeoutError:
-        proc.kill()
-        out, err = await proc.communicate()
-        raise AssertionError(
-            f"CLI did not finish in {timeout}s: {out.decode()!r} {err.decode()!r}"
-        ) from None
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
-
-
-async def cli(pipeline: Pipeline, *args: str, timeout: float = 60.0) -> tuple[int, str, str]:
-    """Run the CLI as a user would; (exit code, stdout, stderr)."""
-    return await _finish(await _spawn(pipeline, *args), timeout)
 
 
 async def _stored_via_api(api: Any, events: Any, xml: bytes) -> str:
@@ -120,7 +88,7 @@ async def _quiet_reports(events: Any, *, rounds: int = 8) -> None:
 
 
 async def _tail_one(pipeline: Pipeline, api: Any, xml: bytes) -> tuple[int, str, str]:
-    proc = await _spawn(pipeline, "reports", "tail", "--count", "1")
+    proc = await spawn(pipeline, "reports", "tail", "--count", "1")
     try:
         assert proc.stderr is not None
         line = await asyncio.wait_for(proc.stderr.readline(), 30)
@@ -128,7 +96,7 @@ async def _tail_one(pipeline: Pipeline, api: Any, xml: bytes) -> tuple[int, str,
         assert proc.returncode is None
         r = await api.post("/v1/uploads", content=xml)
         assert r.status_code == 202, r.text
-        return await _finish(proc, 45)  # a busy reporter may need more than a few seconds
+        return await finish(proc, 45)  # a busy reporter may need more than a few seconds
     finally:
         if proc.returncode is None:
             proc.kill()

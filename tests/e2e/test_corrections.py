@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from ..conftest import READ_TOKEN, sales_xml
-from .test_ingest_flow import wait_status
+from ..helpers import READ_TOKEN, sales_xml
+from .helpers import wait_status
 
 DAY0 = [
     (1, "Tea", 10, "2.50", "Drinks"),

@@ -17,7 +17,8 @@ import pytest
 
 from service.names import DAY_IN_PROGRESS_MESSAGE, redis_day_key
 
-from ..conftest import sales_xml
+from ..helpers import sales_xml
+from .helpers import stored_count, wait_stored
 
 # Dates of their own, far from the `days` fixture's blocks (2001 onwards, 60 days each).
 _blocks = itertools.count()
@@ -32,32 +33,6 @@ async def post(api: httpx.AsyncClient, day: dt.date, **kw: object) -> tuple[http
     started = time.perf_counter()
     r = await api.post("/v1/uploads", content=sales_xml(day), **kw)  # type: ignore[arg-type]
     return r, time.perf_counter() - started
-
-
-async def stored_count(pg_pool, days: list[dt.date]) -> dict[dt.date, int]:
-    rows = await pg_pool.fetch(
-        "SELECT sales_date, count(*) AS n FROM uploads WHERE status = 'stored' "
-        "AND sales_date = ANY($1::date[]) GROUP BY sales_date",
-        days,
-    )
-    return {r["sales_date"]: r["n"] for r in rows}
-
-
-async def wait_stored(pg_pool, days: list[dt.date], *, timeout: float = 90.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while True:
-        try:
-            n = await pg_pool.fetchval(
-                "SELECT count(*) FROM sales_days WHERE sales_date = ANY($1::date[])", days
-            )
-        except Exception:
-            n = -1
-        if n == len(days):
-            return
-        if loop.time() > end:
-            raise AssertionError(f"only {n}/{len(days)} days stored")
-        await asyncio.sleep(0.3)
 
 
 @pytest.mark.timeout(300)

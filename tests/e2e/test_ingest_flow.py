@@ -13,18 +13,9 @@ from aiokafka import AIOKafkaProducer
 
 from service.names import DUPLICATE_DAY_MESSAGE
 
-from ..conftest import READ_TOKEN, TOKEN, sales_xml
 from ..fake_llm import free_port
-
-
-async def wait_status(api: httpx.AsyncClient, upload_id: str, *, timeout: float = 30.0) -> dict:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while True:
-        body = (await api.get(f"/v1/uploads/{upload_id}")).json()
-        if body.get("status") not in (None, "received") or loop.time() > end:
-            return body
-        await asyncio.sleep(0.1)
+from ..helpers import READ_TOKEN, TOKEN, sales_xml
+from .helpers import wait_status
 
 
 async def test_upload_is_stored_and_announced(api, events, pg_pool, days):

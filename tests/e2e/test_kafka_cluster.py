@@ -19,10 +19,10 @@ import pytest_asyncio
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from ..conftest import sales_xml
+from ..helpers import sales_xml
 from ..procs import Pipeline
 from ..stack import Cluster, Stack, start_cluster
-from .test_gateway_faults import stored_count, wait_stored
+from .helpers import stored_count, wait_stored
 
 TOKEN = "cluster-token-" + secrets.token_hex(8)
 

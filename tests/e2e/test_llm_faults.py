@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from ..conftest import sales_xml
 from ..fake_llm import FakeLLM
-from .test_operations import sample, scrape
+from ..helpers import sales_xml
+from .helpers import sample, scrape
 
 _OUTCOME = {"ok": "ok", "500": "server_error", "429": "rate_limited"}
 

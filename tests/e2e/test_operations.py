@@ -6,23 +6,8 @@ import re
 
 import httpx
 
-from ..conftest import READ_TOKEN, TOKEN, sales_xml
-
-
-def sample(text: str, name: str, **labels: str) -> float:
-    """The value of one Prometheus sample (0 when absent)."""
-    total = 0.0
-    for line in text.splitlines():
-        if not line.startswith(name + "{") and not line.startswith(name + " "):
-            continue
-        if all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
-async def scrape(url: str) -> str:
-    async with httpx.AsyncClient() as c:
-        return (await c.get(url)).text
+from ..helpers import READ_TOKEN, TOKEN, sales_xml
+from .helpers import sample, scrape
 
 
 async def test_every_process_is_healthy_and_the_gateway_ready(pipeline):

@@ -9,7 +9,7 @@ from collections import defaultdict
 
 import pytest
 
-from ..conftest import sales_xml
+from ..helpers import sales_xml
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from ..conftest import sales_xml
+from ..helpers import sales_xml
 
 
 async def test_three_days_three_reports_served_by_date(api, events, pg_pool, days):

@@ -7,7 +7,8 @@ import asyncio
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from ..conftest import sales_xml
+from ..helpers import sales_xml
+from .helpers import wait_stored
 
 
 async def produce_days(kafka: str, days: list, *, products: int = 50) -> None:
@@ -20,23 +21,6 @@ async def produce_days(kafka: str, days: list, *, products: int = 50) -> None:
         await producer.flush()
     finally:
         await producer.stop()
-
-
-async def wait_stored(pg_pool, days, *, timeout: float = 90.0) -> None:
-    """Poll PostgreSQL until every day is stored (events may repeat after a crash)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        try:
-            n = await pg_pool.fetchval(
-                "SELECT count(*) FROM sales_days WHERE sales_date = ANY($1::date[])", days
-            )
-        except Exception:
-            n = -1
-        if n == len(days):
-            return
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"only {n}/{len(days)} days stored")
 
 
 async def stored_once(pg_pool, days) -> None:

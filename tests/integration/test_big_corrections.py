@@ -15,8 +15,7 @@ import pytest
 from service.ingest.decide import RawUpload
 from service.names import STORED_DAYS_KEY, redis_day_key
 
-from .test_big_days import day_xml, pieces, service, sink, staged_rows  # noqa: F401 - sink is a fixture
-from .test_ingest_store import status_of
+from .helpers import day_xml, pieces, service, staged_rows, status_of
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -8,112 +8,13 @@ redelivery, duplicates across chunks, the strict policy, lost chunks, the sweep.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import hashlib
 import uuid
-from typing import Any
 
 import pytest
 
-from service.cache import DayCache
-from service.gateway.stream import Cutter
-from service.ingest.assemble import manifest_digest
-from service.ingest.decide import RawUpload, raw_upload
-from service.ingest.handler import IngestService
-
-from ..unit.xml_builders import product
-from .test_ingest_store import Sink, status_of
+from .helpers import day_xml, pieces, service, staged_rows, status_of
 
 pytestmark = pytest.mark.timeout(60)
-
-_offsets = iter(range(10**9))
-
-
-def day_xml(
-    day: dt.date, n: int, *, bad: dict[int, str] | None = None, ids: dict[int, int] | None = None
-) -> bytes:
-    """A day of n products, one per line (product k on line k + 3); ``bad`` sets prices, ``ids`` ids."""
-    bad, ids = bad or {}, ids or {}
-    rows = "".join(
-        f"    {product(id=str(ids.get(k, k)), name=f'Product {k}', price=bad.get(k, '10.50'))}\n"
-        for k in range(1, n + 1)
-    )
-    return (
-        f'<?xml version="1.0"?>\n<sales_data date="{day.isoformat()}">\n  <products>\n{rows}'
-        "  </products>\n</sales_data>\n"
-    ).encode()
-
-
-def pieces(
-    data: bytes, upload_id: uuid.UUID, *, target: int = 8192
-) -> tuple[list[RawUpload], RawUpload]:
-    """The day as the gateway publishes it: chunk records and the manifest record."""
-    cutter = Cutter(target)
-    chunks = [*cutter.feed(data), cutter.finish()]
-    key = data[data.index(b'date="') + 6 :][:10]
-    records = []
-    for i, chunk in enumerate(chunks):
-        headers = [
-            ("x-upload-id", str(upload_id).encode()),
-            ("x-part", b"chunk"),
-            ("x-chunk-index", str(i).encode()),
-        ]
-        if i == len(chunks) - 1:
-            headers.append(("x-chunk-last", b"1"))
-        records.append(_record(chunk, headers, key))
-    manifest = (
-        f'{{"upload_id": "{upload_id}", "chunks": {len(chunks)}, "products": {cutter.products}, '
-        f'"bytes": {len(data)}, "sha256": "{manifest_digest([hashlib.sha256(c).digest() for c in chunks])}"}}'
-    )
-    return records, _record(
-        manifest.encode(), [("x-upload-id", str(upload_id).encode()), ("x-part", b"manifest")], key
-    )
-
-
-def _record(value: bytes, headers: list[tuple[str, bytes]], key: bytes) -> RawUpload:
-    return raw_upload(
-        value=value,
-        headers=headers,
-        topic="test.big",
-        partition=0,
-        offset=next(_offsets),
-        timestamp=0,
-        key=key,
-    )
-
-
-def service(
-    pg_pool: Any,
-    redis_client: Any,
-    sink: Sink,
-    policy: str = "lenient",
-    incomplete_seconds: float = 900,
-) -> IngestService:
-    return IngestService(
-        pool=pg_pool,
-        cache=DayCache(redis_client, ttl_seconds=3600),
-        publish=sink,
-        policy=policy,
-        max_products=100_000,
-        incomplete_seconds=incomplete_seconds,
-    )
-
-
-async def staged_rows(pg_pool: Any, upload_id: uuid.UUID) -> int:
-    """Registry rows plus staging tables left for an upload."""
-    rows = await pg_pool.fetchval(
-        "SELECT count(*) FROM staging.uploads WHERE upload_id = $1", upload_id
-    )
-    tables = await pg_pool.fetchval(
-        "SELECT count(*) FROM pg_tables WHERE schemaname = 'staging' AND tablename = $1",
-        f"lines_{upload_id.hex}",
-    )
-    return int(rows) + int(tables)
-
-
-@pytest.fixture
-def sink() -> Sink:
-    return Sink()
 
 
 async def test_big_day_is_stored_whole_once_with_exact_totals(pg_pool, redis_client, sink, days):

@@ -19,7 +19,7 @@ from service.ingest.decide import raw_upload
 from service.ingest.handler import IngestService
 from service.settings import Settings
 
-from ..conftest import READ_TOKEN, TOKEN, sales_xml
+from ..helpers import READ_TOKEN, TOKEN, sales_xml
 from ..stack import Stack
 
 NAMED = "named-" + uuid.uuid4().hex

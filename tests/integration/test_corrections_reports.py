@@ -16,7 +16,7 @@ from service.reporter.corrections import StaleReports, request_id_for_correction
 from service.reporter.handler import ReporterService, report_id_for_upload
 from service.storage.corrections import mark_stale
 
-from ..conftest import sales_xml
+from ..helpers import sales_xml
 
 _offsets = iter(range(10**9))
 

@@ -13,8 +13,8 @@ from service.models import UploadRecord
 from service.names import STORED_DAYS_KEY, redis_day_key
 from service.storage.corrections import staged_swap
 
-from ..conftest import sales_xml
-from .test_ingest_store import raw, service, sink, status_of  # noqa: F401 - sink is a fixture
+from ..helpers import sales_xml
+from .helpers import raw, service, status_of
 
 _offsets = iter(range(10**9))
 

@@ -7,7 +7,7 @@ from service.reporter.load import load_facts
 from service.storage import dashboard as q
 
 from ..unit.reporter_factories import synthetic_products
-from .test_facts_sql import store
+from .helpers import store
 
 
 async def test_days_page_is_keyset_paginated_within_the_range(pg_pool, days):

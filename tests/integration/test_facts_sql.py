@@ -6,7 +6,6 @@ import dataclasses
 import datetime as dt
 import statistics
 import time
-import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -16,34 +15,7 @@ from service.errors import StorageUnavailable
 from service.reporter.load import load_facts
 
 from ..unit.reporter_factories import Product, make_facts, synthetic_products
-
-
-async def store(pg_pool: Any, day: dt.date, products: list[Product]) -> None:
-    """Store a day as ingest would: an upload, its sales_days totals, its lines."""
-    upload_id = uuid.uuid4()
-    async with pg_pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            "INSERT INTO uploads (upload_id, status, sales_date, source, size_bytes, kafka_topic,"
-            " kafka_partition, kafka_offset) VALUES ($1, 'stored', $2, 'kafka', 0, 'test.facts', 0, 0)",
-            upload_id,
-            day,
-        )
-        await conn.execute(
-            "INSERT INTO sales_days (sales_date, upload_id, products, total_units, total_revenue)"
-            " VALUES ($1, $2, $3, $4, $5)",
-            day,
-            upload_id,
-            len(products),
-            sum(p.quantity for p in products),
-            sum((p.revenue for p in products), Decimal(0)),
-        )
-        await conn.copy_records_to_table(
-            "sales_lines",
-            columns=["sales_date", "product_id", "name", "category", "quantity", "price"],
-            records=[
-                (day, p.product_id, p.name, p.category, p.quantity, p.price) for p in products
-            ],
-        )
+from .helpers import store
 
 
 async def facts_of(pg_pool: Any, day: dt.date) -> Any:

@@ -26,7 +26,7 @@ from service.gateway.observe import Observe
 from service.names import DUPLICATE_DAY_MESSAGE
 from service.settings import Settings
 
-from ..conftest import READ_TOKEN, TOKEN, sales_xml
+from ..helpers import READ_TOKEN, TOKEN, sales_xml
 from ..stack import Stack
 
 # Nothing listens on port 1: connections are refused at once.

@@ -9,63 +9,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 from service.cache import DayCache
 from service.ingest.decide import RawUpload, raw_upload
-from service.ingest.handler import IngestService
 from service.names import redis_day_key
 from service.storage.uploads import stored_days
 
-from ..conftest import sales_xml
-
-_offsets = iter(range(10**9))
-
-
-def raw(body: bytes, *, upload_id: uuid.UUID | None = None) -> RawUpload:
-    headers = [("x-upload-id", str(upload_id).encode())] if upload_id else []
-    # A topic of its own: positions must not collide with real records on sales.raw.
-    return raw_upload(
-        value=body,
-        headers=headers,
-        topic="test.ingest",
-        partition=0,
-        offset=next(_offsets),
-        timestamp=0,
-    )
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, str, Any]] = []
-
-    async def __call__(self, events: Sequence[tuple[str, str, Any]]) -> None:
-        self.events.extend(events)
-
-    def of(self, upload_id: uuid.UUID) -> list[tuple[str, Any]]:
-        return [(t, e) for t, _, e in self.events if e.upload_id == upload_id]
-
-
-@pytest.fixture
-def sink() -> Sink:
-    return Sink()
-
-
-def service(pg_pool: Any, redis_client: Any, sink: Sink, policy: str = "lenient") -> IngestService:
-    return IngestService(
-        pool=pg_pool,
-        cache=DayCache(redis_client, ttl_seconds=3600),
-        publish=sink,
-        policy=policy,
-        max_products=100_000,
-    )
-
-
-async def status_of(pg_pool: Any, upload_id: uuid.UUID) -> str | None:
-    return await pg_pool.fetchval("SELECT status FROM uploads WHERE upload_id = $1", upload_id)
+from ..helpers import sales_xml
+from .helpers import Sink, raw, service, status_of
 
 
 async def test_valid_day_is_stored_with_exact_totals(pg_pool, redis_client, sink, days):

@@ -23,7 +23,7 @@ from service.reporter.llm import LLMClient
 from service.reporter.llm_gate import PROCESS_GATE, RetryGate
 from service.settings import Settings
 
-from ..conftest import sales_xml
+from ..helpers import sales_xml
 
 _offsets = iter(range(10**9))
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from ..conftest import READ_TOKEN, TOKEN, sales_xml
-from .conftest import Watched
+from ..helpers import READ_TOKEN, TOKEN, sales_xml
+from .helpers import Watched
 
 SCRIPT_NAME = "<script>alert(1)</script>"
 # (id, name as written in the XML, quantity, price, category)

@@ -9,10 +9,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..conftest import TOKEN, sales_xml
-from .conftest import DESKTOP, PHONE, Watched
+from ..helpers import TOKEN, sales_xml
+from .helpers import DESKTOP, PHONE, SHOTS_ENV, Watched
 
-SHOTS_ENV = "SALES_SCREENSHOTS_DIR"
 CATEGORIES = ["Electronics", "Books", "Garden", "Toys", "Food", "Kitchen", "Sports", "Office"]
 README_SIZE = {"width": 1100, "height": 820}
 LONG = "A very long product name that goes on and on, as some shops' names do"

@@ -110,7 +110,7 @@ async def test_unreadable_event_is_skipped():
 async def test_service_before_start_is_an_error():
     """The stage service is there only once the lifespan built it."""
     with pytest.raises(RuntimeError):
-        _app("t6").service
+        _ = _app("t6").service
 
 
 class _Consumer:

@@ -14,7 +14,7 @@ from service.reporter.llm import Completion, retry_after_seconds
 from service.reporter.llm_gate import CallTally, RetryGate
 from service.reporter.writer import write_report
 
-from .test_verify_lies import FALL
+from .reporter_factories import FALL
 
 
 async def test_concurrent_callers_all_wait_for_a_hold():

@@ -3,7 +3,6 @@ back, a product's figure given to another, made-up numbers; and the true sentenc
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -12,23 +11,7 @@ from service.reporter.display import money, percent
 from service.reporter.facts import Facts
 from service.reporter.verify import Finding, Verdict, verify
 
-from .reporter_factories import Product, make_facts
-
-DAY = dt.date(2024, 3, 10)
-_BEFORE = [
-    Product(1, "Bosch Kettle", "Кухня", 40, Decimal("15.00")),
-    Product(2, "Philips Dryer", "Красота", 50, Decimal("12.00")),
-]
-_NOW = [
-    Product(1, "Bosch Kettle", "Кухня", 28, Decimal("15.00")),
-    Product(2, "Philips Dryer", "Красота", 24, Decimal("11.65")),
-]
-
-# Revenue 1,200.00 → 699.60 (−500.40, −41.7 %); units 90 → 52 (−38, −42.2 %); Bosch Kettle
-# 420.00 and 28 units (−12), Philips Dryer 279.60 and 24 units (−26); shares 60.0 % and 40.0 %.
-FALL = make_facts(DAY, _NOW, earlier={DAY - dt.timedelta(days=1): _BEFORE})
-# The same two days the other way round: revenue +71.5 %.
-RISE = make_facts(DAY, _BEFORE, earlier={DAY - dt.timedelta(days=1): _NOW})
+from .reporter_factories import FALL, RISE
 
 
 def test_the_fixture_facts_are_what_the_lies_assume():
