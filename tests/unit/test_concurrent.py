@@ -11,6 +11,9 @@ from aiokafka.errors import CommitFailedError
 
 from service.concurrent import ConcurrentRunner
 
+from ..helpers import wait_until
+from .helpers import turns
+
 T0 = TopicPartition("t", 0)
 T1 = TopicPartition("t", 1)
 
@@ -28,8 +31,10 @@ class FakeConsumer:
         self.owned = set(tps) or {T0, T1}
         self.commits: list[dict[TopicPartition, int]] = []
         self.fail_with: Exception | None = None
+        self.attempts = 0
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.attempts += 1
         if self.fail_with is not None:
             raise self.fail_with
         self.commits.append(dict(offsets))
@@ -81,7 +86,8 @@ async def test_at_most_limit_run_at_once_and_submit_waits():
     for i in range(3):
         assert await r.submit(rec(i, f"k{i}"), c, work(i))
     fourth = asyncio.create_task(r.submit(rec(3, "k3"), c, work(3)))
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: sorted(running) == [0, 1, 2])
+    await turns()  # the fourth submit has run as far as it can
     assert not fourth.done() and r.in_flight == 3 and sorted(running) == [0, 1, 2]
     gates[1].set()
     assert await asyncio.wait_for(fourth, 1)
@@ -105,7 +111,7 @@ async def test_same_key_runs_in_order_other_keys_overlap():
 
         return go
 
-    await r.submit(rec(0, "day"), c, work("a", 0.1))
+    await r.submit(rec(0, "day"), c, work("a", 0.02))
     await r.submit(rec(1, "day"), c, work("b", 0.0))
     await r.submit(rec(2, "other"), c, work("x", 0.0))
     await r.close(2)
@@ -128,11 +134,11 @@ async def test_commit_waits_for_the_unfinished_earlier_record():
 
     await r.submit(rec(0, "a"), c, wait_slow)
     await r.submit(rec(1, "b"), c, quick)
-    await asyncio.sleep(0.1)
+    await wait_until(lambda: r.in_flight == 1)  # the later record has finished
+    assert await r.commit()
     assert c.last() == {}
     slow.set()
-    await asyncio.sleep(0.1)
-    assert c.last() == {T0: 2}
+    await wait_until(lambda: c.last() == {T0: 2})
     await r.close(1)
 
 
@@ -178,7 +184,7 @@ async def test_revocation_waits_then_cancels_and_commits_what_finished():
     await r.submit(rec(0, "a"), c, quick)
     await r.submit(rec(1, "b"), c, stuck)
     await r.submit(rec(0, "c", partition=1), c, quick)
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: r.in_flight == 1)  # only the stuck one is left
     await r.revoke({T0})
     assert cancelled.is_set()
     assert c.last()[T0] == 1  # offset 1 was never finished
@@ -217,10 +223,11 @@ async def test_close_stops_admitting_and_cancels_what_is_left():
         return None
 
     await r.submit(rec(0, "a"), c, quick)
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: c.last() == {T0: 1})
     await r.submit(rec(1, "b"), c, stuck)
     waiting = asyncio.create_task(r.submit(rec(2, "c"), c, quick))
-    await asyncio.sleep(0.05)
+    await turns()  # it waits for room
+    assert not waiting.done()
     await r.close(0.1)
     assert await waiting is False
     assert c.paused == {T0, T1}
@@ -237,7 +244,8 @@ async def test_a_refused_commit_forgets_the_partition():
         return None
 
     await r.submit(rec(0, "a"), c, quick)
-    await asyncio.sleep(0.1)
+    await wait_until(lambda: c.attempts)  # the group refused the commit
+    await turns()
     c.fail_with = None
     await r.close(1)
     assert c.commits == []
