@@ -154,7 +154,7 @@ async def events(stack: Stack, pipeline: Pipeline) -> AsyncIterator[Events]:
     )
     await start_at_latest(consumer, timeout=60)
     try:
-        yield Events(consumer)
+        yield Events(consumer, kafka=stack.kafka)
     finally:
         await consumer.stop()
 

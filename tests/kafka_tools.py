@@ -108,8 +108,9 @@ async def wait_consumed(
 class Events:
     """Reads sales.stored / sales.rejected / sales.reports / sales.corrected from where they are now."""
 
-    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+    def __init__(self, consumer: AIOKafkaConsumer, *, kafka: str) -> None:
         self._consumer = consumer
+        self._kafka = kafka
         self.seen: list[tuple[str, dict[str, Any]]] = []
 
     async def wait(self, topic: str, *, timeout: float = 30.0, **match: Any) -> dict[str, Any]:
@@ -155,8 +156,27 @@ class Events:
                 with contextlib.suppress(ValueError):  # junk some tests produce on purpose
                     self.seen.append((r.topic, json.loads(r.value)))
 
+    async def caught_up(self, *groups: str, timeout: float = 60.0) -> None:
+        """Wait until each of the service's ``groups`` (in turn) has handled every record now on
+        its topics, then read every event published so far.
+
+        The service publishes a record's events before it commits the record's offset, so
+        an event not in ``seen`` afterwards was never published and never will be: the
+        positive signal a test waits for before it asserts that something did not happen.
+        """
+        for group in groups:
+            await wait_consumed(self._kafka, group, GROUP_TOPICS[group], timeout=timeout)
+        tps = sorted(self._consumer.assignment())
+        ends = await self._consumer.end_offsets(tps)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while [tp for tp in tps if await self._consumer.position(tp) < ends[tp]]:
+            if loop.time() > deadline:
+                raise AssertionError(f"events not read to the end in {timeout:g} s")
+            self._keep(await self._consumer.getmany(timeout_ms=200))
+
     async def settle(self, seconds: float = 1.0) -> None:
-        """Read whatever arrives within `seconds` (to check that nothing more comes)."""
+        """Read whatever arrives within `seconds` (a step of a loop that waits for an event)."""
         loop = asyncio.get_running_loop()
         end = loop.time() + seconds
         while loop.time() < end:

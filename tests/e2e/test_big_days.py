@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 
 from service.gateway.stream import Cutter
 from service.ingest.assemble import manifest_digest
+from service.names import GROUP_INGEST
 
 from ..bigdays import write_day
 from ..stack import REPO
@@ -56,7 +57,7 @@ async def test_gateway_killed_mid_upload_nothing_visible_and_a_retry_stores_once
 
     with pytest.raises((ConnectionError, IndexError, ValueError, OSError)):
         await post_file(pipeline.gateway_url, "/v1/uploads", file, key=key, sent=kill_half_way)
-    await asyncio.sleep(3)  # ingest has staged whatever chunks made it
+    await events.caught_up(GROUP_INGEST)  # ingest has handled every chunk that made it to Kafka
     assert await pg_pool.fetchval("SELECT count(*) FROM sales_days WHERE sales_date = $1", day) == 0
     assert await lines_of(pg_pool, day) == 0
     pipeline.start("gateway")

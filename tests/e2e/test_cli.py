@@ -7,7 +7,10 @@ import json
 import re
 from typing import Any
 
+from service.names import GROUP_INGEST, GROUP_REPORTS
+
 from ..helpers import sales_xml
+from ..kafka_tools import Events
 from ..procs import Pipeline
 from .helpers import cli, finish, spawn
 
@@ -78,13 +81,9 @@ async def test_status_prints_the_upload_as_json(pipeline, api, events, days):
     assert code == 1 and "unknown_upload" in err
 
 
-async def _quiet_reports(events: Any, *, rounds: int = 8) -> None:
-    """Wait until no report of earlier tests is still arriving on sales.reports."""
-    for _ in range(rounds):
-        before = sum(1 for t, _e in events.seen if t == "sales.reports")
-        await events.settle(1.5)
-        if sum(1 for t, _e in events.seen if t == "sales.reports") == before:
-            return
+async def _quiet_reports(events: Events) -> None:
+    """Wait until no report of earlier tests is still to come on sales.reports."""
+    await events.caught_up(GROUP_INGEST, GROUP_REPORTS, timeout=90)
 
 
 async def _tail_one(pipeline: Pipeline, api: Any, xml: bytes) -> tuple[int, str, str]:

@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from service.names import GROUP_INGEST
+
 from ..helpers import READ_TOKEN, sales_xml
 from .helpers import wait_status
 
@@ -197,7 +199,7 @@ async def test_an_invalid_correction_changes_nothing(api, events, pg_pool, pipel
     )
     assert not_bool.status_code == 422
 
-    await events.settle(1.0)
+    await events.caught_up(GROUP_INGEST)  # every correction sent is handled, its events read
     assert not [
         e
         for t, e in events.seen

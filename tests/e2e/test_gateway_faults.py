@@ -15,9 +15,10 @@ import uuid
 import httpx
 import pytest
 
-from service.names import DAY_IN_PROGRESS_MESSAGE, redis_day_key
+from service.names import DAY_IN_PROGRESS_MESSAGE, GROUP_INGEST, redis_day_key
 
 from ..helpers import sales_xml
+from ..kafka_tools import GROUP_TOPICS, wait_consumed
 from .helpers import stored_count, wait_stored
 
 # Dates of their own, far from the `days` fixture's blocks (2001 onwards, 60 days each).
@@ -80,9 +81,8 @@ async def test_broker_killed_mid_stream_every_answer_is_true(stack, pipeline, ap
 
     accepted = by_status.get(202, [])
     await wait_stored(pg_pool, accepted)
-    await asyncio.sleep(
-        3
-    )  # ingest has caught up with sales.raw; anything 503'd would be here by now
+    # ingest has handled every record on sales.raw: anything 503'd that reached Kafka is stored now
+    await wait_consumed(stack.kafka, GROUP_INGEST, GROUP_TOPICS[GROUP_INGEST])
     counts = await stored_count(pg_pool, days)
     assert all(counts.get(d) == 1 for d in accepted)
     assert not [d for d in refused if d in counts], "a day answered 503 was stored"

@@ -9,6 +9,8 @@ from collections import defaultdict
 
 import pytest
 
+from service.names import GROUP_INGEST, GROUP_REPORTS
+
 from ..helpers import sales_xml
 
 pytestmark = pytest.mark.timeout(240)
@@ -27,7 +29,8 @@ async def _every_day_reported(events, uploads: list[str], timeout: float) -> dic
     while True:
         ids = _ids(events, uploads)
         if len(ids) == len(uploads):
-            await events.settle(2.0)
+            # a redelivered day would be published again before its offset is committed
+            await events.caught_up(GROUP_INGEST, GROUP_REPORTS, timeout=timeout)
             return _ids(events, uploads)
         if time.monotonic() > end:
             raise AssertionError(f"only {len(ids)}/{len(uploads)} days reported")

@@ -7,12 +7,14 @@ redelivery, duplicates across chunks, the strict policy, lost chunks, the sweep.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import pytest
 
-from .helpers import day_xml, pieces, service, staged_rows, status_of
+from service.ingest.handler import IngestService
+
+from ..helpers import wait_until
+from .helpers import Sink, day_xml, pieces, service, staged_rows, status_of
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -131,6 +133,12 @@ async def test_lost_chunk_is_incomplete_and_staging_is_dropped(pg_pool, redis_cl
     )
 
 
+async def swept(svc: IngestService, sink: Sink, upload_id: uuid.UUID) -> bool:
+    """Run the sweep once; whether it has refused the upload (it waits INCOMPLETE_UPLOAD_SECONDS)."""
+    await svc.sweep()
+    return bool(sink.of(upload_id))
+
+
 async def test_manifest_that_never_comes_is_swept(pg_pool, redis_client, sink, days):
     """No manifest within INCOMPLETE_UPLOAD_SECONDS: the sweep refuses the upload and drops its staging."""
     uid = uuid.uuid4()
@@ -138,8 +146,7 @@ async def test_manifest_that_never_comes_is_swept(pg_pool, redis_client, sink, d
     svc = service(pg_pool, redis_client, sink, incomplete_seconds=0.2)
     await svc.handle(chunks[:3])
     assert await staged_rows(pg_pool, uid) == 2
-    await asyncio.sleep(0.5)
-    await svc.sweep()
+    await wait_until(lambda: swept(svc, sink, uid), what="the sweep refuses the upload")
     assert await status_of(pg_pool, uid) == "rejected"
     assert await staged_rows(pg_pool, uid) == 0
     [(topic, event)] = sink.of(uid)
@@ -154,8 +161,7 @@ async def test_incomplete_upload_sent_again_under_its_id_is_stored(
     chunks, manifest = pieces(day_xml(days[8], 900), uid)
     svc = service(pg_pool, redis_client, sink, incomplete_seconds=0.2)
     await svc.handle(chunks[:2])
-    await asyncio.sleep(0.5)
-    await svc.sweep()
+    await wait_until(lambda: swept(svc, sink, uid), what="the sweep refuses the upload")
     assert await status_of(pg_pool, uid) == "rejected"
     await svc.handle([*chunks, manifest])
     assert await status_of(pg_pool, uid) == "stored"
