@@ -11,7 +11,7 @@ import datetime as dt
 import inspect
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 __all__ = ["READ_TOKEN", "TOKEN", "sales_xml", "wait_until"]
 
@@ -21,13 +21,21 @@ READ_TOKEN = "read-token-" + secrets.token_hex(8)
 T = TypeVar("T")
 
 
+@overload
 async def wait_until(
-    check: Callable[[], Awaitable[T]] | Callable[[], T],
+    check: Callable[[], Awaitable[T]], *, timeout: float = ..., every: float = ..., what: str = ...
+) -> T: ...
+@overload
+async def wait_until(
+    check: Callable[[], T], *, timeout: float = ..., every: float = ..., what: str = ...
+) -> T: ...
+async def wait_until(
+    check: Callable[[], Any],
     *,
     timeout: float = 30.0,
-    every: float = 0.05,
+    every: float = 0.02,
     what: str = "",
-) -> T:
+) -> Any:
     """Call ``check`` (plain or async) until it returns something truthy, and return that.
 
     Raises AssertionError after ``timeout`` seconds: a test waits on a condition, never on
@@ -36,8 +44,9 @@ async def wait_until(
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     while True:
-        result = check()
-        value: T = await result if inspect.isawaitable(result) else result  # type: ignore[assignment]
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
             return value
         if loop.time() > end:

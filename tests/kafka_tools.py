@@ -38,7 +38,7 @@ async def skip_backlog(kafka: str, group: str) -> int | None:
     before the group's processes start: work left by earlier runs must be neither
     processed nor waited for.
     """
-    await ensure_topics(Settings(_env_file=None, kafka_bootstrap_servers=kafka))  # type: ignore[call-arg]
+    await ensure_topics(Settings(_env_file=None, kafka_bootstrap_servers=kafka))
     producer = AIOKafkaProducer(bootstrap_servers=kafka)  # only for its public partitions_for()
     await producer.start()
     try:

@@ -19,6 +19,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from ..fake_llm import FakeLLM
 from ..helpers import sales_xml
@@ -82,7 +83,7 @@ async def run(
                 )
                 ids = _accepted_ids(answers)
 
-                def all_out(events: list, ids: set = ids) -> bool:
+                def all_out(events: list[Any], ids: set[str] = ids) -> bool:
                     return len(ids & {e["upload_id"] for _, _, e in events}) == len(ids)
 
                 await watch.until(all_out, 120)

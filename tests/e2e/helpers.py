@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from service.storage.db import Pool
+
 from ..bigdays import expected_totals
 from ..helpers import TOKEN
 from ..procs import Pipeline
@@ -99,17 +101,19 @@ async def stored_once(pg_pool: Any, day: dt.date, products: int) -> None:
     assert statuses.count("stored") == 1
 
 
-async def wait_status(api: httpx.AsyncClient, upload_id: str, *, timeout: float = 30.0) -> dict:
+async def wait_status(
+    api: httpx.AsyncClient, upload_id: str, *, timeout: float = 30.0
+) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     while True:
-        body = (await api.get(f"/v1/uploads/{upload_id}")).json()
+        body: dict[str, Any] = (await api.get(f"/v1/uploads/{upload_id}")).json()
         if body.get("status") not in (None, "received") or loop.time() > end:
             return body
         await asyncio.sleep(0.1)
 
 
-async def stored_count(pg_pool, days: list[dt.date]) -> dict[dt.date, int]:
+async def stored_count(pg_pool: Pool, days: list[dt.date]) -> dict[dt.date, int]:
     rows = await pg_pool.fetch(
         "SELECT sales_date, count(*) AS n FROM uploads WHERE status = 'stored' "
         "AND sales_date = ANY($1::date[]) GROUP BY sales_date",
@@ -118,7 +122,7 @@ async def stored_count(pg_pool, days: list[dt.date]) -> dict[dt.date, int]:
     return {r["sales_date"]: r["n"] for r in rows}
 
 
-async def wait_stored(pg_pool, days: list[dt.date], *, timeout: float = 90.0) -> None:
+async def wait_stored(pg_pool: Pool, days: list[dt.date], *, timeout: float = 90.0) -> None:
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     while True:

@@ -4,12 +4,14 @@ whatever dies on the way (gateway, ingest), whatever Kafka delivers twice or nev
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import json
 import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +21,20 @@ from aiokafka import AIOKafkaProducer
 from service.gateway.stream import Cutter
 from service.ingest.assemble import manifest_digest
 from service.names import GROUP_INGEST
+from service.storage.db import Pool
 
 from ..bigdays import write_day
-from ..stack import REPO
+from ..kafka_tools import Events
+from ..procs import Pipeline
+from ..stack import REPO, Stack
 from .helpers import lines_of, post_file, staged, stored_once
 
 pytestmark = pytest.mark.timeout(180)
 
 
 async def test_big_day_through_both_routes_is_stored_whole(
-    pipeline, events, pg_pool, days, tmp_path
-):
+    pipeline: Pipeline, events: Events, pg_pool: Pool, days: list[dt.date], tmp_path: Path
+) -> None:
     """A 20,000-product day (~2.8 MB, 3 chunks) via /v1/uploads and via POST /: stored, exact totals."""
     for path, day in (("/v1/uploads", days[0]), ("/", days[1])):
         file = tmp_path / "day.xml"
@@ -43,8 +48,8 @@ async def test_big_day_through_both_routes_is_stored_whole(
 
 
 async def test_gateway_killed_mid_upload_nothing_visible_and_a_retry_stores_once(
-    pipeline, events, pg_pool, days, tmp_path
-):
+    pipeline: Pipeline, events: Events, pg_pool: Pool, days: list[dt.date], tmp_path: Path
+) -> None:
     """kill -9 of the gateway half-way through a 100 MB upload: nothing is visible; the same upload
     again (same Idempotency-Key) is stored exactly once."""
     file, day, key = tmp_path / "big.xml", days[2], f"retry-{uuid.uuid4()}"
@@ -69,7 +74,9 @@ async def test_gateway_killed_mid_upload_nothing_visible_and_a_retry_stores_once
     assert await staged(pg_pool, answer["upload_id"]) == 0
 
 
-async def test_ingest_killed_mid_day_stores_it_once(pipeline, events, pg_pool, days, tmp_path):
+async def test_ingest_killed_mid_day_stores_it_once(
+    pipeline: Pipeline, events: Events, pg_pool: Pool, days: list[dt.date], tmp_path: Path
+) -> None:
     """kill -9 of ingest while it stages a big day: after a restart the day is stored exactly once."""
     file, day = tmp_path / "big.xml", days[3]
     write_day(file, day, 300_000)
@@ -141,8 +148,13 @@ async def produce_pieces(
 
 
 async def test_chunk_delivered_twice_is_stored_once(
-    stack, pipeline, events, pg_pool, days, tmp_path
-):
+    stack: Stack,
+    pipeline: Pipeline,
+    events: Events,
+    pg_pool: Pool,
+    days: list[dt.date],
+    tmp_path: Path,
+) -> None:
     """A producer that sends one chunk twice: the day is stored once, with every line once."""
     file, day, upload_id = tmp_path / "day.xml", days[4], str(uuid.uuid4())
     write_day(file, day, 10_000)
@@ -152,8 +164,13 @@ async def test_chunk_delivered_twice_is_stored_once(
 
 
 async def test_lost_chunk_is_rejected_incomplete_after_the_timeout(
-    stack, pipeline, events, pg_pool, days, tmp_path
-):
+    stack: Stack,
+    pipeline: Pipeline,
+    events: Events,
+    pg_pool: Pool,
+    days: list[dt.date],
+    tmp_path: Path,
+) -> None:
     """A chunk lost and no manifest: after INCOMPLETE_UPLOAD_SECONDS the upload is rejected
     incomplete_upload and its staged rows are gone; nothing of the day is visible."""
     file, day, upload_id = tmp_path / "day.xml", days[5], str(uuid.uuid4())
@@ -178,8 +195,8 @@ async def outcome(events: Any, upload_id: str, timeout: float = 60.0) -> str:
 
 
 async def test_two_uploads_of_one_big_day_racing_store_it_once(
-    pipeline, events, pg_pool, days, tmp_path
-):
+    pipeline: Pipeline, events: Events, pg_pool: Pool, days: list[dt.date], tmp_path: Path
+) -> None:
     """Two uploads of the same big day at once: exactly one is stored, the other is a duplicate."""
     file, day = tmp_path / "day.xml", days[6]
     write_day(file, day, 50_000)
@@ -197,7 +214,9 @@ async def test_two_uploads_of_one_big_day_racing_store_it_once(
     )
 
 
-async def test_limits_crossed_mid_stream_are_clear_json_errors(side_gateway, days, tmp_path):
+async def test_limits_crossed_mid_stream_are_clear_json_errors(
+    side_gateway: Callable[..., Pipeline], days: list[dt.date], tmp_path: Path
+) -> None:
     """A body without Content-Length that outgrows MAX_UPLOAD_BYTES, or MAX_PRODUCTS_PER_DAY, mid-stream: 413."""
     file = tmp_path / "day.xml"
     write_day(file, days[7], 30_000)
@@ -211,8 +230,13 @@ async def test_limits_crossed_mid_stream_are_clear_json_errors(side_gateway, day
 
 
 async def test_produce_command_sends_a_big_day_straight_to_kafka(
-    stack, pipeline, events, pg_pool, days, tmp_path
-):
+    stack: Stack,
+    pipeline: Pipeline,
+    events: Events,
+    pg_pool: Pool,
+    days: list[dt.date],
+    tmp_path: Path,
+) -> None:
     """`sales-analyzer produce FILE` writes a big day to sales.raw in chunks; ingest stores it."""
     file, day = tmp_path / "day.xml", days[8]
     write_day(file, day, 20_000)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import re
+from pathlib import Path
 from typing import Any
+
+import httpx
 
 from service.names import GROUP_INGEST, GROUP_REPORTS
 
@@ -25,7 +29,9 @@ async def _stored_via_api(api: Any, events: Any, xml: bytes) -> str:
     return upload_id
 
 
-async def test_upload_two_days_and_wait(pipeline, days, tmp_path):
+async def test_upload_two_days_and_wait(
+    pipeline: Pipeline, days: list[dt.date], tmp_path: Path
+) -> None:
     """Two files of distinct days with --wait: both accepted, both stored, exit 0."""
     files = []
     for i in range(2):
@@ -40,7 +46,9 @@ async def test_upload_two_days_and_wait(pipeline, days, tmp_path):
     assert "test-token" not in out + err
 
 
-async def test_big_upload_streams_with_progress(pipeline, days, tmp_path):
+async def test_big_upload_streams_with_progress(
+    pipeline: Pipeline, days: list[dt.date], tmp_path: Path
+) -> None:
     """A file over 1 MB is streamed with a progress line on stderr and stored."""
     f = tmp_path / "big.xml"
     f.write_bytes(sales_xml(days[0], 12_000))
@@ -51,7 +59,9 @@ async def test_big_upload_streams_with_progress(pipeline, days, tmp_path):
     assert "(100%)" in err and " MB" in err
 
 
-async def test_upload_same_day_again_is_duplicate(pipeline, api, events, days, tmp_path):
+async def test_upload_same_day_again_is_duplicate(
+    pipeline: Pipeline, api: httpx.AsyncClient, events: Events, days: list[dt.date], tmp_path: Path
+) -> None:
     """A day already stored: the CLI says duplicate and exits 1."""
     await _stored_via_api(api, events, sales_xml(days[0]))
     f = tmp_path / "again.xml"
@@ -61,7 +71,7 @@ async def test_upload_same_day_again_is_duplicate(pipeline, api, events, days, t
     assert f"{f}  duplicate" in out and days[0].isoformat() in out
 
 
-async def test_upload_invalid_file_shows_the_error(pipeline, tmp_path):
+async def test_upload_invalid_file_shows_the_error(pipeline: Pipeline, tmp_path: Path) -> None:
     """A document with the wrong root: the gateway's 400 code and the line are shown, exit 1."""
     f = tmp_path / "bad.xml"
     f.write_bytes(b"<nope/>")
@@ -70,7 +80,9 @@ async def test_upload_invalid_file_shows_the_error(pipeline, tmp_path):
     assert "error 400 bad_root" in out and "line 1" in out
 
 
-async def test_status_prints_the_upload_as_json(pipeline, api, events, days):
+async def test_status_prints_the_upload_as_json(
+    pipeline: Pipeline, api: httpx.AsyncClient, events: Events, days: list[dt.date]
+) -> None:
     """`status ID` prints the upload's JSON; an unknown id exits 1."""
     upload_id = await _stored_via_api(api, events, sales_xml(days[0]))
     code, out, err = await cli(pipeline, "status", upload_id)  # sales.stored comes after the commit
@@ -102,7 +114,9 @@ async def _tail_one(pipeline: Pipeline, api: Any, xml: bytes) -> tuple[int, str,
             await proc.communicate()
 
 
-async def test_reports_tail_prints_a_new_report(pipeline, api, events, days):
+async def test_reports_tail_prints_a_new_report(
+    pipeline: Pipeline, api: httpx.AsyncClient, events: Events, days: list[dt.date]
+) -> None:
     """`reports tail --count 1`, started before an upload, prints that day's verified report and exits."""
     await _quiet_reports(events)
     # sales.reports is shared with anything else producing on this Kafka: if another
@@ -117,7 +131,9 @@ async def test_reports_tail_prints_a_new_report(pipeline, api, events, days):
     assert header.startswith(f"== {day.isoformat()}  ok  verified=True  model="), out
 
 
-async def test_reports_get_markdown(pipeline, api, events, days):
+async def test_reports_get_markdown(
+    pipeline: Pipeline, api: httpx.AsyncClient, events: Events, days: list[dt.date]
+) -> None:
     """`reports get DATE --md` prints the Markdown report; JSON without --md; unknown date exits 1."""
     upload_id = await _stored_via_api(api, events, sales_xml(days[0]))
     await events.wait("sales.reports", upload_id=upload_id, timeout=30)
@@ -130,7 +146,7 @@ async def test_reports_get_markdown(pipeline, api, events, days):
     assert code == 1 and "unknown_report" in err
 
 
-async def test_unreachable_gateway(pipeline, tmp_path, days):
+async def test_unreachable_gateway(pipeline: Pipeline, tmp_path: Path, days: list[dt.date]) -> None:
     """A gateway that is not there: a clear message and exit 2."""
     f = tmp_path / "day.xml"
     f.write_bytes(sales_xml(days[0]))
@@ -139,7 +155,9 @@ async def test_unreachable_gateway(pipeline, tmp_path, days):
     assert "gateway not reachable at http://127.0.0.1:1" in err
 
 
-async def test_upload_replace_corrects_a_stored_day(pipeline, api, events, days, tmp_path):
+async def test_upload_replace_corrects_a_stored_day(
+    pipeline: Pipeline, api: httpx.AsyncClient, events: Events, days: list[dt.date], tmp_path: Path
+) -> None:
     """upload --replace --wait of a collected day: stored, and the line says which upload it replaced."""
     first = await _stored_via_api(api, events, sales_xml(days[0], 5))
     f = tmp_path / "fixed.xml"

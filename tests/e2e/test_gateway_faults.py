@@ -15,10 +15,14 @@ import uuid
 import httpx
 import pytest
 
+from service.cache import Redis
 from service.names import DAY_IN_PROGRESS_MESSAGE, GROUP_INGEST, redis_day_key
+from service.storage.db import Pool
 
 from ..helpers import sales_xml
 from ..kafka_tools import GROUP_TOPICS, wait_consumed
+from ..procs import Pipeline
+from ..stack import Stack
 from .helpers import stored_count, wait_stored
 
 # Dates of their own, far from the `days` fixture's blocks (2001 onwards, 60 days each).
@@ -37,7 +41,9 @@ async def post(api: httpx.AsyncClient, day: dt.date, **kw: object) -> tuple[http
 
 
 @pytest.mark.timeout(300)
-async def test_broker_killed_mid_stream_every_answer_is_true(stack, pipeline, api, pg_pool):
+async def test_broker_killed_mid_stream_every_answer_is_true(
+    stack: Stack, pipeline: Pipeline, api: httpx.AsyncClient, pg_pool: Pool
+) -> None:
     """kill -9 of Kafka mid-stream: 202 days stored once, 503 days never (their retry is), 503s within 1 s."""
     if stack.kind != "native":
         pytest.skip("killing Kafka is scripted for the native stack only")
@@ -99,8 +105,8 @@ async def test_broker_killed_mid_stream_every_answer_is_true(stack, pipeline, ap
 
 @pytest.mark.timeout(180)
 async def test_redis_restart_then_burst_of_200_has_no_503(
-    stack, pipeline, api, pg_pool, redis_client
-):
+    stack: Stack, pipeline: Pipeline, api: httpx.AsyncClient, pg_pool: Pool, redis_client: Redis
+) -> None:
     """After a Redis restart, once Redis answers, a 200-upload burst gets no 503 (no stale pooled connection)."""
     if stack.kind != "native":
         pytest.skip("restarting Redis is scripted for the native stack only")
@@ -118,7 +124,9 @@ async def test_redis_restart_then_burst_of_200_has_no_503(
 
 
 @pytest.mark.timeout(120)
-async def test_fifty_concurrent_uploads_of_one_day_exactly_one_202(pipeline, api, pg_pool):
+async def test_fifty_concurrent_uploads_of_one_day_exactly_one_202(
+    pipeline: Pipeline, api: httpx.AsyncClient, pg_pool: Pool
+) -> None:
     """50 simultaneous uploads of one new day: exactly one 202, the others 409; the day stored once."""
     day = fresh_days(1)[0]
     rs = await asyncio.gather(
@@ -138,7 +146,9 @@ async def test_fifty_concurrent_uploads_of_one_day_exactly_one_202(pipeline, api
 
 
 @pytest.mark.timeout(120)
-async def test_claim_released_when_the_upload_is_rejected(pipeline, api, pg_pool):
+async def test_claim_released_when_the_upload_is_rejected(
+    pipeline: Pipeline, api: httpx.AsyncClient, pg_pool: Pool
+) -> None:
     """An upload of a day that ingest rejects gives the day back: the next upload of it is accepted."""
     day = fresh_days(1)[0]
     bad = f'<sales_data date="{day.isoformat()}"><products><product><id>x</id></product></products></sales_data>'
@@ -154,7 +164,9 @@ async def test_claim_released_when_the_upload_is_rejected(pipeline, api, pg_pool
     await wait_stored(pg_pool, [day])
 
 
-async def test_legacy_route_says_in_progress_in_russian(pipeline, api, redis_client):
+async def test_legacy_route_says_in_progress_in_russian(
+    pipeline: Pipeline, api: httpx.AsyncClient, redis_client: Redis
+) -> None:
     """POST / of a day another upload holds answers 409 day_in_progress with the Russian message."""
     day = fresh_days(1)[0]
     await redis_client.set(redis_day_key(day.isoformat()), str(uuid.uuid4()), ex=60)

@@ -4,25 +4,35 @@ that rate-limits every third call."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
 
+import httpx
 import pytest
 
 from service.names import GROUP_INGEST, GROUP_REPORTS
+from service.storage.db import Pool
 
+from ..fake_llm import FakeLLM
 from ..helpers import sales_xml
+from ..kafka_tools import Events
+from ..procs import Pipeline
 
 pytestmark = pytest.mark.timeout(240)
 
 
-async def _upload(api, day, seed: int = 0) -> str:
+async def _upload(api: httpx.AsyncClient, day: dt.date, seed: int = 0) -> str:
     r = await api.post("/v1/uploads", content=sales_xml(day, 20, seed=seed))
     assert r.status_code == 202, r.text
     return str(r.json()["upload_id"])
 
 
-async def _every_day_reported(events, uploads: list[str], timeout: float) -> dict[str, set[str]]:
+async def _every_day_reported(
+    events: Events, uploads: list[str], timeout: float
+) -> dict[str, set[str]]:
     """Read sales.reports until each upload's day has a report (a day may come twice: a
     redelivery re-publishes it), then a little longer; the report ids seen per day."""
     end = time.monotonic() + timeout
@@ -37,7 +47,7 @@ async def _every_day_reported(events, uploads: list[str], timeout: float) -> dic
         await events.settle(0.3)
 
 
-def _ids(events, uploads: list[str]) -> dict[str, set[str]]:
+def _ids(events: Events, uploads: list[str]) -> dict[str, set[str]]:
     ids: dict[str, set[str]] = defaultdict(set)
     for topic, e in events.seen:
         if topic == "sales.reports" and e.get("upload_id") in uploads:
@@ -45,7 +55,7 @@ def _ids(events, uploads: list[str]) -> dict[str, set[str]]:
     return ids
 
 
-async def _until(check, timeout: float, what: str) -> None:
+async def _until(check: Callable[[], bool], timeout: float, what: str) -> None:
     end = time.monotonic() + timeout
     while not check():
         if time.monotonic() > end:
@@ -54,8 +64,13 @@ async def _until(check, timeout: float, what: str) -> None:
 
 
 async def test_reporter_killed_with_8_reports_in_flight(
-    pipeline, pipeline_llm, api, events, pg_pool, days
-):
+    pipeline: Pipeline,
+    pipeline_llm: FakeLLM,
+    api: httpx.AsyncClient,
+    events: Events,
+    pg_pool: Pool,
+    days: list[dt.date],
+) -> None:
     """kill -9 with 8 reports in flight: after a restart every day has exactly one ok report,
     and no day's report was published under two ids."""
     days = days[:12]
@@ -103,7 +118,9 @@ async def test_reporter_killed_with_8_reports_in_flight(
     }
 
 
-async def test_llm_429_every_third_call_is_honoured_by_every_call(pipeline_llm, api, events, days):
+async def test_llm_429_every_third_call_is_honoured_by_every_call(
+    pipeline_llm: FakeLLM, api: httpx.AsyncClient, events: Events, days: list[dt.date]
+) -> None:
     """The LLM answers 429 with Retry-After: 2 to every third call: all reports arrive, and
     after each 429 no call of any report reaches the LLM before its Retry-After has passed."""
     days = days[:10]
@@ -128,8 +145,14 @@ async def test_llm_429_every_third_call_is_honoured_by_every_call(pipeline_llm, 
 
 
 async def test_a_second_reporter_joining_mid_flight_doubles_nothing(
-    pipeline, pipeline_llm, api, events, pg_pool, days, tmp_path
-):
+    pipeline: Pipeline,
+    pipeline_llm: FakeLLM,
+    api: httpx.AsyncClient,
+    events: Events,
+    pg_pool: Pool,
+    days: list[dt.date],
+    tmp_path: Path,
+) -> None:
     """A second reporter joins the group while reports are in flight (a rebalance): the revoked
     partitions' work finishes and is committed first, and every day ends with exactly one report."""
     from ..procs import Pipeline

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from service.storage.db import Pool
+
 from ..helpers import sales_xml
+from ..kafka_tools import Events
+from ..procs import Pipeline
+from ..stack import Stack
 from .helpers import wait_stored
 
 
-async def produce_days(kafka: str, days: list, *, products: int = 50) -> None:
+async def produce_days(kafka: str, days: list[dt.date], *, products: int = 50) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=kafka, linger_ms=5)
     await producer.start()
     try:
@@ -23,7 +29,7 @@ async def produce_days(kafka: str, days: list, *, products: int = 50) -> None:
         await producer.stop()
 
 
-async def stored_once(pg_pool, days) -> None:
+async def stored_once(pg_pool: Pool, days: list[dt.date]) -> None:
     rows = await pg_pool.fetch(
         "SELECT d.sales_date, count(l.*) AS lines FROM sales_days d JOIN sales_lines l USING (sales_date) "
         "WHERE d.sales_date = ANY($1::date[]) GROUP BY d.sales_date",
@@ -33,8 +39,8 @@ async def stored_once(pg_pool, days) -> None:
 
 
 async def test_postgres_restart_mid_stream_loses_and_doubles_nothing(
-    stack, pipeline, events, pg_pool, days
-):
+    stack: Stack, pipeline: Pipeline, events: Events, pg_pool: Pool, days: list[dt.date]
+) -> None:
     """PostgreSQL restarts while days stream in; afterwards every day is stored exactly once."""
     if stack.kind != "native":
         pytest.skip("restarting PostgreSQL is scripted for the native stack only")
@@ -47,8 +53,8 @@ async def test_postgres_restart_mid_stream_loses_and_doubles_nothing(
 
 
 async def test_ingest_killed_mid_stream_loses_and_doubles_nothing(
-    stack, pipeline, events, pg_pool, days
-):
+    stack: Stack, pipeline: Pipeline, events: Events, pg_pool: Pool, days: list[dt.date]
+) -> None:
     """kill -9 of ingest mid-stream: after a restart every day is stored exactly once."""
     feed = asyncio.create_task(produce_days(stack.kafka, days[:20]))
     await asyncio.sleep(0.2)

@@ -17,7 +17,7 @@ from typing import Any
 from service.cache import DayCache
 from service.gateway.stream import Cutter
 from service.ingest.assemble import manifest_digest
-from service.ingest.decide import RawUpload, raw_upload
+from service.ingest.decide import Policy, RawUpload, raw_upload
 from service.ingest.handler import IngestService
 from service.storage.db import Pool
 
@@ -55,14 +55,17 @@ class Sink:
 
 
 async def status_of(pg_pool: Pool, upload_id: uuid.UUID) -> str | None:
-    return await pg_pool.fetchval("SELECT status FROM uploads WHERE upload_id = $1", upload_id)
+    status: str | None = await pg_pool.fetchval(
+        "SELECT status FROM uploads WHERE upload_id = $1", upload_id
+    )
+    return status
 
 
 def service(
     pg_pool: Pool,
     redis_client: Any,
     sink: Sink,
-    policy: str = "lenient",
+    policy: Policy = "lenient",
     incomplete_seconds: float = 900,
 ) -> IngestService:
     """Ingest as the app builds it, publishing into ``sink``."""

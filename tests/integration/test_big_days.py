@@ -7,11 +7,14 @@ redelivery, duplicates across chunks, the strict policy, lost chunks, the sweep.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pytest
 
+from service.cache import Redis
 from service.ingest.handler import IngestService
+from service.storage.db import Pool
 
 from ..helpers import wait_until
 from .helpers import Sink, day_xml, pieces, service, staged_rows, status_of
@@ -19,7 +22,9 @@ from .helpers import Sink, day_xml, pieces, service, staged_rows, status_of
 pytestmark = pytest.mark.timeout(60)
 
 
-async def test_big_day_is_stored_whole_once_with_exact_totals(pg_pool, redis_client, sink, days):
+async def test_big_day_is_stored_whole_once_with_exact_totals(
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """Chunks then manifest: every line stored in one go, totals exact, staging gone, one stored event."""
     uid = uuid.uuid4()
     chunks, manifest = pieces(day_xml(days[0], 900), uid)
@@ -48,7 +53,9 @@ async def test_big_day_is_stored_whole_once_with_exact_totals(pg_pool, redis_cli
     assert topic == "sales.stored" and event.products == 900
 
 
-async def test_redelivered_chunks_and_manifest_change_nothing(pg_pool, redis_client, sink, days):
+async def test_redelivered_chunks_and_manifest_change_nothing(
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """A chunk delivered twice (also in one batch) and a manifest delivered again: stored once."""
     uid = uuid.uuid4()
     chunks, manifest = pieces(day_xml(days[1], 600), uid)
@@ -64,7 +71,9 @@ async def test_redelivered_chunks_and_manifest_change_nothing(pg_pool, redis_cli
     assert await staged_rows(pg_pool, uid) == 0
 
 
-async def test_duplicate_ids_across_chunks_lenient_and_strict(pg_pool, redis_client, sink, days):
+async def test_duplicate_ids_across_chunks_lenient_and_strict(
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """An id repeated far into the file: lenient stores the day without it, reporting line and index;
     strict rejects the whole day and stores nothing."""
     data = day_xml(days[2], 800, ids={700: 3})
@@ -97,8 +106,8 @@ async def test_duplicate_ids_across_chunks_lenient_and_strict(pg_pool, redis_cli
 
 
 async def test_strict_policy_one_bad_product_in_the_last_chunk_rejects_the_day(
-    pg_pool, redis_client, sink, days
-):
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """Strict: a bad price in the very last product refuses the whole day; nothing is visible."""
     uid = uuid.uuid4()
     chunks, manifest = pieces(day_xml(days[4], 800, bad={800: "-5"}), uid)
@@ -119,7 +128,9 @@ async def test_strict_policy_one_bad_product_in_the_last_chunk_rejects_the_day(
     assert await staged_rows(pg_pool, uid) == 0
 
 
-async def test_lost_chunk_is_incomplete_and_staging_is_dropped(pg_pool, redis_client, sink, days):
+async def test_lost_chunk_is_incomplete_and_staging_is_dropped(
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """The manifest arrives but a chunk never did: rejected incomplete_upload, staged rows gone."""
     uid = uuid.uuid4()
     chunks, manifest = pieces(day_xml(days[5], 900), uid)
@@ -139,7 +150,9 @@ async def swept(svc: IngestService, sink: Sink, upload_id: uuid.UUID) -> bool:
     return bool(sink.of(upload_id))
 
 
-async def test_manifest_that_never_comes_is_swept(pg_pool, redis_client, sink, days):
+async def test_manifest_that_never_comes_is_swept(
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """No manifest within INCOMPLETE_UPLOAD_SECONDS: the sweep refuses the upload and drops its staging."""
     uid = uuid.uuid4()
     chunks, _ = pieces(day_xml(days[6], 900), uid)
@@ -154,8 +167,8 @@ async def test_manifest_that_never_comes_is_swept(pg_pool, redis_client, sink, d
 
 
 async def test_incomplete_upload_sent_again_under_its_id_is_stored(
-    pg_pool, redis_client, sink, days
-):
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """A retry with the same Idempotency-Key after the sweep refused the first attempt: stored once."""
     uid = uuid.uuid4()
     chunks, manifest = pieces(day_xml(days[8], 900), uid)
@@ -172,14 +185,16 @@ async def test_incomplete_upload_sent_again_under_its_id_is_stored(
     assert [t for t, _ in sink.of(uid)] == ["sales.rejected", "sales.stored"]
 
 
-async def test_two_uploads_of_one_big_day_racing_store_it_once(pg_pool, redis_client, sink, days):
+async def test_two_uploads_of_one_big_day_racing_store_it_once(
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """Two uploads of the same day, chunks interleaved: one is stored, the other is a duplicate."""
     a, b = uuid.uuid4(), uuid.uuid4()
     chunks_a, manifest_a = pieces(day_xml(days[7], 700), a)
     chunks_b, manifest_b = pieces(day_xml(days[7], 700), b)
     mixed = [x for pair in zip(chunks_a, chunks_b, strict=True) for x in pair]
     await service(pg_pool, redis_client, sink).handle([*mixed, manifest_b, manifest_a])
-    statuses = sorted([await status_of(pg_pool, a), await status_of(pg_pool, b)])
+    statuses = sorted([str(await status_of(pg_pool, a)), str(await status_of(pg_pool, b))])
     assert statuses == ["duplicate", "stored"]
     assert (
         await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[7])

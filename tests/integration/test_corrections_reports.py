@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from service.cache import DayCache
+from service.cache import DayCache, Redis
 from service.ids import report_id_for_request
 from service.ingest.decide import raw_upload
 from service.ingest.handler import IngestService
@@ -15,6 +15,7 @@ from service.models import ReportRequest, SalesCorrected
 from service.reporter.corrections import StaleReports, request_id_for_correction
 from service.reporter.handler import ReporterService, report_id_for_upload
 from service.storage.corrections import mark_stale
+from service.storage.db import Pool
 
 from ..helpers import sales_xml
 
@@ -55,8 +56,8 @@ def builtin(pg_pool: Any, published: Collect) -> ReporterService:
 
 
 async def test_correction_marks_the_day_and_the_next_seven_stale_and_asks_again(
-    pg_pool, redis_client, days
-):
+    pg_pool: Pool, redis_client: Redis, days: list[dt.date]
+) -> None:
     """The corrected day's report and reports of days within 7 days after it turn stale with a reason;
     each later stored day in that window is asked for again, with ids derived from the correction."""
     published, requests = Collect(), Collect()
@@ -109,7 +110,9 @@ async def test_correction_marks_the_day_and_the_next_seven_stale_and_asks_again(
     assert fresh["stale_reason"] is None
 
 
-async def test_a_superseded_uploads_late_event_writes_no_report(pg_pool, redis_client, days):
+async def test_a_superseded_uploads_late_event_writes_no_report(
+    pg_pool: Pool, redis_client: Redis, days: list[dt.date]
+) -> None:
     """sales.stored of an upload a correction already replaced is skipped (the correction's report is the day's)."""
     published = Collect()
     [(_, _, first)] = await ingest(pg_pool, redis_client, sales_xml(days[0], 5))
@@ -125,7 +128,7 @@ async def test_a_superseded_uploads_late_event_writes_no_report(pg_pool, redis_c
     )
 
 
-async def test_unknown_ids_are_not_corrections(pg_pool):
+async def test_unknown_ids_are_not_corrections(pg_pool: Pool) -> None:
     """A correction id no row knows marks nothing."""
     assert (
         await mark_stale(

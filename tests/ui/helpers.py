@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from playwright.async_api import Dialog, Page
+from playwright.async_api import Dialog, Page, ViewportSize
 
 __all__ = ["DESKTOP", "PHONE", "SHOTS_ENV", "Watched"]
 
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 # where test_screenshots.py keeps its PNGs (python -m tests.ui.screenshots sets it)
 SHOTS_ENV = "SALES_SCREENSHOTS_DIR"
 

@@ -93,8 +93,8 @@ class FakeProducer:
 
 
 def publisher(producer: FakeProducer, *, confirm_within: float = 0.2) -> RawPublisher:
-    pub = RawPublisher(Settings(_env_file=None))  # type: ignore[call-arg]
-    pub._producer = producer  # type: ignore[assignment]
+    pub = RawPublisher(Settings(_env_file=None))
+    pub._producer = producer
     pub.confirm_within = confirm_within
     pub.breaker = Breaker(Probe())
     return pub
@@ -148,7 +148,7 @@ async def test_open_breaker_refuses_before_the_producer_sees_the_record() -> Non
 
 async def test_not_connected_refuses_at_once() -> None:
     """No producer yet (Kafka down at start-up): refused, reconnecting in the background."""
-    pub = RawPublisher(Settings(_env_file=None, KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1"))  # type: ignore[call-arg]
+    pub = RawPublisher(Settings(_env_file=None, KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1"))
     with pytest.raises(BusUnavailable) as caught:
         await pub.publish(b"x", key="2024-01-01", headers={})
     assert caught.value.reason == "not_connected"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
@@ -52,7 +54,7 @@ class FakeConsumer:
         return merged
 
 
-def runner(**kw) -> ConcurrentRunner:
+def runner(**kw: Any) -> ConcurrentRunner:
     retries: list[tuple[Exception, float]] = []
     r = ConcurrentRunner(
         limit=kw.pop("limit", 3),
@@ -69,14 +71,14 @@ def rec(offset: int, key: str | None = None, partition: int = 0) -> Rec:
     return Rec("t", partition, offset, key.encode() if key else None)
 
 
-async def test_at_most_limit_run_at_once_and_submit_waits():
+async def test_at_most_limit_run_at_once_and_submit_waits() -> None:
     """The fourth record waits in submit() while three are in flight (backpressure)."""
     r = runner(limit=3)
     c = FakeConsumer()
     gates = [asyncio.Event() for _ in range(4)]
     running: list[int] = []
 
-    def work(i: int):
+    def work(i: int) -> Callable[[], Awaitable[None]]:
         async def go() -> None:
             running.append(i)
             await gates[i].wait()
@@ -97,13 +99,13 @@ async def test_at_most_limit_run_at_once_and_submit_waits():
     assert c.last() == {T0: 4}
 
 
-async def test_same_key_runs_in_order_other_keys_overlap():
+async def test_same_key_runs_in_order_other_keys_overlap() -> None:
     """Records of one key run one after another in fetch order; another key does not wait."""
     r = runner(limit=4)
     c = FakeConsumer()
     log: list[str] = []
 
-    def work(name: str, delay: float):
+    def work(name: str, delay: float) -> Callable[[], Awaitable[None]]:
         async def go() -> None:
             log.append(f"start {name}")
             await asyncio.sleep(delay)
@@ -120,7 +122,7 @@ async def test_same_key_runs_in_order_other_keys_overlap():
     assert c.last() == {T0: 3}
 
 
-async def test_commit_waits_for_the_unfinished_earlier_record():
+async def test_commit_waits_for_the_unfinished_earlier_record() -> None:
     """A later record finishing first is not committed until the earlier one finishes."""
     r = runner(limit=4)
     c = FakeConsumer()
@@ -142,7 +144,7 @@ async def test_commit_waits_for_the_unfinished_earlier_record():
     await r.close(1)
 
 
-async def test_failures_are_retried_in_place_with_the_hint():
+async def test_failures_are_retried_in_place_with_the_hint() -> None:
     """Work that fails is retried (a retry_after hint raises the delay) until it succeeds, then committed."""
     r = runner()
     c = FakeConsumer()
@@ -165,7 +167,7 @@ async def test_failures_are_retried_in_place_with_the_hint():
     assert c.last() == {T0: 1}
 
 
-async def test_revocation_waits_then_cancels_and_commits_what_finished():
+async def test_revocation_waits_then_cancels_and_commits_what_finished() -> None:
     """On revocation, finished work is committed, stuck work is cancelled after revoke_wait and not committed."""
     r = runner(limit=4, revoke_wait=0.1)
     c = FakeConsumer()
@@ -195,7 +197,7 @@ async def test_revocation_waits_then_cancels_and_commits_what_finished():
     assert c.last() == {T0: 1, T1: 1}
 
 
-async def test_a_reassigned_partition_starts_fresh():
+async def test_a_reassigned_partition_starts_fresh() -> None:
     """After revoke and a new assignment, records of the partition are accepted again."""
     r = runner()
     c = FakeConsumer()
@@ -211,7 +213,7 @@ async def test_a_reassigned_partition_starts_fresh():
     assert c.last() == {T0: 1}
 
 
-async def test_close_stops_admitting_and_cancels_what_is_left():
+async def test_close_stops_admitting_and_cancels_what_is_left() -> None:
     """close() releases a submitter waiting for room, cancels late work and commits the finished prefix."""
     r = runner(limit=1)
     c = FakeConsumer()
@@ -234,7 +236,7 @@ async def test_close_stops_admitting_and_cancels_what_is_left():
     assert c.last() == {T0: 1}
 
 
-async def test_a_refused_commit_forgets_the_partition():
+async def test_a_refused_commit_forgets_the_partition() -> None:
     """A commit the group refuses (rebalanced) drops the partition's state instead of retrying forever."""
     r = runner()
     c = FakeConsumer()
@@ -252,13 +254,13 @@ async def test_a_refused_commit_forgets_the_partition():
 
 
 @pytest.mark.parametrize("n", [50])
-async def test_many_records_many_keys_all_committed(n):
+async def test_many_records_many_keys_all_committed(n: int) -> None:
     """Many records across keys and partitions: every one runs once, per-key order holds, all committed."""
     r = runner(limit=8)
     c = FakeConsumer()
     seen: dict[str, list[int]] = {}
 
-    def work(key: str, offset: int):
+    def work(key: str, offset: int) -> Callable[[], Awaitable[None]]:
         async def go() -> None:
             await asyncio.sleep(0.001 * (offset % 5))
             seen.setdefault(key, []).append(offset)

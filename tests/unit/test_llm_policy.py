@@ -17,7 +17,7 @@ from .helpers import FakeClock
 from .reporter_factories import FALL
 
 
-async def test_concurrent_callers_all_wait_for_a_hold():
+async def test_concurrent_callers_all_wait_for_a_hold() -> None:
     """Eight callers waiting on one gate start no earlier than the hold allows."""
     clock = FakeClock()
     gate = RetryGate(clock=clock.time, sleep=clock.sleep)
@@ -31,7 +31,7 @@ async def test_concurrent_callers_all_wait_for_a_hold():
     assert min(starts) >= 0.3
 
 
-async def test_a_longer_hold_arriving_while_waiting_is_honoured():
+async def test_a_longer_hold_arriving_while_waiting_is_honoured() -> None:
     """A Retry-After that comes while others wait pushes all of them back."""
     clock = FakeClock()
     gate = RetryGate(clock=clock.time, sleep=clock.sleep)
@@ -52,7 +52,7 @@ async def test_a_longer_hold_arriving_while_waiting_is_honoured():
     assert gate.remaining() == pytest.approx(1.0)
 
 
-async def test_a_hold_longer_than_the_caller_may_sleep_is_handed_back():
+async def test_a_hold_longer_than_the_caller_may_sleep_is_handed_back() -> None:
     """A wait the handler must not sleep through raises LLMUnavailable carrying the hold."""
     gate = RetryGate()
     gate.hold(60)
@@ -61,7 +61,7 @@ async def test_a_hold_longer_than_the_caller_may_sleep_is_handed_back():
     assert caught.value.retry_after is not None and 59 < caught.value.retry_after <= 60
 
 
-def test_retry_after_forms():
+def test_retry_after_forms() -> None:
     """Seconds, milliseconds and an HTTP date are read; junk and absence are None."""
     now = dt.datetime(2026, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
     assert retry_after_seconds({"retry-after": "2"}) == 2.0
@@ -97,28 +97,28 @@ async def draft_of(*texts: str) -> Any:
         FALL,
         "system",
         "user",
-        llm=StubLLM(*texts),
-        language="ru",  # type: ignore[arg-type]
+        llm=StubLLM(*texts),  # type: ignore[arg-type]
+        language="ru",
         tally=tally,
     )
     return draft, tally
 
 
-async def test_a_correction_that_adds_a_lie_keeps_the_first_draft():
+async def test_a_correction_that_adds_a_lie_keeps_the_first_draft() -> None:
     """The correction made the text worse (a made-up figure added): the better first draft is kept."""
     draft, tally = await draft_of(ONE_LIE, TWO_LIES)
     assert draft.text == ONE_LIE and not draft.verified and draft.unverified_numbers == ["41,7 %"]
     assert tally.calls == 2 and draft.usage == {"total_tokens": 20}
 
 
-async def test_a_correction_no_better_keeps_the_first_draft():
+async def test_a_correction_no_better_keeps_the_first_draft() -> None:
     """A tie keeps the first draft."""
     other = ONE_LIE.replace("к предыдущему дню", "к прошлому дню")
     draft, _ = await draft_of(ONE_LIE, other)
     assert draft.text == ONE_LIE
 
 
-async def test_a_better_correction_replaces_the_draft():
+async def test_a_better_correction_replaces_the_draft() -> None:
     """A verified correction replaces a lying draft; a draft without the revenue loses to one wrong number."""
     draft, _ = await draft_of(ONE_LIE, TRUE)
     assert draft.text == TRUE and draft.verified and draft.unverified_numbers == []
@@ -126,7 +126,7 @@ async def test_a_better_correction_replaces_the_draft():
     assert draft.text == ONE_LIE and not draft.verified
 
 
-async def test_the_correction_names_the_problem():
+async def test_the_correction_names_the_problem() -> None:
     """The correction round tells the model which number has the wrong direction."""
     llm = StubLLM(ONE_LIE, TRUE)
     await write_report(FALL, "system", "user", llm=llm, language="ru", tally=CallTally(limit=5))  # type: ignore[arg-type]

@@ -7,14 +7,14 @@ from decimal import Decimal
 
 import pytest
 
-from service.reporter.display import money, percent
+from service.reporter.display import Language, money, percent
 from service.reporter.facts import Facts
 from service.reporter.verify import Finding, Verdict, verify
 
 from .reporter_factories import FALL, RISE
 
 
-def test_the_fixture_facts_are_what_the_lies_assume():
+def test_the_fixture_facts_are_what_the_lies_assume() -> None:
     """The two days give the figures the planted lies below are written around."""
     h = FALL.history
     assert h is not None and FALL.total_revenue == Decimal("699.60")
@@ -109,7 +109,9 @@ LIES = [
     LIES,
     ids=[f"{lie[1]}-{lie[3]}-{i}" for i, lie in enumerate(LIES)],
 )
-def test_a_planted_lie_is_caught_with_its_number(facts, language, sentence, kind, number):
+def test_a_planted_lie_is_caught_with_its_number(
+    facts: Facts, language: Language, sentence: str, kind: str, number: str
+) -> None:
     """Each lie yields exactly one finding: its kind, the number as written and the sentence."""
     verdict = check(sentence, facts, language)
     number = number.replace(" %", "\u00a0%") if language == "ru" else number
@@ -153,12 +155,12 @@ TRUTHS = [
 @pytest.mark.parametrize(
     ("facts", "language", "sentence"), TRUTHS, ids=[f"{t[1]}-{i}" for i, t in enumerate(TRUTHS)]
 )
-def test_true_sentences_pass(facts, language, sentence):
+def test_true_sentences_pass(facts: Facts, language: Language, sentence: str) -> None:
     """Signs, directions, levels, shares and figures beside their own product are not flagged."""
     assert check(sentence, facts, language).findings == ()
 
 
-def test_verdict_lists_numbers_once_and_ranks_drafts():
+def test_verdict_lists_numbers_once_and_ranks_drafts() -> None:
     """unverified_numbers holds each finding's label once; a missing revenue outweighs a wrong number."""
     lie = Verdict(
         (Finding("not_a_fact", "77"), Finding("wrong_sign", "77"), Finding("wrong_product", "5"))
@@ -168,7 +170,7 @@ def test_verdict_lists_numbers_once_and_ranks_drafts():
     assert lie.severity == 3 < hollow.severity and Verdict().ok and Verdict().severity == 0
 
 
-def test_a_reply_without_the_revenue_is_not_verified():
+def test_a_reply_without_the_revenue_is_not_verified() -> None:
     """ "HACKED" has no false number, but does not state the day's revenue: not verified."""
     verdict = verify("HACKED", FALL)
     assert [f.kind for f in verdict.findings] == ["missing_revenue"] and verdict.findings[
