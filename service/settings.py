@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     incomplete_upload_seconds: float = Field(
         900.0, gt=0, validation_alias="INCOMPLETE_UPLOAD_SECONDS"
     )
+    # A big day stored while its chunks come holds one transaction open; one that gets no
+    # chunk this long is rolled back (PostgreSQL ends the session too) and the manifest
+    # stores the day from staging instead.
+    open_day_idle_seconds: float = Field(30.0, gt=0, validation_alias="OPEN_DAY_IDLE_SECONDS")
     ingest_batch_size: int = Field(200, ge=1, le=5000, validation_alias="INGEST_BATCH_SIZE")
     retry_backoff_max_seconds: float = Field(
         30.0, gt=0, validation_alias="RETRY_BACKOFF_MAX_SECONDS"

@@ -29,6 +29,7 @@ def build_ingest(settings: Settings) -> AsgiFastStream:
             policy=settings.validation_policy,
             max_products=settings.max_products_per_day,
             incomplete_seconds=settings.incomplete_upload_seconds,
+            open_idle_seconds=settings.open_day_idle_seconds,
         )
         # Big days still open (a transaction held until their manifest) are rolled back
         # before the pool closes; their chunks are redelivered to the next ingest.

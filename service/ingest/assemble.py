@@ -21,7 +21,7 @@ from typing import Any, Literal
 from ..models import ChunkManifest, UploadRecord
 from ..names import MAX_ISSUES_STORED
 from ..storage.staging import DuplicateRow, StagedChunk
-from .decide import Policy
+from .decide import Policy, judge_day
 
 __all__ = [
     "Verdict",
@@ -151,58 +151,44 @@ def judge_staged(
     rejected = sum(c.products_rejected for c in chunks)
     fatal = _issues(chunks, offsets, "fatal")
     issues = _issues(chunks, offsets, "issues")
-    if fatal or sales_date is None:
-        return Verdict(
-            "rejected",
-            sales_date,
-            size,
-            seen,
-            errors=fatal
-            or issues
-            or [
-                {
-                    "code": "missing_date",
-                    "field": "date",
-                    "message": "the first chunk names no sales date",
-                }
-            ],
-        )
+    if not fatal and sales_date is not None:
+        refused = _too_big_or_empty(seen, max_products=max_products)
+        if refused is not None:
+            return Verdict("rejected", sales_date, size, seen, errors=[refused])
+    verdict = judge_day(
+        sales_date=sales_date,
+        fatal=fatal,
+        issues=issues,
+        valid=sum(c.valid for c in chunks),
+        policy=policy,
+        no_valid={"code": "no_valid_products", "message": "no product passed validation"},
+        missing_date={
+            "code": "missing_date",
+            "field": "date",
+            "message": "the first chunk names no sales date",
+        },
+    )
+    return Verdict(
+        verdict.status,
+        sales_date,
+        size,
+        seen,
+        rejected if verdict.counted else 0,
+        errors=verdict.errors,
+    )
+
+
+def _too_big_or_empty(seen: int, *, max_products: int) -> dict[str, Any] | None:
+    """What refuses a day of ``seen`` products before its lines are judged (a day sent whole
+    meets these in the parser)."""
     if seen > max_products:
-        return Verdict(
-            "rejected",
-            sales_date,
-            size,
-            seen,
-            errors=[
-                {
-                    "code": "too_many_products",
-                    "message": f"more than {max_products} products in one day",
-                }
-            ],
-        )
+        return {
+            "code": "too_many_products",
+            "message": f"more than {max_products} products in one day",
+        }
     if seen == 0:
-        return Verdict(
-            "rejected",
-            sales_date,
-            size,
-            seen,
-            errors=[{"code": "empty_day", "message": "<products> holds no <product>"}],
-        )
-    if issues and policy == "strict":
-        return Verdict("rejected", sales_date, size, seen, rejected, errors=issues)
-    if sum(c.valid for c in chunks) == 0:
-        return Verdict(
-            "rejected",
-            sales_date,
-            size,
-            seen,
-            rejected,
-            errors=[
-                {"code": "no_valid_products", "message": "no product passed validation"},
-                *issues,
-            ][:MAX_ISSUES_STORED],
-        )
-    return Verdict("stored", sales_date, size, seen, rejected, errors=issues)
+        return {"code": "empty_day", "message": "<products> holds no <product>"}
+    return None
 
 
 def duplicate_issues(

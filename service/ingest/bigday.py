@@ -1,4 +1,14 @@
-"""Big days: the I/O around chunks.py (one chunk) and assemble.py (the whole day).
+"""Big days: the chunk protocol, the I/O around chunks.py (one chunk) and assemble.py
+(the whole day).
+
+Two state machines drive a big day. The chunk protocol (here), per upload:
+
+    (none) --chunk--> staged --more chunks--> staged --manifest--> stored | rejected
+    staged --no manifest within INCOMPLETE_UPLOAD_SECONDS--> rejected (incomplete_upload)
+    rejected (incomplete_upload) --chunk of the same upload again--> (none): started over
+
+and the open-day shortcut (ingest/open_days.py): a day whose chunks come in order
+is written into sales_lines as they come, in one transaction the manifest commits.
 
 For each record of the chunk protocol, in partition order:
 
@@ -6,9 +16,10 @@ For each record of the chunk protocol, in partition order:
   a redelivered chunk finds its row and changes nothing;
 * the manifest makes the day whole: assemble.judge_staged decides from what was
   staged; a candidate claims its day in Redis (like a day sent whole), then
-  storage.store_staged_day stores it in one transaction (or tells that two
-  chunks share product ids: those are judged and the day is stored without
-  them, or refused under the strict policy);
+  storage.staged_days stores it in one transaction (the open day's commit, or
+  store_staged_day from staging; or it tells that two chunks share product ids:
+  those are judged and the day is stored without them, or refused under the strict
+  policy);
 * a correction (x-replace on its pieces) is staged the same way, without the open day;
   its manifest, if the day is valid, swaps the stored day for the staged one
   (ingest/correct.py correct_staged) and announces sales.stored and sales.corrected;
@@ -27,47 +38,39 @@ import logging
 import time
 from collections.abc import Sequence
 from typing import Any
-from uuid import UUID
 
 import anyio
 from pydantic import ValidationError
 
-from ..cache import DayCache
 from ..logs import ctx
 from ..metrics import INGEST_UPLOADS
 from ..models import ChunkManifest, SalesCorrected, SalesRejected, SalesStored, UploadRecord
 from ..names import MAX_ISSUES_STORED, PART_CHUNK, PART_MANIFEST
 from ..storage.db import Pool
+from ..storage.staged_days import OpenDay, refuse_staged, store_staged_day
 from ..storage.staging import (
     ChunkToStage,
-    OpenDay,
     StagedUpload,
-    abandon_day,
-    add_lines,
-    commit_day,
     drop_table,
     duplicate_rows,
     forget_incomplete,
-    open_day,
     orphan_tables,
-    refuse_staged,
     stage_chunk,
     staged,
     stale_uploads,
-    store_staged_day,
 )
 from ..storage.uploads import find_uploads
 from .assemble import Verdict, incomplete, judge_staged, with_duplicates
 from .chunks import ChunkResult, read_chunk
+from .claims import DayClaims
 from .correct import correct_staged, replayed
 from .decide import Policy, RawUpload, lost_day, replay_event
+from .open_days import OpenDays
 
 __all__ = ["BigDays"]
 
 log = logging.getLogger("sales_analyzer.ingest")
 
-_MAX_OPEN = 2  # open days at once (each holds a pooled connection)
-_OPEN_IDLE_SECONDS = 30.0  # an open day that got no chunk this long is rolled back
 
 Event = SalesStored | SalesRejected | SalesCorrected
 
@@ -77,23 +80,23 @@ class BigDays:
         self,
         *,
         pool: Pool,
-        cache: DayCache,
+        claims: DayClaims,
         policy: Policy,
         max_products: int,
         incomplete_seconds: float,
+        open_idle_seconds: float = 30.0,
     ) -> None:
         self._pool = pool
-        self._cache = cache
+        self._claims = claims
         self._policy = policy
         self._max_products = max_products
         self._incomplete_seconds = incomplete_seconds
-        # Days being stored while their chunks come (storage.staging.OpenDay), with when
-        # they last got a chunk: the manifest then only commits (see _progress).
-        self._open: dict[UUID, OpenDay] = {}
-        self._touched: dict[UUID, float] = {}
+        # Days being stored while their chunks come: the manifest then only commits.
+        self._days = OpenDays(pool=pool, idle_seconds=open_idle_seconds)
 
     async def handle(self, raws: Sequence[RawUpload]) -> list[Event]:
         events: list[Event] = []
+        await self._days.expire()
         known = await find_uploads(self._pool, list({r.upload_id for r in raws}))
         # An upload refused as incomplete (its sender went away) is sent again under the same
         # id when the client retries with its Idempotency-Key: its chunks start it over.
@@ -137,7 +140,7 @@ class BigDays:
             ):  # recorded already: a chunk changes nothing, a manifest is answered again
                 if raw.part != PART_CHUNK:
                     events.extend(
-                        await replayed(self._pool, self._cache, row)
+                        await replayed(self._pool, self._claims, row)
                         if raw.replace
                         else [replay_event(row)]
                     )
@@ -193,7 +196,7 @@ class BigDays:
                 fast_period=fast.lines_per_product if fast is not None else None,
             ),
         )
-        day = self._open.get(raw.upload_id)
+        day = self._days.get(raw.upload_id)
         if day is not None and raw.chunk_index not in day.chunks:
             # The day is open and lacks this chunk: its two COPYs (staging, and sales_lines in
             # the open transaction) run at once on their two connections, so PostgreSQL works
@@ -201,7 +204,7 @@ class BigDays:
             # Whether the chunk was staged before does not matter to the open day: it needs
             # every chunk's lines once, and day.chunks says which it has.
             done = await asyncio.gather(
-                staging, self._add(raw, result, day), return_exceptions=True
+                staging, self._days.add(raw, result, day), return_exceptions=True
             )
             for outcome in done:
                 if isinstance(outcome, BaseException):
@@ -212,7 +215,7 @@ class BigDays:
             if (
                 fresh and not raw.replace
             ):  # a correction's lines go in at its manifest (ingest/correct.py)
-                await self._progress(raw, result)
+                await self._days.progress(raw, result)
         _log(
             "staged" if fresh else "chunk again",
             raw,
@@ -221,67 +224,13 @@ class BigDays:
             lane="fast" if fast is not None else "xml",
         )
 
-    async def _progress(self, raw: RawUpload, result: ChunkResult) -> None:
-        """Write the chunk's lines into sales_lines too, in the day's open transaction.
-
-        The final copy from staging into sales_lines (store_staged_day) takes ~3 s for a
-        1M-product day once the manifest is there; done chunk by chunk while the upload
-        streams in, the manifest only has to commit. Opened by a fresh first chunk, at most
-        two days at once and one per date (a newer upload of the date replaces the older);
-        anything unusual (an id twice, a lock, a failure) rolls it back, and the manifest
-        then stores the day from staging as before.
-        """
-        day = self._open.get(raw.upload_id)
-        if (
-            day is None
-            and raw.chunk_index == 0
-            and result.sales_date is not None
-            and not result.fatal
-        ):
-            for other in [d for d in self._open.values() if d.sales_date == result.sales_date]:
-                await self._abandon(other)
-            if len(self._open) >= _MAX_OPEN:
-                return
-            try:
-                day = await open_day(self._pool, raw.upload_id, result.sales_date)
-            except Exception:
-                return
-            self._open[raw.upload_id] = day
-        if day is None or raw.chunk_index in day.chunks:
-            return
-        await self._add(raw, result, day)
-
-    async def _add(self, raw: RawUpload, result: ChunkResult, day: OpenDay) -> None:
-        """One chunk's lines into the open day; a failure rolls the day back (never raises:
-        the manifest then stores the day from staging)."""
-        self._touched[raw.upload_id] = time.monotonic()
-        fast = result.fast
-        try:
-            await add_lines(
-                day,
-                raw.chunk_index,
-                copy_text=fast.copy_text if fast is not None else None,
-                rows=result.rows,
-            )
-        except Exception as exc:
-            _log("open day rolled back", raw, reason=type(exc).__name__)
-            await self._abandon(day)
-
-    async def _abandon(self, day: OpenDay) -> None:
-        self._open.pop(day.upload_id, None)
-        self._touched.pop(day.upload_id, None)
-        await abandon_day(day)
-
     async def make_way(self, keys: set[str]) -> None:
-        """Whole days of these keys (dates) are about to be written: roll back open days of
-        the same dates, whose uncommitted lines would make that write wait."""
-        for day in [d for d in self._open.values() if d.sales_date.isoformat() in keys]:
-            await self._abandon(day)
+        """Whole days of these keys (dates) are about to be written (see OpenDays.make_way)."""
+        await self._days.make_way(keys)
 
     async def close(self) -> None:
         """Roll back the open days (their connections go back to the pool before it closes)."""
-        for day in list(self._open.values()):
-            await self._abandon(day)
+        await self._days.close()
 
     async def _finish(self, raw: RawUpload) -> list[Event]:
         try:
@@ -321,26 +270,23 @@ class BigDays:
         started = time.perf_counter()
         # This upload's open day, if it has one; any other open on its date would hold
         # locks this day's lines need: rolled back.
-        day = self._open.get(raw.upload_id)
-        for other in [
-            d for d in self._open.values() if d is not day and d.sales_date == rec.sales_date
-        ]:
-            await self._abandon(other)
+        day = self._days.get(raw.upload_id)
+        await self._days.clear_date(rec.sales_date, keep=day)
         if rec.status == "stored" and raw.replace:  # a correction: see _correct
             if day is not None:
-                await self._abandon(day)
+                await self._days.abandon(day)
             corrected = await self._correct(raw, rec, chunks)
             if corrected is not None:
                 return corrected
             await self._store(rec, chunks, None)  # no day to replace: stored as a new one
         elif rec.status == "stored":
-            if day is not None and (day.closed or day.chunks != {c.index for c in chunks}):
-                await self._abandon(day)
+            if day is not None and (not day.alive or day.chunks != {c.index for c in chunks}):
+                await self._days.abandon(day)
                 day = None
             await self._store(rec, chunks, day)
         else:
             if day is not None:
-                await self._abandon(day)
+                await self._days.abandon(day)
             await refuse_staged(self._pool, rec)
             await self._release(rec)
         _log(
@@ -357,7 +303,7 @@ class BigDays:
     ) -> list[Event] | None:
         """The staged day replaces the stored one (None: no day stored, store it as new)."""
         started = time.perf_counter()
-        events = await correct_staged(self._pool, self._cache, rec, chunks, policy=self._policy)
+        events = await correct_staged(self._pool, self._claims, rec, chunks, policy=self._policy)
         if events is not None:
             status = "stored" if isinstance(events[0], SalesStored) else "rejected"
             INGEST_UPLOADS.labels(status=status).inc()
@@ -374,21 +320,16 @@ class BigDays:
         self, rec: UploadRecord, chunks: Sequence[Any], opened: OpenDay | None
     ) -> None:
         assert rec.sales_date is not None
-        day = rec.sales_date.isoformat()
-        holder = (await self._cache.claim([(day, str(rec.upload_id))]))[0]
-        # Held by another upload: a duplicate only once that day is stored. The holder may
-        # be an upload still in flight (the gateway claims a day at admission) that may yet
-        # be rejected: then store this one and let PostgreSQL's unique day decide.
-        if holder != str(rec.upload_id) and day in (await self._cache.stored_among([day]) or set()):
+        # Held by another upload: a duplicate only once that day is stored (ingest/claims.py).
+        if await self._claims.claim([(rec.sales_date, rec.upload_id)]):
             if opened is not None:
-                await self._abandon(opened)
+                await self._days.abandon(opened)
             await refuse_staged(self._pool, lost_day(rec))
             return
         lost = lost_day(rec).errors
         if opened is not None:
-            self._open.pop(rec.upload_id, None)
-            self._touched.pop(rec.upload_id, None)
-            result = await commit_day(opened, rec, if_lost=lost)
+            self._days.take(rec.upload_id)
+            result = await opened.commit(rec)
             if result.outcome == "duplicate":  # rolled back: record the loss (and drop the staging)
                 rec = lost_day(rec)
                 await refuse_staged(self._pool, rec)
@@ -403,16 +344,15 @@ class BigDays:
                 result = await store_staged_day(
                     self._pool, rec, if_lost=lost, exclude=[d.seq for d in dups]
                 )
-        if rec.status == "stored" and result.outcome == "stored":
-            await self._cache.add_stored([day])
-        else:
-            await self._cache.release([(day, str(rec.upload_id))])
+        stored = rec.status == "stored" and result.outcome == "stored"
+        await self._claims.settle(
+            [(rec.upload_id, "stored" if stored else "rejected", rec.sales_date)]
+        )
 
     async def _release(self, rec: UploadRecord) -> None:
         """Give back the day's claim of an upload that was not stored (the gateway claimed
         it at admission); release only deletes a claim this upload holds."""
-        if rec.sales_date is not None:
-            await self._cache.release([(rec.sales_date.isoformat(), str(rec.upload_id))])
+        await self._claims.settle([(rec.upload_id, "rejected", rec.sales_date)])
 
     async def _refuse(self, raw: RawUpload, code: str, message: str) -> Event:
         rec = _record(
@@ -443,12 +383,9 @@ class BigDays:
         may still have its manifest in Kafka and is left alone (None: no such limit).
         """
         events: list[Event] = []
-        quiet = time.monotonic() - min(_OPEN_IDLE_SECONDS, self._incomplete_seconds)
-        for upload_id, touched in list(self._touched.items()):
-            if (
-                touched < quiet and upload_id in self._open
-            ):  # its sender paused, or its partition moved away
-                await self._abandon(self._open[upload_id])
+        await self._days.expire(
+            self._incomplete_seconds
+        )  # its sender paused, or its partition moved
         for upload in await stale_uploads(self._pool, idle_seconds=self._incomplete_seconds):
             if partitions is not None and upload.partition not in partitions:
                 continue

@@ -24,7 +24,6 @@ import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from uuid import UUID
 
-from ..cache import DayCache
 from ..errors import DayChanged
 from ..models import (
     DayDiff,
@@ -44,10 +43,12 @@ from ..storage.corrections import (
     stored_day,
 )
 from ..storage.db import Pool
-from ..storage.staging import StagedChunk, duplicate_rows, refuse_staged, staged_table
+from ..storage.staged_days import refuse_staged
+from ..storage.staging import StagedChunk, duplicate_rows, staged_table
 from ..storage.uploads import find_uploads, record_batch
 from ..xmlhead import HeadRefused, precheck
 from .assemble import with_duplicates
+from .claims import DayClaims
 from .decide import (
     Policy,
     RawUpload,
@@ -94,12 +95,12 @@ class Corrector:
         self,
         *,
         pool: Pool,
-        cache: DayCache,
+        claims: DayClaims,
         policy: Policy,
         parse: Callable[[bytes], Awaitable[ParsedDay]],
     ) -> None:
         self._pool = pool
-        self._cache = cache
+        self._claims = claims
         self._policy = policy
         self._parse = parse
 
@@ -115,21 +116,19 @@ class Corrector:
             rec = judge(raw, await self._parse(raw.data), policy=self._policy)
         if rec.status != "stored" or rec.sales_date is None:
             await _record(self._pool, rec)  # the stored day is not touched
-            if (
-                rec.sales_date is not None
-            ):  # a claim this upload may hold (only its own is released)
-                await self._cache.release([(rec.sales_date.isoformat(), str(rec.upload_id))])
+            # A claim this upload may hold (only its own is released).
+            await self._claims.settle([(rec.upload_id, rec.status, rec.sales_date)])
             return rec.status, [routed(outcome_event(rec, now=now))]
 
         day = rec.sales_date
         old = await stored_day(self._pool, day)
         if old is None:  # nothing to replace: stored as a new day
             await _record(self._pool, rec)
-            await self._own(day, str(rec.upload_id))
+            await self._claims.own(day, rec.upload_id)
             return rec.status, [routed(outcome_event(rec, now=now))]
         diff = diff_days(old.lines, by_product(rec.lines))
         at = await replace_day(self._pool, rec, superseded=old.upload_id, diff=diff)
-        await self._own(day, str(rec.upload_id))
+        await self._claims.own(day, rec.upload_id)
         return "corrected", [
             routed(outcome_event(rec, now=now, supersedes=old.upload_id)),
             routed(
@@ -144,14 +143,11 @@ class Corrector:
             ),
         ]
 
-    async def _own(self, day: dt.date, upload_id: str) -> None:
-        await _own(self._cache, day, upload_id)
-
     async def _replay(self, known: StoredUpload) -> list[Routed]:
-        return [routed(e) for e in await replayed(self._pool, self._cache, known)]
+        return [routed(e) for e in await replayed(self._pool, self._claims, known)]
 
 
-async def replayed(pool: Pool, cache: DayCache, known: StoredUpload) -> list[Event]:
+async def replayed(pool: Pool, claims: DayClaims, known: StoredUpload) -> list[Event]:
     """The events of a correction recorded already (same event ids); Redis set right again."""
     made: dict[UUID, CorrectionRow] = {}
     if known.status in ("stored", "superseded"):
@@ -172,21 +168,17 @@ async def replayed(pool: Pool, cache: DayCache, known: StoredUpload) -> list[Eve
             )
         )
     if known.status == "stored" and known.sales_date is not None:
-        await _own(
-            cache, known.sales_date, str(known.upload_id)
-        )  # a crash may have come before Redis
+        await claims.own(known.sales_date, known.upload_id)  # a crash may have come before Redis
     return events
 
 
-async def _own(cache: DayCache, day: dt.date, upload_id: str) -> None:
-    # The gateway answers "collected" from the stored-days set; the claim names the owner,
-    # so a plain upload of the day that is still on its way finds it taken.
-    await cache.add_stored([day.isoformat()])
-    await cache.take(day.isoformat(), upload_id)
-
-
 async def correct_staged(
-    pool: Pool, cache: DayCache, rec: UploadRecord, chunks: Sequence[StagedChunk], *, policy: Policy
+    pool: Pool,
+    claims: DayClaims,
+    rec: UploadRecord,
+    chunks: Sequence[StagedChunk],
+    *,
+    policy: Policy,
 ) -> list[Event] | None:
     """A big day's correction, its manifest come and the staged day a valid candidate (``rec``).
 
@@ -203,8 +195,8 @@ async def correct_staged(
         rec = with_duplicates(rec, dups, chunks, policy=policy)
         if rec.status == "rejected":
             await refuse_staged(pool, rec)
-            await cache.release([(day.isoformat(), str(rec.upload_id))])
-            return await _recorded(pool, cache, rec.upload_id)
+            await claims.settle([(rec.upload_id, rec.status, day)])
+            return await _recorded(pool, claims, rec.upload_id)
     table = staged_table(rec.upload_id)
     async with staged_swap(pool, day, table=table, exclude=[d.seq for d in dups]) as swap:
         if swap.owner is None:
@@ -213,9 +205,9 @@ async def correct_staged(
             diff = await diff_streams(swap.old_lines(), swap.new_lines())
             await swap.replace(rec, diff=diff)
     await refuse_staged(pool, rec)  # the row is written: this only drops the staging
-    return await _recorded(pool, cache, rec.upload_id)
+    return await _recorded(pool, claims, rec.upload_id)
 
 
-async def _recorded(pool: Pool, cache: DayCache, upload_id: UUID) -> list[Event]:
+async def _recorded(pool: Pool, claims: DayClaims, upload_id: UUID) -> list[Event]:
     known = (await find_uploads(pool, [upload_id]))[upload_id]
-    return await replayed(pool, cache, known)
+    return await replayed(pool, claims, known)

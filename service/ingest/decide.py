@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from ..models import (
     DayDiff,
@@ -42,17 +42,21 @@ from ..names import (
 )
 
 __all__ = [
+    "DayJudgement",
     "Policy",
     "RawUpload",
     "corrected_event",
     "duplicate",
     "judge",
+    "judge_day",
     "lost_day",
     "outcome_event",
     "raw_upload",
     "rejected_early",
     "replay_event",
 ]
+
+IssueT = TypeVar("IssueT")
 
 # Namespace for upload ids of records produced straight to Kafka (no x-upload-id
 # header): the id is derived from the record's position and timestamp, so a
@@ -182,48 +186,64 @@ def rejected_early(raw: RawUpload, issue: Issue) -> UploadRecord:
     return _record(raw, "rejected", None, errors=_issues([issue]))
 
 
+@dataclass(frozen=True, slots=True)
+class DayJudgement(Generic[IssueT]):
+    status: Literal["stored", "rejected"]  # "stored": a candidate
+    errors: list[IssueT]
+    counted: bool  # False: refused whole before its dropped products were counted
+
+
+def judge_day(
+    *,
+    sales_date: dt.date | None,
+    fatal: Sequence[IssueT],
+    issues: Sequence[IssueT],
+    valid: int,
+    policy: Policy,
+    no_valid: IssueT,
+    missing_date: IssueT | None = None,
+) -> DayJudgement[IssueT]:
+    """The rules every day is judged by, sent whole (judge) or in chunks
+    (assemble.judge_staged): a fatal problem or no date refuses it; the strict policy
+    refuses a day with any product issue; a day with no valid line is refused; else it
+    is a candidate, its product issues its errors. ``valid``: the lines that passed."""
+    if fatal or sales_date is None:
+        fallback = [missing_date] if missing_date is not None else []
+        return DayJudgement(
+            "rejected", list(fatal or issues or fallback)[:MAX_ISSUES_STORED], False
+        )
+    if issues and policy == "strict":
+        return DayJudgement("rejected", list(issues)[:MAX_ISSUES_STORED], True)
+    if valid == 0:
+        return DayJudgement("rejected", [no_valid, *issues][:MAX_ISSUES_STORED], True)
+    return DayJudgement("stored", list(issues)[:MAX_ISSUES_STORED], True)
+
+
 def judge(raw: RawUpload, parsed: ParsedDay, *, policy: Policy) -> UploadRecord:
-    """Decide from a full parse: a candidate to store, or a rejection."""
-    seen, dropped = parsed.products_seen, parsed.rejected_products
-    if parsed.fatal or parsed.sales_date is None:
-        return _record(
-            raw,
-            "rejected",
-            parsed.sales_date,
-            products_seen=seen,
-            errors=_issues(parsed.fatal or parsed.product_issues),
-        )
-    if parsed.product_issues and policy == "strict":
-        return _record(
-            raw,
-            "rejected",
-            parsed.sales_date,
-            products_seen=seen,
-            products_rejected=dropped,
-            errors=_issues(parsed.product_issues),
-        )
-    if not parsed.lines:
-        issue = Issue(code="no_valid_products", message="no product passed validation")
-        return _record(
-            raw,
-            "rejected",
-            parsed.sales_date,
-            products_seen=seen,
-            products_rejected=dropped,
-            errors=_issues([issue, *parsed.product_issues]),
-        )
-    units = sum(ln.quantity for ln in parsed.lines)
-    revenue = sum((ln.price * ln.quantity for ln in parsed.lines), Decimal(0))
+    """Decide from a full parse: a candidate to store, or a rejection (judge_day's rules)."""
+    verdict = judge_day(
+        sales_date=parsed.sales_date,
+        fatal=parsed.fatal,
+        issues=parsed.product_issues,
+        valid=len(parsed.lines),
+        policy=policy,
+        no_valid=Issue(code="no_valid_products", message="no product passed validation"),
+    )
+    common: dict[str, Any] = {
+        "products_seen": parsed.products_seen,
+        "products_rejected": parsed.rejected_products if verdict.counted else 0,
+        "errors": _issues(verdict.errors),
+    }
+    if verdict.status == "rejected":
+        return _record(raw, "rejected", parsed.sales_date, **common)
     return _record(
         raw,
         "stored",
         parsed.sales_date,
-        products_seen=seen,
-        products_rejected=dropped,
-        errors=_issues(parsed.product_issues),
         lines=parsed.lines,
-        total_units=units,
-        total_revenue=revenue,
+        total_units=sum(ln.quantity for ln in parsed.lines),
+        total_revenue=sum((ln.price * ln.quantity for ln in parsed.lines), Decimal(0)),
+        **common,
     )
 
 

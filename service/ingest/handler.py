@@ -24,17 +24,19 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
+from uuid import UUID
 
 import anyio
 
 from ..cache import DayCache
 from ..logs import ctx
 from ..metrics import INGEST_UPLOADS, STAGE_SECONDS
-from ..models import ParsedDay, RowStatus, SalesCorrected, SalesRejected, SalesStored, UploadRecord
+from ..models import ParsedDay, SalesCorrected, SalesRejected, SalesStored, UploadRecord
 from ..storage.db import Pool
 from ..storage.uploads import find_uploads, record_batch
 from ..xmlhead import HeadRefused, precheck
 from .bigday import BigDays
+from .claims import DayClaims
 from .correct import Corrector, routed
 from .decide import (
     Policy,
@@ -66,20 +68,24 @@ class IngestService:
         policy: Policy,
         max_products: int,
         incomplete_seconds: float = 900.0,
+        open_idle_seconds: float = 30.0,
     ) -> None:
         self._pool = pool
-        self._cache = cache
         self._publish = publish
         self._policy = policy
         self._max_products = max_products
+        self._claims = DayClaims(cache)  # the one claim of a day, for every way it is written
         self._big = BigDays(
             pool=pool,
-            cache=cache,
+            claims=self._claims,
             policy=policy,
             max_products=max_products,
             incomplete_seconds=incomplete_seconds,
+            open_idle_seconds=open_idle_seconds,
         )
-        self._corrector = Corrector(pool=pool, cache=cache, policy=policy, parse=self._parse_one)
+        self._corrector = Corrector(
+            pool=pool, claims=self._claims, policy=policy, parse=self._parse_one
+        )
 
     async def handle(self, raws: Sequence[RawUpload]) -> None:
         run: list[RawUpload] = []
@@ -128,12 +134,24 @@ class IngestService:
 
     async def _handle_days(self, raws: Sequence[RawUpload]) -> list[tuple[str, str, Event]]:
         now = dt.datetime.now(dt.UTC)
-        events: list[tuple[str, str, Event]] = []
+        events, fresh, repeats = await self._redeliveries(raws)
+        records, claimed = await self._claim(fresh)
+        records.update(await self._judge(claimed))
+        ordered = await self._write(fresh, records)
+        # 5. Tell the gateway's stored-days set; give back the claims of uploads that
+        #    did not store their day (release only deletes a claim the upload holds).
+        await self._claims.settle((r.upload_id, r.status, r.sales_date) for r in ordered)
+        return events + self._announce(ordered, fresh, repeats, records, now=now)
 
-        # 1. Redeliveries of uploads that were already recorded, and repeats in this batch.
+    async def _redeliveries(
+        self, raws: Sequence[RawUpload]
+    ) -> tuple[list[tuple[str, str, Event]], dict[UUID, RawUpload], list[RawUpload]]:
+        """1. Redeliveries of uploads that were already recorded (answered as before), the
+        first delivery of each upload new to PostgreSQL, and repeats of those in this batch."""
+        events: list[tuple[str, str, Event]] = []
         known = await find_uploads(self._pool, [r.upload_id for r in raws])
-        fresh: dict[Any, RawUpload] = {}  # the first delivery of each upload new to PostgreSQL
-        repeats: list[RawUpload] = []  # a further delivery of one of those, in this batch
+        fresh: dict[UUID, RawUpload] = {}
+        repeats: list[RawUpload] = []
         for raw in raws:
             if raw.upload_id in known:
                 events.append(routed(replay_event(known[raw.upload_id])))
@@ -145,10 +163,15 @@ class IngestService:
         # A crash after the commit but before step 5 left Redis behind: redo step 5
         # for the replayed uploads (both operations are idempotent), before step 2
         # claims days, so a stale claim of a rejected upload is not taken for a holder.
-        await self._settle_redis([(u.upload_id, u.status, u.sales_date) for u in known.values()])
+        await self._claims.settle((u.upload_id, u.status, u.sales_date) for u in known.values())
+        return events, fresh, repeats
 
-        # 2. The cheap check for the date, then the Redis claim of each day.
-        records: dict[Any, UploadRecord] = {}
+    async def _claim(
+        self, fresh: dict[UUID, RawUpload]
+    ) -> tuple[dict[UUID, UploadRecord], list[RawUpload]]:
+        """2. The cheap check for the date, then the Redis claim of each day: the records
+        decided already (refused by the head, duplicates) and the uploads to parse."""
+        records: dict[UUID, UploadRecord] = {}
         dated: list[tuple[RawUpload, dt.date]] = []
         for raw in fresh.values():
             head = precheck(raw.data)
@@ -156,49 +179,52 @@ class IngestService:
                 records[raw.upload_id] = rejected_early(raw, head.issue)
             else:
                 dated.append((raw, head.sales_date))
-        holders = await self._cache.claim((d.isoformat(), str(r.upload_id)) for r, d in dated)
-        in_batch = {str(upload_id) for upload_id in fresh}
-        # A day held by another upload is a duplicate only once it is stored: the holder
-        # may be an upload still in flight (the gateway claims a day before publishing)
-        # that may yet be rejected, or one whose gateway died before publishing.
-        foreign = {
-            d.isoformat()
-            for (r, d), h in zip(dated, holders, strict=True)
-            if h != str(r.upload_id) and h not in in_batch
-        }
-        settled = (await self._cache.stored_among(foreign) or set()) if foreign else set()
+        # A day claimed by an upload of this very batch, or by one in flight, is not
+        # settled yet: parse this one too and let PostgreSQL's unique day pick the
+        # first valid upload.
+        settled = await self._claims.claim(((d, r.upload_id) for r, d in dated), allies=fresh)
         claimed = []
-        for (raw, day), _holder in zip(dated, holders, strict=True):
-            # A day claimed by an upload of this very batch, or by one in flight, is not
-            # settled yet: parse this one too and let PostgreSQL's unique day pick the
-            # first valid upload.
-            if day.isoformat() not in settled:
-                claimed.append(raw)
-            else:
+        for raw, day in dated:
+            if day in settled:
                 records[raw.upload_id] = duplicate(raw, day)
+            else:
+                claimed.append(raw)
+        return records, claimed
 
-        # 3. Full parse and validation, off the event loop (lxml holds the GIL only in parts,
-        #    but a 50k-product day must not starve the consumer's heartbeats).
+    async def _judge(self, claimed: list[RawUpload]) -> dict[UUID, UploadRecord]:
+        """3. Full parse and validation, off the event loop (lxml holds the GIL only in parts,
+        but a 50k-product day must not starve the consumer's heartbeats)."""
         parsed = await anyio.to_thread.run_sync(self._parse_all, [r.data for r in claimed])
-        for raw, parsed_day in zip(claimed, parsed, strict=True):
-            records[raw.upload_id] = judge(raw, parsed_day, policy=self._policy)
+        return {
+            raw.upload_id: judge(raw, parsed_day, policy=self._policy)
+            for raw, parsed_day in zip(claimed, parsed, strict=True)
+        }
 
-        # 4. One transaction for the whole batch (candidates that lose their day to
-        #    PostgreSQL become duplicates there).
+    async def _write(
+        self, fresh: dict[UUID, RawUpload], records: dict[UUID, UploadRecord]
+    ) -> list[UploadRecord]:
+        """4. One transaction for the whole batch (candidates that lose their day to
+        PostgreSQL become duplicates there); the records as written, in delivery order."""
         ordered = [records[upload_id] for upload_id in fresh]
         async with record_batch(self._pool) as batch:
             lost = await batch.write(ordered)
             if lost:
                 for upload_id in lost:
                     records[upload_id] = lost_day(records[upload_id])
-                ordered = [records[upload_id] for upload_id in fresh]
                 await batch.mark_duplicates([records[upload_id] for upload_id in lost])
+        return [records[upload_id] for upload_id in fresh]
 
-        # 5. Tell the gateway's stored-days set; give back the claims of uploads that
-        #    did not store their day (release only deletes a claim the upload holds).
-        await self._settle_redis([(r.upload_id, r.status, r.sales_date) for r in ordered])
-
-        # 6. Events, confirmed by Kafka before the offsets are committed.
+    def _announce(
+        self,
+        ordered: list[UploadRecord],
+        fresh: dict[UUID, RawUpload],
+        repeats: list[RawUpload],
+        records: dict[UUID, UploadRecord],
+        *,
+        now: dt.datetime,
+    ) -> list[tuple[str, str, Event]]:
+        """6. Events, confirmed by Kafka before the offsets are committed."""
+        events = []
         for rec in ordered:
             events.append(routed(outcome_event(rec, now=now)))
             INGEST_UPLOADS.labels(status=rec.status).inc()
@@ -215,16 +241,6 @@ class IngestService:
             events.append(routed(outcome_event(records[raw.upload_id], now=now)))
             _log("replayed", raw, status=records[raw.upload_id].status)
         return events
-
-    async def _settle_redis(
-        self, outcomes: Sequence[tuple[Any, RowStatus, dt.date | None]]
-    ) -> None:
-        await self._cache.add_stored(
-            d.isoformat() for _, status, d in outcomes if status == "stored" and d
-        )
-        await self._cache.release(
-            (d.isoformat(), str(i)) for i, status, d in outcomes if status != "stored" and d
-        )
 
     def _parse_all(self, bodies: list[bytes]) -> list[ParsedDay]:
         return [parse_day(b, max_products=self._max_products) for b in bodies]

@@ -2,7 +2,7 @@
 
 Ingest reads the day as stored (``stored_day``), computes the diff (a pure
 function, ingest/diff.py) and hands both to ``replace_day``, which swaps the
-lines in one transaction: readers see the old day or the new one, never a mix.
+lines in one transaction (storage/days.py replace_day_lines, the one replacer): readers see the old day or the new one, never a mix.
 The transaction first locks the day's row and checks that its owner is still
 the upload that was read; if another consumer replaced it in between it raises
 DayChanged and the batch is redone. The reporter marks reports stale
@@ -22,8 +22,8 @@ import asyncpg
 
 from ..errors import DayChanged
 from ..models import DayDiff, SalesLine, UploadRecord
+from .days import FromStaging, InMemory, lock_day, replace_day_lines
 from .db import translate_errors
-from .uploads import insert_uploads
 
 __all__ = [
     "CorrectionRow",
@@ -36,8 +36,6 @@ __all__ = [
     "stored_day",
     "stored_days_between",
 ]
-
-_LINE_COLUMNS = ["sales_date", "product_id", "name", "category", "quantity", "price"]
 # Lines per round trip when a big day is read as a stream (~1 MB of rows).
 _PREFETCH = 5000
 
@@ -87,71 +85,20 @@ async def stored_day(pool: asyncpg.Pool, sales_date: dt.date) -> StoredDay | Non
 async def replace_day(
     pool: asyncpg.Pool, record: UploadRecord, *, superseded: UUID, diff: DayDiff
 ) -> dt.datetime:
-    """Swap the day's lines for the record's, in one transaction; return when it happened.
-
-    The record's upload row is written as stored, the superseded upload's row turns
-    ``superseded`` and the audit row is written. DayChanged if the day's owner is no
-    longer ``superseded``.
-    """
+    """Swap the day's lines for the record's, in one transaction; return when it happened
+    (storage/days.py replace_day_lines). DayChanged if the day's owner is no longer
+    ``superseded``."""
     assert record.sales_date is not None and record.status == "stored"
     day = record.sales_date
     async with translate_errors("replace_day"), pool.acquire() as conn, conn.transaction():
-        owner = await _lock_day(conn, day)
+        owner = await lock_day(conn, day)
         if owner != superseded:
             raise DayChanged(
                 f"{day} is now owned by {owner}, not {superseded}: the correction is redone"
             )
-        await insert_uploads(conn, [record])
-        await conn.execute("DELETE FROM sales_lines WHERE sales_date = $1", day)
-        await conn.copy_records_to_table(
-            "sales_lines",
-            columns=_LINE_COLUMNS,
-            records=[
-                (day, ln.product_id, ln.name, ln.category, ln.quantity, ln.price)
-                for ln in record.lines
-            ],
+        return await replace_day_lines(
+            conn, record, superseded=superseded, diff=diff, lines=InMemory(record.lines)
         )
-        return await _supersede(conn, record, superseded=superseded, diff=diff)
-
-
-async def _lock_day(conn: asyncpg.Connection, day: dt.date) -> UUID | None:
-    """The day's owner, its row locked until the transaction ends (None: not stored)."""
-    owner: UUID | None = await conn.fetchval(
-        "SELECT upload_id FROM sales_days WHERE sales_date = $1 FOR UPDATE", day
-    )
-    return owner
-
-
-async def _supersede(
-    conn: asyncpg.Connection, record: UploadRecord, *, superseded: UUID, diff: DayDiff
-) -> dt.datetime:
-    """The day's row to its new owner and totals (the diff's "after"), the old upload superseded,
-    the audit written; the new lines are in place already."""
-    await conn.execute(
-        "UPDATE sales_days SET upload_id = $2, products = $3, total_units = $4, total_revenue = $5,"
-        " stored_at = now() WHERE sales_date = $1",
-        record.sales_date,
-        record.upload_id,
-        diff.products_after,
-        diff.units_after,
-        diff.revenue_after,
-    )
-    await conn.execute(
-        "UPDATE uploads SET status = 'superseded', updated_at = now() WHERE upload_id = $1",
-        superseded,
-    )
-    at: dt.datetime = await conn.fetchval(
-        "INSERT INTO corrections (upload_id, superseded_upload_id, sales_date, sender, revenue_before,"
-        " revenue_after, diff) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING corrected_at",
-        record.upload_id,
-        superseded,
-        record.sales_date,
-        record.sender,
-        diff.revenue_before,
-        diff.revenue_after,
-        diff.model_dump(mode="json"),
-    )
-    return at
 
 
 async def _lines(conn: asyncpg.Connection, query: str, *args: Any) -> AsyncIterator[SalesLine]:
@@ -175,6 +122,7 @@ class StagedSwap:
         self._conn = conn
         self._day = day
         self.owner = owner  # the upload that owns the day now (its row is locked), None: not stored
+        self._staged = FromStaging(table, list(exclude))
         self._from = f"FROM {table} WHERE seq <> ALL($1::bigint[])"
         self._exclude = list(exclude)
 
@@ -197,20 +145,9 @@ class StagedSwap:
     async def replace(self, record: UploadRecord, *, diff: DayDiff) -> dt.datetime:
         """Swap the lines for the staged ones and supersede the owner (see replace_day)."""
         assert self.owner is not None and record.sales_date == self._day
-        await insert_uploads(self._conn, [record])
-        await self._conn.execute(
-            "UPDATE uploads SET products_stored = $2 WHERE upload_id = $1",
-            record.upload_id,
-            diff.products_after,
+        return await replace_day_lines(
+            self._conn, record, superseded=self.owner, diff=diff, lines=self._staged
         )
-        await self._conn.execute("DELETE FROM sales_lines WHERE sales_date = $1", self._day)
-        await self._conn.execute(
-            "INSERT INTO sales_lines (sales_date, product_id, name, category, quantity, price) "
-            f"SELECT $2::date, product_id, name, category, quantity, price {self._from}",
-            self._exclude,
-            self._day,
-        )
-        return await _supersede(self._conn, record, superseded=self.owner, diff=diff)
 
 
 @asynccontextmanager
@@ -220,7 +157,7 @@ async def staged_swap(
     """One transaction around a staged day's replacement; ``table`` is the staging table
     (schema-qualified, quoted) with the columns seq, product_id, name, category, quantity, price."""
     async with translate_errors("staged_swap"), pool.acquire() as conn, conn.transaction():
-        yield StagedSwap(conn, day, await _lock_day(conn, day), table, exclude)
+        yield StagedSwap(conn, day, await lock_day(conn, day), table, exclude)
 
 
 _SELECT = (

@@ -239,21 +239,63 @@ async def record_failure(
     return attempts or 0
 
 
+_UPSERT = (
+    "INSERT INTO reports (report_id, sales_date, upload_id, status, language, prompt_version, facts,"
+    " system_prompt, prompt, text, model, usage, verified, unverified_numbers, attempts, error,"
+    " stale_reason, stale_at) "
+    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,"
+    " CASE WHEN $17::text IS NULL THEN NULL ELSE clock_timestamp() END) "
+    "ON CONFLICT (report_id) DO UPDATE SET status = EXCLUDED.status, language = EXCLUDED.language,"
+    " prompt_version = EXCLUDED.prompt_version, facts = EXCLUDED.facts,"
+    " system_prompt = EXCLUDED.system_prompt, prompt = EXCLUDED.prompt, text = EXCLUDED.text,"
+    " model = EXCLUDED.model, usage = EXCLUDED.usage, verified = EXCLUDED.verified,"
+    " unverified_numbers = EXCLUDED.unverified_numbers,"
+    " attempts = GREATEST(reports.attempts, EXCLUDED.attempts), error = EXCLUDED.error,"
+    " stale_reason = coalesce(reports.stale_reason, EXCLUDED.stale_reason),"
+    " stale_at = coalesce(reports.stale_at, EXCLUDED.stale_at),"
+    " updated_at = now() WHERE reports.status = 'pending' "
+    f"RETURNING {_COLUMNS}"
+)
+
+# The day's current report, if any: finished, not stale (at most one: the partial unique
+# index reports_one_current_idx, migrations/0006_one_current_report.sql).
+_CURRENT = (
+    "SELECT report_id, created_at FROM reports WHERE sales_date = $1 AND status <> 'pending'"
+    " AND stale_reason IS NULL AND report_id <> $2"
+)
+
+
 async def save_report(pool: asyncpg.Pool, report: ReportInput, outcome: ReportOutcome) -> ReportRow:
-    """Store a finished report (idempotent on report_id: a finished row is never rewritten)."""
-    async with translate_errors("save_report"):
-        r = await pool.fetchrow(
-            "INSERT INTO reports (report_id, sales_date, upload_id, status, language, prompt_version, facts,"
-            " system_prompt, prompt, text, model, usage, verified, unverified_numbers, attempts, error) "
-            "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16) "
-            "ON CONFLICT (report_id) DO UPDATE SET status = EXCLUDED.status, language = EXCLUDED.language,"
-            " prompt_version = EXCLUDED.prompt_version, facts = EXCLUDED.facts,"
-            " system_prompt = EXCLUDED.system_prompt, prompt = EXCLUDED.prompt, text = EXCLUDED.text,"
-            " model = EXCLUDED.model, usage = EXCLUDED.usage, verified = EXCLUDED.verified,"
-            " unverified_numbers = EXCLUDED.unverified_numbers,"
-            " attempts = GREATEST(reports.attempts, EXCLUDED.attempts), error = EXCLUDED.error,"
-            " updated_at = now() WHERE reports.status = 'pending' "
-            f"RETURNING {_COLUMNS}",
+    """Store a finished report (idempotent on report_id: a finished row is never rewritten).
+
+    A day has at most one current (not stale) report, under any interleaving of
+    corrections, regenerations and redeliveries. Under the day's lock (the sales_days row,
+    which a correction locks too) the report is stored stale at once when its upload no
+    longer owns the day, or when the day's current report is newer than it; otherwise it
+    becomes the current one and the older current report turns stale.
+    """
+    async with translate_errors("save_report"), pool.acquire() as conn, conn.transaction():
+        owner = await conn.fetchval(
+            "SELECT upload_id FROM sales_days WHERE sales_date = $1 FOR NO KEY UPDATE",
+            report.sales_date,
+        )
+        done = await conn.fetchrow(
+            f"SELECT {_COLUMNS} FROM reports WHERE report_id = $1", report.report_id
+        )
+        if done is not None and done["status"] != "pending":
+            return _row(done)  # finished by an earlier delivery: keep that one
+        mine = done["created_at"] if done is not None else await conn.fetchval("SELECT now()")
+        current = await conn.fetchrow(_CURRENT, report.sales_date, report.report_id)
+        stale = _stale_at_once(report, owner=owner, current=current, created_at=mine)
+        if stale is None and current is not None:
+            await conn.execute(
+                "UPDATE reports SET stale_reason = $2, stale_at = clock_timestamp()"
+                " WHERE report_id = $1",
+                current["report_id"],
+                f"report {report.report_id}, newer, replaced it",
+            )
+        r = await conn.fetchrow(
+            _UPSERT,
             report.report_id,
             report.sales_date,
             report.upload_id,
@@ -270,10 +312,29 @@ async def save_report(pool: asyncpg.Pool, report: ReportInput, outcome: ReportOu
             outcome.unverified_numbers,
             outcome.attempts,
             outcome.error,
+            stale,
         )
-    if r is None:  # already finished by an earlier delivery: keep that one
-        done = await get_report(pool, report.report_id)
-        if done is None:  # the row that stopped the update was deleted in between
-            raise LookupError(f"report {report.report_id} vanished while being saved")
-        return done
+    if r is None:  # the day is gone (its row cascades to its reports): nothing to keep
+        raise LookupError(f"report {report.report_id} vanished while being saved")
     return _row(r)
+
+
+def _stale_at_once(
+    report: ReportInput,
+    *,
+    owner: UUID | None,
+    current: asyncpg.Record | None,
+    created_at: dt.datetime,
+) -> str | None:
+    """Why a report being saved is stale already (None: it is the day's current report)."""
+    if owner is not None and owner != report.upload_id:
+        return (
+            f"written from upload {report.upload_id}, which a correction replaced by {owner} "
+            "before the report was stored; the day's new report comes from the correction"
+        )
+    if current is not None and (current["created_at"], str(current["report_id"])) > (
+        created_at,
+        str(report.report_id),
+    ):
+        return f"report {current['report_id']}, newer, was stored first and is the day's report"
+    return None

@@ -1,56 +1,49 @@
-"""Staging of chunked uploads (big days) and the one transaction that stores one.
+"""The staging registry of chunked uploads (big days): what is staged, and its leftovers.
 
 Ingest stages each chunk as it comes (stage_chunk: idempotent on the upload id
-and chunk index), reads back what it staged when the manifest is there (staged),
-then either stores the day (store_staged_day: upload row, day row and every line
-in one transaction, the staging dropped in the same one) or refuses it
-(refuse_staged). Which of those happens is ingest's decision; this module only
-writes. The schema and why it is UNLOGGED: migrations/0004_staging.sql.
+and chunk index) and reads back what it staged when the manifest is there
+(staged, duplicate_rows). Storing or refusing the staged day is
+storage/staged_days.py's; uploads whose manifest never came (stale_uploads) and
+tables nobody owns (orphan_tables) are swept. The schema and why it is UNLOGGED:
+migrations/0004_staging.sql.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from ..models import Origin, UploadRecord
+from ..models import Origin
 from ..names import STAGING_SCHEMA, staging_table
 from .db import translate_errors
 
 __all__ = [
+    "FAST_COLUMNS",
     "ChunkToStage",
     "DuplicateRow",
-    "OpenDay",
     "StagedChunk",
     "StagedUpload",
-    "StoreResult",
-    "abandon_day",
-    "add_lines",
-    "commit_day",
+    "drop_staging",
     "drop_table",
     "duplicate_rows",
     "forget_incomplete",
-    "open_day",
     "orphan_tables",
-    "refuse_staged",
     "stage_chunk",
     "staged",
     "staged_table",
     "stale_uploads",
-    "store_staged_day",
 ]
 
 _LINE_COLUMNS = ["pos", "line", "product_id", "name", "quantity", "price", "category"]
-_FAST_COLUMNS = ["product_id", "name", "quantity", "price", "category"]
+# The columns of a fast-lane chunk's COPY text, in order.
+FAST_COLUMNS = ["product_id", "name", "quantity", "price", "category"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,16 +116,14 @@ class DuplicateRow:
     first_line: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class StoreResult:
-    outcome: Literal["stored", "duplicate", "known", "duplicate_ids"]
-    products: int = 0
-    total_units: int = 0
-    total_revenue: Decimal = Decimal(0)
-
-
 def _qualified(name: str) -> str:
     return f'{STAGING_SCHEMA}."{name}"'
+
+
+async def drop_staging(conn: asyncpg.Connection, upload_id: UUID) -> None:
+    """Forget an upload's staging (its table and registry row), in the caller's transaction."""
+    await conn.execute(f"DROP TABLE IF EXISTS {_qualified(staging_table(str(upload_id)))}")
+    await conn.execute("DELETE FROM staging.uploads WHERE upload_id = $1", upload_id)
 
 
 def staged_table(upload_id: UUID) -> str:
@@ -180,7 +171,7 @@ async def stage_chunk(pool: asyncpg.Pool, chunk: ChunkToStage) -> bool:
                 name,
                 schema_name=STAGING_SCHEMA,
                 source=io.BytesIO(chunk.copy_text),
-                columns=_FAST_COLUMNS,
+                columns=FAST_COLUMNS,
                 format="text",
             )
         elif chunk.rows:
@@ -254,115 +245,6 @@ def _upload(row: asyncpg.Record) -> StagedUpload:
     )
 
 
-_INSERT_UPLOAD = """
-INSERT INTO uploads (upload_id, status, sales_date, source, sender, size_bytes, products_seen, products_stored,
-                     products_rejected, errors, kafka_topic, kafka_partition, kafka_offset)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb, $11, $12, $13)
-ON CONFLICT (upload_id) DO NOTHING
-RETURNING upload_id
-"""
-
-
-async def _insert_upload(conn: asyncpg.Connection, rec: UploadRecord, *, stored: int) -> bool:
-    # size_bytes is an integer column: a day over 2 GiB is capped there (MAX_UPLOAD_BYTES is 1 GiB).
-    return (
-        await conn.fetchval(
-            _INSERT_UPLOAD,
-            rec.upload_id,
-            rec.status,
-            rec.sales_date,
-            rec.source,
-            rec.sender,
-            min(rec.size_bytes, 2**31 - 1),
-            rec.products_seen,
-            stored,
-            rec.products_rejected,
-            json.dumps(rec.errors),
-            rec.topic,
-            rec.partition,
-            rec.offset,
-        )
-        is not None
-    )
-
-
-async def _drop(conn: asyncpg.Connection, upload_id: UUID) -> None:
-    await conn.execute(f"DROP TABLE IF EXISTS {_qualified(staging_table(str(upload_id)))}")
-    await conn.execute("DELETE FROM staging.uploads WHERE upload_id = $1", upload_id)
-
-
-async def store_staged_day(
-    pool: asyncpg.Pool,
-    rec: UploadRecord,
-    *,
-    if_lost: list[dict[str, Any]],
-    exclude: Sequence[int] = (),
-) -> StoreResult:
-    """Store a staged day whole, in one transaction, and drop its staging.
-
-    ``rec`` is the candidate (status "stored"; its errors are the day's issues);
-    ``exclude`` the staged rows (seq) that must not be stored (duplicate ids).
-    Outcomes: "stored"; "duplicate" (the day belongs to another upload: recorded
-    as such, with the errors ``if_lost``); "known" (this upload was recorded meanwhile: nothing written);
-    "duplicate_ids" (two staged lines share a product id: nothing written, call
-    duplicate_rows and decide).
-    """
-    assert rec.sales_date is not None
-    table = _qualified(staging_table(str(rec.upload_id)))
-    where = " WHERE seq <> ALL($2::bigint[])" if exclude else ""
-    insert_lines = (
-        "WITH ins AS (INSERT INTO sales_lines (sales_date, product_id, name, category, quantity, price) "
-        f"SELECT $1::date, product_id, name, category, quantity, price FROM {table}{where} "
-        "RETURNING quantity, price) "
-        "SELECT count(*)::int AS products, coalesce(sum(quantity), 0)::bigint AS units, "
-        "coalesce(sum(quantity * price), 0)::numeric AS revenue FROM ins"
-    )
-    args: list[Any] = [rec.sales_date] + ([list(exclude)] if exclude else [])
-    async with translate_errors("store_staged_day"), pool.acquire() as conn:
-        try:
-            async with conn.transaction():
-                if not await _insert_upload(conn, rec, stored=0):
-                    return StoreResult("known")
-                won = await conn.fetchval(
-                    "INSERT INTO sales_days (sales_date, upload_id, products, total_units, total_revenue) "
-                    "VALUES ($1, $2, 0, 0, 0) ON CONFLICT (sales_date) DO NOTHING RETURNING upload_id",
-                    rec.sales_date,
-                    rec.upload_id,
-                )
-                if won is None:
-                    await conn.execute(
-                        "UPDATE uploads SET status = 'duplicate', errors = $2::text::jsonb "
-                        "WHERE upload_id = $1",
-                        rec.upload_id,
-                        json.dumps(if_lost),
-                    )
-                    await _drop(conn, rec.upload_id)
-                    return StoreResult("duplicate")
-                totals = await conn.fetchrow(insert_lines, *args)
-                await conn.execute(
-                    "UPDATE sales_days SET products = $2, total_units = $3, total_revenue = $4 "
-                    "WHERE sales_date = $1",
-                    rec.sales_date,
-                    totals["products"],
-                    totals["units"],
-                    totals["revenue"],
-                )
-                await conn.execute(
-                    "UPDATE uploads SET products_stored = $2 WHERE upload_id = $1",
-                    rec.upload_id,
-                    totals["products"],
-                )
-                await _drop(conn, rec.upload_id)
-        except asyncpg.UniqueViolationError:
-            return StoreResult("duplicate_ids")
-    return StoreResult(
-        "stored",
-        products=totals["products"],
-        total_units=totals["units"],
-        total_revenue=totals["revenue"],
-    )
-
-
 _DUPLICATES = """
 SELECT seq, pos, line, product_id, first_seq, first_pos, first_line FROM (
     SELECT seq, pos, line, product_id,
@@ -392,14 +274,6 @@ async def duplicate_rows(pool: asyncpg.Pool, upload_id: UUID) -> list[DuplicateR
         )
         for r in rows
     ]
-
-
-async def refuse_staged(pool: asyncpg.Pool, rec: UploadRecord) -> bool:
-    """Record a refused chunked upload and drop its staging; False if it was recorded already."""
-    async with translate_errors("refuse_staged"), pool.acquire() as conn, conn.transaction():
-        fresh = await _insert_upload(conn, rec, stored=0)
-        await _drop(conn, rec.upload_id)
-    return fresh
 
 
 async def stale_uploads(pool: asyncpg.Pool, *, idle_seconds: float) -> list[StagedUpload]:
@@ -440,135 +314,3 @@ async def forget_incomplete(pool: asyncpg.Pool, upload_id: UUID) -> bool:
             upload_id,
         )
     return bool(done.endswith(" 1"))
-
-
-class OpenDay:
-    """A big day being stored while its chunks come: one transaction, kept open until the
-    manifest. Its lines are invisible to everyone else until commit_day; abandon rolls
-    everything back (then store_staged_day does the work from staging at the manifest).
-    The transaction waits for no lock longer than 2 s: a conflicting writer makes it fail,
-    never hang."""
-
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        conn: asyncpg.Connection,
-        tx: Any,
-        upload_id: UUID,
-        sales_date: dt.date,
-    ) -> None:
-        self._pool = pool
-        self.conn = conn
-        self.tx = tx
-        self.upload_id = upload_id
-        self.sales_date = sales_date
-        self.chunks: set[int] = set()
-        self.closed = False
-
-
-async def open_day(pool: asyncpg.Pool, upload_id: UUID, sales_date: dt.date) -> OpenDay:
-    async with translate_errors("open_day"):
-        conn = await pool.acquire()
-        try:
-            tx = conn.transaction()
-            await tx.start()
-            await conn.execute("SET LOCAL lock_timeout = '2s'")
-        except BaseException:
-            await pool.release(conn)
-            raise
-    return OpenDay(pool, conn, tx, upload_id, sales_date)
-
-
-async def add_lines(
-    day: OpenDay, index: int, *, copy_text: bytes | None, rows: Sequence[tuple[Any, ...]]
-) -> None:
-    """Write one chunk's lines into sales_lines, inside the day's open transaction."""
-    async with translate_errors("add_lines"):
-        if copy_text is not None:
-            date = day.sales_date.isoformat().encode() + b"\t"
-            text = date + copy_text[:-1].replace(b"\n", b"\n" + date) + b"\n"
-            await day.conn.copy_to_table(
-                "sales_lines",
-                source=io.BytesIO(text),
-                format="text",
-                columns=["sales_date", *_FAST_COLUMNS],
-            )
-        elif rows:
-            await day.conn.copy_records_to_table(
-                "sales_lines",
-                columns=["sales_date", "product_id", "name", "quantity", "price", "category"],
-                records=[(day.sales_date, *r[2:]) for r in rows],
-            )
-    day.chunks.add(index)
-
-
-async def commit_day(
-    day: OpenDay, rec: UploadRecord, *, if_lost: list[dict[str, Any]]
-) -> StoreResult:
-    """Record the upload and the day in the open transaction, drop the staging, commit."""
-    assert rec.sales_date is not None
-    conn = day.conn
-    table = _qualified(staging_table(str(rec.upload_id)))
-    try:
-        async with translate_errors("commit_day"):
-            if not await _insert_upload(conn, rec, stored=0):
-                await _abandon(day)
-                return StoreResult("known")
-            totals = await conn.fetchrow(
-                "SELECT count(*)::int AS products, coalesce(sum(quantity), 0)::bigint AS units, "
-                f"coalesce(sum(quantity * price), 0)::numeric AS revenue FROM {table}"
-            )
-            won = await conn.fetchval(
-                "INSERT INTO sales_days (sales_date, upload_id, products, total_units, total_revenue) "
-                "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sales_date) DO NOTHING RETURNING upload_id",
-                rec.sales_date,
-                rec.upload_id,
-                totals["products"],
-                totals["units"],
-                totals["revenue"],
-            )
-            if won is None:
-                await _abandon(day)  # its lines go with it; the day is another upload's
-                return StoreResult("duplicate")
-            await conn.execute(
-                "UPDATE uploads SET products_stored = $2 WHERE upload_id = $1",
-                rec.upload_id,
-                totals["products"],
-            )
-            await _drop(conn, rec.upload_id)
-            await day.tx.commit()
-    except BaseException:
-        await _abandon(day)
-        raise
-    finally:
-        await _release(day)
-    return StoreResult(
-        "stored",
-        products=totals["products"],
-        total_units=totals["units"],
-        total_revenue=totals["revenue"],
-    )
-
-
-async def abandon_day(day: OpenDay) -> None:
-    """Roll the open day back (a problem, or the fallback will do it from staging)."""
-    try:
-        await _abandon(day)
-    finally:
-        await _release(day)
-
-
-async def _abandon(day: OpenDay) -> None:
-    if day.closed:
-        return
-    day.closed = True
-    with contextlib.suppress(Exception):
-        await day.tx.rollback()
-
-
-async def _release(day: OpenDay) -> None:
-    day.closed = True
-    conn, day.conn = day.conn, None
-    if conn is not None:
-        with contextlib.suppress(Exception):
-            await day._pool.release(conn)

@@ -1,0 +1,112 @@
+"""A big day stored while its chunks come (the open day), on real PostgreSQL and Redis.
+
+Issue 19, finding 4: a big day whose sender went away mid-upload and came back 40 s
+later was stored with ``stored_at`` = the first attempt's start: its transaction had
+stayed open past the idle limit. Here the limit is lowered to one second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from typing import Any
+
+import pytest
+
+from service.cache import DayCache
+from service.ingest.handler import IngestService
+
+from .test_big_days import day_xml, pieces
+from .test_ingest_store import Sink
+
+pytestmark = pytest.mark.timeout(60)
+
+_IDLE = 1.0  # the open day's idle limit in these tests, in seconds
+
+
+def service(pg_pool: Any, redis_client: Any, sink: Sink) -> IngestService:
+    return IngestService(
+        pool=pg_pool,
+        cache=DayCache(redis_client, ttl_seconds=3600),
+        publish=sink,
+        policy="lenient",
+        max_products=100_000,
+        open_idle_seconds=_IDLE,
+    )
+
+
+async def open_days(pg_pool: Any) -> int:
+    """Sessions idle in a transaction whose latest statement wrote lines (an open day)."""
+    return int(
+        await pg_pool.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND state LIKE 'idle in transaction%' AND query ILIKE 'COPY%sales_lines%'"
+        )
+    )
+
+
+async def wait_for(check: Any, *, seconds: float, what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, what
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+def sink() -> Sink:
+    return Sink()
+
+
+async def test_an_open_day_never_outlives_its_idle_limit(pg_pool, redis_client, sink, days):
+    """A first chunk opens the day's transaction; with no further chunk it ends within the limit,
+    even though nothing in ingest runs meanwhile (no sweep, no batch)."""
+    chunks, _ = pieces(day_xml(days[0], 600), uuid.uuid4())
+    svc = service(pg_pool, redis_client, sink)
+    try:
+        await svc.handle(chunks[:1])
+        assert await open_days(pg_pool) == 1
+        await wait_for(
+            lambda: _none_open(pg_pool),
+            seconds=_IDLE + 4,
+            what=f"the open day's transaction outlived its {_IDLE:g} s idle limit",
+        )
+    finally:
+        await svc.close()
+
+
+async def _none_open(pg_pool: Any) -> bool:
+    return await open_days(pg_pool) == 0
+
+
+async def test_stored_at_is_the_commit_time_after_a_pause(pg_pool, redis_client, sink, days):
+    """The sender pauses past the idle limit after the first chunks, then sends the day again
+    (same upload id): the day is stored whole, and stored_at is when it was stored, not when
+    its first chunk came."""
+    uid = uuid.uuid4()
+    chunks, manifest = pieces(day_xml(days[1], 600), uid)
+    assert len(chunks) > 2
+    svc = service(pg_pool, redis_client, sink)
+    try:
+        await svc.handle(chunks[:2])
+        first: dt.datetime = await pg_pool.fetchval("SELECT clock_timestamp()")
+
+        async def paused() -> bool:
+            now: dt.datetime = await pg_pool.fetchval("SELECT clock_timestamp()")
+            return (now - first).total_seconds() > _IDLE + 1.5
+
+        await wait_for(paused, seconds=_IDLE + 5, what="PostgreSQL's clock did not move")
+        resumed: dt.datetime = await pg_pool.fetchval("SELECT clock_timestamp()")
+        await svc.handle([*chunks, manifest])
+        row = await pg_pool.fetchrow(
+            "SELECT products, stored_at FROM sales_days WHERE sales_date = $1", days[1]
+        )
+        assert row["products"] == 600
+        assert row["stored_at"] >= resumed, (
+            f"stored_at {row['stored_at']} is before the retry began ({resumed}); "
+            f"the first chunks came at {first}"
+        )
+        [(topic, _)] = sink.of(uid)
+        assert topic == "sales.stored"
+    finally:
+        await svc.close()
