@@ -31,12 +31,12 @@ from .settings import Settings
 
 __all__ = [
     "KAFKA_ERRORS",
+    "PRODUCER_MAX_REQUEST_SIZE",
     "commit_offsets",
     "ensure_topics",
     "make_broker",
-    "producer_max_request_size",
     "producer_options",
-    "start_at_latest",
+    "start_pinned",
     "topic_configs",
     "translate_errors",
 ]
@@ -96,15 +96,14 @@ async def commit_offsets(consumer: AIOKafkaConsumer, offsets: dict[TopicPartitio
 _RECORD_OVERHEAD = 64 * 1024
 
 
-def producer_max_request_size(settings: Settings) -> int:
-    # aiokafka checks this before compression, so it must exceed the largest record's value
-    # (a whole small day, or one chunk of a big one: never MAX_UPLOAD_BYTES).
-    return MAX_RECORD_BYTES + _RECORD_OVERHEAD
+# aiokafka checks this before compression, so it must exceed the largest record's value
+# (a whole small day, or one chunk of a big one: never MAX_UPLOAD_BYTES).
+PRODUCER_MAX_REQUEST_SIZE = MAX_RECORD_BYTES + _RECORD_OVERHEAD
 
 
 def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
     """Per-topic configs. sales.raw holds whole files; the rest hold small JSON events."""
-    raw_limit = str(producer_max_request_size(settings))
+    raw_limit = str(PRODUCER_MAX_REQUEST_SIZE)
     # acks=all waits for min.insync.replicas copies: 2 of 3 replicas lets one broker die
     # without losing an acknowledged record or refusing writes (1 with fewer replicas).
     min_isr = max(1, min(2, settings.kafka_replication_factor - 1))
@@ -125,7 +124,7 @@ def producer_options(settings: Settings) -> dict[str, Any]:
         bootstrap_servers=settings.kafka_bootstrap_servers,
         enable_idempotence=True,  # acks=all, and the producer's own retries never duplicate
         compression_type="zstd",
-        max_request_size=producer_max_request_size(settings),
+        max_request_size=PRODUCER_MAX_REQUEST_SIZE,
         linger_ms=settings.kafka_linger_ms,
         # An upload of 100 products is ~10 KB: with aiokafka's 16 KB default every upload
         # is a batch of its own and a partition's sends queue up one round trip each.
@@ -184,9 +183,10 @@ async def ensure_topics(settings: Settings, *, timeout: float = 60.0) -> list[st
         await admin.close()
 
 
-async def start_at_latest(consumer: AIOKafkaConsumer, *, timeout: float = 10.0) -> None:
-    """Start a subscribed consumer and fix its starting positions before returning, so
-    nothing produced afterwards is missed (`reports tail`, the tests' event readers).
+async def start_pinned(consumer: AIOKafkaConsumer, *, timeout: float = 10.0) -> None:
+    """Start a subscribed consumer and fix its starting positions (latest or earliest, as
+    its ``auto_offset_reset`` says) before returning, so nothing produced afterwards is
+    missed (`reports tail`, the tests' event readers).
     Gives up waiting for partitions after `timeout` seconds."""
     await consumer.start()
     loop = asyncio.get_running_loop()

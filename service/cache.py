@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from typing import NamedTuple
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -33,7 +34,7 @@ from .names import (
     redis_upload_key,
 )
 
-__all__ = ["DayCache", "Redis", "create_redis", "translate_errors"]
+__all__ = ["Admission", "DayCache", "Redis", "create_redis", "translate_errors"]
 
 Redis = aioredis.Redis
 
@@ -41,15 +42,17 @@ Redis = aioredis.Redis
 # day's claim, and ask the stored-days set about the day and about its sentinel
 # (a set without the sentinel was lost, e.g. flushed, and must be rebuilt). A day
 # that is known not stored and not claimed is claimed for this upload on the spot.
+# The marker's old value tells whether an earlier attempt of the same upload id is
+# still marked (it was accepted, or left unconfirmed: it may be in Kafka).
 _ADMIT = """
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+local seen = redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'GET')
 local holder = redis.call('GET', KEYS[2])
 local found = redis.call('SMISMEMBER', KEYS[3], ARGV[1], ARGV[3])
 if not holder and found[1] == 0 and found[2] == 1 then
   redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[5])
   holder = ARGV[4]
 end
-return {holder or false, found[1], found[2]}
+return {holder or false, found[1], found[2], seen and 1 or 0}
 """
 # Stands in the stored-days set from its (re)build on: its absence means the set is not whole.
 _SENTINEL = "0000-00-00"
@@ -96,6 +99,15 @@ async def translate_errors(what: str) -> AsyncIterator[None]:
         ) from exc
 
 
+class Admission(NamedTuple):
+    """What admit() found: the day's holder, whether the day is stored (None: the set is
+    missing), and whether an earlier attempt of this upload id was still marked received."""
+
+    holder: str | None
+    stored: bool | None
+    seen: bool
+
+
 class DayCache:
     """Date claims and upload markers, over one Redis client."""
 
@@ -137,7 +149,7 @@ class DayCache:
                 await self._release(keys=[redis_day_key(day)], args=[upload_id], client=pipe)
             await pipe.execute()
 
-    async def admit(self, upload_id: str, day: str) -> tuple[str | None, bool | None]:
+    async def admit(self, upload_id: str, day: str) -> Admission:
         """Mark an upload as received; say who holds the day and whether it is stored.
 
         One round trip. A day known not to be stored and held by nobody is claimed
@@ -146,7 +158,7 @@ class DayCache:
         claimed, the caller must ask PostgreSQL, rebuild the set and claim_in_flight().
         """
         async with translate_errors("admit"):
-            holder, member, whole = await self._admit(
+            holder, member, whole, seen = await self._admit(
                 keys=[redis_upload_key(upload_id), redis_day_key(day), STORED_DAYS_KEY],
                 args=[
                     day,
@@ -157,7 +169,7 @@ class DayCache:
                 ],
             )
         stored = bool(member) if whole else None
-        return (None if not holder else str(holder)), stored
+        return Admission(None if not holder else str(holder), stored, bool(seen))
 
     async def claim_in_flight(self, upload_id: str, day: str) -> str:
         """Claim a day for an upload the gateway is about to publish; return the holder."""

@@ -1,8 +1,8 @@
 """Every name and number other parts of the system agree on, in one place.
 
 Topics, consumer groups, headers, Redis keys and TTL-like constants live here so a
-reader (and a test) can see the whole contract at once. ARCHITECTURE.md and
-contracts/topics.md are the public side of this module: change both together.
+reader (and a test) can see the whole contract at once. docs/architecture.md and
+contracts/topics.md are the public side of this module: change them together.
 """
 
 from __future__ import annotations

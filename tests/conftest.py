@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
 
-from service.bus import start_at_latest
+from service.bus import start_pinned
 from service.cache import create_redis
 from service.storage.db import create_pool
 from service.storage.migrate import migrate
@@ -152,7 +152,7 @@ async def events(stack: Stack, pipeline: Pipeline) -> AsyncIterator[Events]:
         auto_offset_reset="latest",
         enable_auto_commit=False,
     )
-    await start_at_latest(consumer, timeout=60)
+    await start_pinned(consumer, timeout=60)
     try:
         yield Events(consumer, kafka=stack.kafka)
     finally:

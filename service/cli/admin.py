@@ -28,6 +28,6 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         created = await wait_for("kafka", lambda: ensure_topics(settings))
         print("created: " + (", ".join(created) if created else "nothing (all exist)"))
         return 0
-    from ..contracts_gen import write_contracts
+    from .contracts_gen import write_contracts
 
     return write_contracts(args.dir, check=args.check)

@@ -315,7 +315,7 @@ def _print_report(value: bytes | None) -> bool:
 async def _tail(settings: Settings, *, from_beginning: bool, count: int) -> int:
     from aiokafka import AIOKafkaConsumer
 
-    from ..bus import start_at_latest, translate_errors
+    from ..bus import start_pinned, translate_errors
     from ..errors import BusUnavailable
 
     servers = settings.kafka_bootstrap_servers
@@ -333,7 +333,7 @@ async def _tail(settings: Settings, *, from_beginning: bool, count: int) -> int:
             # Positions fixed before saying we listen: a report published after the
             # line below is never missed.
             with translate_errors("reports tail"):
-                await start_at_latest(consumer)
+                await start_pinned(consumer)
         except BusUnavailable as exc:
             _err(f"Kafka not reachable at {servers} ({exc}); set KAFKA_BOOTSTRAP_SERVERS")
             return 2

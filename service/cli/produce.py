@@ -2,7 +2,7 @@
 
 A file up to UPLOAD_CHUNK_BYTES goes as one record, as any Kafka client may send
 it; a bigger one in chunks and a manifest, cut exactly as the gateway cuts
-(gateway/stream.py), read from disk piece by piece and never held whole. Each
+(service/chunking/), read from disk piece by piece and never held whole. Each
 record is keyed by the day's date and carries a fresh x-upload-id; ingest's
 verdict arrives on sales.stored / sales.rejected (`kcat -C -t sales.stored`).
 Progress goes to stderr.
@@ -18,9 +18,8 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 
 from ..bus import ensure_topics, producer_options, translate_errors
+from ..chunking import ChunkSender, StreamRefused, stream_day
 from ..errors import BusUnavailable
-from ..gateway.errors import ApiError
-from ..gateway.stream import ChunkSender, stream_day
 from ..names import HEADER_CONTENT_TYPE, HEADER_SENDER, HEADER_UPLOAD_ID, TOPIC_RAW
 from ..settings import Settings
 from ..xmlhead import HeadRefused, precheck
@@ -85,7 +84,12 @@ async def _produce(
                 await publish(head, key=day, headers=headers)
             else:
                 sender = ChunkSender(
-                    publish, key=day, headers=headers, upload_id=upload_id, sales_date=day
+                    publish,
+                    key=day,
+                    headers=headers,
+                    upload_id=upload_id,
+                    sales_date=day,
+                    alone_over=2 * settings.upload_chunk_bytes,
                 )
                 await stream_day(
                     head,
@@ -95,8 +99,8 @@ async def _produce(
                     max_bytes=settings.max_upload_bytes,
                     max_products=settings.max_products_per_day,
                 )
-        except ApiError as exc:
-            print(f"{path}  refused: {exc.code}: {exc.message}", flush=True)
+        except StreamRefused as exc:
+            print(f"{path}  refused: {exc.issue.code}: {exc.issue.message}", flush=True)
             return False
         except BusUnavailable as exc:
             print(f"{path}  error: {exc}", flush=True)

@@ -19,7 +19,7 @@ from ..runtime import wait_for
 from ..settings import Settings, get_settings
 from ..storage.db import create_pool
 from ..storage.migrate import migrate
-from . import dashboard, reads, uploads
+from . import dashboard, read_routes, upload_routes
 from .auth import TokenTable
 from .errors import install_error_handlers
 from .fastpath import UploadFastPath
@@ -42,7 +42,9 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     """
     settings = settings or get_settings()
     app = create_fastapi(settings)
-    fast = UploadFastPath(app, {"/": uploads.legacy_upload, "/v1/uploads": uploads.upload})
+    fast = UploadFastPath(
+        app, {"/": upload_routes.legacy_upload, "/v1/uploads": upload_routes.upload}
+    )
     return Observe(fast, timeout=settings.request_timeout_seconds)
 
 
@@ -88,8 +90,8 @@ def create_fastapi(settings: Settings) -> FastAPI:
         description="Upload daily sales XML; read stored days and their LLM-written reports.",
     )
     install_error_handlers(app)
-    app.include_router(uploads.router)
-    app.include_router(reads.router)
+    app.include_router(upload_routes.router)
+    app.include_router(read_routes.router)
     dashboard.install(app)  # the web pages under /ui, and GET / for browsers
 
     @app.get("/healthz", summary="Liveness: the process answers", tags=["health"])

@@ -18,27 +18,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
+from ..chunking import CLOSE, OPEN, wrap
 from ..models import Issue
 from .fastlane import FastChunk, fast_lane
 from .parse import parse_day
 
 __all__ = ["CLOSE", "OPEN", "ChunkResult", "read_chunk", "wrap"]
 
-# What a chunk after the first lacks in front, and a chunk before the last behind. The
-# opening has no newline, so a line of the wrapped chunk is a line of the chunk.
-OPEN: Final = b'<sales_data date="2000-01-01"><products>'
-CLOSE: Final = b"</products></sales_data>"
 # An empty <products> is the day's problem, not a chunk's (a chunk may hold only the tail).
 _NOT_A_CHUNK_PROBLEM: Final = frozenset({"empty_day"})
 
 # A staged line of the normal way: position (1-based product index in the chunk),
 # line in the chunk, id, name, quantity, price, category (the staging table's order).
 Row = tuple[int, int | None, int, str, int, Decimal, str]
-
-
-def wrap(data: bytes, *, first: bool, last: bool) -> bytes:
-    """The chunk as a document of its own."""
-    return (b"" if first else OPEN) + data + (b"" if last else CLOSE)
 
 
 @dataclass(slots=True)

@@ -6,8 +6,8 @@ It states only formatted facts (``display.py``) and names, so it always passes
 
 from __future__ import annotations
 
-from .display import Language, average, clean_name, integer, money, percent
-from .facts import CategoryFact, Facts, History, Mover, ProductFact
+from ..figures.display import Language, average, clean_name, integer, money, percent
+from ..figures.facts import CategoryFact, Facts, History, Mover, ProductFact
 from .prompt import SECTIONS
 
 __all__ = ["write_builtin"]

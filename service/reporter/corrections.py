@@ -17,13 +17,13 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
+from ..figures.facts import days_depending_on
 from ..ids import report_id_for_request
 from ..logs import ctx
 from ..models import ReportRequest, SalesCorrected
 from ..storage.corrections import mark_stale, stored_days_between
 from ..storage.db import Pool
 from ..storage.reports import request_report
-from .facts import days_depending_on
 
 __all__ = ["StaleReports", "request_id_for_correction", "stale_reasons"]
 

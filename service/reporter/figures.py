@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from .display import clean_name, fact_dates, round_money, round_one
-from .facts import Facts
+from ..figures.display import clean_name, fact_dates, round_money, round_one
+from ..figures.facts import Facts
 
 __all__ = ["Figure", "FigureTable", "fact_numbers", "figure_table"]
 

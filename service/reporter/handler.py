@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from ..errors import LLMRejected, LLMUnavailable, UnknownDay
+from ..figures.load import load_facts
 from ..ids import report_id_for_request, report_id_for_upload
 from ..logs import ctx
 from ..metrics import REPORTS, STAGE_SECONDS
@@ -31,7 +32,6 @@ from ..storage.reports import (
 from ..storage.uploads import day_owner
 from .llm import LLMClient
 from .llm_gate import CallTally
-from .load import load_facts
 from .prompt import PROMPT_VERSION, build_messages
 from .writer import write_report
 

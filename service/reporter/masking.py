@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .display import fact_dates, known_names
-from .facts import Facts
+from ..figures.display import fact_dates, known_names
+from ..figures.facts import Facts
 from .figures import FigureTable
 
 __all__ = ["SPACE", "Entity", "Masked", "mask"]

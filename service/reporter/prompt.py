@@ -16,8 +16,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from .display import Language, average, clean_name, integer, money, percent
-from .facts import CategoryFact, Facts, Mover, ProductFact
+from ..figures.display import Language, average, clean_name, integer, money, percent
+from ..figures.facts import CategoryFact, Facts, Mover, ProductFact
 from .verify import Finding, Problem
 
 __all__ = [

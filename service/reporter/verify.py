@@ -41,9 +41,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
+from ..figures.display import money
+from ..figures.facts import Facts
 from .claims import Claim, direction, sign_word
-from .display import money
-from .facts import Facts
 from .figures import Figure, FigureTable, figure_table
 from .masking import SPACE, Entity, mask
 

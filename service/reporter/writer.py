@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..errors import LLMUnavailable
+from ..figures.facts import Facts
 from ..logs import ctx
 from .builtin import write_builtin
-from .facts import Facts
 from .llm import LLMClient
 from .llm_gate import CallTally
 from .prompt import build_correction

@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 
-from service.bus import start_at_latest
+from service.bus import start_pinned
 
 from ..fake_llm import FakeLLM
 from ..kafka_tools import GROUP_TOPICS
@@ -105,7 +105,7 @@ class EventWatch:
         self.arrived: list[tuple[float, int]] = []  # (wall-clock time, partition), one per event
 
     async def start(self) -> None:
-        await start_at_latest(self._consumer, timeout=60)
+        await start_pinned(self._consumer, timeout=60)
 
     async def until(self, done: Any, timeout: float) -> None:
         end = time.monotonic() + timeout

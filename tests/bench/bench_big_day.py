@@ -32,7 +32,7 @@ from pathlib import Path
 
 import asyncpg
 
-from service.reporter.load import load_facts
+from service.figures.load import load_facts
 
 from ..bigdays import write_day
 from ..fake_llm import FakeLLM

@@ -20,7 +20,7 @@ the benchmark then measures only days keyed to the partitions our reporter holds
 
 Targets: <= 50 ms (1,000 products) and <= 500 ms (50,000 products) of our own overhead.
 
-Finally the facts SQL alone (service.reporter.load.load_facts over storage.facts_sql) is timed on
+Finally the facts SQL alone (service.figures.load.load_facts over storage.facts_sql) is timed on
 the 50,000-product days, with and without history, straight on a connection.
 """
 
@@ -232,7 +232,7 @@ def report(products: int, samples: list[Sample]) -> None:
 
 
 async def time_facts_sql(database_url: str, days: list[tuple[str, dt.date]], repeats: int) -> None:
-    from service.reporter.load import load_facts
+    from service.figures.load import load_facts
     from service.storage.db import create_pool
 
     pool = await create_pool(database_url, min_size=1, max_size=1)

@@ -29,6 +29,7 @@ async def post_file(
     key: str | None = None,
     chunked: bool = False,
     sent: Callable[[int], None] | None = None,
+    refused_early: bool = False,
 ) -> tuple[int, dict[str, Any]]:
     """POST a file streamed from disk (raw HTTP/1.1: Content-Length, or chunked transfer)."""
     host, port = url.removeprefix("http://").rsplit(":", 1)
@@ -48,11 +49,16 @@ async def post_file(
         with file.open("rb") as f:
             while piece := f.read(256 * 1024):
                 writer.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
-                await writer.drain()
+                try:
+                    await writer.drain()
+                except ConnectionResetError:
+                    if not refused_early:
+                        raise
+                    break  # the gateway answered before the body's end (read below)
                 done += len(piece)
                 if sent is not None:
                     sent(done)
-        if chunked:
+        if chunked and not writer.is_closing():
             writer.write(b"0\r\n\r\n")
         status = int((await reader.readline()).split()[1])
         length = 0

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from service.gateway.stream import Cutter
+from service.chunking import Cutter
 from service.ingest.assemble import manifest_digest
 from service.names import GROUP_INGEST
 from service.storage.db import Pool
 
-from ..bigdays import write_day
+from ..bigdays import product, write_day
 from ..kafka_tools import Events
 from ..procs import Pipeline
 from ..stack import REPO, Stack
@@ -256,3 +256,44 @@ async def test_produce_command_sends_a_big_day_straight_to_kafka(
     event = await events.wait("sales.stored", upload_id=upload_id, timeout=60)
     assert event["source"] == "kafka" and event["sender"] == "cli"
     await stored_once(pg_pool, day, 20_000)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmHWM for {pid}")
+
+
+def write_huge_product(path: Path, day: dt.date, name_bytes: int) -> None:
+    """A day of three products, the second with a name of ``name_bytes`` bytes."""
+    with path.open("wb") as f:
+        f.write(f'<sales_data date="{day.isoformat()}"><products>'.encode())
+        f.write(product(1).encode())
+        f.write(b"<product><id>2</id><name>")
+        for _ in range(name_bytes // (1024 * 1024)):
+            f.write(b"N" * (1024 * 1024))
+        f.write(b"</name><quantity>1</quantity><price>1.00</price><category>Toys</category>")
+        f.write(b"</product>\n")
+        f.write(product(3).encode())
+        f.write(b"</products></sales_data>")
+
+
+async def test_a_product_larger_than_ingest_accepts_is_refused_at_once(
+    side_gateway: Callable[..., Pipeline], days: list[dt.date], tmp_path: Path
+) -> None:
+    """A day whose product has a 20 MB or 31 MB name: 400 too_large from the gateway itself (the
+    code and 10 MB limit of ingest's parser), and the gateway's peak RSS stays under 150 MB."""
+    gw = side_gateway()
+    pid = gw.procs["gateway"].pid
+    seen = [f"start {peak_rss_mb(pid):.0f} MB"]
+    for day, mb in ((days[0], 20), (days[1], 31)):
+        file = tmp_path / f"huge-{mb}.xml"
+        write_huge_product(file, day, mb * 1024 * 1024)
+        status, answer = await post_file(gw.gateway_url, "/v1/uploads", file, refused_early=True)
+        seen.append(f"{mb} MB name: {status} {answer.get('code')}, peak {peak_rss_mb(pid):.0f} MB")
+        assert (status, answer.get("code")) == (400, "too_large"), seen
+        assert "10 MB" in answer["message"], answer
+    assert peak_rss_mb(pid) <= 150, seen
+    print("; ".join(seen))

@@ -178,3 +178,43 @@ async def test_legacy_route_says_in_progress_in_russian(
         "sales_date": day.isoformat(),
     }
     await redis_client.delete(redis_day_key(day.isoformat()))
+
+
+@pytest.mark.timeout(300)
+async def test_same_key_retry_during_an_outage_is_never_told_nothing_was_accepted(
+    stack: Stack, pipeline: Pipeline, api: httpx.AsyncClient, pg_pool: Pool
+) -> None:
+    """Kafka killed: a same-key retry of an upload answered 504 is answered 504 again (never 503
+    "nothing was accepted"), and the day is stored under that key's upload id once Kafka is back."""
+    if stack.kind != "native":
+        pytest.skip("killing Kafka is scripted for the native stack only")
+    day, key = fresh_days(1)[0], f"outage-{uuid.uuid4()}"
+    headers = {"Idempotency-Key": key}
+    await asyncio.to_thread(stack.kill_kafka)
+    try:
+        first, _ = await post(api, day, headers=headers)
+        assert (first.status_code, first.json()["code"]) == (504, "kafka_unconfirmed"), first.text
+        retry, _ = await post(api, day, headers=headers)
+        assert retry.status_code != 503, retry.text
+        assert (retry.status_code, retry.json()["code"]) == (504, "kafka_unconfirmed"), retry.text
+        assert retry.json()["upload_id"] == first.json()["upload_id"]
+    finally:
+        await asyncio.to_thread(stack.start_kafka)
+    await wait_stored(pg_pool, [day], timeout=120)
+    owner = await pg_pool.fetchval("SELECT upload_id FROM sales_days WHERE sales_date = $1", day)
+    assert str(owner) == first.json()["upload_id"]
+
+
+async def test_same_key_retry_of_a_stored_upload_answers_200_stored(
+    pipeline: Pipeline, api: httpx.AsyncClient, pg_pool: Pool
+) -> None:
+    """A same-key retry of a stored upload answers 200 with its receipt saying stored."""
+    day, key = fresh_days(1)[0], f"stored-{uuid.uuid4()}"
+    first, _ = await post(api, day, headers={"Idempotency-Key": key})
+    assert first.status_code == 202, first.text
+    await wait_stored(pg_pool, [day])
+    retry, _ = await post(api, day, headers={"Idempotency-Key": key})
+    assert retry.status_code == 200, retry.text
+    body = retry.json()
+    assert (body["upload_id"], body["status"]) == (first.json()["upload_id"], "stored")
+    assert body == (await api.get(first.json()["status_url"])).json()

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from service.cache import DayCache
-from service.gateway.stream import Cutter
+from service.chunking import Cutter
 from service.ingest.assemble import manifest_digest
 from service.ingest.decide import Policy, RawUpload, raw_upload
 from service.ingest.handler import IngestService

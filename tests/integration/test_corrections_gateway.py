@@ -12,7 +12,7 @@ import httpx
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
 
-from service.bus import start_at_latest
+from service.bus import start_pinned
 from service.cache import DayCache, Redis
 from service.gateway.app import create_app
 from service.ingest.decide import raw_upload
@@ -64,7 +64,7 @@ async def raw_topic(stack: Stack) -> AsyncIterator[AIOKafkaConsumer]:
         auto_offset_reset="latest",
         enable_auto_commit=False,
     )
-    await start_at_latest(consumer, timeout=60)
+    await start_pinned(consumer, timeout=60)
     try:
         yield consumer
     finally:

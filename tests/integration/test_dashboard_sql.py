@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from service.figures.load import load_facts
 from service.gateway.dashboard.views import history_rows
-from service.reporter.load import load_facts
 from service.storage import dashboard as q
 from service.storage.db import Pool
 

@@ -27,8 +27,9 @@ async def test_admission_claims_a_free_day_once(redis_client: Redis, days: list[
     await cache.rebuild_stored([])
     day = days[0].isoformat()
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
-    assert await cache.admit(first, day) == (first, False)
-    assert await cache.admit(second, day) == (first, False)
+    assert await cache.admit(first, day) == (first, False, False)
+    assert await cache.admit(second, day) == (first, False, False)
+    assert await cache.admit(first, day) == (first, False, True)  # the same id again: seen
     assert 0 < await redis_client.ttl(redis_day_key(day)) <= CLAIM_IN_FLIGHT_SECONDS
 
 
@@ -36,7 +37,7 @@ async def test_stored_day_is_not_claimed(redis_client: Redis, days: list[dt.date
     """A stored day is answered as stored, and nobody claims it."""
     cache = DayCache(redis_client, ttl_seconds=3600)
     await cache.rebuild_stored([days[0].isoformat()])
-    assert await cache.admit(str(uuid.uuid4()), days[0].isoformat()) == (None, True)
+    assert await cache.admit(str(uuid.uuid4()), days[0].isoformat()) == (None, True, False)
     assert await redis_client.get(redis_day_key(days[0].isoformat())) is None
 
 
@@ -47,7 +48,7 @@ async def test_lost_stored_set_claims_nothing_until_postgres_answered(
     cache = DayCache(redis_client, ttl_seconds=3600)
     await redis_client.delete(STORED_DAYS_KEY)
     day, upload = days[0].isoformat(), str(uuid.uuid4())
-    assert await cache.admit(upload, day) == (None, None)
+    assert await cache.admit(upload, day) == (None, None, False)
     assert await cache.claim_in_flight(upload, day) == upload
     assert await cache.claim_in_flight(str(uuid.uuid4()), day) == upload
 

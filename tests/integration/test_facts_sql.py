@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from service.errors import StorageUnavailable
-from service.reporter.load import load_facts
+from service.figures.load import load_facts
 from service.storage.db import Pool
 
 from ..stack import Stack

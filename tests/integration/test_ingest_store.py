@@ -315,7 +315,7 @@ async def test_gateway_claim_is_the_uploads_own_and_released_on_rejection(
     await cache.rebuild_stored(
         d.isoformat() for d in await stored_days(pg_pool)
     )  # as the gateway would
-    holder, stored = await cache.admit(str(up.upload_id), days[0].isoformat())
+    holder, stored, _ = await cache.admit(str(up.upload_id), days[0].isoformat())
     assert stored is False and holder == str(up.upload_id)
     await service(pg_pool, redis_client, sink).handle([up])
     assert await status_of(pg_pool, up.upload_id) == "rejected"

@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from service.reporter.facts import (
+from service.figures.facts import (
     PARAMETERS,
     CategoryFact,
     Facts,

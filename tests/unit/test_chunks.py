@@ -9,7 +9,13 @@ from decimal import Decimal
 
 import pytest
 
-from service.gateway.stream import Cutter, Unsplittable
+from service.chunking import (
+    MAX_PRODUCT_BYTES,
+    Cutter,
+    ProductTooLarge,
+    Unsplittable,
+    oversized_product,
+)
 from service.ingest.assemble import duplicate_issues, judge_staged, manifest_digest
 from service.ingest.chunks import read_chunk, wrap
 from service.ingest.fastlane import fast_lane
@@ -147,6 +153,40 @@ def test_cutter_refuses_a_body_it_cannot_cut() -> None:
     with pytest.raises(Unsplittable) as caught:
         _cut(bad, 10_000, 65_536)
     assert caught.value.issue.code == "malformed_xml"
+
+
+def _huge_product(name_bytes: int) -> bytes:
+    return (
+        b'<sales_data date="2024-02-03"><products>\n'
+        + product().encode() * 3
+        + b"<product><id>9</id><name>"
+        + b"N" * name_bytes
+        + b"</name><quantity>1</quantity><price>1</price><category>c</category></product>\n"
+        + product().encode() * 3
+        + b"</products></sales_data>"
+    )
+
+
+@pytest.mark.parametrize("step", [65_536, 3_000_000])
+def test_cutter_refuses_a_product_larger_than_the_parser_accepts_before_its_end(step: int) -> None:
+    """A product past MAX_PRODUCT_BYTES: too_large (ingest's code), raised before its end tag came,
+    so the cutter never holds more than about a chunk and one product."""
+    data = _huge_product(MAX_PRODUCT_BYTES + 1_000_000)
+    cutter, fed = Cutter(20_000), 0
+    with pytest.raises(ProductTooLarge) as caught:
+        for pos in range(0, len(data), step):
+            fed = pos + step
+            cutter.feed(data[pos:fed])
+    assert caught.value.issue.code == "too_large" and caught.value.issue.line == 2
+    assert fed <= MAX_PRODUCT_BYTES + 2 * step < len(data) or step > len(data) // 4
+    assert oversized_product(data) == caught.value.issue
+
+
+def test_products_up_to_the_limit_are_cut_as_usual() -> None:
+    """A product just under MAX_PRODUCT_BYTES passes the cutter (ingest judges its fields)."""
+    data = _huge_product(MAX_PRODUCT_BYTES - 1_000)
+    assert oversized_product(data) is None
+    assert b"".join(_cut(data, 20_000, 65_536)) == data
 
 
 def _staged(chunks: list[bytes], *, policy_max: int = 10**6) -> list[StagedChunk]:

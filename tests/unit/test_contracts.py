@@ -12,7 +12,7 @@ import jsonschema
 
 import service.errors
 import service.names
-from service.contracts_gen import render_contracts
+from service.cli.contracts_gen import render_contracts
 from service.ingest.diff import diff_days
 from service.models import (
     Issue,
@@ -120,19 +120,19 @@ def test_money_travels_as_an_exact_string() -> None:
 
 
 def test_topic_table_lists_every_topic_and_group() -> None:
-    """contracts/topics.md and README.md name every topic and consumer group of names.py."""
+    """contracts/topics.md and docs/architecture.md name every topic and consumer group of names.py."""
     table = (CONTRACTS / "topics.md").read_text(encoding="utf-8")
-    readme = (CONTRACTS.parent / "README.md").read_text(encoding="utf-8")
+    overview = (CONTRACTS.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
     for name in (
         *service.names.ALL_TOPICS,
         service.names.GROUP_INGEST,
         service.names.GROUP_REPORTS,
     ):
-        assert f"`{name}`" in table and f"`{name}`" in readme, name
+        assert f"`{name}`" in table and f"`{name}`" in overview, name
 
 
 def test_contract_names_are_stable() -> None:
-    """The names others script against keep their values (ARCHITECTURE.md)."""
+    """The names others script against keep their values (contracts/topics.md)."""
     n = service.names
     assert (n.TOPIC_RAW, n.TOPIC_STORED, n.TOPIC_REJECTED, n.TOPIC_REPORTS) == (
         "sales.raw",

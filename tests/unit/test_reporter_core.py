@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from service.figures.display import Language, clean_name, integer, money, percent
+from service.figures.facts import Facts
 from service.reporter.builtin import write_builtin
-from service.reporter.display import Language, clean_name, integer, money, percent
-from service.reporter.facts import Facts
 from service.reporter.figures import fact_numbers
 from service.reporter.prompt import build_correction, build_messages
 from service.reporter.verify import Finding, verify

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from service.cache import Admission
 from service.errors import BusUnavailable, BusUnconfirmed, CacheUnavailable
 from service.gateway.auth import Principal
 from service.gateway.errors import ApiError
-from service.gateway.uploads import submit
+from service.gateway.submission import submit
 from service.names import HEADER_CHUNK_INDEX, HEADER_PART, PART_CHUNK, PART_MANIFEST
 
 from ..helpers import sales_xml
@@ -28,14 +29,18 @@ class Days:
         self.fail_refused = fail_refused
         self.refused_calls: list[str] = []
         self.forgotten: list[str] = []
+        self.marked: set[str] = set()  # the "received" markers
 
-    async def admit(self, upload_id: str, day: str) -> tuple[str | None, bool]:
+    async def admit(self, upload_id: str, day: str) -> Admission:
+        seen = upload_id in self.marked
+        self.marked.add(upload_id)
         if self.holder is None:
             self.holder = upload_id
-        return self.holder, False
+        return Admission(self.holder, False, seen)
 
     async def refused(self, upload_id: str, day: str) -> None:
         self.refused_calls.append(upload_id)
+        self.marked.discard(upload_id)
         if self.fail_refused:
             raise CacheUnavailable("Redis unavailable during refused: ConnectionError")
         if self.holder == upload_id:
@@ -43,6 +48,14 @@ class Days:
 
     async def forget_received(self, upload_id: str) -> None:
         self.forgotten.append(upload_id)
+        self.marked.discard(upload_id)
+
+
+class Pool:
+    """PostgreSQL as the gateway's receipt lookup sees it: no upload recorded yet."""
+
+    async def fetch(self, *args: Any) -> list[Any]:
+        return []
 
 
 class Publisher:
@@ -57,7 +70,7 @@ class Publisher:
 
 
 def gateway(days: Days, publisher: Publisher) -> Any:
-    return SimpleNamespace(days=days, publisher=publisher, pool=None)
+    return SimpleNamespace(days=days, publisher=publisher, pool=Pool())
 
 
 PRINCIPAL = Principal(name="shop", scopes=frozenset({"upload"}))
@@ -67,7 +80,7 @@ async def test_accepted_upload_keeps_its_claim() -> None:
     """Confirmed by Kafka: accepted, the day stays claimed for it."""
     days = Days()
     result = await submit(gateway(days, Publisher()), sales_xml(DAY), PRINCIPAL, None)
-    assert not result.duplicate and not result.in_progress and days.holder == str(result.upload_id)
+    assert result.outcome == "accepted" and days.holder == str(result.upload_id)
 
 
 async def test_refused_publish_gives_the_day_back() -> None:
@@ -115,7 +128,7 @@ async def test_day_held_by_another_upload_is_in_progress_and_not_published() -> 
     """Another upload holds the day: in progress, nothing published, the marker forgotten."""
     days, publisher = Days(holder="someone-else"), Publisher()
     result = await submit(gateway(days, publisher), sales_xml(DAY), PRINCIPAL, None)
-    assert result.in_progress and not result.duplicate and publisher.published == 0
+    assert result.outcome == "in_progress" and publisher.published == 0
     assert days.forgotten == [str(result.upload_id)]
 
 
@@ -124,7 +137,37 @@ async def test_idempotency_key_retry_of_the_holder_goes_through() -> None:
     days, publisher = Days(), Publisher()
     first = await submit(gateway(days, publisher), sales_xml(DAY), PRINCIPAL, "key")
     again = await submit(gateway(days, publisher), sales_xml(DAY), PRINCIPAL, "key")
-    assert again.upload_id == first.upload_id and not again.in_progress and publisher.published == 2
+    assert again.upload_id == first.upload_id and again.outcome == "accepted"
+    assert publisher.published == 2
+
+
+async def test_same_key_retry_refused_by_kafka_is_unconfirmed_not_nothing_accepted() -> None:
+    """An upload left unconfirmed (504), retried with its key while Kafka refuses: 504 again,
+    never 503 "nothing was accepted"; claim and marker kept (the first may still be stored)."""
+    days = Days()
+    with pytest.raises(ApiError) as first:
+        await submit(
+            gateway(days, Publisher(BusUnconfirmed("no ack in 20 s"))),
+            sales_xml(DAY),
+            PRINCIPAL,
+            "k",
+        )
+    down = Publisher(BusUnavailable("down", reason="circuit_open"))
+    with pytest.raises(ApiError) as again:
+        await submit(gateway(days, down), sales_xml(DAY), PRINCIPAL, "k")
+    assert (again.value.status, again.value.code) == (504, "kafka_unconfirmed")
+    assert again.value.extra["upload_id"] == first.value.extra["upload_id"] == days.holder
+    assert not days.refused_calls and days.holder in days.marked
+
+
+async def test_first_attempt_refused_by_kafka_is_still_503() -> None:
+    """Without an earlier attempt of the key, a refusal stays 503 and the day is given back."""
+    days = Days()
+    with pytest.raises(BusUnavailable):
+        await submit(
+            gateway(days, Publisher(BusUnavailable("down"))), sales_xml(DAY), PRINCIPAL, "fresh"
+        )
+    assert days.holder is None and not days.marked
 
 
 # A big day: sent in chunks (4 KiB each here) and a manifest; its fate is the manifest's.
@@ -153,7 +196,7 @@ def big_gateway(days: Days, publisher: Publisher) -> Any:
     settings = SimpleNamespace(
         upload_chunk_bytes=CHUNK, max_upload_bytes=10 * 1024 * 1024, max_products_per_day=1_000_000
     )
-    return SimpleNamespace(days=days, publisher=publisher, pool=None, settings=settings)
+    return SimpleNamespace(days=days, publisher=publisher, pool=Pool(), settings=settings)
 
 
 async def submit_big(days: Days, publisher: Publisher, key: str | None = None) -> Any:

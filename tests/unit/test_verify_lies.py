@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from service.reporter.display import Language, money, percent
-from service.reporter.facts import Facts
+from service.figures.display import Language, money, percent
+from service.figures.facts import Facts
 from service.reporter.verify import Finding, Verdict, verify
 
 from .reporter_factories import FALL, RISE

@@ -13,13 +13,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
-from ...reporter.facts import PARAMETERS, Facts
-from ...reporter.load import load_facts
+from ...figures.facts import PARAMETERS, Facts
+from ...figures.load import load_facts
 from ...storage import dashboard as q
 from ...storage import reads as day_reads
 from ...storage.db import translate_errors
 from ...storage.reports import latest_report
-from .. import reads
+from .. import read_routes
 from ..errors import ApiError
 from ..state import Gateway, gateway
 from .access import Reader, Uploader, check_csrf
@@ -157,14 +157,14 @@ async def _report_or_404(gw: Gateway, sales_date: dt.date) -> Any:
 @router.get("/days/{sales_date}/report.json")
 async def report_json(request: Request, sales_date: dt.date, user: Reader) -> Response:
     row = await _report_or_404(gateway(request), sales_date)
-    return JSONResponse(reads.report_json(row), headers={"Cache-Control": "no-store"})
+    return JSONResponse(read_routes.report_json(row), headers={"Cache-Control": "no-store"})
 
 
 @router.get("/days/{sales_date}/report.md")
 async def report_md(request: Request, sales_date: dt.date, user: Reader) -> Response:
     row = await _report_or_404(gateway(request), sales_date)
     return PlainTextResponse(
-        reads.report_markdown(row),
+        read_routes.report_markdown(row),
         media_type="text/markdown; charset=utf-8",
         headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
     )
@@ -178,5 +178,5 @@ async def regenerate(
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     check_csrf(request, user, csrf)
-    await reads.regenerate(sales_date, gateway(request), user.principal)
+    await read_routes.regenerate(sales_date, gateway(request), user.principal)
     return RedirectResponse(f"/ui/days/{sales_date.isoformat()}?regenerated=1", status_code=303)

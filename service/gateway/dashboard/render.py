@@ -12,7 +12,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
-from ...reporter.display import Language, integer, money, percent
+from ...figures.display import Language, integer, money, percent
 
 __all__ = ["SECURITY_HEADERS", "Renderer", "context", "markdown_html"]
 

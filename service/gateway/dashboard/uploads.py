@@ -1,7 +1,7 @@
 """The Uploads page, an upload's page and status, and the Upload page with its own upload route.
 
 The upload route takes the session cookie and its CSRF token instead of a bearer
-token, then runs exactly the API's steps (gateway.uploads.read_body and submit).
+token, then runs exactly the API's steps (gateway.body.read_body and gateway.submission.submit).
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from fastapi.responses import JSONResponse, Response
 from ...names import DUPLICATE_DAY_MESSAGE
 from ...storage import dashboard as q
 from ...storage.uploads import find_uploads
-from .. import reads
+from .. import read_routes
+from ..body import read_body
 from ..errors import ApiError
 from ..state import gateway
-from ..uploads import read_body, submit
+from ..submission import submit
 from .access import Reader, Uploader, check_csrf
 from .days import ERRORS_SHOWN
 from .recent import Accepted
@@ -109,7 +110,7 @@ async def upload_page(request: Request, upload_id: str, user: Reader) -> Respons
 
 @router.get("/uploads/{upload_id}/status")
 async def upload_status(request: Request, upload_id: uuid.UUID, user: Reader) -> Response:
-    body = await reads.get_upload(upload_id, gateway(request), user.principal)
+    body = await read_routes.get_upload(upload_id, gateway(request), user.principal)
     if "errors" in body:
         body["errors_total"] = len(body["errors"])
         body["errors"] = body["errors"][:ERRORS_SHOWN]
@@ -127,7 +128,7 @@ async def upload_form(request: Request, user: Reader) -> Response:
 @router.post("/upload")
 async def upload(request: Request, user: Uploader) -> Response:
     """The dashboard's own upload path: the session cookie and its CSRF token (header)
-    instead of a bearer token; then exactly the API's steps (uploads.submit)."""
+    instead of a bearer token; then exactly the API's steps (submission.submit)."""
     check_csrf(request, user, request.headers.get("x-csrf-token"))
     gw = gateway(request)
     # A big day streams on to Kafka in chunks, as through the API.
@@ -135,7 +136,7 @@ async def upload(request: Request, user: Uploader) -> Response:
         request, gw.settings.max_upload_bytes, whole=gw.settings.upload_chunk_bytes
     )
     result = await submit(gw, body, user.principal, None, rest)
-    if result.in_progress:
+    if result.outcome == "in_progress":
         raise ApiError(
             409,
             "day_in_progress",
@@ -143,7 +144,7 @@ async def upload(request: Request, user: Uploader) -> Response:
             "still be rejected, so try again in a little while",
             sales_date=result.sales_date,
         )
-    if result.duplicate:
+    if result.outcome == "duplicate":
         raise ApiError(409, "duplicate_day", DUPLICATE_DAY_MESSAGE, sales_date=result.sales_date)
     await dashboard(request).recent.add(
         Accepted(

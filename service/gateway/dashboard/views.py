@@ -2,7 +2,7 @@
 
 Chart values travel to the browser as JSON numbers (Chart.js draws floats); every
 figure a person reads (labels, tooltips, tables) is formatted here with
-``reporter.display``, so the dashboard shows money exactly as the reports do.
+``figures.display``, so the dashboard shows money exactly as the reports do.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ...reporter.display import Language, clean_name, integer, money, percent, round_money
-from ...reporter.facts import Facts, ratio
+from ...figures.display import Language, clean_name, integer, money, percent, round_money
+from ...figures.facts import Facts, ratio
 from ...storage.dashboard import DayRow, HistoryPoint
 
 __all__ = ["Cell", "Gap", "Month", "calendar_months", "calendar_rows", "day_charts", "history_rows"]

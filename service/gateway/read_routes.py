@@ -18,7 +18,6 @@ from ..logs import ctx
 from ..models import ReportRequest
 from ..names import HEADER_CONTENT_TYPE, HEADER_EVENT_ID, TOPIC_REPORT_REQUESTS
 from ..storage import reads as q
-from ..storage.corrections import CorrectionRow, corrections_of
 from ..storage.reports import (
     DayReport,
     ReportRow,
@@ -27,11 +26,11 @@ from ..storage.reports import (
     report_progress,
     request_report,
 )
-from ..storage.uploads import upload_status
 from .auth import Principal
 from .errors import ApiError
+from .guard import require
+from .receipts import receipt
 from .state import Gateway, gateway
-from .uploads import require
 
 __all__ = ["get_upload", "regenerate", "report_json", "report_markdown", "router"]
 
@@ -61,50 +60,13 @@ async def get_upload(
     gw: Annotated[Gateway, Depends(gateway)],
     _: Annotated[Principal, require("read")],
 ) -> dict[str, Any]:
-    row = await upload_status(gw.pool, upload_id)
-    if row is not None:
-        body: dict[str, Any] = {
-            "upload_id": str(row.upload_id),
-            "status": row.status,
-            "sales_date": row.sales_date.isoformat() if row.sales_date else None,
-            "source": row.source,
-            "sender": row.sender,
-            "products_stored": row.products_stored,
-            "products_rejected": row.products_rejected,
-            "updated_at": row.updated_at.isoformat(),
-            "kafka": {"topic": row.topic, "partition": row.partition, "offset": row.offset},
-        }
-        if row.errors:
-            body["errors"] = row.errors
-        if row.status in ("stored", "superseded"):
-            body |= await _correction(gw, row.upload_id)
+    body = await receipt(gw, upload_id)
+    if body is not None:
         return body
     day = await gw.days.received_day(str(upload_id))
     if day is not None:
         return {"upload_id": str(upload_id), "status": "received", "sales_date": day}
     raise ApiError(404, "unknown_upload", "no upload with this id")
-
-
-def _audit(row: CorrectionRow) -> dict[str, Any]:
-    return {
-        "upload_id": str(row.upload_id),
-        "superseded_upload_id": str(row.superseded_upload_id),
-        "sales_date": row.sales_date.isoformat(),
-        "sender": row.sender,
-        "corrected_at": row.corrected_at.isoformat(),
-        "diff": row.diff,
-    }
-
-
-async def _correction(gw: Gateway, upload_id: uuid.UUID) -> dict[str, Any]:
-    """What a correction did to or with this upload: superseded_by / replaces, and the audit."""
-    extra: dict[str, Any] = {}
-    for c in await corrections_of(gw.pool, [upload_id]):
-        if c.superseded_upload_id == upload_id:
-            extra |= {"superseded_by": str(c.upload_id), "correction": _audit(c)}
-        else:
-            extra |= {"replaces": str(c.superseded_upload_id), "replaced": _audit(c)}
-    return extra
 
 
 @router.get(

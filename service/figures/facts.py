@@ -6,7 +6,7 @@ denominator is zero are ``None``. Every list is bounded (``Parameters``), so the
 facts, and the prompt built from them, do not grow with the number of products.
 
 The SQL that computes the figures is ``service/storage/facts_sql.py``;
-``reporter/load.py`` makes them into these models with the pure helpers below
+``figures/load.py`` makes them into these models with the pure helpers below
 (which the tests' Python factory uses too).
 """
 

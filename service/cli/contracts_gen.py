@@ -11,8 +11,8 @@ import yaml
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel
 
-from .bus import make_broker
-from .models import (
+from ..bus import make_broker
+from ..models import (
     ChunkManifest,
     ReportEvent,
     ReportRequest,
@@ -20,7 +20,7 @@ from .models import (
     SalesRejected,
     SalesStored,
 )
-from .names import (
+from ..names import (
     TOPIC_CORRECTED,
     TOPIC_RAW,
     TOPIC_REJECTED,
@@ -28,7 +28,7 @@ from .names import (
     TOPIC_REPORTS,
     TOPIC_STORED,
 )
-from .settings import Settings
+from ..settings import Settings
 
 __all__ = ["render_contracts", "write_contracts"]
 
@@ -57,8 +57,8 @@ def render_contracts() -> dict[str, str]:
     # document would merge a topic's producer and consumer into one operation.
     # Apps are built, not started; settings are pinned so the output does not
     # depend on the environment it is generated in.
-    from .ingest.app import build_ingest
-    from .reporter.app import build_reporter
+    from ..ingest.app import build_ingest
+    from ..reporter.app import build_reporter
 
     settings = Settings(_env_file=None, kafka_bootstrap_servers="127.0.0.1:9092")
     gateway = make_broker(settings, client_id="sales-gateway")
