@@ -64,6 +64,7 @@ async def test_a_big_day_is_corrected_whole_and_an_invalid_big_correction_change
         "WHERE upload_id = $1::uuid",
         fix,
     )
+    assert audit is not None
     assert audit["old"] == old and audit["diff"]["added"]["count"] == 1_000
     assert await staged(pg_pool, fix) == 0
 

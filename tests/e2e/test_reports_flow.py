@@ -31,6 +31,7 @@ async def test_three_days_three_reports_served_by_date(
             "WHERE sales_date = $1",
             day,
         )
+        assert check is not None
         assert Decimal(report["facts"]["total_revenue"]) == check["revenue"]
         assert report["facts"]["total_units"] == check["units"]
         assert report["verified"] and report["status"] == "ok"

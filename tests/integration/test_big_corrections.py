@@ -69,6 +69,7 @@ async def test_a_big_correction_swaps_the_day_with_its_audit(
     assert await status_of(pg_pool, old) == "superseded"
     assert await status_of(pg_pool, fix) == "stored"
     audit = await pg_pool.fetchrow("SELECT * FROM corrections WHERE upload_id = $1", fix)
+    assert audit is not None
     assert audit["superseded_upload_id"] == old
     assert (audit["revenue_before"], audit["revenue_after"]) == (
         Decimal("945000.00"),

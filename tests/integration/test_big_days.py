@@ -39,6 +39,7 @@ async def test_big_day_is_stored_whole_once_with_exact_totals(
     row = await pg_pool.fetchrow(
         "SELECT products, total_units, total_revenue FROM sales_days WHERE sales_date = $1", days[0]
     )
+    assert row is not None
     assert (row["products"], row["total_units"], str(row["total_revenue"])) == (
         900,
         90000,

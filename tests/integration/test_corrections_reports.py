@@ -107,6 +107,7 @@ async def test_correction_marks_the_day_and_the_next_seven_stale_and_asks_again(
         "SELECT stale_reason FROM reports WHERE report_id = $1",
         report_id_for_upload(corrected.upload_id),
     )
+    assert fresh is not None
     assert fresh["stale_reason"] is None
 
 

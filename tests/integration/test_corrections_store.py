@@ -64,6 +64,7 @@ async def test_a_valid_correction_swaps_the_day_and_keeps_the_audit(
     assert await status_of(pg_pool, first.upload_id) == "superseded"
     assert await status_of(pg_pool, fix.upload_id) == "stored"
     day = await pg_pool.fetchrow("SELECT * FROM sales_days WHERE sales_date = $1", days[0])
+    assert day is not None
     assert (day["upload_id"], day["products"], day["total_units"], day["total_revenue"]) == (
         fix.upload_id,
         3,
@@ -76,6 +77,7 @@ async def test_a_valid_correction_swaps_the_day_and_keeps_the_audit(
         (4, 1, Decimal("7.50")),
     ]
     audit = await pg_pool.fetchrow("SELECT * FROM corrections WHERE upload_id = $1", fix.upload_id)
+    assert audit is not None
     assert audit["superseded_upload_id"] == first.upload_id and audit["sender"] == "fixer"
     assert (audit["revenue_before"], audit["revenue_after"]) == (Decimal("37.00"), Decimal("48.50"))
     diff = audit["diff"]
@@ -250,6 +252,7 @@ async def test_a_staged_day_replaces_a_stored_one_streamed(
     assert (diff.products_before, diff.products_after) == (3, 12_000)
     assert diff.added.count == 11_997 and diff.changed.count == 3 and diff.removed.count == 0
     day = await pg_pool.fetchrow("SELECT * FROM sales_days WHERE sales_date = $1", days[0])
+    assert day is not None
     expected = sum(Decimal("2.00") * (1 + i % 3) for i in range(1, 12_001))
     assert (day["upload_id"], day["products"], day["total_revenue"]) == (
         rec.upload_id,
@@ -274,4 +277,5 @@ async def test_a_staged_day_replaces_a_stored_one_streamed(
         == 12_000
     )
     audit = await pg_pool.fetchrow("SELECT * FROM corrections WHERE upload_id = $1", rec.upload_id)
+    assert audit is not None
     assert audit["superseded_upload_id"] == first.upload_id and audit["revenue_after"] == expected

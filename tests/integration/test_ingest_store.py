@@ -32,6 +32,7 @@ async def test_valid_day_is_stored_with_exact_totals(
     await service(pg_pool, redis_client, sink).handle([up])
     assert await status_of(pg_pool, up.upload_id) == "stored"
     day = await pg_pool.fetchrow("SELECT * FROM sales_days WHERE sales_date = $1", days[0])
+    assert day is not None
     assert (day["products"], day["total_units"], str(day["total_revenue"])) == (2, 4, "30.50")
     assert (
         await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[0])
@@ -49,6 +50,7 @@ async def test_lenient_keeps_valid_products_and_records_the_rest(
     up = raw(body)
     await service(pg_pool, redis_client, sink).handle([up])
     row = await pg_pool.fetchrow("SELECT * FROM uploads WHERE upload_id = $1", up.upload_id)
+    assert row is not None
     assert (
         row["status"] == "stored" and row["products_stored"] == 1 and row["products_rejected"] == 1
     )
@@ -242,6 +244,7 @@ async def test_poison_bodies_are_rejected_and_recorded(
     row = await pg_pool.fetchrow(
         "SELECT status, errors FROM uploads WHERE upload_id = $1", up.upload_id
     )
+    assert row is not None
     assert row["status"] == "rejected" and row["errors"][0]["code"] == code
 
 

@@ -93,6 +93,7 @@ async def test_stored_at_is_the_commit_time_after_a_pause(
         row = await pg_pool.fetchrow(
             "SELECT products, stored_at FROM sales_days WHERE sales_date = $1", days[1]
         )
+        assert row is not None
         assert row["products"] == 600
         assert row["stored_at"] >= resumed, (
             f"stored_at {row['stored_at']} is before the retry began ({resumed}); "

@@ -126,6 +126,7 @@ async def test_report_facts_match_an_independent_sql_check(
         "FROM sales_lines WHERE sales_date = $1",
         days[0],
     )
+    assert check is not None
     assert Decimal(event.facts["total_revenue"]) == check["revenue"]
     assert (
         event.facts["total_units"] == check["units"]
@@ -195,6 +196,7 @@ async def test_always_wrong_is_stored_unverified_with_the_numbers(
     row = await pg_pool.fetchrow(
         "SELECT verified, unverified_numbers FROM reports WHERE report_id = $1", event.report_id
     )
+    assert row is not None
     assert row["verified"] is False and "987654.32" in row["unverified_numbers"]
 
 
@@ -305,6 +307,7 @@ async def test_a_long_retry_after_hands_the_round_back_without_a_call(
     assert caught.value.retry_after is not None and caught.value.retry_after > 100
     assert fake_llm.requests == [] and published == []
     row = await pg_pool.fetchrow("SELECT status, attempts FROM reports WHERE upload_id = $1", up)
+    assert row is not None
     assert row["status"] == "pending" and row["attempts"] == 0
 
 
