@@ -113,7 +113,7 @@ class UploadRecord:
     offset: int
     products_seen: int = 0
     products_rejected: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[Issue] = field(default_factory=list)
     lines: list[SalesLine] = field(default_factory=list)
     total_units: int = 0
     total_revenue: Decimal = Decimal(0)

@@ -16,9 +16,9 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
-from ..models import ChunkManifest, UploadRecord
+from ..models import ChunkManifest, Issue, UploadRecord
 from ..names import MAX_ISSUES_STORED
 from ..storage.staging import DuplicateRow, StagedChunk
 from .decide import Policy, judge_day
@@ -40,7 +40,7 @@ class Verdict:
     size: int
     products_seen: int = 0
     products_rejected: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[Issue] = field(default_factory=list)
 
 
 def manifest_digest(digests: Sequence[bytes]) -> str:
@@ -50,7 +50,7 @@ def manifest_digest(digests: Sequence[bytes]) -> str:
 
 def incomplete(message: str, *, sales_date: dt.date | None = None, size: int = 0) -> Verdict:
     return Verdict(
-        "rejected", sales_date, size, errors=[{"code": "incomplete_upload", "message": message}]
+        "rejected", sales_date, size, errors=[Issue(code="incomplete_upload", message=message)]
     )
 
 
@@ -66,17 +66,17 @@ class _Offsets:
             lines += c.newlines
             products += c.products_seen
 
-    def issue(self, chunk: int, issue: dict[str, Any]) -> dict[str, Any]:
-        moved = dict(issue)
-        if moved.get("line"):
-            moved["line"] += self.lines[chunk]
-        if moved.get("product_index"):
-            moved["product_index"] += self.products[chunk]
-        return moved
+    def issue(self, chunk: int, issue: Issue) -> Issue:
+        moved: dict[str, int] = {}
+        if issue.line:
+            moved["line"] = issue.line + self.lines[chunk]
+        if issue.product_index:
+            moved["product_index"] = issue.product_index + self.products[chunk]
+        return issue.model_copy(update=moved) if moved else issue
 
 
-def _issues(chunks: Sequence[StagedChunk], offsets: _Offsets, attr: str) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
+def _issues(chunks: Sequence[StagedChunk], offsets: _Offsets, attr: str) -> list[Issue]:
+    out: list[Issue] = []
     for c in chunks:
         for issue in getattr(c, attr):
             if len(out) >= MAX_ISSUES_STORED:
@@ -101,10 +101,10 @@ def judge_staged(
             sales_date,
             size,
             errors=[
-                {
-                    "code": manifest.abort,
-                    "message": f"the sender gave up before the end of the file ({manifest.abort})",
-                }
+                Issue(
+                    code=manifest.abort,
+                    message=f"the sender gave up before the end of the file ({manifest.abort})",
+                )
             ],
         )
     present = {c.index for c in chunks}
@@ -126,11 +126,11 @@ def judge_staged(
             sales_date,
             size,
             errors=[
-                {
-                    "code": "bad_manifest",
-                    "message": f"the manifest says {manifest.chunks} chunks, but chunks "
+                Issue(
+                    code="bad_manifest",
+                    message=f"the manifest says {manifest.chunks} chunks, but chunks "
                     f"{sorted(present)[:10]} came, the last one marked {[c.index for c in chunks if c.is_last]}",
-                }
+                )
             ],
         )
     if size != manifest.bytes or manifest_digest([c.sha256 for c in chunks]) != manifest.sha256:
@@ -139,11 +139,11 @@ def judge_staged(
             sales_date,
             size,
             errors=[
-                {
-                    "code": "checksum_mismatch",
-                    "message": f"the chunks ({size} bytes) are not the file the manifest "
+                Issue(
+                    code="checksum_mismatch",
+                    message=f"the chunks ({size} bytes) are not the file the manifest "
                     f"describes ({manifest.bytes} bytes, sha256 {manifest.sha256[:12]}…)",
-                }
+                )
             ],
         )
     offsets = _Offsets(chunks)
@@ -161,12 +161,10 @@ def judge_staged(
         issues=issues,
         valid=sum(c.valid for c in chunks),
         policy=policy,
-        no_valid={"code": "no_valid_products", "message": "no product passed validation"},
-        missing_date={
-            "code": "missing_date",
-            "field": "date",
-            "message": "the first chunk names no sales date",
-        },
+        no_valid=Issue(code="no_valid_products", message="no product passed validation"),
+        missing_date=Issue(
+            code="missing_date", field="date", message="the first chunk names no sales date"
+        ),
     )
     return Verdict(
         verdict.status,
@@ -178,32 +176,32 @@ def judge_staged(
     )
 
 
-def _too_big_or_empty(seen: int, *, max_products: int) -> dict[str, Any] | None:
+def _too_big_or_empty(seen: int, *, max_products: int) -> Issue | None:
     """What refuses a day of ``seen`` products before its lines are judged (a day sent whole
     meets these in the parser)."""
     if seen > max_products:
-        return {
-            "code": "too_many_products",
-            "message": f"more than {max_products} products in one day",
-        }
+        return Issue(
+            code="too_many_products", message=f"more than {max_products} products in one day"
+        )
     if seen == 0:
-        return {"code": "empty_day", "message": "<products> holds no <product>"}
+        return Issue(code="empty_day", message="<products> holds no <product>")
     return None
 
 
-def duplicate_issues(
-    dups: Sequence[DuplicateRow], chunks: Sequence[StagedChunk]
-) -> list[dict[str, Any]]:
+def duplicate_issues(dups: Sequence[DuplicateRow], chunks: Sequence[StagedChunk]) -> list[Issue]:
     """An issue per staged line whose product id came earlier in the day (in another chunk)."""
     offsets = _Offsets(chunks)
-    staged = sorted((c for c in chunks if c.first_seq is not None), key=lambda c: c.first_seq or 0)
-    starts = [c.first_seq or 0 for c in staged]
+    staged = sorted(
+        ((c.seqs[0], c) for c in chunks if c.seqs is not None), key=lambda pair: pair[0]
+    )
+    starts = [first for first, _ in staged]
 
     def where(seq: int, pos: int | None, line: int | None) -> tuple[int | None, int]:
-        chunk = staged[bisect.bisect_right(starts, seq) - 1]
+        first, chunk = staged[bisect.bisect_right(starts, seq) - 1]
         if pos is None:  # the fast lane: every product of the chunk is a staged line, in order
-            pos = seq - (chunk.first_seq or 0) + 1
-            line = (chunk.fast_first_line or 1) + (pos - 1) * (chunk.fast_period or 0)
+            pos = seq - first + 1
+            shape = chunk.fast
+            line = (shape.first_line if shape else 1) + (pos - 1) * (shape.period if shape else 0)
         return (line + offsets.lines[chunk.index] if line else None), pos + offsets.products[
             chunk.index
         ]
@@ -213,14 +211,14 @@ def duplicate_issues(
         line, index = where(d.seq, d.pos, d.line)
         first_line, _ = where(d.first_seq, d.first_pos, d.first_line)
         out.append(
-            {
-                "code": "duplicate_id",
-                "field": "id",
-                "line": line,
-                "product_index": index,
-                "product_id": str(d.product_id),
-                "message": f"product id {d.product_id} was already used by the product at line {first_line}",
-            }
+            Issue(
+                code="duplicate_id",
+                field="id",
+                line=line,
+                product_index=index,
+                product_id=str(d.product_id),
+                message=f"product id {d.product_id} was already used by the product at line {first_line}",
+            )
         )
     return out
 
@@ -234,9 +232,7 @@ def with_duplicates(
 ) -> UploadRecord:
     """A day whose staged chunks repeat product ids: the repeats join its errors (by line) and
     its rejected count; under the strict policy the whole day is rejected."""
-    issues = sorted(
-        [*rec.errors, *duplicate_issues(dups, chunks)], key=lambda i: i.get("line") or 0
-    )
+    issues = sorted([*rec.errors, *duplicate_issues(dups, chunks)], key=lambda i: i.line or 0)
     rec = dataclasses.replace(
         rec, errors=issues[:MAX_ISSUES_STORED], products_rejected=rec.products_rejected + len(dups)
     )

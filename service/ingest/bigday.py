@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -44,12 +43,13 @@ from pydantic import ValidationError
 
 from ..logs import ctx
 from ..metrics import INGEST_UPLOADS
-from ..models import ChunkManifest, SalesCorrected, SalesRejected, SalesStored, UploadRecord
+from ..models import ChunkManifest, Issue, SalesCorrected, SalesRejected, SalesStored, UploadRecord
 from ..names import MAX_ISSUES_STORED, PART_CHUNK, PART_MANIFEST
 from ..storage.db import Pool
 from ..storage.staged_days import OpenDay, refuse_staged, store_staged_day
 from ..storage.staging import (
     ChunkToStage,
+    FastShape,
     StagedUpload,
     drop_table,
     duplicate_rows,
@@ -64,7 +64,7 @@ from .assemble import Verdict, incomplete, judge_staged, with_duplicates
 from .chunks import ChunkResult, read_chunk
 from .claims import DayClaims
 from .correct import correct_staged, replayed
-from .decide import Policy, RawUpload, lost_day, replay_event
+from .decide import BadPiece, Policy, RawUpload, lost_day, replay_event
 from .open_days import OpenDays
 
 __all__ = ["BigDays"]
@@ -192,8 +192,9 @@ class BigDays:
                 rows=result.rows,
                 copy_text=fast.copy_text if fast is not None else None,
                 valid=result.valid,
-                fast_first_line=fast.first_line if fast is not None else None,
-                fast_period=fast.lines_per_product if fast is not None else None,
+                fast=FastShape(fast.first_line, fast.lines_per_product)
+                if fast is not None
+                else None,
             ),
         )
         day = self._days.get(raw.upload_id)
@@ -357,7 +358,7 @@ class BigDays:
     async def _refuse(self, raw: RawUpload, code: str, message: str) -> Event:
         rec = _record(
             _staged_upload(raw, sales_date=None),
-            Verdict("rejected", None, len(raw.data), errors=[{"code": code, "message": message}]),
+            Verdict("rejected", None, len(raw.data), errors=[Issue(code=code, message=message)]),
         )
         await refuse_staged(self._pool, rec)
         return await self._announce(rec, raw)
@@ -438,11 +439,9 @@ def _record(upload: StagedUpload, verdict: Verdict) -> UploadRecord:
 
 
 def _bad_part(raw: RawUpload) -> str:
-    if raw.part == "unidentified":
-        return "a chunk or manifest record needs an x-upload-id header with a UUID"
-    if raw.part in (PART_CHUNK,):
-        return "a chunk record needs an x-chunk-index header (0, 1, 2, …)"
-    return f"x-part {json.dumps(raw.part)} is not one of chunk, manifest"
+    if isinstance(raw.part, BadPiece):
+        return raw.part.reason
+    return "a chunk record needs an x-chunk-index header (0, 1, 2, …)"
 
 
 def _log(what: str, raw: RawUpload, **extra: Any) -> None:

@@ -16,7 +16,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Final
+from typing import Final
 
 from ..chunking import CLOSE, OPEN, wrap
 from ..models import Issue
@@ -42,8 +42,8 @@ class ChunkResult:
     newlines: int
     sales_date: dt.date | None = None  # the first chunk's (its head names the day)
     products_seen: int = 0
-    fatal: list[dict[str, Any]] = field(default_factory=list)
-    issues: list[dict[str, Any]] = field(default_factory=list)  # product problems, chunk positions
+    fatal: list[Issue] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)  # product problems, chunk positions
     rejected: int = 0
     rows: list[Row] = field(default_factory=list)  # the normal way
     fast: FastChunk | None = None  # or the fast lane
@@ -74,8 +74,8 @@ def read_chunk(
     result.products_seen = parsed.products_seen
     if index == 0:
         result.sales_date = parsed.sales_date
-    result.fatal = [_dump(i) for i in parsed.fatal if i.code not in _NOT_A_CHUNK_PROBLEM]
-    result.issues = [_dump(i) for i in parsed.product_issues[:max_issues]]
+    result.fatal = [i for i in parsed.fatal if i.code not in _NOT_A_CHUNK_PROBLEM]
+    result.issues = parsed.product_issues[:max_issues]
     refused = {i.product_index for i in parsed.product_issues if i.product_index is not None}
     result.rejected = len(refused)
     if result.fatal:
@@ -146,7 +146,3 @@ def _last_fast(data: bytes, *, max_products: int) -> FastChunk | None:
     ):
         return None
     return fast_lane(data[:cut])
-
-
-def _dump(issue: Issue) -> dict[str, Any]:
-    return issue.model_dump(exclude_none=True)

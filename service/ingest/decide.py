@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,7 +43,9 @@ from ..names import (
 )
 
 __all__ = [
+    "BadPiece",
     "DayJudgement",
+    "Part",
     "Policy",
     "RawUpload",
     "corrected_event",
@@ -65,6 +68,17 @@ IssueT = TypeVar("IssueT")
 _POSITION_NS = uuid.UUID("6f1d7f3e-8a63-4d55-9a55-5a1e5a1e0001")
 
 Policy = Literal["lenient", "strict"]
+# The chunk protocol (contracts/topics.md): a whole day, as always, or a big day's piece.
+Part = Literal["day", "chunk", "manifest"]
+_PARTS: tuple[Part, ...] = ("day", "chunk", "manifest")
+
+
+@dataclass(frozen=True, slots=True)
+class BadPiece:
+    """A record marked as a big day's piece that cannot be placed, and why (refused as
+    bad_chunk)."""
+
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +88,23 @@ class RawUpload:
     sender: str | None
     data: bytes
     position: KafkaPosition
-    # The chunk protocol (contracts/topics.md): "day" (a whole day, as always), "chunk"
-    # or "manifest"; a chunk's index and whether it is the last one.
-    part: str = "day"
+    # What the record is (Part), or a piece that cannot be placed; a chunk's index (-1: the
+    # header is missing or wrong) and whether it is the last one.
+    part: Part | BadPiece = "day"
     chunk_index: int = 0
     last: bool = False
     key: str | None = None
     replace: bool = False  # x-replace: true, a correction of a stored day (whole, or every piece)
+
+
+def _part(header: bytes, *, identified: bool) -> Part | BadPiece:
+    if not identified:  # a piece of a big day needs the id that ties it to the others
+        return BadPiece("a chunk or manifest record needs an x-upload-id header with a UUID")
+    text = header.decode("ascii", "replace")[:20]
+    for part in _PARTS:
+        if text == part:
+            return part
+    return BadPiece(f"x-part {json.dumps(text)} is not one of chunk, manifest")
 
 
 def raw_upload(
@@ -127,8 +151,7 @@ def raw_upload(
         sender,
         value or b"",
         position,
-        # a piece of a big day needs the id that ties it to the others
-        part=part.decode("ascii", "replace")[:20] if identified else "unidentified",
+        part=_part(part, identified=identified),
         chunk_index=int(index) if index.isdigit() and len(index) < 10 else -1,
         last=hdr.get(HEADER_CHUNK_LAST) in (b"1", b"true"),
         key=key.decode("utf-8", "replace")[:40] if key else None,
@@ -136,8 +159,8 @@ def raw_upload(
     )
 
 
-def _issues(issues: Sequence[Issue]) -> list[dict[str, Any]]:
-    return [i.model_dump(exclude_none=True) for i in issues[:MAX_ISSUES_STORED]]
+def _issues(issues: Sequence[Issue]) -> list[Issue]:
+    return list(issues[:MAX_ISSUES_STORED])
 
 
 def _record(
@@ -158,14 +181,11 @@ def _record(
     )
 
 
-def _duplicate_errors(sales_date: dt.date | None) -> list[dict[str, Any]]:
+def _duplicate_errors(sales_date: dt.date | None) -> list[Issue]:
     """The one description of a refused duplicate day (fast path and PostgreSQL alike)."""
+    shown = sales_date.isoformat() if sales_date else "?"
     return [
-        {
-            "code": "duplicate_day",
-            "field": "date",
-            "message": f"sales date {sales_date.isoformat() if sales_date else '?'} is already stored",
-        }
+        Issue(code="duplicate_day", field="date", message=f"sales date {shown} is already stored")
     ]
 
 
@@ -247,16 +267,16 @@ def judge(raw: RawUpload, parsed: ParsedDay, *, policy: Policy) -> UploadRecord:
     )
 
 
-def _reason(status: Literal["rejected", "duplicate"], errors: list[dict[str, Any]]) -> str:
+def _reason(status: Literal["rejected", "duplicate"], errors: Sequence[Issue]) -> str:
     if status == "duplicate":
         return "the sales date is already stored"
     if not errors:
         return "rejected"
     first = errors[0]
-    where = f" (line {first['line']})" if first.get("line") else ""
+    where = f" (line {first.line})" if first.line else ""
     more = len(errors) - 1
     tail = f"; and {more} more problem(s)" if more > 0 else ""
-    return f"{first['code']}: {first['message']}{where}{tail}"
+    return f"{first.code}: {first.message}{where}{tail}"
 
 
 def _event(
@@ -266,7 +286,7 @@ def _event(
     sales_date: dt.date | None,
     source: Origin,
     sender: str | None,
-    errors: list[dict[str, Any]],
+    errors: Sequence[Issue],
     products: int,
     rejected: int,
     units: int,
@@ -275,7 +295,7 @@ def _event(
     at: dt.datetime,
     supersedes: uuid.UUID | None = None,
 ) -> SalesStored | SalesRejected:
-    issues = [Issue(**e) for e in errors[:MAX_ISSUES_IN_EVENT]]
+    issues = list(errors[:MAX_ISSUES_IN_EVENT])
     # A superseded upload was stored: a redelivery announces what it announced then.
     if (
         status in ("stored", "superseded") and sales_date is not None
@@ -340,7 +360,7 @@ def replay_event(
         sales_date=row.sales_date,
         source=row.source,
         sender=row.sender,
-        errors=row.errors,
+        errors=[Issue(**e) for e in row.errors],
         products=row.products_stored,
         rejected=row.products_rejected,
         units=row.total_units or 0,

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import contextlib
 from decimal import Decimal
-from typing import Final
+from typing import Final, TypeGuard
 
 from lxml import etree
 
@@ -158,12 +158,8 @@ class _DayParser:
     def _product(self, element: etree._Element) -> None:
         parent = element.getparent()
         products = self.products
-        if parent is not products or products is None:
-            if parent is None or parent.tag != PRODUCTS_TAG or not _is_root(parent.getparent()):
-                return  # inside some unknown element: judged with it
-            if products is not None:
-                raise self.fail("unexpected_element", _SECOND_PRODUCTS, line=element_line(parent))
-            self.products = parent
+        if (parent is not products or products is None) and not self._adopt(parent):
+            return  # inside some unknown element: judged with it
         day = self.day
         day.products_seen += 1
         if day.products_seen > self.max_products:
@@ -233,6 +229,17 @@ class _DayParser:
                     )
                     return None
         return self._diagnose(element, day.products_seen)
+
+    def _adopt(self, parent: etree._Element | None) -> bool:
+        """A product outside the <products> known so far: False when its parent is not the
+        root's <products> (judged with that element); the first <products> is adopted; a
+        second one refuses the file."""
+        if parent is None or parent.tag != PRODUCTS_TAG or not _is_root(parent.getparent()):
+            return False
+        if self.products is not None:
+            raise self.fail("unexpected_element", _SECOND_PRODUCTS, line=element_line(parent))
+        self.products = parent
+        return True
 
     def _flush(self) -> None:
         """Drop the products read so far from the tree (one call per chunk, not per product)."""
@@ -314,107 +321,66 @@ class _DayParser:
 
     def _diagnose(self, element: etree._Element, index: int) -> None:
         """Find every problem of a product (or accept it: the fast path is only a shortcut)."""
-        found: dict[object, etree._Element] = {}
-        extra: list[etree._Element] | None = None
-        nested = False
-        for child in element:
-            tag = child.tag
-            if tag in found:
-                if extra is None:
-                    extra = []
-                extra.append(child)
-            else:
-                found[tag] = child
-            if len(child):
-                nested = True
+        found, extra, nested = _children(element)
         if nested or self.max_depth < 4:
             self._depth(element, 3)
-
-        problems: Problems = []
-        if extra is not None:
-            for child in extra:
-                if child.tag in FIELD_SET:
-                    first = element_line(found[child.tag])
-                    problems.append(
-                        (
-                            "duplicate_field",
-                            f"<{child.tag}> appears more than once in this product "
-                            f"(first at line {first})",
-                            child.tag,
-                            element_line(child),
-                        )
-                    )
+        problems: Problems = _duplicate_fields(found, extra)
+        if nested:  # a field holding elements is refused, and not read any further
+            problems.extend(_nested_fields(found))
         get = found.get
         id_el, name_el, qty_el = get("id"), get("name"), get("quantity")
         price_el, cat_el = get("price"), get("category")
-        if nested:  # a field holding elements is refused, and not read any further
-            for tag, field_el in (
-                ("id", id_el),
-                ("name", name_el),
-                ("quantity", qty_el),
-                ("price", price_el),
-                ("category", cat_el),
-            ):
-                if field_el is not None and len(field_el):
-                    inner = quote(str(field_el[0].tag))[1:-1]
-                    problems.append(
-                        (
-                            "unexpected_element",
-                            f"<{tag}> must hold text only; found <{inner}> inside it",
-                            tag,
-                            element_line(field_el),
-                        )
-                    )
         raw_id: str | None = None
         product_id = quantity = None
         price: Decimal | None = None
         name = category = None
-
-        if id_el is None:
-            problems.append(("missing_field", "<id> is missing", "id", None))
-        elif not (nested and len(id_el)):
+        if _readable(id_el, "id", nested, problems):
             raw_id = (id_el.text or "").strip(BLANKS)
             product_id = check_integer(raw_id, "id", ID, 18, id_el, problems)
-        if name_el is None:
-            problems.append(("missing_field", "<name> is missing", "name", None))
-        elif not (nested and len(name_el)):
+        if _readable(name_el, "name", nested, problems):
             name = check_text(name_el, "name", problems)
-        if qty_el is None:
-            problems.append(("missing_field", "<quantity> is missing", "quantity", None))
-        elif not (nested and len(qty_el)):
+        if _readable(qty_el, "quantity", nested, problems):
             quantity = check_integer(
                 (qty_el.text or "").strip(BLANKS), "quantity", QUANTITY, 9, qty_el, problems
             )
-        if price_el is None:
-            problems.append(("missing_field", "<price> is missing", "price", None))
-        elif not (nested and len(price_el)):
+        if _readable(price_el, "price", nested, problems):
             price = check_price(price_el, problems)
-        if cat_el is None:
-            problems.append(("missing_field", "<category> is missing", "category", None))
-        elif not (nested and len(cat_el)):
+        if _readable(cat_el, "category", nested, problems):
             category = check_text(cat_el, "category", problems)
-
         if product_id is not None:
-            first_line = self.seen_ids.get(product_id)
-            if first_line is None:
-                self.seen_ids[product_id] = element_line(element) or 0
-            else:
-                assert id_el is not None
-                problems.append(
-                    (
-                        "duplicate_id",
-                        f"product id {product_id} was already used by the product "
-                        f"at line {first_line}",
-                        "id",
-                        element_line(id_el),
-                    )
-                )
-
+            assert id_el is not None
+            self._first_use(element, id_el, product_id, problems)
         if not problems:
             assert product_id is not None and quantity is not None and price is not None
             assert name is not None and category is not None
             self.lines_append(sales_line(product_id, name, category, quantity, price))
             return
+        self._report(element, index, raw_id, problems)
+
+    def _first_use(
+        self,
+        element: etree._Element,
+        id_el: etree._Element,
+        product_id: int,
+        problems: Problems,
+    ) -> None:
+        """Remember where a product id was first used; a second use is a problem."""
+        first_line = self.seen_ids.get(product_id)
+        if first_line is None:
+            self.seen_ids[product_id] = element_line(element) or 0
+            return
+        problems.append(
+            (
+                "duplicate_id",
+                f"product id {product_id} was already used by the product at line {first_line}",
+                "id",
+                element_line(id_el),
+            )
+        )
+
+    def _report(
+        self, element: etree._Element, index: int, raw_id: str | None, problems: Problems
+    ) -> None:
         line = element_line(element)
         shown_id = quote(raw_id)[1:-1] if raw_id else None
         for code, message, field, at in problems:
@@ -428,6 +394,65 @@ class _DayParser:
                     product_id=shown_id,
                 )
             )
+
+
+def _children(
+    element: etree._Element,
+) -> tuple[dict[object, etree._Element], list[etree._Element], bool]:
+    """A product's fields by tag (the first of each), the repeats, and whether any field
+    holds elements."""
+    found: dict[object, etree._Element] = {}
+    extra: list[etree._Element] = []
+    nested = False
+    for child in element:
+        if child.tag in found:
+            extra.append(child)
+        else:
+            found[child.tag] = child
+        if len(child):
+            nested = True
+    return found, extra, nested
+
+
+def _duplicate_fields(found: dict[object, etree._Element], extra: list[etree._Element]) -> Problems:
+    return [
+        (
+            "duplicate_field",
+            f"<{child.tag}> appears more than once in this product "
+            f"(first at line {element_line(found[child.tag])})",
+            child.tag,
+            element_line(child),
+        )
+        for child in extra
+        if child.tag in FIELD_SET
+    ]
+
+
+def _nested_fields(found: dict[object, etree._Element]) -> Problems:
+    problems: Problems = []
+    for tag in ("id", "name", "quantity", "price", "category"):
+        field_el = found.get(tag)
+        if field_el is not None and len(field_el):
+            inner = quote(str(field_el[0].tag))[1:-1]
+            problems.append(
+                (
+                    "unexpected_element",
+                    f"<{tag}> must hold text only; found <{inner}> inside it",
+                    tag,
+                    element_line(field_el),
+                )
+            )
+    return problems
+
+
+def _readable(
+    field_el: etree._Element | None, tag: str, nested: bool, problems: Problems
+) -> TypeGuard[etree._Element]:
+    """The field is there and holds text only (a missing one is a problem)."""
+    if field_el is None:
+        problems.append(("missing_field", f"<{tag}> is missing", tag, None))
+        return False
+    return not (nested and len(field_el))
 
 
 def _line_key(issue: Issue) -> int:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,7 +22,7 @@ from typing import Any
 from uuid import UUID
 
 from ..models import DayDiff, SalesLine, UploadRecord
-from .db import Connection
+from .db import Connection, issues_json
 from .staging import FAST_COLUMNS
 
 __all__ = [
@@ -111,7 +110,7 @@ async def insert_uploads(conn: Connection, records: Sequence[UploadRecord]) -> s
         [r.products_seen for r in records],
         [len(r.lines) if r.status == "stored" else 0 for r in records],
         [r.products_rejected for r in records],
-        [json.dumps(r.errors) for r in records],
+        [issues_json(r.errors) for r in records],
         [r.topic for r in records],
         [r.partition for r in records],
         [r.offset for r in records],
@@ -230,7 +229,7 @@ async def mark_duplicates(conn: Connection, records: Sequence[UploadRecord]) -> 
         await conn.execute(
             _MARK_DUPLICATE,
             [r.upload_id for r in records],
-            [json.dumps(r.errors) for r in records],
+            [issues_json(r.errors) for r in records],
         )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -11,8 +11,9 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from ..errors import StorageUnavailable
+from ..models import Issue
 
-__all__ = ["TRANSIENT", "Connection", "Pool", "create_pool", "keep_session", "translate_errors"]
+__all__ = ["TRANSIENT", "Connection", "Pool", "create_pool", "issues_json", "keep_session", "translate_errors"]
 
 Pool = asyncpg.Pool
 # A connection: one of its own, or one lent by the pool (pool.acquire() hands out a proxy);
@@ -32,6 +33,11 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.DeadlockDetectedError,
     asyncpg.exceptions.QueryCanceledError,
 )
+
+
+def issues_json(issues: Sequence[Issue]) -> str:
+    """Issues as stored in a jsonb column (what the read side gets back as dicts)."""
+    return json.dumps([i.model_dump(exclude_none=True) for i in issues])
 
 
 @asynccontextmanager

@@ -24,7 +24,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from asyncpg.transaction import Transaction
 
-from ..models import UploadRecord
+from ..models import Issue, UploadRecord
 from .days import FromStaging, Written, append_lines, insert_uploads, mark_duplicates, store_days
 from .db import Connection, translate_errors
 from .staging import drop_staging, staged_table
@@ -44,7 +44,7 @@ async def store_staged_day(
     pool: asyncpg.Pool,
     rec: UploadRecord,
     *,
-    if_lost: list[dict[str, Any]],
+    if_lost: list[Issue],
     exclude: Sequence[int] = (),
 ) -> StoreResult:
     """Store a staged day whole, in one transaction, and drop its staging.

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,14 +19,15 @@ from uuid import UUID
 
 import asyncpg
 
-from ..models import Origin
+from ..models import Issue, Origin
 from ..names import STAGING_SCHEMA, staging_table
-from .db import Connection, translate_errors
+from .db import Connection, issues_json, translate_errors
 
 __all__ = [
     "FAST_COLUMNS",
     "ChunkToStage",
     "DuplicateRow",
+    "FastShape",
     "StagedChunk",
     "StagedUpload",
     "drop_staging",
@@ -58,6 +58,15 @@ class StagedUpload:
 
 
 @dataclass(frozen=True, slots=True)
+class FastShape:
+    """Where a fast-lane chunk's products stand: every product of the chunk is a staged line,
+    in order, the first on line ``first_line`` and one every ``period`` lines."""
+
+    first_line: int
+    period: int
+
+
+@dataclass(frozen=True, slots=True)
 class ChunkToStage:
     """One validated chunk, as ingest hands it over."""
 
@@ -69,13 +78,12 @@ class ChunkToStage:
     newlines: int
     products_seen: int
     products_rejected: int
-    fatal: list[dict[str, Any]]
-    issues: list[dict[str, Any]]
+    fatal: list[Issue]
+    issues: list[Issue]
     rows: Sequence[tuple[Any, ...]]  # (pos, line, id, name, quantity, price, category)
     copy_text: bytes | None  # or "id\tname\tquantity\tprice\tcategory\n" lines (fast lane)
     valid: int  # lines staged (len(rows), or the lines of copy_text)
-    fast_first_line: int | None
-    fast_period: int | None
+    fast: FastShape | None  # the fast lane's shape (copy_text), None: rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,20 +95,14 @@ class StagedChunk:
     newlines: int
     products_seen: int
     products_rejected: int
-    fatal: list[dict[str, Any]]
-    issues: list[dict[str, Any]]
-    first_seq: int | None
-    last_seq: int | None
-    fast_first_line: int | None
-    fast_period: int | None
+    fatal: list[Issue]
+    issues: list[Issue]
+    seqs: tuple[int, int] | None  # the first and last staged row (seq) of its lines, if any
+    fast: FastShape | None  # the fast lane's shape (its positions were not staged), None: rows
 
     @property
     def valid(self) -> int:
-        return (
-            0
-            if self.first_seq is None or self.last_seq is None
-            else self.last_seq - self.first_seq + 1
-        )
+        return 0 if self.seqs is None else self.seqs[1] - self.seqs[0] + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,12 +195,12 @@ async def stage_chunk(pool: asyncpg.Pool, chunk: ChunkToStage) -> bool:
             chunk.newlines,
             chunk.products_seen,
             chunk.products_rejected,
-            json.dumps(chunk.fatal),
-            json.dumps(chunk.issues),
+            issues_json(chunk.fatal),
+            issues_json(chunk.issues),
             first,
             last,
-            chunk.fast_first_line,
-            chunk.fast_period,
+            chunk.fast.first_line if chunk.fast is not None else None,
+            chunk.fast.period if chunk.fast is not None else None,
         )
     return True
 
@@ -221,12 +223,14 @@ async def staged(
             newlines=r["newlines"],
             products_seen=r["products_seen"],
             products_rejected=r["products_rejected"],
-            fatal=r["fatal"],
-            issues=r["issues"],
-            first_seq=r["first_seq"],
-            last_seq=r["last_seq"],
-            fast_first_line=r["fast_first_line"],
-            fast_period=r["fast_period"],
+            fatal=[Issue.model_validate(i) for i in r["fatal"]],
+            issues=[Issue.model_validate(i) for i in r["issues"]],
+            seqs=None if r["first_seq"] is None else (r["first_seq"], r["last_seq"]),
+            fast=(
+                None
+                if r["fast_first_line"] is None
+                else FastShape(r["fast_first_line"], r["fast_period"])
+            ),
         )
         for r in rows
     ]

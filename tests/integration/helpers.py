@@ -19,6 +19,7 @@ from service.chunking import Cutter
 from service.ingest.assemble import manifest_digest
 from service.ingest.decide import Policy, RawUpload, raw_upload
 from service.ingest.handler import IngestService
+from service.reporter.handler import ReporterService
 from service.storage.db import Pool
 
 from ..unit.reporter_factories import Product
@@ -170,3 +171,40 @@ async def store(pg_pool: Pool, day: dt.date, products: list[Product]) -> None:
                 (day, p.product_id, p.name, p.category, p.quantity, p.price) for p in products
             ],
         )
+
+
+class Collect(list[Any]):
+    """A publisher that keeps what it is given (one item, or a batch of them), in order."""
+
+    async def __call__(self, item: Any) -> None:
+        if isinstance(item, list | tuple):
+            self.extend(item)
+        else:
+            self.append(item)
+
+
+async def ingest(pg_pool: Any, redis_client: Any, body: bytes, *, replace: bool = False) -> Collect:
+    """One upload through ingest (a correction with ``replace``); what ingest published."""
+    out = Collect()
+    headers = [("x-replace", b"true")] if replace else []
+    up = raw_upload(
+        value=body,
+        headers=headers,
+        topic="test.stale",
+        partition=0,
+        offset=next(_offsets),
+        timestamp=0,
+    )
+    await IngestService(
+        pool=pg_pool,
+        cache=DayCache(redis_client, ttl_seconds=60),
+        publish=out,
+        policy="lenient",
+        max_products=100_000,
+    ).handle([up])
+    return out
+
+
+def builtin(pg_pool: Any, published: Collect) -> ReporterService:
+    """The reporter with its built-in writer (no LLM)."""
+    return ReporterService(pool=pg_pool, llm=None, publish=published, language="en", max_attempts=1)

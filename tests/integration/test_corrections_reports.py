@@ -5,54 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
 
-from service.cache import DayCache, Redis
+from service.cache import Redis
 from service.ids import report_id_for_request
-from service.ingest.decide import raw_upload
-from service.ingest.handler import IngestService
 from service.models import ReportRequest, SalesCorrected
 from service.reporter.corrections import StaleReports, request_id_for_correction
-from service.reporter.handler import ReporterService, report_id_for_upload
+from service.reporter.handler import report_id_for_upload
 from service.storage.corrections import mark_stale
 from service.storage.db import Pool
 
 from ..helpers import sales_xml
-
-_offsets = iter(range(10**9))
-
-
-class Collect(list[Any]):
-    async def __call__(self, item: Any) -> None:
-        if isinstance(item, list | tuple):
-            self.extend(item)
-        else:
-            self.append(item)
-
-
-async def ingest(pg_pool: Any, redis_client: Any, body: bytes, *, replace: bool = False) -> Collect:
-    out = Collect()
-    headers = [("x-replace", b"true")] if replace else []
-    up = raw_upload(
-        value=body,
-        headers=headers,
-        topic="test.stale",
-        partition=0,
-        offset=next(_offsets),
-        timestamp=0,
-    )
-    await IngestService(
-        pool=pg_pool,
-        cache=DayCache(redis_client, ttl_seconds=60),
-        publish=out,
-        policy="lenient",
-        max_products=100_000,
-    ).handle([up])
-    return out
-
-
-def builtin(pg_pool: Any, published: Collect) -> ReporterService:
-    return ReporterService(pool=pg_pool, llm=None, publish=published, language="en", max_attempts=1)
+from .helpers import Collect, builtin, ingest
 
 
 async def test_correction_marks_the_day_and_the_next_seven_stale_and_asks_again(

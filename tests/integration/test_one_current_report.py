@@ -20,12 +20,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from service.cache import Redis
 from service.ingest.diff import by_product, diff_days
-from service.models import SalesLine, UploadRecord
+from service.models import SalesCorrected, SalesLine, UploadRecord
+from service.reporter.corrections import StaleReports
+from service.reporter.handler import report_id_for_upload
 from service.storage.corrections import mark_stale, replace_day, stored_day
 from service.storage.db import Pool
 from service.storage.reports import ReportInput, ReportOutcome, request_report, save_report
 from service.storage.uploads import record_batch
+
+from .helpers import Collect, builtin, day_xml, ingest
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -195,3 +200,43 @@ async def test_one_current_report_when_saves_and_corrections_race(
             day.day,
         )
         assert current == 1
+
+
+async def test_corrections_retried_together_leave_one_current_report_per_day(
+    pg_pool: Pool, redis_client: Redis, days: list[dt.date]
+) -> None:
+    """The finding's replay through ingest and the reporter: three corrections of a day land
+    together (sent during a Kafka outage, retried at once); each correction's own report is
+    written as if its owner check had passed just before the next correction committed, and
+    each asks again for the next day's report. Each day ends with one current report."""
+    published = Collect()
+    reporter = builtin(pg_pool, published)
+    for day in days[:2]:
+        [(_, _, ev)] = await ingest(pg_pool, redis_client, day_xml(day, 5))
+        await reporter.for_stored(ev.upload_id, day)
+    corrections = []
+    for n in (6, 7, 8):
+        out = await ingest(pg_pool, redis_client, day_xml(days[0], n), replace=True)
+        corrections.append(next(e for _, _, e in out if isinstance(e, SalesCorrected)))
+    requests = Collect()
+    stale = StaleReports(pool=pg_pool, request=requests, language="en")
+    await asyncio.gather(*(stale.corrected(c) for c in corrections))
+    await asyncio.gather(
+        *(
+            reporter.produce(report_id_for_upload(c.upload_id), days[0], c.upload_id)
+            for c in corrections
+        ),
+        *(reporter.for_request(r.request_id, r.sales_date) for r in requests),
+    )
+    for day in days[:2]:
+        current = await pg_pool.fetch(
+            "SELECT upload_id FROM reports WHERE sales_date = $1 AND status <> 'pending' "
+            "AND stale_reason IS NULL",
+            day,
+        )
+        owner = await pg_pool.fetchval(
+            "SELECT upload_id FROM sales_days WHERE sales_date = $1", day
+        )
+        assert [r["upload_id"] for r in current] == [owner], (
+            f"{day}: current reports of {[r['upload_id'] for r in current]}, the day is {owner}'s"
+        )

@@ -21,7 +21,7 @@ from service.ingest.chunks import read_chunk, wrap
 from service.ingest.fastlane import fast_lane
 from service.ingest.parse import parse_day
 from service.models import ChunkManifest
-from service.storage.staging import DuplicateRow, StagedChunk
+from service.storage.staging import DuplicateRow, FastShape, StagedChunk
 
 from .xml_builders import product
 
@@ -208,10 +208,8 @@ def _staged(chunks: list[bytes], *, policy_max: int = 10**6) -> list[StagedChunk
                 products_rejected=r.rejected,
                 fatal=r.fatal,
                 issues=r.issues,
-                first_seq=first,
-                last_seq=seq if r.valid else None,
-                fast_first_line=r.fast.first_line if r.fast else None,
-                fast_period=r.fast.lines_per_product if r.fast else None,
+                seqs=(first, seq) if first is not None else None,
+                fast=FastShape(r.fast.first_line, r.fast.lines_per_product) if r.fast else None,
             )
         )
     return out
@@ -243,13 +241,11 @@ def test_judge_translates_lines_and_positions_to_the_original_file() -> None:
         and verdict.products_seen == 3000
         and verdict.products_rejected == 1
     )
-    assert [(e["code"], e["line"], e["product_index"]) for e in verdict.errors] == [
-        ("negative", 2901, 2898)
-    ]
+    assert [(e.code, e.line, e.product_index) for e in verdict.errors] == [("negative", 2901, 2898)]
     strict = judge_staged(
         _manifest(chunks), day, _staged(chunks), policy="strict", max_products=10**6
     )
-    assert strict.status == "rejected" and strict.errors[0]["line"] == 2901
+    assert strict.status == "rejected" and strict.errors[0].line == 2901
 
 
 def test_judge_refuses_missing_chunks_and_wrong_checksums() -> None:
@@ -260,14 +256,14 @@ def test_judge_refuses_missing_chunks_and_wrong_checksums() -> None:
     lost = judge_staged(
         _manifest(chunks), day, staged[:2] + staged[3:], policy="lenient", max_products=10**6
     )
-    assert lost.status == "rejected" and lost.errors[0]["code"] == "incomplete_upload"
-    assert "chunk 2" in lost.errors[0]["message"]
+    assert lost.status == "rejected" and lost.errors[0].code == "incomplete_upload"
+    assert "chunk 2" in lost.errors[0].message
     wrong = judge_staged(
         _manifest(chunks, sha256="0" * 64), day, staged, policy="lenient", max_products=10**6
     )
-    assert wrong.errors[0]["code"] == "checksum_mismatch"
+    assert wrong.errors[0].code == "checksum_mismatch"
     many = judge_staged(_manifest(chunks), day, staged, policy="lenient", max_products=1999)
-    assert many.errors[0]["code"] == "too_many_products"
+    assert many.errors[0].code == "too_many_products"
 
 
 def test_duplicate_ids_across_chunks_keep_their_place_in_the_file() -> None:
@@ -275,9 +271,9 @@ def test_duplicate_ids_across_chunks_keep_their_place_in_the_file() -> None:
     chunks = _cut(_day(2000), 20_000, 65_536)
     staged = _staged(chunks)
     later = staged[3]
-    assert later.first_seq is not None
+    assert later.seqs is not None
     dup = DuplicateRow(
-        seq=later.first_seq + 4,
+        seq=later.seqs[0] + 4,
         pos=None,
         line=None,
         product_id=5,
@@ -285,12 +281,12 @@ def test_duplicate_ids_across_chunks_keep_their_place_in_the_file() -> None:
         first_pos=5,
         first_line=8,
     )
-    if later.fast_first_line is None:  # the chunk went the normal way: positions were staged
+    if later.fast is None:  # the chunk went the normal way: positions were staged
         pytest.skip("chunk 3 did not take the fast lane")
     [issue] = duplicate_issues([dup], staged)
     index = sum(c.products_seen for c in staged[:3]) + 5
-    assert issue["product_index"] == index and issue["line"] == index + 3
-    assert issue["message"].endswith("at line 8")
+    assert issue.product_index == index and issue.line == index + 3
+    assert issue.message.endswith("at line 8")
 
 
 def _first(head: str, n: int = 4) -> bytes:
