@@ -3,11 +3,9 @@ that rate-limits every third call."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -17,7 +15,7 @@ from service.names import GROUP_INGEST, GROUP_REPORTS
 from service.storage.db import Pool
 
 from ..fake_llm import FakeLLM
-from ..helpers import sales_xml
+from ..helpers import sales_xml, wait_until
 from ..kafka_tools import Events
 from ..procs import Pipeline
 
@@ -55,14 +53,6 @@ def _ids(events: Events, uploads: list[str]) -> dict[str, set[str]]:
     return ids
 
 
-async def _until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 async def test_reporter_killed_with_8_reports_in_flight(
     pipeline: Pipeline,
     pipeline_llm: FakeLLM,
@@ -81,7 +71,11 @@ async def test_reporter_killed_with_8_reports_in_flight(
     try:
         uploads = [await _upload(api, d, i) for i, d in enumerate(days)]
         # None of them can be answered yet (4 s each): 8 reports in flight at once.
-        await _until(lambda: len(pipeline_llm.requests) - before >= 8, 3, "8 LLM calls in flight")
+        await wait_until(
+            lambda: len(pipeline_llm.requests) - before >= 8,
+            timeout=3,
+            what="8 LLM calls in flight",
+        )
         pipeline.stop("reporter", kill=True)
     finally:
         pipeline_llm.latency = 0.0
@@ -163,7 +157,11 @@ async def test_a_second_reporter_joining_mid_flight_doubles_nothing(
     second = Pipeline.create({k: v for k, v in pipeline.env.items()}, tmp_path)
     try:
         uploads = [await _upload(api, d, i) for i, d in enumerate(days)]
-        await _until(lambda: len(pipeline_llm.requests) - before >= 8, 60, "8 LLM calls in flight")
+        await wait_until(
+            lambda: len(pipeline_llm.requests) - before >= 8,
+            timeout=60,
+            what="8 LLM calls in flight",
+        )
         second.start("reporter")
         ids = await _every_day_reported(events, uploads, timeout=150)
     finally:

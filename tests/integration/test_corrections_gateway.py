@@ -13,15 +13,14 @@ import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
 
 from service.bus import start_pinned
-from service.cache import DayCache, Redis
+from service.cache import Redis
 from service.gateway.app import create_app
-from service.ingest.decide import raw_upload
-from service.ingest.handler import IngestService
 from service.settings import Settings
 from service.storage.db import Pool
 
 from ..helpers import READ_TOKEN, TOKEN, sales_xml
 from ..stack import Stack
+from .helpers import ingest
 
 NAMED = "named-" + uuid.uuid4().hex
 
@@ -82,24 +81,8 @@ async def headers_of(consumer: AIOKafkaConsumer, upload_id: str) -> dict[str, by
 
 
 async def store(pg_pool: Any, redis_client: Any, body: bytes) -> None:
-    async def drop(events: Any) -> None:
-        return None
-
-    up = raw_upload(
-        value=body,
-        headers=[],
-        topic="test.gateway",
-        partition=0,
-        offset=0,
-        timestamp=uuid.uuid4().int,
-    )
-    await IngestService(
-        pool=pg_pool,
-        cache=DayCache(redis_client, ttl_seconds=60),
-        publish=drop,
-        policy="lenient",
-        max_products=1000,
-    ).handle([up])
+    """A day through ingest (tests/integration/helpers.py)."""
+    await ingest(pg_pool, redis_client, body)
 
 
 def bearer(token: str) -> dict[str, str]:

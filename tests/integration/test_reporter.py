@@ -13,10 +13,8 @@ import pytest
 import pytest_asyncio
 from prometheus_client import REGISTRY
 
-from service.cache import DayCache, Redis
+from service.cache import Redis
 from service.errors import LLMUnavailable
-from service.ingest.decide import raw_upload
-from service.ingest.handler import IngestService
 from service.models import ReportEvent
 from service.reporter.handler import ReporterService, report_id_for_upload
 from service.reporter.llm import LLMClient
@@ -26,30 +24,14 @@ from service.storage.db import Pool
 
 from ..fake_llm import FakeLLM
 from ..helpers import sales_xml
-
-_offsets = iter(range(10**9))
+from .helpers import ingest
 
 
 async def store(pg_pool: Any, redis_client: Any, day: dt.date, body: bytes) -> uuid.UUID:
-    async def drop(events: Any) -> None:
-        return None
-
-    up = raw_upload(
-        value=body,
-        headers=[],
-        topic="test.reporter",
-        partition=0,
-        offset=next(_offsets),
-        timestamp=0,
-    )
-    await IngestService(
-        pool=pg_pool,
-        cache=DayCache(redis_client, ttl_seconds=60),
-        publish=drop,
-        policy="lenient",
-        max_products=100_000,
-    ).handle([up])
-    return up.upload_id
+    """A day through ingest (tests/integration/helpers.py); its upload id."""
+    published = await ingest(pg_pool, redis_client, body)
+    upload_id: uuid.UUID = published[0][2].upload_id
+    return upload_id
 
 
 class Published(list[ReportEvent]):
