@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import itertools
-import json
-import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -23,12 +20,10 @@ from service.storage.db import create_pool
 from service.storage.migrate import migrate
 
 from .fake_llm import FakeLLM
-from .kafka_tools import GROUP_TOPICS, skip_backlog
+from .helpers import READ_TOKEN, TOKEN
+from .kafka_tools import GROUP_TOPICS, Events, skip_backlog
 from .procs import Pipeline
 from .stack import Stack, provide_stack
-
-TOKEN = "test-token-" + secrets.token_hex(8)
-READ_TOKEN = "read-token-" + secrets.token_hex(8)
 
 
 @pytest.fixture(scope="session")
@@ -145,66 +140,6 @@ async def api(pipeline: Pipeline) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-class Events:
-    """Reads sales.stored / sales.rejected / sales.reports / sales.corrected from where they are now."""
-
-    def __init__(self, consumer: AIOKafkaConsumer) -> None:
-        self._consumer = consumer
-        self.seen: list[tuple[str, dict[str, Any]]] = []
-
-    async def wait(self, topic: str, *, timeout: float = 30.0, **match: Any) -> dict[str, Any]:
-        found = await self.collect(topic, 1, timeout=timeout, **match)
-        return found[0]
-
-    async def collect(
-        self, topic: str, n: int, *, timeout: float = 30.0, **match: Any
-    ) -> list[dict[str, Any]]:
-        return await self.collect_where(
-            topic,
-            n,
-            lambda e: all(str(e.get(k)) == str(v) for k, v in match.items()),
-            timeout=timeout,
-            what=str(match),
-        )
-
-    async def collect_where(
-        self,
-        topic: str,
-        n: int,
-        test: Callable[[dict[str, Any]], bool],
-        *,
-        timeout: float = 30.0,
-        what: str = "the test",
-    ) -> list[dict[str, Any]]:
-        def hits() -> list[dict[str, Any]]:
-            return [e for t, e in self.seen if t == topic and test(e)]
-
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while len(hits()) < n:
-            left = deadline - loop.time()
-            if left <= 0:
-                raise AssertionError(f"only {len(hits())}/{n} events on {topic} matching {what}")
-            batch = await self._consumer.getmany(timeout_ms=int(min(left, 0.5) * 1000))
-            self._keep(batch)
-        return hits()
-
-    def _keep(self, batch: dict[Any, list[Any]]) -> None:
-        for records in batch.values():
-            for r in records:
-                try:
-                    self.seen.append((r.topic, json.loads(r.value)))
-                except ValueError:
-                    pass  # junk some tests produce on purpose
-
-    async def settle(self, seconds: float = 1.0) -> None:
-        """Read whatever arrives within `seconds` (to check that nothing more comes)."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + seconds
-        while loop.time() < end:
-            self._keep(await self._consumer.getmany(timeout_ms=200))
-
-
 @pytest_asyncio.fixture
 async def events(stack: Stack, pipeline: Pipeline) -> AsyncIterator[Events]:
     consumer = AIOKafkaConsumer(
@@ -219,33 +154,9 @@ async def events(stack: Stack, pipeline: Pipeline) -> AsyncIterator[Events]:
     )
     await start_pinned(consumer, timeout=60)
     try:
-        yield Events(consumer)
+        yield Events(consumer, kafka=stack.kafka)
     finally:
         await consumer.stop()
-
-
-def sales_xml(
-    day: dt.date, products: list[tuple[int, str, int, str, str]] | int = 5, *, seed: int = 0
-) -> bytes:
-    """A sales day; products as (id, name, quantity, price, category), or a count to generate."""
-    if isinstance(products, int):
-        cats = ["Electronics", "Books", "Garden", "Toys", "Food"]
-        products = [
-            (
-                i,
-                f"Product {i}",
-                (i * 7 + seed) % 50 + 1,
-                f"{(i * 13 + seed) % 900 + 10}.{i % 100:02d}",
-                cats[i % len(cats)],
-            )
-            for i in range(1, products + 1)
-        ]
-    rows = "".join(
-        f"<product><id>{i}</id><name>{n}</name><quantity>{q}</quantity><price>{p}</price>"
-        f"<category>{c}</category></product>"
-        for i, n, q, p, c in products
-    )
-    return f'<sales_data date="{day.isoformat()}"><products>{rows}</products></sales_data>'.encode()
 
 
 @pytest.fixture

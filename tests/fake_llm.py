@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import cycle
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 from starlette.applications import Starlette
@@ -96,7 +96,7 @@ class FakeLLM:
         )
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
-    def start(self) -> FakeLLM:
+    def start(self) -> Self:
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:

@@ -53,12 +53,13 @@ def _native(
         "SALES_KAFKA_BROKERS": str(brokers),
         **{k: str(v) for k, v in ports.items()},
     }
-    return subprocess.run(
+    done: subprocess.CompletedProcess[str] = subprocess.run(
         [str(REPO / "deploy/native" / args[0]), *args[1:]],  # type: ignore[call-overload]
         env=env,
         text=True,
         **kwargs,
     )
+    return done
 
 
 def _saved_ports() -> dict[str, int] | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ..errors import LLMUnavailable
@@ -27,16 +28,24 @@ _LONGEST_HOLD = 3600.0
 
 
 class RetryGate:
-    def __init__(self) -> None:
-        self._open_at = 0.0  # time.monotonic() before which no call may start
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        # clock and sleep are the real ones but for tests, which run the gate in virtual time
+        self._clock = clock
+        self._sleep = sleep
+        self._open_at = 0.0  # clock() before which no call may start
 
     def hold(self, seconds: float) -> None:
         """No call may start in the next `seconds` (never shortens an earlier hold)."""
-        until = time.monotonic() + min(max(seconds, 0.0), _LONGEST_HOLD)
+        until = self._clock() + min(max(seconds, 0.0), _LONGEST_HOLD)
         self._open_at = max(self._open_at, until)
 
     def remaining(self) -> float:
-        return max(0.0, self._open_at - time.monotonic())
+        return max(0.0, self._open_at - self._clock())
 
     async def wait(self, *, at_most: float) -> None:
         """Sleep until the gate is open; a hold longer than `at_most` raises LLMUnavailable
@@ -47,7 +56,7 @@ class RetryGate:
                 raise LLMUnavailable(
                     f"LLM asked to wait {left:.1f}s (Retry-After)", retry_after=left
                 )
-            await asyncio.sleep(left)
+            await self._sleep(left)
 
 
 # One gate for the whole process: every LLMClient waits on it unless given another.

@@ -24,7 +24,7 @@ from ..errors import DayChanged
 from ..events import DayDiff
 from ..models import SalesLine, UploadRecord
 from .days import FromStaging, InMemory, lock_day, replace_day_lines
-from .db import translate_errors
+from .db import Connection, translate_errors
 
 __all__ = [
     "CorrectionRow",
@@ -102,7 +102,7 @@ async def replace_day(
         )
 
 
-async def _lines(conn: asyncpg.Connection, query: str, *args: Any) -> AsyncIterator[SalesLine]:
+async def _lines(conn: Connection, query: str, *args: Any) -> AsyncIterator[SalesLine]:
     # A cursor fetches in pieces: a day of a million lines never sits in memory whole.
     async for r in conn.cursor(query, *args, prefetch=_PREFETCH):
         yield SalesLine(r["product_id"], r["name"], r["category"], r["quantity"], r["price"])
@@ -114,7 +114,7 @@ class StagedSwap:
 
     def __init__(
         self,
-        conn: asyncpg.Connection,
+        conn: Connection,
         day: dt.date,
         owner: UUID | None,
         table: str,

@@ -114,6 +114,7 @@ async def days_count(
             date_from,
             date_to,
         )
+    assert r is not None  # an aggregate without GROUP BY always has its row
     return DaysCount(days=r["days"], first=r["first"], last=r["last"])
 
 

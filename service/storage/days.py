@@ -21,11 +21,9 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-
 from ..events import DayDiff
 from ..models import SalesLine, UploadRecord
-from .db import issues_json
+from .db import Connection, issues_json
 from .staging import FAST_COLUMNS, ChunkLines, FastLines
 
 __all__ = [
@@ -98,7 +96,7 @@ RETURNING upload_id
 """
 
 
-async def insert_uploads(conn: asyncpg.Connection, records: Sequence[UploadRecord]) -> set[UUID]:
+async def insert_uploads(conn: Connection, records: Sequence[UploadRecord]) -> set[UUID]:
     """The uploads rows of these records; rows that exist already stay as they are. Returns
     the ids whose row was written now."""
     rows = await conn.fetch(
@@ -134,9 +132,7 @@ RETURNING upload_id
 _NONE = Totals(0, 0, Decimal(0))
 
 
-async def store_days(
-    conn: asyncpg.Connection, days: Sequence[tuple[UploadRecord, Lines]]
-) -> set[UUID]:
+async def store_days(conn: Connection, days: Sequence[tuple[UploadRecord, Lines]]) -> set[UUID]:
     """Store each candidate's day (its record has status "stored") and its lines, unless the
     day is stored already; return the uploads that won their day. The others lost it
     (nothing of theirs is written: see mark_duplicates). Their uploads rows are written
@@ -175,7 +171,7 @@ async def store_days(
     return won
 
 
-async def _known_totals(conn: asyncpg.Connection, rec: UploadRecord, lines: Lines) -> Totals:
+async def _known_totals(conn: Connection, rec: UploadRecord, lines: Lines) -> Totals:
     """The day's totals before its row is written (a staging copy counts them as it goes)."""
     if isinstance(lines, InMemory):
         return Totals(len(lines.lines), rec.total_units, rec.total_revenue)
@@ -184,11 +180,12 @@ async def _known_totals(conn: asyncpg.Connection, rec: UploadRecord, lines: Line
             "SELECT count(*)::int AS products, coalesce(sum(quantity), 0)::bigint AS units, "
             f"coalesce(sum(quantity * price), 0)::numeric AS revenue FROM {lines.table}"
         )
+        assert row is not None  # an aggregate without GROUP BY always has its row
         return Totals(row["products"], row["units"], row["revenue"])
     return _NONE
 
 
-async def _copy_staged(conn: asyncpg.Connection, rec: UploadRecord, lines: FromStaging) -> None:
+async def _copy_staged(conn: Connection, rec: UploadRecord, lines: FromStaging) -> None:
     """The staged lines into sales_lines, counted as they go; then the day's totals."""
     source, args = lines.source(2)
     totals = await conn.fetchrow(
@@ -200,6 +197,7 @@ async def _copy_staged(conn: asyncpg.Connection, rec: UploadRecord, lines: FromS
         rec.sales_date,
         *args,
     )
+    assert totals is not None  # an aggregate without GROUP BY always has its row
     await conn.execute(
         "UPDATE sales_days SET products = $2, total_units = $3, total_revenue = $4, "
         "stored_at = clock_timestamp() WHERE sales_date = $1",
@@ -211,7 +209,7 @@ async def _copy_staged(conn: asyncpg.Connection, rec: UploadRecord, lines: FromS
     await _set_stored(conn, rec.upload_id, totals["products"])
 
 
-async def _set_stored(conn: asyncpg.Connection, upload_id: UUID, products: int) -> None:
+async def _set_stored(conn: Connection, upload_id: UUID, products: int) -> None:
     await conn.execute(
         "UPDATE uploads SET products_stored = $2 WHERE upload_id = $1", upload_id, products
     )
@@ -225,7 +223,7 @@ WHERE u.upload_id = x.id
 """
 
 
-async def mark_duplicates(conn: asyncpg.Connection, records: Sequence[UploadRecord]) -> None:
+async def mark_duplicates(conn: Connection, records: Sequence[UploadRecord]) -> None:
     """Rewrite the upload rows of candidates that lost their day (``records`` carry the
     errors the stage decided: decide.lost_day)."""
     if records:
@@ -236,7 +234,7 @@ async def mark_duplicates(conn: asyncpg.Connection, records: Sequence[UploadReco
         )
 
 
-async def lock_day(conn: asyncpg.Connection, day: dt.date) -> UUID | None:
+async def lock_day(conn: Connection, day: dt.date) -> UUID | None:
     """The day's owner, its row locked until the transaction ends (None: not stored)."""
     owner: UUID | None = await conn.fetchval(
         "SELECT upload_id FROM sales_days WHERE sales_date = $1 FOR UPDATE", day
@@ -245,7 +243,7 @@ async def lock_day(conn: asyncpg.Connection, day: dt.date) -> UUID | None:
 
 
 async def replace_day_lines(
-    conn: asyncpg.Connection,
+    conn: Connection,
     record: UploadRecord,
     *,
     superseded: UUID,
@@ -308,7 +306,7 @@ async def replace_day_lines(
     return at
 
 
-async def append_lines(conn: asyncpg.Connection, sales_date: dt.date, lines: ChunkLines) -> None:
+async def append_lines(conn: Connection, sales_date: dt.date, lines: ChunkLines) -> None:
     """A chunk's lines into sales_lines, ahead of the day's row (an open day: store_days with
     ``Written`` stores the row in the same transaction)."""
     if isinstance(lines, FastLines):

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from ..errors import StorageUnavailable
 from ..models import Issue
@@ -23,7 +24,9 @@ __all__ = [
 ]
 
 Pool = asyncpg.Pool
-Connection = asyncpg.Connection
+# A connection: one of its own, or one lent by the pool (pool.acquire() hands out a proxy);
+# storage functions take either.
+Connection = asyncpg.Connection | PoolConnectionProxy
 
 # Errors that mean "the database is not there right now", not "our SQL is wrong".
 TRANSIENT: tuple[type[BaseException], ...] = (

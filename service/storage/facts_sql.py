@@ -17,9 +17,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-import asyncpg
-
-from .db import translate_errors
+from .db import Connection, translate_errors
 
 __all__ = ["FACTS_SERVER_SETTINGS", "FACTS_SQL", "day_figures"]
 
@@ -107,7 +105,7 @@ SELECT json_build_object(
 
 
 async def day_figures(
-    conn: asyncpg.Connection,
+    conn: Connection,
     sales_date: dt.date,
     *,
     window_from: dt.date,

@@ -21,11 +21,12 @@ from typing import Literal
 from uuid import UUID
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from asyncpg.transaction import Transaction
 
 from ..models import Issue, UploadRecord
 from .days import FromStaging, Written, append_lines, insert_uploads, mark_duplicates, store_days
-from .db import translate_errors
+from .db import Connection, translate_errors
 from .staging import ChunkLines, drop_staging, staged_table
 
 __all__ = ["OpenDay", "StoreResult", "refuse_staged", "store_staged_day"]
@@ -72,11 +73,12 @@ async def store_staged_day(
             return StoreResult("duplicate_ids")
 
 
-async def _result(conn: asyncpg.Connection, rec: UploadRecord) -> StoreResult:
+async def _result(conn: Connection, rec: UploadRecord) -> StoreResult:
     row = await conn.fetchrow(
         "SELECT products, total_units, total_revenue FROM sales_days WHERE sales_date = $1",
         rec.sales_date,
     )
+    assert row is not None  # read in the transaction that has just stored the day
     return StoreResult(
         "stored",
         products=row["products"],
@@ -109,7 +111,7 @@ class OpenDay:
     ) -> None:
         self._pool = pool
         self._idle_ms = str(max(1, round(idle_seconds * 1000)))
-        self._conn: asyncpg.Connection | None = None
+        self._conn: PoolConnectionProxy | None = None  # lent by the pool, given back in close()
         self._tx: Transaction | None = None
         self.upload_id = upload_id
         self.sales_date = sales_date
@@ -149,7 +151,7 @@ class OpenDay:
                 raise
         self._conn, self._tx = conn, tx
 
-    def _open(self) -> tuple[asyncpg.Connection, Transaction]:
+    def _open(self) -> tuple[Connection, Transaction]:
         if self.closed or self._conn is None or self._tx is None:
             raise RuntimeError(f"the open day of {self.upload_id} is closed")
         return self._conn, self._tx

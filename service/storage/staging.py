@@ -21,7 +21,7 @@ import asyncpg
 
 from ..models import Issue, Origin
 from ..names import STAGING_SCHEMA, staging_table
-from .db import issues_json, translate_errors
+from .db import Connection, issues_json, translate_errors
 
 __all__ = [
     "FAST_COLUMNS",
@@ -136,7 +136,7 @@ def _qualified(name: str) -> str:
     return f'{STAGING_SCHEMA}."{name}"'
 
 
-async def drop_staging(conn: asyncpg.Connection, upload_id: UUID) -> None:
+async def drop_staging(conn: Connection, upload_id: UUID) -> None:
     """Forget an upload's staging (its table and registry row), in the caller's transaction."""
     await conn.execute(f"DROP TABLE IF EXISTS {_qualified(staging_table(str(upload_id)))}")
     await conn.execute("DELETE FROM staging.uploads WHERE upload_id = $1", upload_id)

@@ -18,7 +18,7 @@ import asyncpg
 
 from ..models import StoredUpload, UploadRecord
 from .days import InMemory, insert_uploads, mark_duplicates, store_days
-from .db import translate_errors
+from .db import Connection, translate_errors
 
 __all__ = [
     "BatchWriter",
@@ -72,7 +72,7 @@ async def find_uploads(pool: asyncpg.Pool, ids: list[UUID]) -> dict[UUID, Stored
 class BatchWriter:
     """The writes of one ingest batch, inside its transaction (storage/days.py does them)."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     async def write(self, records: Sequence[UploadRecord]) -> set[UUID]:

@@ -162,7 +162,7 @@ async def run(products: int, small: int, rounds: int) -> None:
                         flush=True,
                     )
                     await wait_report(watch, day)
-            for r in range(rounds):
+            for _ in range(rounds):
                 day = base + dt.timedelta(days=n)
                 n += 1
                 write_day(little, day, small)

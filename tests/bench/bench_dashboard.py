@@ -24,8 +24,8 @@ from pathlib import Path
 
 import httpx
 
-from ..conftest import sales_xml
 from ..fake_llm import FakeLLM
+from ..helpers import sales_xml
 from ..kafka_tools import GROUP_TOPICS, skip_backlog
 from ..stack import provide_stack
 from ._harness import TOKEN, fresh_base, pct, start_pipeline

@@ -19,9 +19,10 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from ..conftest import sales_xml
 from ..fake_llm import FakeLLM
+from ..helpers import sales_xml
 from ..stack import provide_stack
 from ._harness import EventWatch, LoadClient, drain, fresh_base, pct, peak_rss_mb, start_pipeline
 
@@ -82,7 +83,7 @@ async def run(
                 )
                 ids = _accepted_ids(answers)
 
-                def all_out(events: list, ids: set = ids) -> bool:
+                def all_out(events: list[Any], ids: set[str] = ids) -> bool:
                     return len(ids & {e["upload_id"] for _, _, e in events}) == len(ids)
 
                 await watch.until(all_out, 120)

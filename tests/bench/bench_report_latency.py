@@ -44,8 +44,8 @@ from starlette.responses import Response
 
 from service.names import GROUP_REPORTS
 
-from ..conftest import sales_xml
 from ..fake_llm import FakeLLM
+from ..helpers import sales_xml
 from ..kafka_tools import skip_backlog
 from ..stack import provide_stack
 from ._harness import EventWatch, drain, fresh_base, post_many, start_pipeline
@@ -135,7 +135,7 @@ class Bench:
             raise RuntimeError(f"upload refused: HTTP {statuses[0]} {answers[0][:200]!r}")
         upload_id = json.loads(answers[0])["upload_id"]
 
-        def reported(events: list) -> bool:
+        def reported(events: list[Any]) -> bool:
             return any(
                 t == "sales.reports" and e.get("upload_id") == upload_id for t, _, e in events
             )
@@ -208,11 +208,11 @@ def report(products: int, samples: list[Sample]) -> None:
         f"({sum(s.history for s in samples)} with 3 days of history); target <= {target:.0f} ms"
     )
     for i, s in enumerate(samples, 1):
-        own = s.kafka_ms - s.llm_ms
+        own_ms = s.kafka_ms - s.llm_ms
         print(
             f"  run {i}{' (history)' if s.history else '          '}: kafka {s.kafka_ms:7.1f} ms  "
             f"wall {s.wall_ms:7.1f} ms  LLM {s.llm_ms:5.1f} ms ({s.llm_calls} call(s))  "
-            f"own {own:7.1f} ms  {s.status}/{'verified' if s.verified else 'UNVERIFIED'}  p{s.partition}"
+            f"own {own_ms:7.1f} ms  {s.status}/{'verified' if s.verified else 'UNVERIFIED'}  p{s.partition}"
         )
     kafka = [s.kafka_ms for s in samples]
     wall = [s.wall_ms for s in samples]

@@ -31,16 +31,17 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
 from service.names import GROUP_REPORTS
 
-from ..conftest import sales_xml
 from ..fake_llm import Call, FakeLLM
+from ..helpers import sales_xml
 from ..kafka_tools import skip_backlog
-from ..procs import REPO, Pipeline
-from ..stack import provide_stack
+from ..procs import Pipeline
+from ..stack import REPO, Stack, provide_stack
 from ._harness import EventWatch, drain, fresh_base, post_many, start_pipeline
 
 MODEL = "bench-stub"
@@ -70,11 +71,11 @@ class ReportCount:
     def __init__(self, watch: EventWatch, days: list[dt.date]) -> None:
         self.watch = watch
         self.wanted = {d.isoformat() for d in days}
-        self.by_day: dict[str, list[dict]] = {}
+        self.by_day: dict[str, list[dict[str, Any]]] = {}
         self.first: float | None = None
         self.cpu_first: float | None = None
 
-    def _collect(self, events: list, pid: int) -> int:
+    def _collect(self, events: list[Any], pid: int) -> int:
         for (_, _, ev), (arrived, _) in zip(events, self.watch.arrived, strict=True):
             if ev.get("sales_date") in self.wanted and self.first is None:
                 self.first, self.cpu_first = arrived, cpu_seconds(pid)
@@ -84,7 +85,7 @@ class ReportCount:
         """Wait for a report of every wanted day; (wall time of the last one, reporter CPU then)."""
         last_cpu = 0.0
 
-        def done(events: list) -> bool:
+        def done(events: list[Any]) -> bool:
             nonlocal last_cpu
             n = self._collect(events, pid)
             last_cpu = cpu_seconds(pid)
@@ -132,7 +133,7 @@ async def store_days(
 
 
 async def phase(
-    stack,
+    stack: Stack,
     pipe: Pipeline,
     llm: FakeLLM,
     *,

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import httpx
 import pytest
 
-from ..conftest import sales_xml
-from .test_cli import cli
+from service.storage.db import Pool
+
+from ..helpers import sales_xml
+from ..kafka_tools import Events
+from ..procs import Pipeline
+from .helpers import cli
 
 pytestmark = pytest.mark.timeout(180)
 
 
-async def test_backfill_rewrites_every_stored_day_of_a_range(pipeline, api, events, pg_pool, days):
+async def test_backfill_rewrites_every_stored_day_of_a_range(
+    pipeline: Pipeline, api: httpx.AsyncClient, events: Events, pg_pool: Pool, days: list[dt.date]
+) -> None:
     """Backfill over a range with gaps: every stored day gets a new report, progress reaches done, exit 0."""
     stored = [days[0], days[1], days[3]]  # days[2] and days[4] are not stored
     uploads = []
@@ -54,8 +63,8 @@ async def test_backfill_rewrites_every_stored_day_of_a_range(pipeline, api, even
 
 
 async def test_backfill_missing_only_requests_nothing_when_all_are_written(
-    pipeline, api, events, days
-):
+    pipeline: Pipeline, api: httpx.AsyncClient, events: Events, days: list[dt.date]
+) -> None:
     """--missing-only leaves days with a written report alone."""
     r = await api.post("/v1/uploads", content=sales_xml(days[0], 5))
     await events.wait("sales.reports", upload_id=r.json()["upload_id"], timeout=60)
@@ -73,7 +82,7 @@ async def test_backfill_missing_only_requests_nothing_when_all_are_written(
     assert "requesting 0 report(s) (missing or failed only)" in out, out
 
 
-async def test_backfill_refuses_a_reversed_range(pipeline):
+async def test_backfill_refuses_a_reversed_range(pipeline: Pipeline) -> None:
     """--to before --from is a usage error."""
     code, out, _ = await cli(
         pipeline, "reports", "backfill", "--from", "2024-02-01", "--to", "2024-01-01"

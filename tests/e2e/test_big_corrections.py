@@ -3,18 +3,30 @@ gateway in chunks, and its manifest swaps the stored day whole (or, invalid, cha
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+
+import httpx
 import pytest
 
+from service.storage.db import Pool
+
 from ..bigdays import write_day
-from .test_big_days import post_file, staged, stored_once
-from .test_ingest_flow import wait_status
+from ..kafka_tools import Events
+from ..procs import Pipeline
+from .helpers import post_file, staged, stored_once, wait_status
 
 pytestmark = pytest.mark.timeout(180)
 
 
 async def test_a_big_day_is_corrected_whole_and_an_invalid_big_correction_changes_nothing(
-    pipeline, api, events, pg_pool, days, tmp_path
-):
+    pipeline: Pipeline,
+    api: httpx.AsyncClient,
+    events: Events,
+    pg_pool: Pool,
+    days: list[dt.date],
+    tmp_path: Path,
+) -> None:
     """A 20,000-product day (3 chunks) replaced by a 21,000-product one via PUT /v1/sales/{date}: lines and
     totals swapped, the old upload superseded with its audit, sales.corrected out; then a big correction
     with no valid product (POST /v1/uploads?replace=true) is rejected and the day stays as it is."""
@@ -52,6 +64,7 @@ async def test_a_big_day_is_corrected_whole_and_an_invalid_big_correction_change
         "WHERE upload_id = $1::uuid",
         fix,
     )
+    assert audit is not None
     assert audit["old"] == old and audit["diff"]["added"]["count"] == 1_000
     assert await staged(pg_pool, fix) == 0
 

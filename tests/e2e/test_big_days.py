@@ -20,103 +20,21 @@ from aiokafka import AIOKafkaProducer
 
 from service.chunking import Cutter
 from service.ingest.assemble import manifest_digest
+from service.names import GROUP_INGEST
+from service.storage.db import Pool
 
-from ..bigdays import expected_totals, product, write_day
-from ..conftest import TOKEN
-from ..stack import REPO
+from ..bigdays import product, write_day
+from ..kafka_tools import Events
+from ..procs import Pipeline
+from ..stack import REPO, Stack
+from .helpers import lines_of, post_file, staged, stored_once
 
 pytestmark = pytest.mark.timeout(180)
 
 
-async def post_file(
-    url: str,
-    path: str,
-    file: Path,
-    *,
-    key: str | None = None,
-    chunked: bool = False,
-    sent: Callable[[int], None] | None = None,
-    refused_early: bool = False,
-) -> tuple[int, dict[str, Any]]:
-    """POST a file streamed from disk (raw HTTP/1.1: Content-Length, or chunked transfer)."""
-    host, port = url.removeprefix("http://").rsplit(":", 1)
-    reader, writer = await asyncio.open_connection(host, int(port))
-    try:
-        size = file.stat().st_size
-        head = (
-            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n"
-            f"Content-Type: application/xml\r\n"
-        )
-        head += f"Idempotency-Key: {key}\r\n" if key else ""
-        head += (
-            "Transfer-Encoding: chunked\r\n\r\n" if chunked else f"Content-Length: {size}\r\n\r\n"
-        )
-        writer.write(head.encode())
-        done = 0
-        with file.open("rb") as f:
-            while piece := f.read(256 * 1024):
-                writer.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
-                try:
-                    await writer.drain()
-                except ConnectionResetError:
-                    if not refused_early:
-                        raise
-                    break  # the gateway answered before the body's end (read below)
-                done += len(piece)
-                if sent is not None:
-                    sent(done)
-        if chunked and not writer.is_closing():
-            writer.write(b"0\r\n\r\n")
-        status = int((await reader.readline()).split()[1])
-        length = 0
-        while (line := await reader.readline()) not in (b"\r\n", b""):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        return status, json.loads(await reader.readexactly(length))
-    finally:
-        writer.close()
-
-
-async def lines_of(pg_pool: Any, day: dt.date) -> int:
-    return int(
-        await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", day)
-    )
-
-
-async def staged(pg_pool: Any, upload_id: str) -> int:
-    return int(
-        await pg_pool.fetchval(
-            "SELECT count(*) FROM staging.uploads WHERE upload_id = $1::uuid", upload_id
-        )
-        + await pg_pool.fetchval(
-            "SELECT count(*) FROM pg_tables WHERE schemaname = 'staging' AND tablename = $1",
-            "lines_" + upload_id.replace("-", ""),
-        )
-    )
-
-
-async def stored_once(pg_pool: Any, day: dt.date, products: int) -> None:
-    """The day is stored by one upload, with every line and the exact totals; nothing else claims it."""
-    units, revenue = expected_totals(products)
-    row = await pg_pool.fetchrow(
-        "SELECT products, total_units, total_revenue FROM sales_days WHERE sales_date = $1", day
-    )
-    assert row is not None and (row["products"], row["total_units"], str(row["total_revenue"])) == (
-        products,
-        units,
-        revenue,
-    )
-    assert await lines_of(pg_pool, day) == products
-    statuses = [
-        r["status"]
-        for r in await pg_pool.fetch("SELECT status FROM uploads WHERE sales_date = $1", day)
-    ]
-    assert statuses.count("stored") == 1
-
-
 async def test_big_day_through_both_routes_is_stored_whole(
-    pipeline, events, pg_pool, days, tmp_path
-):
+    pipeline: Pipeline, events: Events, pg_pool: Pool, days: list[dt.date], tmp_path: Path
+) -> None:
     """A 20,000-product day (~2.8 MB, 3 chunks) via /v1/uploads and via POST /: stored, exact totals."""
     for path, day in (("/v1/uploads", days[0]), ("/", days[1])):
         file = tmp_path / "day.xml"
@@ -130,8 +48,8 @@ async def test_big_day_through_both_routes_is_stored_whole(
 
 
 async def test_gateway_killed_mid_upload_nothing_visible_and_a_retry_stores_once(
-    pipeline, events, pg_pool, days, tmp_path
-):
+    pipeline: Pipeline, events: Events, pg_pool: Pool, days: list[dt.date], tmp_path: Path
+) -> None:
     """kill -9 of the gateway half-way through a 100 MB upload: nothing is visible; the same upload
     again (same Idempotency-Key) is stored exactly once."""
     file, day, key = tmp_path / "big.xml", days[2], f"retry-{uuid.uuid4()}"
@@ -144,7 +62,7 @@ async def test_gateway_killed_mid_upload_nothing_visible_and_a_retry_stores_once
 
     with pytest.raises((ConnectionError, IndexError, ValueError, OSError)):
         await post_file(pipeline.gateway_url, "/v1/uploads", file, key=key, sent=kill_half_way)
-    await asyncio.sleep(3)  # ingest has staged whatever chunks made it
+    await events.caught_up(GROUP_INGEST)  # ingest has handled every chunk that made it to Kafka
     assert await pg_pool.fetchval("SELECT count(*) FROM sales_days WHERE sales_date = $1", day) == 0
     assert await lines_of(pg_pool, day) == 0
     pipeline.start("gateway")
@@ -156,7 +74,9 @@ async def test_gateway_killed_mid_upload_nothing_visible_and_a_retry_stores_once
     assert await staged(pg_pool, answer["upload_id"]) == 0
 
 
-async def test_ingest_killed_mid_day_stores_it_once(pipeline, events, pg_pool, days, tmp_path):
+async def test_ingest_killed_mid_day_stores_it_once(
+    pipeline: Pipeline, events: Events, pg_pool: Pool, days: list[dt.date], tmp_path: Path
+) -> None:
     """kill -9 of ingest while it stages a big day: after a restart the day is stored exactly once."""
     file, day = tmp_path / "big.xml", days[3]
     write_day(file, day, 300_000)
@@ -228,8 +148,13 @@ async def produce_pieces(
 
 
 async def test_chunk_delivered_twice_is_stored_once(
-    stack, pipeline, events, pg_pool, days, tmp_path
-):
+    stack: Stack,
+    pipeline: Pipeline,
+    events: Events,
+    pg_pool: Pool,
+    days: list[dt.date],
+    tmp_path: Path,
+) -> None:
     """A producer that sends one chunk twice: the day is stored once, with every line once."""
     file, day, upload_id = tmp_path / "day.xml", days[4], str(uuid.uuid4())
     write_day(file, day, 10_000)
@@ -239,8 +164,13 @@ async def test_chunk_delivered_twice_is_stored_once(
 
 
 async def test_lost_chunk_is_rejected_incomplete_after_the_timeout(
-    stack, pipeline, events, pg_pool, days, tmp_path
-):
+    stack: Stack,
+    pipeline: Pipeline,
+    events: Events,
+    pg_pool: Pool,
+    days: list[dt.date],
+    tmp_path: Path,
+) -> None:
     """A chunk lost and no manifest: after INCOMPLETE_UPLOAD_SECONDS the upload is rejected
     incomplete_upload and its staged rows are gone; nothing of the day is visible."""
     file, day, upload_id = tmp_path / "day.xml", days[5], str(uuid.uuid4())
@@ -265,8 +195,8 @@ async def outcome(events: Any, upload_id: str, timeout: float = 60.0) -> str:
 
 
 async def test_two_uploads_of_one_big_day_racing_store_it_once(
-    pipeline, events, pg_pool, days, tmp_path
-):
+    pipeline: Pipeline, events: Events, pg_pool: Pool, days: list[dt.date], tmp_path: Path
+) -> None:
     """Two uploads of the same big day at once: exactly one is stored, the other is a duplicate."""
     file, day = tmp_path / "day.xml", days[6]
     write_day(file, day, 50_000)
@@ -284,7 +214,9 @@ async def test_two_uploads_of_one_big_day_racing_store_it_once(
     )
 
 
-async def test_limits_crossed_mid_stream_are_clear_json_errors(side_gateway, days, tmp_path):
+async def test_limits_crossed_mid_stream_are_clear_json_errors(
+    side_gateway: Callable[..., Pipeline], days: list[dt.date], tmp_path: Path
+) -> None:
     """A body without Content-Length that outgrows MAX_UPLOAD_BYTES, or MAX_PRODUCTS_PER_DAY, mid-stream: 413."""
     file = tmp_path / "day.xml"
     write_day(file, days[7], 30_000)
@@ -298,8 +230,13 @@ async def test_limits_crossed_mid_stream_are_clear_json_errors(side_gateway, day
 
 
 async def test_produce_command_sends_a_big_day_straight_to_kafka(
-    stack, pipeline, events, pg_pool, days, tmp_path
-):
+    stack: Stack,
+    pipeline: Pipeline,
+    events: Events,
+    pg_pool: Pool,
+    days: list[dt.date],
+    tmp_path: Path,
+) -> None:
     """`sales-analyzer produce FILE` writes a big day to sales.raw in chunks; ingest stores it."""
     file, day = tmp_path / "day.xml", days[8]
     write_day(file, day, 20_000)
@@ -347,7 +284,9 @@ def write_huge_product(path: Path, day: dt.date, name_bytes: int, *, huge: int =
         f.write(b"</products></sales_data>")
 
 
-async def test_a_product_larger_than_ingest_accepts_is_refused_at_once(side_gateway, tmp_path):
+async def test_a_product_larger_than_ingest_accepts_is_refused_at_once(
+    side_gateway: Callable[..., Pipeline], days: list[dt.date], tmp_path: Path
+) -> None:
     """A day whose product has a 20 MB or 31 MB name: 400 too_large from the gateway itself (the
     code and 10 MB limit of ingest's parser), and the gateway's peak RSS stays under 150 MB."""
     # days of its own on every run: a day the near-limit upload leaves stored stays stored

@@ -3,47 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import re
-import sys
+from pathlib import Path
 from typing import Any
 
-from ..conftest import sales_xml
+import httpx
+
+from service.names import GROUP_INGEST, GROUP_REPORTS
+
+from ..helpers import sales_xml
+from ..kafka_tools import Events
 from ..procs import Pipeline
-from ..stack import REPO
+from .helpers import cli, finish, spawn
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-async def _spawn(pipeline: Pipeline, *args: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "service.cli.main",
-        *args,
-        cwd=REPO,
-        env=pipeline.env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
-async def _finish(proc: asyncio.subprocess.Process, timeout: float) -> tuple[int, str, str]:
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    except TimeoutError:
-        proc.kill()
-        out, err = await proc.communicate()
-        raise AssertionError(
-            f"CLI did not finish in {timeout}s: {out.decode()!r} {err.decode()!r}"
-        ) from None
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
-
-
-async def cli(pipeline: Pipeline, *args: str, timeout: float = 60.0) -> tuple[int, str, str]:
-    """Run the CLI as a user would; (exit code, stdout, stderr)."""
-    return await _finish(await _spawn(pipeline, *args), timeout)
 
 
 async def _stored_via_api(api: Any, events: Any, xml: bytes) -> str:
@@ -54,7 +29,9 @@ async def _stored_via_api(api: Any, events: Any, xml: bytes) -> str:
     return upload_id
 
 
-async def test_upload_two_days_and_wait(pipeline, days, tmp_path):
+async def test_upload_two_days_and_wait(
+    pipeline: Pipeline, days: list[dt.date], tmp_path: Path
+) -> None:
     """Two files of distinct days with --wait: both accepted, both stored, exit 0."""
     files = []
     for i in range(2):
@@ -69,7 +46,9 @@ async def test_upload_two_days_and_wait(pipeline, days, tmp_path):
     assert "test-token" not in out + err
 
 
-async def test_big_upload_streams_with_progress(pipeline, days, tmp_path):
+async def test_big_upload_streams_with_progress(
+    pipeline: Pipeline, days: list[dt.date], tmp_path: Path
+) -> None:
     """A file over 1 MB is streamed with a progress line on stderr and stored."""
     f = tmp_path / "big.xml"
     f.write_bytes(sales_xml(days[0], 12_000))
@@ -80,7 +59,9 @@ async def test_big_upload_streams_with_progress(pipeline, days, tmp_path):
     assert "(100%)" in err and " MB" in err
 
 
-async def test_upload_same_day_again_is_duplicate(pipeline, api, events, days, tmp_path):
+async def test_upload_same_day_again_is_duplicate(
+    pipeline: Pipeline, api: httpx.AsyncClient, events: Events, days: list[dt.date], tmp_path: Path
+) -> None:
     """A day already stored: the CLI says duplicate and exits 1."""
     await _stored_via_api(api, events, sales_xml(days[0]))
     f = tmp_path / "again.xml"
@@ -90,7 +71,7 @@ async def test_upload_same_day_again_is_duplicate(pipeline, api, events, days, t
     assert f"{f}  duplicate" in out and days[0].isoformat() in out
 
 
-async def test_upload_invalid_file_shows_the_error(pipeline, tmp_path):
+async def test_upload_invalid_file_shows_the_error(pipeline: Pipeline, tmp_path: Path) -> None:
     """A document with the wrong root: the gateway's 400 code and the line are shown, exit 1."""
     f = tmp_path / "bad.xml"
     f.write_bytes(b"<nope/>")
@@ -99,7 +80,9 @@ async def test_upload_invalid_file_shows_the_error(pipeline, tmp_path):
     assert "error 400 bad_root" in out and "line 1" in out
 
 
-async def test_status_prints_the_upload_as_json(pipeline, api, events, days):
+async def test_status_prints_the_upload_as_json(
+    pipeline: Pipeline, api: httpx.AsyncClient, events: Events, days: list[dt.date]
+) -> None:
     """`status ID` prints the upload's JSON; an unknown id exits 1."""
     upload_id = await _stored_via_api(api, events, sales_xml(days[0]))
     code, out, err = await cli(pipeline, "status", upload_id)  # sales.stored comes after the commit
@@ -110,17 +93,13 @@ async def test_status_prints_the_upload_as_json(pipeline, api, events, days):
     assert code == 1 and "unknown_upload" in err
 
 
-async def _quiet_reports(events: Any, *, rounds: int = 8) -> None:
-    """Wait until no report of earlier tests is still arriving on sales.reports."""
-    for _ in range(rounds):
-        before = sum(1 for t, _e in events.seen if t == "sales.reports")
-        await events.settle(1.5)
-        if sum(1 for t, _e in events.seen if t == "sales.reports") == before:
-            return
+async def _quiet_reports(events: Events) -> None:
+    """Wait until no report of earlier tests is still to come on sales.reports."""
+    await events.caught_up(GROUP_INGEST, GROUP_REPORTS, timeout=90)
 
 
 async def _tail_one(pipeline: Pipeline, api: Any, xml: bytes) -> tuple[int, str, str]:
-    proc = await _spawn(pipeline, "reports", "tail", "--count", "1")
+    proc = await spawn(pipeline, "reports", "tail", "--count", "1")
     try:
         assert proc.stderr is not None
         line = await asyncio.wait_for(proc.stderr.readline(), 30)
@@ -128,14 +107,16 @@ async def _tail_one(pipeline: Pipeline, api: Any, xml: bytes) -> tuple[int, str,
         assert proc.returncode is None
         r = await api.post("/v1/uploads", content=xml)
         assert r.status_code == 202, r.text
-        return await _finish(proc, 45)  # a busy reporter may need more than a few seconds
+        return await finish(proc, 45)  # a busy reporter may need more than a few seconds
     finally:
         if proc.returncode is None:
             proc.kill()
             await proc.communicate()
 
 
-async def test_reports_tail_prints_a_new_report(pipeline, api, events, days):
+async def test_reports_tail_prints_a_new_report(
+    pipeline: Pipeline, api: httpx.AsyncClient, events: Events, days: list[dt.date]
+) -> None:
     """`reports tail --count 1`, started before an upload, prints that day's verified report and exits."""
     await _quiet_reports(events)
     # sales.reports is shared with anything else producing on this Kafka: if another
@@ -150,7 +131,9 @@ async def test_reports_tail_prints_a_new_report(pipeline, api, events, days):
     assert header.startswith(f"== {day.isoformat()}  ok  verified=True  model="), out
 
 
-async def test_reports_get_markdown(pipeline, api, events, days):
+async def test_reports_get_markdown(
+    pipeline: Pipeline, api: httpx.AsyncClient, events: Events, days: list[dt.date]
+) -> None:
     """`reports get DATE --md` prints the Markdown report; JSON without --md; unknown date exits 1."""
     upload_id = await _stored_via_api(api, events, sales_xml(days[0]))
     await events.wait("sales.reports", upload_id=upload_id, timeout=30)
@@ -163,7 +146,7 @@ async def test_reports_get_markdown(pipeline, api, events, days):
     assert code == 1 and "unknown_report" in err
 
 
-async def test_unreachable_gateway(pipeline, tmp_path, days):
+async def test_unreachable_gateway(pipeline: Pipeline, tmp_path: Path, days: list[dt.date]) -> None:
     """A gateway that is not there: a clear message and exit 2."""
     f = tmp_path / "day.xml"
     f.write_bytes(sales_xml(days[0]))
@@ -172,7 +155,9 @@ async def test_unreachable_gateway(pipeline, tmp_path, days):
     assert "gateway not reachable at http://127.0.0.1:1" in err
 
 
-async def test_upload_replace_corrects_a_stored_day(pipeline, api, events, days, tmp_path):
+async def test_upload_replace_corrects_a_stored_day(
+    pipeline: Pipeline, api: httpx.AsyncClient, events: Events, days: list[dt.date], tmp_path: Path
+) -> None:
     """upload --replace --wait of a collected day: stored, and the line says which upload it replaced."""
     first = await _stored_via_api(api, events, sales_xml(days[0], 5))
     f = tmp_path / "fixed.xml"

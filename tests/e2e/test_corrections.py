@@ -13,8 +13,15 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from ..conftest import READ_TOKEN, sales_xml
-from .test_ingest_flow import wait_status
+from service.names import GROUP_INGEST
+from service.storage.db import Pool
+
+from ..fake_llm import FakeLLM
+from ..helpers import READ_TOKEN, sales_xml
+from ..kafka_tools import Events
+from ..procs import Pipeline
+from ..stack import Stack
+from .helpers import wait_status
 
 DAY0 = [
     (1, "Tea", 10, "2.50", "Drinks"),
@@ -63,12 +70,17 @@ async def watch_day(
 
 
 async def newest_report(api: httpx.AsyncClient, day: dt.date) -> dict[str, Any]:
-    return (await api.get(f"/v1/reports/{day.isoformat()}")).json()
+    report: dict[str, Any] = (await api.get(f"/v1/reports/{day.isoformat()}")).json()
+    return report
 
 
 async def test_correction_replaces_the_day_and_its_reports(
-    api, events, pg_pool, pipeline_llm, days
-):
+    api: httpx.AsyncClient,
+    events: Events,
+    pg_pool: Pool,
+    pipeline_llm: FakeLLM,
+    days: list[dt.date],
+) -> None:
     """PUT with changed prices: totals and lines swap at once, the old upload is superseded with the diff,
     sales.corrected goes out, the day gets a report with the new revenue, and the next day's report
     is marked stale and then written again from the new figures."""
@@ -76,7 +88,7 @@ async def test_correction_replaces_the_day_and_its_reports(
     next_id, next_report = await store(api, events, days[1], DAY1)
     assert Decimal(next_report["facts"]["history"]["previous_revenue"]) == revenue(DAY0)
 
-    stop, seen = asyncio.Event(), set()
+    stop, seen = asyncio.Event(), set[tuple[Decimal, Decimal, int, int]]()
     watcher = asyncio.create_task(watch_day(pg_pool, days[0], seen, stop))
     # The next two reports (the day's new one, the next day's again) take a while, so the stale
     # state can be seen in the API before they replace it.
@@ -166,7 +178,9 @@ async def test_correction_replaces_the_day_and_its_reports(
     )
 
 
-async def test_an_invalid_correction_changes_nothing(api, events, pg_pool, pipeline, days):
+async def test_an_invalid_correction_changes_nothing(
+    api: httpx.AsyncClient, events: Events, pg_pool: Pool, pipeline: Pipeline, days: list[dt.date]
+) -> None:
     """A correction ingest rejects leaves the day, its owner and its report as they were; a wrong date,
     a token without the correct scope and a plain re-upload are refused at the gateway."""
     old_id, report = await store(api, events, days[0], DAY0)
@@ -197,7 +211,7 @@ async def test_an_invalid_correction_changes_nothing(api, events, pg_pool, pipel
     )
     assert not_bool.status_code == 422
 
-    await events.settle(1.0)
+    await events.caught_up(GROUP_INGEST)  # every correction sent is handled, its events read
     assert not [
         e
         for t, e in events.seen
@@ -214,8 +228,8 @@ async def test_an_invalid_correction_changes_nothing(api, events, pg_pool, pipel
 
 
 async def test_a_correction_racing_the_next_days_upload_loses_nothing(
-    api, events, pg_pool, stack, days
-):
+    api: httpx.AsyncClient, events: Events, pg_pool: Pool, stack: Stack, days: list[dt.date]
+) -> None:
     """A correction of a day sent at the same time as the next day's first upload (and a correction
     straight to Kafka): both days stored once, and the next day's newest report uses the corrected figures."""
     await store(api, events, days[0], DAY0)

@@ -15,9 +15,15 @@ import uuid
 import httpx
 import pytest
 
-from service.names import DAY_IN_PROGRESS_MESSAGE, redis_day_key
+from service.cache import Redis
+from service.names import DAY_IN_PROGRESS_MESSAGE, GROUP_INGEST, redis_day_key
+from service.storage.db import Pool
 
-from ..conftest import sales_xml
+from ..helpers import sales_xml
+from ..kafka_tools import GROUP_TOPICS, wait_consumed
+from ..procs import Pipeline
+from ..stack import Stack
+from .helpers import stored_count, wait_stored
 
 # Dates of their own, far from the `days` fixture's blocks (2001 onwards, 60 days each).
 _blocks = itertools.count()
@@ -34,34 +40,10 @@ async def post(api: httpx.AsyncClient, day: dt.date, **kw: object) -> tuple[http
     return r, time.perf_counter() - started
 
 
-async def stored_count(pg_pool, days: list[dt.date]) -> dict[dt.date, int]:
-    rows = await pg_pool.fetch(
-        "SELECT sales_date, count(*) AS n FROM uploads WHERE status = 'stored' "
-        "AND sales_date = ANY($1::date[]) GROUP BY sales_date",
-        days,
-    )
-    return {r["sales_date"]: r["n"] for r in rows}
-
-
-async def wait_stored(pg_pool, days: list[dt.date], *, timeout: float = 90.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while True:
-        try:
-            n = await pg_pool.fetchval(
-                "SELECT count(*) FROM sales_days WHERE sales_date = ANY($1::date[])", days
-            )
-        except Exception:
-            n = -1
-        if n == len(days):
-            return
-        if loop.time() > end:
-            raise AssertionError(f"only {n}/{len(days)} days stored")
-        await asyncio.sleep(0.3)
-
-
 @pytest.mark.timeout(300)
-async def test_broker_killed_mid_stream_every_answer_is_true(stack, pipeline, api, pg_pool):
+async def test_broker_killed_mid_stream_every_answer_is_true(
+    stack: Stack, pipeline: Pipeline, api: httpx.AsyncClient, pg_pool: Pool
+) -> None:
     """kill -9 of Kafka mid-stream: 202 days stored once, 503 days never (their retry is), 503s within 1 s."""
     if stack.kind != "native":
         pytest.skip("killing Kafka is scripted for the native stack only")
@@ -105,9 +87,8 @@ async def test_broker_killed_mid_stream_every_answer_is_true(stack, pipeline, ap
 
     accepted = by_status.get(202, [])
     await wait_stored(pg_pool, accepted)
-    await asyncio.sleep(
-        3
-    )  # ingest has caught up with sales.raw; anything 503'd would be here by now
+    # ingest has handled every record on sales.raw: anything 503'd that reached Kafka is stored now
+    await wait_consumed(stack.kafka, GROUP_INGEST, GROUP_TOPICS[GROUP_INGEST])
     counts = await stored_count(pg_pool, days)
     assert all(counts.get(d) == 1 for d in accepted)
     assert not [d for d in refused if d in counts], "a day answered 503 was stored"
@@ -124,8 +105,8 @@ async def test_broker_killed_mid_stream_every_answer_is_true(stack, pipeline, ap
 
 @pytest.mark.timeout(180)
 async def test_redis_restart_then_burst_of_200_has_no_503(
-    stack, pipeline, api, pg_pool, redis_client
-):
+    stack: Stack, pipeline: Pipeline, api: httpx.AsyncClient, pg_pool: Pool, redis_client: Redis
+) -> None:
     """After a Redis restart, once Redis answers, a 200-upload burst gets no 503 (no stale pooled connection)."""
     if stack.kind != "native":
         pytest.skip("restarting Redis is scripted for the native stack only")
@@ -143,7 +124,9 @@ async def test_redis_restart_then_burst_of_200_has_no_503(
 
 
 @pytest.mark.timeout(120)
-async def test_fifty_concurrent_uploads_of_one_day_exactly_one_202(pipeline, api, pg_pool):
+async def test_fifty_concurrent_uploads_of_one_day_exactly_one_202(
+    pipeline: Pipeline, api: httpx.AsyncClient, pg_pool: Pool
+) -> None:
     """50 simultaneous uploads of one new day: exactly one 202, the others 409; the day stored once."""
     day = fresh_days(1)[0]
     rs = await asyncio.gather(
@@ -163,7 +146,9 @@ async def test_fifty_concurrent_uploads_of_one_day_exactly_one_202(pipeline, api
 
 
 @pytest.mark.timeout(120)
-async def test_claim_released_when_the_upload_is_rejected(pipeline, api, pg_pool):
+async def test_claim_released_when_the_upload_is_rejected(
+    pipeline: Pipeline, api: httpx.AsyncClient, pg_pool: Pool
+) -> None:
     """An upload of a day that ingest rejects gives the day back: the next upload of it is accepted."""
     day = fresh_days(1)[0]
     bad = f'<sales_data date="{day.isoformat()}"><products><product><id>x</id></product></products></sales_data>'
@@ -179,7 +164,9 @@ async def test_claim_released_when_the_upload_is_rejected(pipeline, api, pg_pool
     await wait_stored(pg_pool, [day])
 
 
-async def test_legacy_route_says_in_progress_in_russian(pipeline, api, redis_client):
+async def test_legacy_route_says_in_progress_in_russian(
+    pipeline: Pipeline, api: httpx.AsyncClient, redis_client: Redis
+) -> None:
     """POST / of a day another upload holds answers 409 day_in_progress with the Russian message."""
     day = fresh_days(1)[0]
     await redis_client.set(redis_day_key(day.isoformat()), str(uuid.uuid4()), ex=60)
@@ -195,8 +182,8 @@ async def test_legacy_route_says_in_progress_in_russian(pipeline, api, redis_cli
 
 @pytest.mark.timeout(300)
 async def test_same_key_retry_during_an_outage_is_never_told_nothing_was_accepted(
-    stack, pipeline, api, pg_pool
-):
+    stack: Stack, pipeline: Pipeline, api: httpx.AsyncClient, pg_pool: Pool
+) -> None:
     """Kafka killed: a same-key retry of an upload answered 504 is answered 504 again (never 503
     "nothing was accepted"), and the day is stored under that key's upload id once Kafka is back."""
     if stack.kind != "native":
@@ -218,7 +205,9 @@ async def test_same_key_retry_during_an_outage_is_never_told_nothing_was_accepte
     assert str(owner) == first.json()["upload_id"]
 
 
-async def test_same_key_retry_of_a_stored_upload_answers_200_stored(pipeline, api, pg_pool):
+async def test_same_key_retry_of_a_stored_upload_answers_200_stored(
+    pipeline: Pipeline, api: httpx.AsyncClient, pg_pool: Pool
+) -> None:
     """A same-key retry of a stored upload answers 200 with its receipt saying stored."""
     day, key = fresh_days(1)[0], f"stored-{uuid.uuid4()}"
     first, _ = await post(api, day, headers={"Idempotency-Key": key})

@@ -3,31 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from service.cache import Redis
 from service.names import DUPLICATE_DAY_MESSAGE
+from service.storage.db import Pool
 
-from ..conftest import READ_TOKEN, TOKEN, sales_xml
 from ..fake_llm import free_port
+from ..helpers import READ_TOKEN, TOKEN, sales_xml
+from ..kafka_tools import Events
+from ..procs import Pipeline
+from ..stack import Stack
+from .helpers import wait_status
 
 
-async def wait_status(api: httpx.AsyncClient, upload_id: str, *, timeout: float = 30.0) -> dict:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while True:
-        body = (await api.get(f"/v1/uploads/{upload_id}")).json()
-        if body.get("status") not in (None, "received") or loop.time() > end:
-            return body
-        await asyncio.sleep(0.1)
-
-
-async def test_upload_is_stored_and_announced(api, events, pg_pool, days):
+async def test_upload_is_stored_and_announced(
+    api: httpx.AsyncClient, events: Events, pg_pool: Pool, days: list[dt.date]
+) -> None:
     """POST /v1/uploads answers 202 at once; the day is stored and sales.stored says so."""
     r = await api.post(
         "/v1/uploads", content=sales_xml(days[0]), headers={"Content-Type": "application/xml"}
@@ -49,7 +49,9 @@ async def test_upload_is_stored_and_announced(api, events, pg_pool, days):
     )
 
 
-async def test_legacy_endpoint_keeps_the_original_contract(api, events, days):
+async def test_legacy_endpoint_keeps_the_original_contract(
+    api: httpx.AsyncClient, events: Events, days: list[dt.date]
+) -> None:
     """POST / answers {"task_id"}; the same day again answers the original duplicate message."""
     r = await api.post("/", content=sales_xml(days[0]))
     assert r.status_code == 200 and "task_id" in r.json()
@@ -60,7 +62,9 @@ async def test_legacy_endpoint_keeps_the_original_contract(api, events, days):
     assert conflict.status_code == 409 and conflict.json()["code"] == "duplicate_day"
 
 
-async def test_duplicate_after_redis_forgets_is_still_refused(api, events, redis_client, days):
+async def test_duplicate_after_redis_forgets_is_still_refused(
+    api: httpx.AsyncClient, events: Events, redis_client: Redis, days: list[dt.date]
+) -> None:
     """With the Redis key gone, the gateway asks PostgreSQL and still refuses the day."""
     r = await api.post("/v1/uploads", content=sales_xml(days[0]))
     await events.wait("sales.stored", upload_id=r.json()["upload_id"])
@@ -69,7 +73,9 @@ async def test_duplicate_after_redis_forgets_is_still_refused(api, events, redis
     assert again.status_code == 409
 
 
-async def test_duplicate_after_redis_is_flushed_is_still_refused(api, events, redis_client, days):
+async def test_duplicate_after_redis_is_flushed_is_still_refused(
+    api: httpx.AsyncClient, events: Events, redis_client: Redis, days: list[dt.date]
+) -> None:
     """With Redis emptied, the gateway asks PostgreSQL, refuses the day and rebuilds its cache."""
     r = await api.post("/v1/uploads", content=sales_xml(days[0]))
     await events.wait("sales.stored", upload_id=r.json()["upload_id"])
@@ -78,7 +84,9 @@ async def test_duplicate_after_redis_is_flushed_is_still_refused(api, events, re
     assert await redis_client.sismember("sales:stored-days", days[0].isoformat())
 
 
-async def test_idempotency_key_retry_returns_the_same_upload(api, events, pg_pool, days):
+async def test_idempotency_key_retry_returns_the_same_upload(
+    api: httpx.AsyncClient, events: Events, pg_pool: Pool, days: list[dt.date]
+) -> None:
     """A retried POST with the same Idempotency-Key gets the same upload id and stores once;
     once stored, the retry is answered 200 with the upload's receipt."""
     headers = {"Idempotency-Key": f"retry-{days[0]}"}
@@ -93,7 +101,9 @@ async def test_idempotency_key_retry_returns_the_same_upload(api, events, pg_poo
     )
 
 
-async def test_concurrent_uploads_of_one_day_store_exactly_once(api, events, pg_pool, days):
+async def test_concurrent_uploads_of_one_day_store_exactly_once(
+    api: httpx.AsyncClient, events: Events, pg_pool: Pool, days: list[dt.date]
+) -> None:
     """Eight simultaneous uploads of one day: one stored, the others refused or marked duplicate."""
     rs = await asyncio.gather(
         *(api.post("/v1/uploads", content=sales_xml(days[0], seed=i)) for i in range(8))
@@ -108,7 +118,9 @@ async def test_concurrent_uploads_of_one_day_store_exactly_once(api, events, pg_
     )
 
 
-async def test_file_produced_straight_to_kafka_is_stored(stack, events, pg_pool, days):
+async def test_file_produced_straight_to_kafka_is_stored(
+    stack: Stack, events: Events, pg_pool: Pool, days: list[dt.date]
+) -> None:
     """Any Kafka client may produce the XML to sales.raw without headers; it is stored."""
     producer = AIOKafkaProducer(bootstrap_servers=stack.kafka)
     await producer.start()
@@ -126,7 +138,9 @@ async def test_file_produced_straight_to_kafka_is_stored(stack, events, pg_pool,
     )
 
 
-async def test_same_record_twice_is_stored_once(stack, events, pg_pool, days):
+async def test_same_record_twice_is_stored_once(
+    stack: Stack, events: Events, pg_pool: Pool, days: list[dt.date]
+) -> None:
     """A record delivered twice (same x-upload-id) stores nothing twice and announces the same event."""
     upload_id = str(uuid.uuid4())
     producer = AIOKafkaProducer(bootstrap_servers=stack.kafka)
@@ -160,7 +174,9 @@ async def test_same_record_twice_is_stored_once(stack, events, pg_pool, days):
         ({"Authorization": f"Bearer {READ_TOKEN}"}, 403, "insufficient_scope"),
     ],
 )
-async def test_uploads_need_an_upload_token(pipeline, headers, status, code, days):
+async def test_uploads_need_an_upload_token(
+    pipeline: Pipeline, headers: dict[str, str], status: int, code: str, days: list[dt.date]
+) -> None:
     """Uploads without a valid upload-scoped bearer token are refused with a reason."""
     async with httpx.AsyncClient(base_url=pipeline.gateway_url) as client:
         r = await client.post("/v1/uploads", content=sales_xml(days[0]), headers=headers)
@@ -169,7 +185,7 @@ async def test_uploads_need_an_upload_token(pipeline, headers, status, code, day
         assert r.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-async def test_read_token_reads_and_health_needs_none(pipeline):
+async def test_read_token_reads_and_health_needs_none(pipeline: Pipeline) -> None:
     """A read token can read statuses; /healthz needs no token."""
     async with httpx.AsyncClient(base_url=pipeline.gateway_url) as client:
         assert (await client.get("/healthz")).status_code == 200
@@ -198,13 +214,17 @@ async def test_read_token_reads_and_health_needs_none(pipeline):
         ),
     ],
 )
-async def test_gateway_refuses_what_is_clearly_not_a_sales_day(api, body, code):
+async def test_gateway_refuses_what_is_clearly_not_a_sales_day(
+    api: httpx.AsyncClient, body: bytes, code: str
+) -> None:
     """The gateway's cheap check answers 400 with the reason; nothing is published."""
     r = await api.post("/v1/uploads", content=body)
     assert r.status_code == 400 and r.json()["code"] == code and r.json()["message"]
 
 
-async def test_hostile_xml_straight_to_kafka_is_rejected_without_any_fetch(stack, events, days):
+async def test_hostile_xml_straight_to_kafka_is_rejected_without_any_fetch(
+    stack: Stack, events: Events, days: list[dt.date]
+) -> None:
     """External entities to a URL and a file are refused at ingest; no connection is ever made."""
     port = free_port()
     hits: list[bytes] = []
@@ -263,7 +283,9 @@ async def test_hostile_xml_straight_to_kafka_is_rejected_without_any_fetch(stack
     assert hits == []
 
 
-async def test_big_day_of_50k_products_is_stored(api, events, pg_pool, days):
+async def test_big_day_of_50k_products_is_stored(
+    api: httpx.AsyncClient, events: Events, pg_pool: Pool, days: list[dt.date]
+) -> None:
     """A day of 50,000 products (~9 MB of XML) goes through the gateway and is stored whole."""
     r = await api.post("/v1/uploads", content=sales_xml(days[0], 50_000))
     assert r.status_code == 202, r.text
@@ -275,7 +297,9 @@ async def test_big_day_of_50k_products_is_stored(api, events, pg_pool, days):
     )
 
 
-async def test_body_over_the_limit_is_refused_with_413(side_gateway, days):
+async def test_body_over_the_limit_is_refused_with_413(
+    side_gateway: Callable[..., Pipeline], days: list[dt.date]
+) -> None:
     """A body larger than MAX_UPLOAD_BYTES is answered 413."""
     gw = side_gateway(MAX_UPLOAD_BYTES="20000")
     async with httpx.AsyncClient(
@@ -285,7 +309,9 @@ async def test_body_over_the_limit_is_refused_with_413(side_gateway, days):
     assert r.status_code == 413 and r.json()["code"] == "too_large"
 
 
-async def test_kafka_down_means_503_never_a_fake_accept(side_gateway, days):
+async def test_kafka_down_means_503_never_a_fake_accept(
+    side_gateway: Callable[..., Pipeline], days: list[dt.date]
+) -> None:
     """With Kafka unreachable the gateway still starts, and uploads get 503 (reads still work)."""
     gw = side_gateway(KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{free_port()}")
     async with httpx.AsyncClient(
@@ -299,7 +325,9 @@ async def test_kafka_down_means_503_never_a_fake_accept(side_gateway, days):
         assert ready.status_code == 503 and ready.json()["checks"]["kafka"] is False
 
 
-async def test_rate_limit_answers_429_with_retry_after(side_gateway, days):
+async def test_rate_limit_answers_429_with_retry_after(
+    side_gateway: Callable[..., Pipeline], days: list[dt.date]
+) -> None:
     """Past the per-token limit the gateway answers 429 with Retry-After."""
     name = f"rl{uuid.uuid4().hex[:8]}"  # its own budget, not shared with other tests' tokens
     gw = side_gateway(RATE_LIMIT_PER_MINUTE="3", ACCESS_TOKENS=f"{name}:rate-{TOKEN}:upload")

@@ -19,10 +19,12 @@ import pytest_asyncio
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from ..conftest import sales_xml
+from service.storage.db import Pool
+
+from ..helpers import sales_xml
 from ..procs import Pipeline
 from ..stack import Cluster, Stack, start_cluster
-from .test_gateway_faults import stored_count, wait_stored
+from .helpers import stored_count, wait_stored
 
 TOKEN = "cluster-token-" + secrets.token_hex(8)
 
@@ -78,7 +80,9 @@ async def cluster_api(cluster_pipeline: Pipeline) -> AsyncIterator[httpx.AsyncCl
 
 
 @pytest.mark.timeout(300)
-async def test_topics_are_replicated_three_times(cluster, cluster_pipeline):
+async def test_topics_are_replicated_three_times(
+    cluster: Cluster, cluster_pipeline: Pipeline
+) -> None:
     """The service creates its topics with 3 replicas and min.insync.replicas=2."""
     admin = AIOKafkaAdminClient(bootstrap_servers=cluster.bootstrap)
     await admin.start()
@@ -96,7 +100,9 @@ async def test_topics_are_replicated_three_times(cluster, cluster_pipeline):
 
 
 @pytest.mark.timeout(300)
-async def test_one_broker_killed_mid_stream_loses_nothing(cluster, cluster_api, pg_pool):
+async def test_one_broker_killed_mid_stream_loses_nothing(
+    cluster: Cluster, cluster_api: httpx.AsyncClient, pg_pool: Pool
+) -> None:
     """kill -9 of one of three brokers mid-stream: every upload accepted, every accepted day stored once."""
     days = [dt.date(2300, 1, 1) + dt.timedelta(days=i) for i in range(60)]
     answers: dict[dt.date, httpx.Response] = {}

@@ -4,15 +4,19 @@ every failed call counted, Retry-After honoured, every lie caught or corrected."
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
-from ..conftest import sales_xml
 from ..fake_llm import FakeLLM
-from .test_operations import sample, scrape
+from ..helpers import sales_xml
+from ..kafka_tools import Events
+from ..procs import Pipeline
+from .helpers import sample, scrape
 
 _OUTCOME = {"ok": "ok", "500": "server_error", "429": "rate_limited"}
 
@@ -37,8 +41,8 @@ def llm(pipeline_llm: FakeLLM) -> Iterator[FakeLLM]:
 
 
 async def test_failed_llm_calls_are_counted_and_retry_after_honoured(
-    pipeline, api, events, llm, days
-):
+    pipeline: Pipeline, api: httpx.AsyncClient, events: Events, llm: FakeLLM, days: list[dt.date]
+) -> None:
     """500 and 429 every few calls: the metric counts each answer by outcome, each report's attempts
     count its calls, and no call follows a 429 sooner than its Retry-After."""
     await quiet(llm)
@@ -101,8 +105,13 @@ async def falling_day(api: Any, events: Any, days: list[Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("kind", sorted(LIE_NUMBERS))
 async def test_a_planted_lie_ends_unverified_with_its_number(
-    pipeline, api, events, llm, days, kind
-):
+    pipeline: Pipeline,
+    api: httpx.AsyncClient,
+    events: Events,
+    llm: FakeLLM,
+    days: list[dt.date],
+    kind: str,
+) -> None:
     """The LLM plants the lie in both drafts: the published report is verified=false and lists the number."""
     second = await falling_day(api, events, days)
     await quiet(llm, seconds=0.5)
@@ -115,7 +124,9 @@ async def test_a_planted_lie_ends_unverified_with_its_number(
     assert stored["verified"] is False and stored["unverified_numbers"] == [LIE_NUMBERS[kind]]
 
 
-async def test_a_planted_lie_is_corrected(pipeline, api, events, llm, days):
+async def test_a_planted_lie_is_corrected(
+    pipeline: Pipeline, api: httpx.AsyncClient, events: Events, llm: FakeLLM, days: list[dt.date]
+) -> None:
     """A lie in the first draft only: the correction round's report is published verified."""
     second = await falling_day(api, events, days)
     await quiet(llm, seconds=0.5)

@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Callable
 
 import httpx
 
-from ..conftest import READ_TOKEN, TOKEN, sales_xml
+from ..helpers import READ_TOKEN, TOKEN, sales_xml
+from ..kafka_tools import Events
+from ..procs import Pipeline
+from .helpers import sample, scrape
 
 
-def sample(text: str, name: str, **labels: str) -> float:
-    """The value of one Prometheus sample (0 when absent)."""
-    total = 0.0
-    for line in text.splitlines():
-        if not line.startswith(name + "{") and not line.startswith(name + " "):
-            continue
-        if all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
-async def scrape(url: str) -> str:
-    async with httpx.AsyncClient() as c:
-        return (await c.get(url)).text
-
-
-async def test_every_process_is_healthy_and_the_gateway_ready(pipeline):
+async def test_every_process_is_healthy_and_the_gateway_ready(pipeline: Pipeline) -> None:
     """/healthz answers on all three processes; /readyz sees Kafka, PostgreSQL and Redis."""
     async with httpx.AsyncClient() as c:
         for name in ("gateway", "ingest", "reporter"):
@@ -39,7 +28,9 @@ async def test_every_process_is_healthy_and_the_gateway_ready(pipeline):
     }
 
 
-async def test_metrics_move_on_every_process(pipeline, api, events, days):
+async def test_metrics_move_on_every_process(
+    pipeline: Pipeline, api: httpx.AsyncClient, events: Events, days: list[dt.date]
+) -> None:
     """An upload moves the gateway's, ingest's and reporter's counters; lag is exported."""
     before = {n: await scrape(pipeline.metrics_url(n)) for n in ("gateway", "ingest", "reporter")}
     r = await api.post("/v1/uploads", content=sales_xml(days[0]))
@@ -64,7 +55,9 @@ async def test_metrics_move_on_every_process(pipeline, api, events, days):
     assert "sales_consumer_lag_messages" in after["ingest"]
 
 
-async def test_logs_are_json_with_context_and_never_hold_a_token(pipeline, api, events, days):
+async def test_logs_are_json_with_context_and_never_hold_a_token(
+    pipeline: Pipeline, api: httpx.AsyncClient, events: Events, days: list[dt.date]
+) -> None:
     """Log lines are JSON with the upload's context; no bearer token or API key appears."""
     r = await api.post("/v1/uploads", content=sales_xml(days[0]))
     await events.wait("sales.reports", upload_id=r.json()["upload_id"])
@@ -90,7 +83,9 @@ async def test_logs_are_json_with_context_and_never_hold_a_token(pipeline, api, 
     )
 
 
-async def test_metrics_of_a_gateway_with_two_workers_count_every_worker(side_gateway):
+async def test_metrics_of_a_gateway_with_two_workers_count_every_worker(
+    side_gateway: Callable[..., Pipeline],
+) -> None:
     """With GATEWAY_WORKERS=2, whichever worker answers /metrics reports the whole gateway."""
     pipe = side_gateway(GATEWAY_WORKERS="2", RATE_LIMIT_PER_MINUTE="0")
     n = 40

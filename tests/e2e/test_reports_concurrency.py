@@ -3,38 +3,49 @@ that rate-limits every third call."""
 
 from __future__ import annotations
 
-import asyncio
+import datetime as dt
 import time
 from collections import defaultdict
+from pathlib import Path
 
+import httpx
 import pytest
 
-from ..conftest import sales_xml
+from service.names import GROUP_INGEST, GROUP_REPORTS
+from service.storage.db import Pool
+
+from ..fake_llm import FakeLLM
+from ..helpers import sales_xml, wait_until
+from ..kafka_tools import Events
+from ..procs import Pipeline
 
 pytestmark = pytest.mark.timeout(240)
 
 
-async def _upload(api, day, seed: int = 0) -> str:
+async def _upload(api: httpx.AsyncClient, day: dt.date, seed: int = 0) -> str:
     r = await api.post("/v1/uploads", content=sales_xml(day, 20, seed=seed))
     assert r.status_code == 202, r.text
     return str(r.json()["upload_id"])
 
 
-async def _every_day_reported(events, uploads: list[str], timeout: float) -> dict[str, set[str]]:
+async def _every_day_reported(
+    events: Events, uploads: list[str], timeout: float
+) -> dict[str, set[str]]:
     """Read sales.reports until each upload's day has a report (a day may come twice: a
     redelivery re-publishes it), then a little longer; the report ids seen per day."""
     end = time.monotonic() + timeout
     while True:
         ids = _ids(events, uploads)
         if len(ids) == len(uploads):
-            await events.settle(2.0)
+            # a redelivered day would be published again before its offset is committed
+            await events.caught_up(GROUP_INGEST, GROUP_REPORTS, timeout=timeout)
             return _ids(events, uploads)
         if time.monotonic() > end:
             raise AssertionError(f"only {len(ids)}/{len(uploads)} days reported")
         await events.settle(0.3)
 
 
-def _ids(events, uploads: list[str]) -> dict[str, set[str]]:
+def _ids(events: Events, uploads: list[str]) -> dict[str, set[str]]:
     ids: dict[str, set[str]] = defaultdict(set)
     for topic, e in events.seen:
         if topic == "sales.reports" and e.get("upload_id") in uploads:
@@ -42,17 +53,14 @@ def _ids(events, uploads: list[str]) -> dict[str, set[str]]:
     return ids
 
 
-async def _until(check, timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 async def test_reporter_killed_with_8_reports_in_flight(
-    pipeline, pipeline_llm, api, events, pg_pool, days
-):
+    pipeline: Pipeline,
+    pipeline_llm: FakeLLM,
+    api: httpx.AsyncClient,
+    events: Events,
+    pg_pool: Pool,
+    days: list[dt.date],
+) -> None:
     """kill -9 with 8 reports in flight: after a restart every day has exactly one ok report,
     and no day's report was published under two ids."""
     days = days[:12]
@@ -63,7 +71,11 @@ async def test_reporter_killed_with_8_reports_in_flight(
     try:
         uploads = [await _upload(api, d, i) for i, d in enumerate(days)]
         # None of them can be answered yet (4 s each): 8 reports in flight at once.
-        await _until(lambda: len(pipeline_llm.requests) - before >= 8, 3, "8 LLM calls in flight")
+        await wait_until(
+            lambda: len(pipeline_llm.requests) - before >= 8,
+            timeout=3,
+            what="8 LLM calls in flight",
+        )
         pipeline.stop("reporter", kill=True)
     finally:
         pipeline_llm.latency = 0.0
@@ -100,7 +112,9 @@ async def test_reporter_killed_with_8_reports_in_flight(
     }
 
 
-async def test_llm_429_every_third_call_is_honoured_by_every_call(pipeline_llm, api, events, days):
+async def test_llm_429_every_third_call_is_honoured_by_every_call(
+    pipeline_llm: FakeLLM, api: httpx.AsyncClient, events: Events, days: list[dt.date]
+) -> None:
     """The LLM answers 429 with Retry-After: 2 to every third call: all reports arrive, and
     after each 429 no call of any report reaches the LLM before its Retry-After has passed."""
     days = days[:10]
@@ -125,8 +139,14 @@ async def test_llm_429_every_third_call_is_honoured_by_every_call(pipeline_llm, 
 
 
 async def test_a_second_reporter_joining_mid_flight_doubles_nothing(
-    pipeline, pipeline_llm, api, events, pg_pool, days, tmp_path
-):
+    pipeline: Pipeline,
+    pipeline_llm: FakeLLM,
+    api: httpx.AsyncClient,
+    events: Events,
+    pg_pool: Pool,
+    days: list[dt.date],
+    tmp_path: Path,
+) -> None:
     """A second reporter joins the group while reports are in flight (a rebalance): the revoked
     partitions' work finishes and is committed first, and every day ends with exactly one report."""
     from ..procs import Pipeline
@@ -137,7 +157,11 @@ async def test_a_second_reporter_joining_mid_flight_doubles_nothing(
     second = Pipeline.create({k: v for k, v in pipeline.env.items()}, tmp_path)
     try:
         uploads = [await _upload(api, d, i) for i, d in enumerate(days)]
-        await _until(lambda: len(pipeline_llm.requests) - before >= 8, 60, "8 LLM calls in flight")
+        await wait_until(
+            lambda: len(pipeline_llm.requests) - before >= 8,
+            timeout=60,
+            what="8 LLM calls in flight",
+        )
         second.start("reporter")
         ids = await _every_day_reported(events, uploads, timeout=150)
     finally:

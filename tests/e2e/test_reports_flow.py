@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 
-from ..conftest import sales_xml
+import httpx
+
+from service.storage.db import Pool
+
+from ..helpers import sales_xml
+from ..kafka_tools import Events
+from ..stack import Stack
 
 
-async def test_three_days_three_reports_served_by_date(api, events, pg_pool, days):
+async def test_three_days_three_reports_served_by_date(
+    api: httpx.AsyncClient, events: Events, pg_pool: Pool, days: list[dt.date]
+) -> None:
     """Three consecutive days produce three verified reports; the third compares with the first two."""
     ids = []
     for i in range(3):
@@ -22,6 +31,7 @@ async def test_three_days_three_reports_served_by_date(api, events, pg_pool, day
             "WHERE sales_date = $1",
             day,
         )
+        assert check is not None
         assert Decimal(report["facts"]["total_revenue"]) == check["revenue"]
         assert report["facts"]["total_units"] == check["units"]
         assert report["verified"] and report["status"] == "ok"
@@ -53,7 +63,9 @@ async def test_three_days_three_reports_served_by_date(api, events, pg_pool, day
     assert dates == [d.isoformat() for d in days[:3]] and page2["next_cursor"] is None
 
 
-async def test_regenerate_publishes_a_new_report(api, events, days):
+async def test_regenerate_publishes_a_new_report(
+    api: httpx.AsyncClient, events: Events, days: list[dt.date]
+) -> None:
     """POST /v1/reports/{date}/regenerate answers 202 and a new report arrives for the day."""
     r = await api.post("/v1/uploads", content=sales_xml(days[0]))
     first = await events.wait("sales.reports", upload_id=r.json()["upload_id"])
@@ -65,7 +77,9 @@ async def test_regenerate_publishes_a_new_report(api, events, days):
     assert (await api.post("/v1/reports/1999-01-01/regenerate")).status_code == 404
 
 
-async def test_sales_lines_are_paginated(api, events, days):
+async def test_sales_lines_are_paginated(
+    api: httpx.AsyncClient, events: Events, days: list[dt.date]
+) -> None:
     """A day's lines come back in pages that together hold every product once."""
     r = await api.post("/v1/uploads", content=sales_xml(days[0], 25))
     await events.wait("sales.stored", upload_id=r.json()["upload_id"])
@@ -81,7 +95,9 @@ async def test_sales_lines_are_paginated(api, events, days):
     assert (await api.get("/v1/sales/1999-01-01/lines")).status_code == 404
 
 
-async def test_bad_events_do_not_block_the_partition(stack, api, events, days):
+async def test_bad_events_do_not_block_the_partition(
+    stack: Stack, api: httpx.AsyncClient, events: Events, days: list[dt.date]
+) -> None:
     """Junk and an event for an unknown day on sales.stored are skipped; the next report still comes."""
     import uuid
 

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from ..conftest import sales_xml
+from service.storage.db import Pool
+
+from ..helpers import sales_xml
+from ..kafka_tools import Events
+from ..procs import Pipeline
+from ..stack import Stack
+from .helpers import wait_stored
 
 
-async def produce_days(kafka: str, days: list, *, products: int = 50) -> None:
+async def produce_days(kafka: str, days: list[dt.date], *, products: int = 50) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=kafka, linger_ms=5)
     await producer.start()
     try:
@@ -22,24 +29,7 @@ async def produce_days(kafka: str, days: list, *, products: int = 50) -> None:
         await producer.stop()
 
 
-async def wait_stored(pg_pool, days, *, timeout: float = 90.0) -> None:
-    """Poll PostgreSQL until every day is stored (events may repeat after a crash)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        try:
-            n = await pg_pool.fetchval(
-                "SELECT count(*) FROM sales_days WHERE sales_date = ANY($1::date[])", days
-            )
-        except Exception:
-            n = -1
-        if n == len(days):
-            return
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"only {n}/{len(days)} days stored")
-
-
-async def stored_once(pg_pool, days) -> None:
+async def stored_once(pg_pool: Pool, days: list[dt.date]) -> None:
     rows = await pg_pool.fetch(
         "SELECT d.sales_date, count(l.*) AS lines FROM sales_days d JOIN sales_lines l USING (sales_date) "
         "WHERE d.sales_date = ANY($1::date[]) GROUP BY d.sales_date",
@@ -49,8 +39,8 @@ async def stored_once(pg_pool, days) -> None:
 
 
 async def test_postgres_restart_mid_stream_loses_and_doubles_nothing(
-    stack, pipeline, events, pg_pool, days
-):
+    stack: Stack, pipeline: Pipeline, events: Events, pg_pool: Pool, days: list[dt.date]
+) -> None:
     """PostgreSQL restarts while days stream in; afterwards every day is stored exactly once."""
     if stack.kind != "native":
         pytest.skip("restarting PostgreSQL is scripted for the native stack only")
@@ -63,8 +53,8 @@ async def test_postgres_restart_mid_stream_loses_and_doubles_nothing(
 
 
 async def test_ingest_killed_mid_stream_loses_and_doubles_nothing(
-    stack, pipeline, events, pg_pool, days
-):
+    stack: Stack, pipeline: Pipeline, events: Events, pg_pool: Pool, days: list[dt.date]
+) -> None:
     """kill -9 of ingest mid-stream: after a restart every day is stored exactly once."""
     feed = asyncio.create_task(produce_days(stack.kafka, days[:20]))
     await asyncio.sleep(0.2)

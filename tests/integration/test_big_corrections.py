@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
+from service.cache import Redis
 from service.ingest.decide import RawUpload
 from service.names import STORED_DAYS_KEY, redis_day_key
+from service.storage.db import Pool
 
-from .test_big_days import day_xml, pieces, service, sink, staged_rows  # noqa: F401 - sink is a fixture
-from .test_ingest_store import status_of
+from .helpers import Sink, day_xml, pieces, service, staged_rows, status_of
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -47,7 +48,9 @@ async def day_row(pg_pool: Any, day: dt.date) -> tuple[Any, ...]:
     return row["upload_id"], row["products"], row["total_units"], row["total_revenue"], lines
 
 
-async def test_a_big_correction_swaps_the_day_with_its_audit(pg_pool, redis_client, sink, days):
+async def test_a_big_correction_swaps_the_day_with_its_audit(
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """A multi-chunk correction replaces a stored big day: lines and totals swapped, the old upload
     superseded with the diff, sales.stored (supersedes) and sales.corrected out, staging dropped."""
     svc = service(pg_pool, redis_client, sink)
@@ -66,6 +69,7 @@ async def test_a_big_correction_swaps_the_day_with_its_audit(pg_pool, redis_clie
     assert await status_of(pg_pool, old) == "superseded"
     assert await status_of(pg_pool, fix) == "stored"
     audit = await pg_pool.fetchrow("SELECT * FROM corrections WHERE upload_id = $1", fix)
+    assert audit is not None
     assert audit["superseded_upload_id"] == old
     assert (audit["revenue_before"], audit["revenue_after"]) == (
         Decimal("945000.00"),
@@ -90,7 +94,9 @@ async def test_a_big_correction_swaps_the_day_with_its_audit(pg_pool, redis_clie
     assert [e.event_id for _, e in again[2:]] == [e.event_id for _, e in again[:2]]
 
 
-async def test_an_invalid_big_correction_changes_nothing(pg_pool, redis_client, sink, days):
+async def test_an_invalid_big_correction_changes_nothing(
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """Strict: a bad product in the last chunk, or a product id twice, rejects the big correction;
     the stored day, its owner and its claim stay as they were, the staging is dropped."""
     strict = service(pg_pool, redis_client, sink, policy="strict")
@@ -117,8 +123,8 @@ async def test_an_invalid_big_correction_changes_nothing(pg_pool, redis_client, 
 
 
 async def test_a_big_correction_with_an_id_twice_lenient_leaves_it_out(
-    pg_pool, redis_client, sink, days
-):
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """Lenient: a product id twice across chunks is left out of the swap and reported."""
     svc = service(pg_pool, redis_client, sink)
     old = await store_big(svc, days[2], 900)
@@ -131,7 +137,9 @@ async def test_a_big_correction_with_an_id_twice_lenient_leaves_it_out(
     assert corrected.diff.products_after == 949
 
 
-async def test_a_big_correction_of_a_day_not_stored_stores_it(pg_pool, redis_client, sink, days):
+async def test_a_big_correction_of_a_day_not_stored_stores_it(
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """Nothing to replace: the big correction is stored as a new day, no sales.corrected."""
     svc = service(pg_pool, redis_client, sink)
     fix = uuid.uuid4()

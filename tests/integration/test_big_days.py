@@ -7,116 +7,24 @@ redelivery, duplicates across chunks, the strict policy, lost chunks, the sweep.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import hashlib
 import uuid
-from typing import Any
 
 import pytest
 
-from service.cache import DayCache
-from service.chunking import Cutter
-from service.ingest.assemble import manifest_digest
-from service.ingest.decide import RawUpload, raw_upload
+from service.cache import Redis
 from service.ingest.handler import IngestService
+from service.storage.db import Pool
 
-from ..unit.xml_builders import product
-from .test_ingest_store import Sink, status_of
+from ..helpers import wait_until
+from .helpers import Sink, day_xml, pieces, service, staged_rows, status_of
 
 pytestmark = pytest.mark.timeout(60)
 
-_offsets = iter(range(10**9))
 
-
-def day_xml(
-    day: dt.date, n: int, *, bad: dict[int, str] | None = None, ids: dict[int, int] | None = None
-) -> bytes:
-    """A day of n products, one per line (product k on line k + 3); ``bad`` sets prices, ``ids`` ids."""
-    bad, ids = bad or {}, ids or {}
-    rows = "".join(
-        f"    {product(id=str(ids.get(k, k)), name=f'Product {k}', price=bad.get(k, '10.50'))}\n"
-        for k in range(1, n + 1)
-    )
-    return (
-        f'<?xml version="1.0"?>\n<sales_data date="{day.isoformat()}">\n  <products>\n{rows}'
-        "  </products>\n</sales_data>\n"
-    ).encode()
-
-
-def pieces(
-    data: bytes, upload_id: uuid.UUID, *, target: int = 8192
-) -> tuple[list[RawUpload], RawUpload]:
-    """The day as the gateway publishes it: chunk records and the manifest record."""
-    cutter = Cutter(target)
-    chunks = [*cutter.feed(data), cutter.finish()]
-    key = data[data.index(b'date="') + 6 :][:10]
-    records = []
-    for i, chunk in enumerate(chunks):
-        headers = [
-            ("x-upload-id", str(upload_id).encode()),
-            ("x-part", b"chunk"),
-            ("x-chunk-index", str(i).encode()),
-        ]
-        if i == len(chunks) - 1:
-            headers.append(("x-chunk-last", b"1"))
-        records.append(_record(chunk, headers, key))
-    manifest = (
-        f'{{"upload_id": "{upload_id}", "chunks": {len(chunks)}, "products": {cutter.products}, '
-        f'"bytes": {len(data)}, "sha256": "{manifest_digest([hashlib.sha256(c).digest() for c in chunks])}"}}'
-    )
-    return records, _record(
-        manifest.encode(), [("x-upload-id", str(upload_id).encode()), ("x-part", b"manifest")], key
-    )
-
-
-def _record(value: bytes, headers: list[tuple[str, bytes]], key: bytes) -> RawUpload:
-    return raw_upload(
-        value=value,
-        headers=headers,
-        topic="test.big",
-        partition=0,
-        offset=next(_offsets),
-        timestamp=0,
-        key=key,
-    )
-
-
-def service(
-    pg_pool: Any,
-    redis_client: Any,
-    sink: Sink,
-    policy: str = "lenient",
-    incomplete_seconds: float = 900,
-) -> IngestService:
-    return IngestService(
-        pool=pg_pool,
-        cache=DayCache(redis_client, ttl_seconds=3600),
-        publish=sink,
-        policy=policy,
-        max_products=100_000,
-        incomplete_seconds=incomplete_seconds,
-    )
-
-
-async def staged_rows(pg_pool: Any, upload_id: uuid.UUID) -> int:
-    """Registry rows plus staging tables left for an upload."""
-    rows = await pg_pool.fetchval(
-        "SELECT count(*) FROM staging.uploads WHERE upload_id = $1", upload_id
-    )
-    tables = await pg_pool.fetchval(
-        "SELECT count(*) FROM pg_tables WHERE schemaname = 'staging' AND tablename = $1",
-        f"lines_{upload_id.hex}",
-    )
-    return int(rows) + int(tables)
-
-
-@pytest.fixture
-def sink() -> Sink:
-    return Sink()
-
-
-async def test_big_day_is_stored_whole_once_with_exact_totals(pg_pool, redis_client, sink, days):
+async def test_big_day_is_stored_whole_once_with_exact_totals(
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """Chunks then manifest: every line stored in one go, totals exact, staging gone, one stored event."""
     uid = uuid.uuid4()
     chunks, manifest = pieces(day_xml(days[0], 900), uid)
@@ -131,6 +39,7 @@ async def test_big_day_is_stored_whole_once_with_exact_totals(pg_pool, redis_cli
     row = await pg_pool.fetchrow(
         "SELECT products, total_units, total_revenue FROM sales_days WHERE sales_date = $1", days[0]
     )
+    assert row is not None
     assert (row["products"], row["total_units"], str(row["total_revenue"])) == (
         900,
         90000,
@@ -145,7 +54,9 @@ async def test_big_day_is_stored_whole_once_with_exact_totals(pg_pool, redis_cli
     assert topic == "sales.stored" and event.products == 900
 
 
-async def test_redelivered_chunks_and_manifest_change_nothing(pg_pool, redis_client, sink, days):
+async def test_redelivered_chunks_and_manifest_change_nothing(
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """A chunk delivered twice (also in one batch) and a manifest delivered again: stored once."""
     uid = uuid.uuid4()
     chunks, manifest = pieces(day_xml(days[1], 600), uid)
@@ -161,7 +72,9 @@ async def test_redelivered_chunks_and_manifest_change_nothing(pg_pool, redis_cli
     assert await staged_rows(pg_pool, uid) == 0
 
 
-async def test_duplicate_ids_across_chunks_lenient_and_strict(pg_pool, redis_client, sink, days):
+async def test_duplicate_ids_across_chunks_lenient_and_strict(
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """An id repeated far into the file: lenient stores the day without it, reporting line and index;
     strict rejects the whole day and stores nothing."""
     data = day_xml(days[2], 800, ids={700: 3})
@@ -194,8 +107,8 @@ async def test_duplicate_ids_across_chunks_lenient_and_strict(pg_pool, redis_cli
 
 
 async def test_strict_policy_one_bad_product_in_the_last_chunk_rejects_the_day(
-    pg_pool, redis_client, sink, days
-):
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """Strict: a bad price in the very last product refuses the whole day; nothing is visible."""
     uid = uuid.uuid4()
     chunks, manifest = pieces(day_xml(days[4], 800, bad={800: "-5"}), uid)
@@ -216,7 +129,9 @@ async def test_strict_policy_one_bad_product_in_the_last_chunk_rejects_the_day(
     assert await staged_rows(pg_pool, uid) == 0
 
 
-async def test_lost_chunk_is_incomplete_and_staging_is_dropped(pg_pool, redis_client, sink, days):
+async def test_lost_chunk_is_incomplete_and_staging_is_dropped(
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """The manifest arrives but a chunk never did: rejected incomplete_upload, staged rows gone."""
     uid = uuid.uuid4()
     chunks, manifest = pieces(day_xml(days[5], 900), uid)
@@ -230,15 +145,22 @@ async def test_lost_chunk_is_incomplete_and_staging_is_dropped(pg_pool, redis_cl
     )
 
 
-async def test_manifest_that_never_comes_is_swept(pg_pool, redis_client, sink, days):
+async def swept(svc: IngestService, sink: Sink, upload_id: uuid.UUID) -> bool:
+    """Run the sweep once; whether it has refused the upload (it waits INCOMPLETE_UPLOAD_SECONDS)."""
+    await svc.sweep()
+    return bool(sink.of(upload_id))
+
+
+async def test_manifest_that_never_comes_is_swept(
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """No manifest within INCOMPLETE_UPLOAD_SECONDS: the sweep refuses the upload and drops its staging."""
     uid = uuid.uuid4()
     chunks, _ = pieces(day_xml(days[6], 900), uid)
     svc = service(pg_pool, redis_client, sink, incomplete_seconds=0.2)
     await svc.handle(chunks[:3])
     assert await staged_rows(pg_pool, uid) == 2
-    await asyncio.sleep(0.5)
-    await svc.sweep()
+    await wait_until(lambda: swept(svc, sink, uid), what="the sweep refuses the upload")
     assert await status_of(pg_pool, uid) == "rejected"
     assert await staged_rows(pg_pool, uid) == 0
     [(topic, event)] = sink.of(uid)
@@ -246,15 +168,14 @@ async def test_manifest_that_never_comes_is_swept(pg_pool, redis_client, sink, d
 
 
 async def test_incomplete_upload_sent_again_under_its_id_is_stored(
-    pg_pool, redis_client, sink, days
-):
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """A retry with the same Idempotency-Key after the sweep refused the first attempt: stored once."""
     uid = uuid.uuid4()
     chunks, manifest = pieces(day_xml(days[8], 900), uid)
     svc = service(pg_pool, redis_client, sink, incomplete_seconds=0.2)
     await svc.handle(chunks[:2])
-    await asyncio.sleep(0.5)
-    await svc.sweep()
+    await wait_until(lambda: swept(svc, sink, uid), what="the sweep refuses the upload")
     assert await status_of(pg_pool, uid) == "rejected"
     await svc.handle([*chunks, manifest])
     assert await status_of(pg_pool, uid) == "stored"
@@ -265,14 +186,16 @@ async def test_incomplete_upload_sent_again_under_its_id_is_stored(
     assert [t for t, _ in sink.of(uid)] == ["sales.rejected", "sales.stored"]
 
 
-async def test_two_uploads_of_one_big_day_racing_store_it_once(pg_pool, redis_client, sink, days):
+async def test_two_uploads_of_one_big_day_racing_store_it_once(
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """Two uploads of the same day, chunks interleaved: one is stored, the other is a duplicate."""
     a, b = uuid.uuid4(), uuid.uuid4()
     chunks_a, manifest_a = pieces(day_xml(days[7], 700), a)
     chunks_b, manifest_b = pieces(day_xml(days[7], 700), b)
     mixed = [x for pair in zip(chunks_a, chunks_b, strict=True) for x in pair]
     await service(pg_pool, redis_client, sink).handle([*mixed, manifest_b, manifest_a])
-    statuses = sorted([await status_of(pg_pool, a), await status_of(pg_pool, b)])
+    statuses = sorted([str(await status_of(pg_pool, a)), str(await status_of(pg_pool, b))])
     assert statuses == ["duplicate", "stored"]
     assert (
         await pg_pool.fetchval("SELECT count(*) FROM sales_lines WHERE sales_date = $1", days[7])

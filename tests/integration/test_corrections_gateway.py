@@ -13,14 +13,14 @@ import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
 
 from service.bus import start_pinned
-from service.cache import DayCache
+from service.cache import Redis
 from service.gateway.app import create_app
-from service.ingest.decide import raw_upload
-from service.ingest.handler import IngestService
 from service.settings import Settings
+from service.storage.db import Pool
 
-from ..conftest import READ_TOKEN, TOKEN, sales_xml
+from ..helpers import READ_TOKEN, TOKEN, sales_xml
 from ..stack import Stack
+from .helpers import ingest
 
 NAMED = "named-" + uuid.uuid4().hex
 
@@ -31,7 +31,7 @@ async def gateway(
 ) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(
         _env_file=None,
-        kafka_bootstrap_servers=stack.kafka,  # type: ignore[call-arg]
+        kafka_bootstrap_servers=stack.kafka,
         database_url=stack.database_url,
         redis_url=stack.redis_url,
         access_token=TOKEN,
@@ -40,7 +40,8 @@ async def gateway(
         rate_limit_per_minute=0,
     )
     app = create_app(settings)
-    api = app.app.app  # Observe → UploadFastPath → FastAPI: its lifespan holds the clients
+    # Observe → UploadFastPath → FastAPI: its lifespan holds the clients
+    api = app.app.app  # type: ignore[attr-defined]
     async with (
         api.router.lifespan_context(api),
         httpx.AsyncClient(
@@ -80,24 +81,8 @@ async def headers_of(consumer: AIOKafkaConsumer, upload_id: str) -> dict[str, by
 
 
 async def store(pg_pool: Any, redis_client: Any, body: bytes) -> None:
-    async def drop(events: Any) -> None:
-        return None
-
-    up = raw_upload(
-        value=body,
-        headers=[],
-        topic="test.gateway",
-        partition=0,
-        offset=0,
-        timestamp=uuid.uuid4().int,
-    )
-    await IngestService(
-        pool=pg_pool,
-        cache=DayCache(redis_client, ttl_seconds=60),
-        publish=drop,
-        policy="lenient",
-        max_products=1000,
-    ).handle([up])
+    """A day through ingest (tests/integration/helpers.py)."""
+    await ingest(pg_pool, redis_client, body)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -105,8 +90,12 @@ def bearer(token: str) -> dict[str, str]:
 
 
 async def test_put_publishes_with_the_replace_header_even_for_a_collected_day(
-    gateway, raw_topic, pg_pool, redis_client, days
-):
+    gateway: httpx.AsyncClient,
+    raw_topic: AIOKafkaConsumer,
+    pg_pool: Pool,
+    redis_client: Redis,
+    days: list[dt.date],
+) -> None:
     """PUT of a collected day is accepted (no duplicate answer) and goes out with x-replace: true;
     POST of the same day still gets 409, and POST ?replace=true goes out as a correction too."""
     await store(pg_pool, redis_client, sales_xml(days[0]))
@@ -129,7 +118,9 @@ async def test_put_publishes_with_the_replace_header_even_for_a_collected_day(
     assert "x-replace" not in await headers_of(raw_topic, plain.json()["upload_id"])
 
 
-async def test_only_a_token_with_correct_may_replace(gateway, days):
+async def test_only_a_token_with_correct_may_replace(
+    gateway: httpx.AsyncClient, days: list[dt.date]
+) -> None:
     """ACCESS_TOKEN may correct; a read token and a named token without 'correct' get 403."""
     for token in (READ_TOKEN, NAMED):
         for call in (
@@ -150,7 +141,9 @@ async def test_only_a_token_with_correct_may_replace(gateway, days):
     assert named_plain.status_code == 202
 
 
-async def test_put_refuses_a_file_of_another_date_and_bad_input(gateway, days):
+async def test_put_refuses_a_file_of_another_date_and_bad_input(
+    gateway: httpx.AsyncClient, days: list[dt.date]
+) -> None:
     """The URL's date must be the file's (400 date_mismatch); a bad head is 400 as for any upload; a bad
     date in the URL or a replace value that is not a boolean is 422."""
     r = await gateway.put(f"/v1/sales/{days[1].isoformat()}", content=sales_xml(days[0]))
@@ -167,7 +160,9 @@ async def test_put_refuses_a_file_of_another_date_and_bad_input(gateway, days):
     assert maybe.status_code == 422 and maybe.json()["code"] == "bad_request"
 
 
-async def test_an_idempotency_key_of_an_upload_is_not_a_corrections_key(gateway, days):
+async def test_an_idempotency_key_of_an_upload_is_not_a_corrections_key(
+    gateway: httpx.AsyncClient, days: list[dt.date]
+) -> None:
     """The same Idempotency-Key on an upload and on a correction gives two upload ids."""
     key = {"Idempotency-Key": uuid.uuid4().hex}
     first = await gateway.post("/v1/uploads", content=sales_xml(days[3]), headers=key)
@@ -181,7 +176,9 @@ async def test_an_idempotency_key_of_an_upload_is_not_a_corrections_key(gateway,
     assert dt.date.fromisoformat(fix.json()["sales_date"]) == days[3]
 
 
-async def test_a_correction_too_big_for_one_record_streams_in_chunks(gateway, raw_topic, days):
+async def test_a_correction_too_big_for_one_record_streams_in_chunks(
+    gateway: httpx.AsyncClient, raw_topic: AIOKafkaConsumer, days: list[dt.date]
+) -> None:
     """A correction over UPLOAD_CHUNK_BYTES is accepted and goes to sales.raw in chunks, each with x-replace."""
     big = sales_xml(days[4], 12_000)
     assert len(big) > 1024 * 1024

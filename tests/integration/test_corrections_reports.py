@@ -5,58 +5,22 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
 
-from service.cache import DayCache
+from service.cache import Redis
 from service.events import ReportRequest, SalesCorrected
 from service.ids import report_id_for_request
-from service.ingest.decide import raw_upload
-from service.ingest.handler import IngestService
 from service.reporter.corrections import StaleReports, request_id_for_correction
-from service.reporter.handler import ReporterService, report_id_for_upload
+from service.reporter.handler import report_id_for_upload
 from service.storage.corrections import mark_stale
+from service.storage.db import Pool
 
-from ..conftest import sales_xml
-
-_offsets = iter(range(10**9))
-
-
-class Collect(list[Any]):
-    async def __call__(self, item: Any) -> None:
-        if isinstance(item, list | tuple):
-            self.extend(item)
-        else:
-            self.append(item)
-
-
-async def ingest(pg_pool: Any, redis_client: Any, body: bytes, *, replace: bool = False) -> Collect:
-    out = Collect()
-    headers = [("x-replace", b"true")] if replace else []
-    up = raw_upload(
-        value=body,
-        headers=headers,
-        topic="test.stale",
-        partition=0,
-        offset=next(_offsets),
-        timestamp=0,
-    )
-    await IngestService(
-        pool=pg_pool,
-        cache=DayCache(redis_client, ttl_seconds=60),
-        publish=out,
-        policy="lenient",
-        max_products=100_000,
-    ).handle([up])
-    return out
-
-
-def builtin(pg_pool: Any, published: Collect) -> ReporterService:
-    return ReporterService(pool=pg_pool, llm=None, publish=published, language="en", max_attempts=1)
+from ..helpers import sales_xml
+from .helpers import Collect, builtin, ingest
 
 
 async def test_correction_marks_the_day_and_the_next_seven_stale_and_asks_again(
-    pg_pool, redis_client, days
-):
+    pg_pool: Pool, redis_client: Redis, days: list[dt.date]
+) -> None:
     """The corrected day's report and reports of days within 7 days after it turn stale with a reason;
     each later stored day in that window is asked for again, with ids derived from the correction."""
     published, requests = Collect(), Collect()
@@ -106,10 +70,13 @@ async def test_correction_marks_the_day_and_the_next_seven_stale_and_asks_again(
         "SELECT stale_reason FROM reports WHERE report_id = $1",
         report_id_for_upload(corrected.upload_id),
     )
+    assert fresh is not None
     assert fresh["stale_reason"] is None
 
 
-async def test_a_superseded_uploads_late_event_writes_no_report(pg_pool, redis_client, days):
+async def test_a_superseded_uploads_late_event_writes_no_report(
+    pg_pool: Pool, redis_client: Redis, days: list[dt.date]
+) -> None:
     """sales.stored of an upload a correction already replaced is skipped (the correction's report is the day's)."""
     published = Collect()
     [(_, _, first)] = await ingest(pg_pool, redis_client, sales_xml(days[0], 5))
@@ -125,7 +92,7 @@ async def test_a_superseded_uploads_late_event_writes_no_report(pg_pool, redis_c
     )
 
 
-async def test_unknown_ids_are_not_corrections(pg_pool):
+async def test_unknown_ids_are_not_corrections(pg_pool: Pool) -> None:
     """A correction id no row knows marks nothing."""
     assert (
         await mark_stale(

@@ -3,18 +3,21 @@ the audit, rejected corrections, redelivery, order within a batch, Redis state."
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from decimal import Decimal
 from typing import Any
 
+from service.cache import Redis
 from service.ingest.decide import RawUpload, raw_upload
 from service.ingest.diff import diff_streams
 from service.models import UploadRecord
 from service.names import STORED_DAYS_KEY, redis_day_key
 from service.storage.corrections import staged_swap
+from service.storage.db import Pool
 
-from ..conftest import sales_xml
-from .test_ingest_store import raw, service, sink, status_of  # noqa: F401 - sink is a fixture
+from ..helpers import sales_xml
+from .helpers import Sink, raw, service, status_of
 
 _offsets = iter(range(10**9))
 
@@ -49,8 +52,8 @@ async def lines(pg_pool: Any, day: Any) -> list[tuple[int, int, Decimal]]:
 
 
 async def test_a_valid_correction_swaps_the_day_and_keeps_the_audit(
-    pg_pool, redis_client, sink, days
-):
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """The day's lines and totals become the correction's; the old upload is superseded with the diff."""
     svc = service(pg_pool, redis_client, sink)
     first = raw(sales_xml(days[0], ORIGINAL))
@@ -61,6 +64,7 @@ async def test_a_valid_correction_swaps_the_day_and_keeps_the_audit(
     assert await status_of(pg_pool, first.upload_id) == "superseded"
     assert await status_of(pg_pool, fix.upload_id) == "stored"
     day = await pg_pool.fetchrow("SELECT * FROM sales_days WHERE sales_date = $1", days[0])
+    assert day is not None
     assert (day["upload_id"], day["products"], day["total_units"], day["total_revenue"]) == (
         fix.upload_id,
         3,
@@ -73,6 +77,7 @@ async def test_a_valid_correction_swaps_the_day_and_keeps_the_audit(
         (4, 1, Decimal("7.50")),
     ]
     audit = await pg_pool.fetchrow("SELECT * FROM corrections WHERE upload_id = $1", fix.upload_id)
+    assert audit is not None
     assert audit["superseded_upload_id"] == first.upload_id and audit["sender"] == "fixer"
     assert (audit["revenue_before"], audit["revenue_after"]) == (Decimal("37.00"), Decimal("48.50"))
     diff = audit["diff"]
@@ -96,7 +101,9 @@ async def test_a_valid_correction_swaps_the_day_and_keeps_the_audit(
     assert await redis_client.get(redis_day_key(days[0].isoformat())) == str(fix.upload_id)
 
 
-async def test_an_invalid_correction_changes_nothing(pg_pool, redis_client, sink, days):
+async def test_an_invalid_correction_changes_nothing(
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """A correction that fails validation is rejected; the stored day, its owner and Redis stay as they were."""
     svc = service(pg_pool, redis_client, sink, policy="strict")
     first = raw(sales_xml(days[0], ORIGINAL))
@@ -122,7 +129,9 @@ async def test_an_invalid_correction_changes_nothing(pg_pool, redis_client, sink
     assert [t for t, _ in sink.of(bad.upload_id)] == ["sales.rejected"]
 
 
-async def test_a_redelivered_correction_is_one_correction(pg_pool, redis_client, sink, days):
+async def test_a_redelivered_correction_is_one_correction(
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """The same correction record twice (in one batch and in a later one) corrects once, same events."""
     svc = service(pg_pool, redis_client, sink)
     first = raw(sales_xml(days[0], ORIGINAL))
@@ -151,8 +160,8 @@ async def test_a_redelivered_correction_is_one_correction(pg_pool, redis_client,
 
 
 async def test_a_plain_upload_of_a_corrected_day_stays_a_duplicate(
-    pg_pool, redis_client, sink, days
-):
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """After a correction, a plain upload of the day is still a duplicate; the correction stays."""
     svc = service(pg_pool, redis_client, sink)
     await svc.handle([raw(sales_xml(days[0], ORIGINAL))])
@@ -167,8 +176,8 @@ async def test_a_plain_upload_of_a_corrected_day_stays_a_duplicate(
 
 
 async def test_uploads_and_corrections_of_a_day_take_effect_in_batch_order(
-    pg_pool, redis_client, sink, days
-):
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """upload, correction, correction in one batch: the day ends as the last correction, each replaced in turn."""
     svc = service(pg_pool, redis_client, sink)
     first = raw(sales_xml(days[0], ORIGINAL))
@@ -186,7 +195,9 @@ async def test_uploads_and_corrections_of_a_day_take_effect_in_batch_order(
     assert [r["superseded_upload_id"] for r in chain] == [first.upload_id, fix1.upload_id]
 
 
-async def test_a_correction_of_a_day_not_stored_stores_it(pg_pool, redis_client, sink, days):
+async def test_a_correction_of_a_day_not_stored_stores_it(
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """Nothing to replace: the correction is stored as a new day, and no sales.corrected goes out."""
     svc = service(pg_pool, redis_client, sink)
     fix = correction(sales_xml(days[0], FIXED))
@@ -199,7 +210,9 @@ async def test_a_correction_of_a_day_not_stored_stores_it(pg_pool, redis_client,
     assert await status_of(pg_pool, late.upload_id) == "duplicate"
 
 
-async def test_a_staged_day_replaces_a_stored_one_streamed(pg_pool, redis_client, sink, days):
+async def test_a_staged_day_replaces_a_stored_one_streamed(
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """A big day's staged lines (12,000, read as streams for the diff) replace the stored day in one
     transaction; excluded staged rows stay out; the audit is the streamed diff."""
     svc = service(pg_pool, redis_client, sink)
@@ -239,6 +252,7 @@ async def test_a_staged_day_replaces_a_stored_one_streamed(pg_pool, redis_client
     assert (diff.products_before, diff.products_after) == (3, 12_000)
     assert diff.added.count == 11_997 and diff.changed.count == 3 and diff.removed.count == 0
     day = await pg_pool.fetchrow("SELECT * FROM sales_days WHERE sales_date = $1", days[0])
+    assert day is not None
     expected = sum(Decimal("2.00") * (1 + i % 3) for i in range(1, 12_001))
     assert (day["upload_id"], day["products"], day["total_revenue"]) == (
         rec.upload_id,
@@ -263,4 +277,5 @@ async def test_a_staged_day_replaces_a_stored_one_streamed(pg_pool, redis_client
         == 12_000
     )
     audit = await pg_pool.fetchrow("SELECT * FROM corrections WHERE upload_id = $1", rec.upload_id)
+    assert audit is not None
     assert audit["superseded_upload_id"] == first.upload_id and audit["revenue_after"] == expected

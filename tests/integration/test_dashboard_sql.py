@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from service.figures.load import load_facts
 from service.gateway.dashboard.views import history_rows
 from service.storage import dashboard as q
+from service.storage.db import Pool
 
 from ..unit.reporter_factories import synthetic_products
-from .test_facts_sql import store
+from .helpers import store
 
 
-async def test_days_page_is_keyset_paginated_within_the_range(pg_pool, days):
+async def test_days_page_is_keyset_paginated_within_the_range(
+    pg_pool: Pool, days: list[dt.date]
+) -> None:
     """Pages of stored days, newest first, stay inside the range and together list each day once."""
     stored = [days[i] for i in (0, 1, 2, 5, 6, 9)]
     for i, day in enumerate(stored):
@@ -30,7 +35,9 @@ async def test_days_page_is_keyset_paginated_within_the_range(pg_pool, days):
     assert (count.days, count.first, count.last) == (6, days[0], days[9])
 
 
-async def test_history_trailing_average_matches_the_facts(pg_pool, days):
+async def test_history_trailing_average_matches_the_facts(
+    pg_pool: Pool, days: list[dt.date]
+) -> None:
     """The day's trailing 7-day average in the history chart is the one its facts (and report) state."""
     for i in (0, 2, 3, 6, 8):
         await store(pg_pool, days[i], synthetic_products(20, seed=i))
@@ -45,7 +52,7 @@ async def test_history_trailing_average_matches_the_facts(pg_pool, days):
     assert await q.day_history(pg_pool, days[8], days=2, trailing_days=7) == [points[-1]]
 
 
-async def test_recent_uploads_newest_first_in_pages(pg_pool, days):
+async def test_recent_uploads_newest_first_in_pages(pg_pool: Pool, days: list[dt.date]) -> None:
     """Recorded uploads come newest first; the cursor continues where the page ended."""
     for i in range(3):
         await store(pg_pool, days[i], synthetic_products(3, seed=i))

@@ -6,7 +6,6 @@ import dataclasses
 import datetime as dt
 import statistics
 import time
-import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -14,36 +13,11 @@ import pytest
 
 from service.errors import StorageUnavailable
 from service.figures.load import load_facts
+from service.storage.db import Pool
 
+from ..stack import Stack
 from ..unit.reporter_factories import Product, make_facts, synthetic_products
-
-
-async def store(pg_pool: Any, day: dt.date, products: list[Product]) -> None:
-    """Store a day as ingest would: an upload, its sales_days totals, its lines."""
-    upload_id = uuid.uuid4()
-    async with pg_pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            "INSERT INTO uploads (upload_id, status, sales_date, source, size_bytes, kafka_topic,"
-            " kafka_partition, kafka_offset) VALUES ($1, 'stored', $2, 'kafka', 0, 'test.facts', 0, 0)",
-            upload_id,
-            day,
-        )
-        await conn.execute(
-            "INSERT INTO sales_days (sales_date, upload_id, products, total_units, total_revenue)"
-            " VALUES ($1, $2, $3, $4, $5)",
-            day,
-            upload_id,
-            len(products),
-            sum(p.quantity for p in products),
-            sum((p.revenue for p in products), Decimal(0)),
-        )
-        await conn.copy_records_to_table(
-            "sales_lines",
-            columns=["sales_date", "product_id", "name", "category", "quantity", "price"],
-            records=[
-                (day, p.product_id, p.name, p.category, p.quantity, p.price) for p in products
-            ],
-        )
+from .helpers import store
 
 
 async def facts_of(pg_pool: Any, day: dt.date) -> Any:
@@ -68,7 +42,7 @@ def three_days() -> list[list[Product]]:
     return [first, second, third]
 
 
-async def test_three_days_match_the_python_computation(pg_pool, days):
+async def test_three_days_match_the_python_computation(pg_pool: Pool, days: list[dt.date]) -> None:
     """Each of three consecutive days has exactly the facts computed independently in Python."""
     stored: dict[dt.date, list[Product]] = {}
     for day, products in zip(days[:3], three_days(), strict=True):
@@ -89,7 +63,9 @@ async def test_three_days_match_the_python_computation(pg_pool, days):
     assert (await facts_of(pg_pool, days[0])).history is None
 
 
-async def test_a_tuned_connection_gives_the_same_facts(pg_pool, stack, days):
+async def test_a_tuned_connection_gives_the_same_facts(
+    pg_pool: Pool, stack: Stack, days: list[dt.date]
+) -> None:
     """On a connection opened with FACTS_SERVER_SETTINGS (the reporter's pool) the single
     statement gives the same facts, and JIT is off for it."""
     from service.storage.db import create_pool, keep_session
@@ -113,7 +89,7 @@ async def test_a_tuned_connection_gives_the_same_facts(pg_pool, stack, days):
         await tuned.close()
 
 
-async def test_day_after_a_gap_has_no_history(pg_pool, days):
+async def test_day_after_a_gap_has_no_history(pg_pool: Pool, days: list[dt.date]) -> None:
     """A stored day weeks back is not "the previous day": no comparison at all."""
     await store(pg_pool, days[0], synthetic_products(10, seed=3))
     await store(pg_pool, days[20], synthetic_products(12, seed=4))
@@ -121,7 +97,7 @@ async def test_day_after_a_gap_has_no_history(pg_pool, days):
     assert facts.history is None
 
 
-async def test_previous_day_may_be_a_few_days_back(pg_pool, days):
+async def test_previous_day_may_be_a_few_days_back(pg_pool: Pool, days: list[dt.date]) -> None:
     """The latest stored day inside the 7-day window is the previous day."""
     await store(pg_pool, days[0], synthetic_products(10, seed=3))
     await store(pg_pool, days[5], synthetic_products(12, seed=4))
@@ -130,13 +106,13 @@ async def test_previous_day_may_be_a_few_days_back(pg_pool, days):
     assert facts.history.trailing_days == 1
 
 
-async def test_unknown_day_is_a_lookup_error(pg_pool, days):
+async def test_unknown_day_is_a_lookup_error(pg_pool: Pool, days: list[dt.date]) -> None:
     """A day that is not stored has no facts."""
     with pytest.raises(LookupError):
         await facts_of(pg_pool, days[5])
 
 
-async def test_lost_connection_is_storage_unavailable(pg_pool, days):
+async def test_lost_connection_is_storage_unavailable(pg_pool: Pool, days: list[dt.date]) -> None:
     """A connection that died is reported as StorageUnavailable, chained to asyncpg's error."""
     async with pg_pool.acquire() as conn:
         await conn.close()
@@ -145,7 +121,9 @@ async def test_lost_connection_is_storage_unavailable(pg_pool, days):
     assert info.value.__cause__ is not None
 
 
-async def test_fifty_thousand_products_are_fast_and_exact(pg_pool, days):
+async def test_fifty_thousand_products_are_fast_and_exact(
+    pg_pool: Pool, days: list[dt.date]
+) -> None:
     """A 50,000-product day after another one: exact facts, well under a second."""
     before = synthetic_products(50_000, seed=5)[7:]
     today = [

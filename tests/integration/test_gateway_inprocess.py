@@ -9,6 +9,7 @@ app with the same request observer, no fast path); both must answer alike.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import secrets
 import time
 import uuid
@@ -20,13 +21,13 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from service.cache import DayCache
+from service.cache import DayCache, Redis
 from service.gateway.app import create_app, create_fastapi
 from service.gateway.observe import Observe
 from service.names import DUPLICATE_DAY_MESSAGE
 from service.settings import Settings
 
-from ..conftest import READ_TOKEN, TOKEN, sales_xml
+from ..helpers import READ_TOKEN, TOKEN, sales_xml
 from ..stack import Stack
 
 # Nothing listens on port 1: connections are refused at once.
@@ -47,7 +48,7 @@ def _settings(stack: Stack, **overrides: Any) -> Settings:
         request_timeout_seconds=_TIMEOUT,
         rate_limit_per_minute=0,
     )
-    return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
+    return Settings(_env_file=None, **(values | overrides))
 
 
 @asynccontextmanager
@@ -56,9 +57,8 @@ async def _both(settings: Settings) -> AsyncIterator[dict[str, httpx.AsyncClient
     served = create_app(settings)
     routed_api = create_fastapi(settings)
     routed = Observe(routed_api, timeout=settings.request_timeout_seconds)
-    served_api = (
-        served.app.app
-    )  # Observe → UploadFastPath → FastAPI: its lifespan holds the clients
+    # Observe → UploadFastPath → FastAPI: its lifespan holds the clients
+    served_api = served.app.app  # type: ignore[attr-defined]
     async with AsyncExitStack() as stack:
         clients = {}
         for name, app, api in (("fast path", served, served_api), ("routing", routed, routed_api)):
@@ -98,7 +98,9 @@ def _headers(r: httpx.Response) -> list[tuple[str, str]]:
     return sorted((k, v) for k, v in r.headers.items() if k not in ("date", "server"))
 
 
-async def test_upload_is_accepted_with_202(gateways, days):
+async def test_upload_is_accepted_with_202(
+    gateways: dict[str, httpx.AsyncClient], days: list[dt.date]
+) -> None:
     """POST /v1/uploads of a valid day answers 202 with the upload id, status and Location."""
     for n, client in enumerate(gateways.values()):
         r = await client.post("/v1/uploads", content=sales_xml(days[n]), headers=_auth())
@@ -108,14 +110,18 @@ async def test_upload_is_accepted_with_202(gateways, days):
         assert r.headers["location"] == body["status_url"] == f"/v1/uploads/{body['upload_id']}"
 
 
-async def test_legacy_upload_answers_a_task_id(gateways, days):
+async def test_legacy_upload_answers_a_task_id(
+    gateways: dict[str, httpx.AsyncClient], days: list[dt.date]
+) -> None:
     """POST / of a valid day answers 200 with task_id (the original contract)."""
     for n, client in enumerate(gateways.values()):
         r = await client.post("/", content=sales_xml(days[n]), headers=_auth())
         assert r.status_code == 200 and set(r.json()) == {"task_id", "upload_id", "status_url"}
 
 
-async def test_duplicate_day_on_both_routes(gateways, redis_client, days):
+async def test_duplicate_day_on_both_routes(
+    gateways: dict[str, httpx.AsyncClient], redis_client: Redis, days: list[dt.date]
+) -> None:
     """A stored day: 409 duplicate_day on /v1/uploads, the Russian message on POST /."""
     await DayCache(redis_client, ttl_seconds=60).add_stored([days[0].isoformat()])
     r = await _post_both(gateways, "/v1/uploads", content=sales_xml(days[0]), headers=_auth())
@@ -131,7 +137,9 @@ async def test_duplicate_day_on_both_routes(gateways, redis_client, days):
     }
 
 
-async def test_day_in_progress_on_both_routes(gateways, redis_client, days):
+async def test_day_in_progress_on_both_routes(
+    gateways: dict[str, httpx.AsyncClient], redis_client: Redis, days: list[dt.date]
+) -> None:
     """A day held by another upload in flight: 409 day_in_progress with Retry-After on both routes."""
     await DayCache(redis_client, ttl_seconds=60).claim([(days[1].isoformat(), str(uuid.uuid4()))])
     for path in ("/v1/uploads", "/"):
@@ -156,7 +164,9 @@ async def test_day_in_progress_on_both_routes(gateways, redis_client, days):
         (b'<sales_data date="2024-02-30"><products/></sales_data>', "bad_date"),
     ],
 )
-async def test_head_check_answers_400(gateways, body, code):
+async def test_head_check_answers_400(
+    gateways: dict[str, httpx.AsyncClient], body: bytes, code: str
+) -> None:
     """Each refusal of the head check is a 400 with its code, message and where."""
     for path in ("/v1/uploads", "/"):
         r = await _post_both(gateways, path, content=body, headers=_auth())
@@ -176,7 +186,13 @@ async def test_head_check_answers_400(gateways, body, code):
         ({"Authorization": f"Bearer {READ_TOKEN}"}, 403, "insufficient_scope"),
     ],
 )
-async def test_upload_needs_an_upload_token(gateways, headers, status, code, days):
+async def test_upload_needs_an_upload_token(
+    gateways: dict[str, httpx.AsyncClient],
+    headers: dict[str, str],
+    status: int,
+    code: str,
+    days: list[dt.date],
+) -> None:
     """No, a wrong or a read-only token: 401 (with WWW-Authenticate) or 403, on both routes."""
     for path in ("/v1/uploads", "/"):
         r = await _post_both(gateways, path, content=sales_xml(days[0]), headers=headers)
@@ -184,13 +200,15 @@ async def test_upload_needs_an_upload_token(gateways, headers, status, code, day
         assert ("www-authenticate" in r.headers) == (status == 401)
 
 
-async def test_too_large_by_content_length(gateways):
+async def test_too_large_by_content_length(gateways: dict[str, httpx.AsyncClient]) -> None:
     """A declared Content-Length over MAX_UPLOAD_BYTES is refused with 413."""
     r = await _post_both(gateways, "/v1/uploads", content=b"<" * (_LIMIT + 1), headers=_auth())
     assert r.status_code == 413 and r.json()["code"] == "too_large"
 
 
-async def test_too_large_mid_stream_without_content_length(gateways):
+async def test_too_large_mid_stream_without_content_length(
+    gateways: dict[str, httpx.AsyncClient],
+) -> None:
     """A chunked body with no Content-Length is refused with 413 once it passes the limit."""
 
     async def chunks() -> AsyncIterator[bytes]:
@@ -203,7 +221,7 @@ async def test_too_large_mid_stream_without_content_length(gateways):
         assert r.status_code == 413 and r.json()["code"] == "too_large"
 
 
-async def test_rate_limit_answers_429_with_retry_after(stack):
+async def test_rate_limit_answers_429_with_retry_after(stack: Stack) -> None:
     """Past RATE_LIMIT_PER_MINUTE for a token, uploads get 429 with Retry-After (one budget for all workers)."""
     secret = secrets.token_hex(16)  # a token of its own: a budget of its own
     settings = _settings(
@@ -229,7 +247,9 @@ async def test_rate_limit_answers_429_with_retry_after(stack):
             assert 1 <= int(r.headers["retry-after"]) <= 60
 
 
-async def test_kafka_down_answers_503(stack, redis_client, days):
+async def test_kafka_down_answers_503(
+    stack: Stack, redis_client: Redis, days: list[dt.date]
+) -> None:
     """With Kafka unreachable, an upload is answered 503 kafka_unavailable and nothing is accepted."""
     async with _both(_settings(stack, kafka_bootstrap_servers=_NOWHERE)) as clients:
         for path in ("/v1/uploads", "/"):
@@ -238,7 +258,7 @@ async def test_kafka_down_answers_503(stack, redis_client, days):
             assert 1 <= int(r.headers["retry-after"]) <= 5
 
 
-async def test_redis_down_answers_503(stack, days):
+async def test_redis_down_answers_503(stack: Stack, days: list[dt.date]) -> None:
     """With Redis unreachable, an upload is answered 503 cache_unavailable."""
     settings = _settings(stack, redis_url=f"redis://{_NOWHERE}/0", rate_limit_per_minute=100)
     async with _both(settings) as clients:
@@ -246,7 +266,9 @@ async def test_redis_down_answers_503(stack, days):
     assert r.status_code == 503 and r.json()["code"] == "cache_unavailable"
 
 
-async def test_slow_request_answers_504(gateways, days):
+async def test_slow_request_answers_504(
+    gateways: dict[str, httpx.AsyncClient], days: list[dt.date]
+) -> None:
     """A request still running after REQUEST_TIMEOUT_SECONDS is answered 504 timeout."""
 
     async def trickle() -> AsyncIterator[bytes]:
@@ -261,7 +283,7 @@ async def test_slow_request_answers_504(gateways, days):
         assert asyncio.get_running_loop().time() - started < _TIMEOUT * 2.5
 
 
-async def test_reads_still_go_through_fastapi(gateways):
+async def test_reads_still_go_through_fastapi(gateways: dict[str, httpx.AsyncClient]) -> None:
     """The fast path hands every other request to FastAPI: a read route and a 404 answer as before."""
     for client in gateways.values():
         assert (await client.get("/healthz")).json() == {"status": "ok"}

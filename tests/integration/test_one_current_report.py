@@ -20,17 +20,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from service.cache import Redis
 from service.events import SalesCorrected
 from service.ingest.diff import by_product, diff_days
 from service.models import SalesLine, UploadRecord
 from service.reporter.corrections import StaleReports
 from service.reporter.handler import report_id_for_upload
 from service.storage.corrections import mark_stale, replace_day, stored_day
+from service.storage.db import Pool
 from service.storage.reports import ReportInput, ReportOutcome, request_report, save_report
 from service.storage.uploads import record_batch
 
-from .test_big_days import day_xml
-from .test_corrections_reports import Collect, builtin, ingest
+from .helpers import Collect, builtin, day_xml, ingest
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -166,7 +167,9 @@ _steps = st.one_of(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(steps=st.lists(_steps, min_size=1, max_size=12))
-async def test_one_current_report_per_day_under_any_sequence(pg_pool, steps):
+async def test_one_current_report_per_day_under_any_sequence(
+    pg_pool: Pool, steps: list[tuple[Any, ...]]
+) -> None:
     """Any sequence of corrections, regeneration requests and saves (new, pending, redelivered;
     of the owner or of a superseded upload) leaves at most one current report, the owner's."""
     day = Day(pg_pool, next(_dates))
@@ -176,7 +179,9 @@ async def test_one_current_report_per_day_under_any_sequence(pg_pool, steps):
         await day.check()
 
 
-async def test_one_current_report_when_saves_and_corrections_race(pg_pool, days):
+async def test_one_current_report_when_saves_and_corrections_race(
+    pg_pool: Pool, days: list[dt.date]
+) -> None:
     """Reports of the owner read before a correction, saved at the same moment as the
     correction and as one another: one current report in the end, the new owner's or none."""
     for round_ in range(10):
@@ -199,8 +204,8 @@ async def test_one_current_report_when_saves_and_corrections_race(pg_pool, days)
 
 
 async def test_corrections_retried_together_leave_one_current_report_per_day(
-    pg_pool, redis_client, days
-):
+    pg_pool: Pool, redis_client: Redis, days: list[dt.date]
+) -> None:
     """The finding's replay through ingest and the reporter: three corrections of a day land
     together (sent during a Kafka outage, retried at once); each correction's own report is
     written as if its owner check had passed just before the next correction committed, and

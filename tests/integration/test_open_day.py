@@ -7,7 +7,6 @@ stayed open past the idle limit. Here the limit is lowered to one second.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
 from decimal import Decimal
@@ -15,14 +14,15 @@ from typing import Any
 
 import pytest
 
-from service.cache import DayCache
+from service.cache import DayCache, Redis
 from service.ingest.handler import IngestService
 from service.models import UploadRecord
+from service.storage.db import Pool
 from service.storage.staged_days import OpenDay
 from service.storage.staging import ChunkToStage, StagedUpload, drop_staging, stage_chunk
 
-from .test_big_days import day_xml, pieces
-from .test_ingest_store import Sink
+from ..helpers import wait_until
+from .helpers import Sink, day_xml, pieces
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -50,19 +50,9 @@ async def open_days(pg_pool: Any) -> int:
     )
 
 
-async def wait_for(check: Any, *, seconds: float, what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, what
-        await asyncio.sleep(0.1)
-
-
-@pytest.fixture
-def sink() -> Sink:
-    return Sink()
-
-
-async def test_an_open_day_never_outlives_its_idle_limit(pg_pool, redis_client, sink, days):
+async def test_an_open_day_never_outlives_its_idle_limit(
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """A first chunk opens the day's transaction; with no further chunk it ends within the limit,
     even though nothing in ingest runs meanwhile (no sweep, no batch)."""
     chunks, _ = pieces(day_xml(days[0], 600), uuid.uuid4())
@@ -70,9 +60,9 @@ async def test_an_open_day_never_outlives_its_idle_limit(pg_pool, redis_client, 
     try:
         await svc.handle(chunks[:1])
         assert await open_days(pg_pool) == 1
-        await wait_for(
+        await wait_until(
             lambda: _none_open(pg_pool),
-            seconds=_IDLE + 4,
+            timeout=_IDLE + 4,
             what=f"the open day's transaction outlived its {_IDLE:g} s idle limit",
         )
     finally:
@@ -83,7 +73,9 @@ async def _none_open(pg_pool: Any) -> bool:
     return await open_days(pg_pool) == 0
 
 
-async def test_stored_at_is_the_commit_time_after_a_pause(pg_pool, redis_client, sink, days):
+async def test_stored_at_is_the_commit_time_after_a_pause(
+    pg_pool: Pool, redis_client: Redis, sink: Sink, days: list[dt.date]
+) -> None:
     """The sender pauses past the idle limit after the first chunks, then sends the day again
     (same upload id): the day is stored whole, and stored_at is when it was stored, not when
     its first chunk came."""
@@ -99,12 +91,13 @@ async def test_stored_at_is_the_commit_time_after_a_pause(pg_pool, redis_client,
             now: dt.datetime = await pg_pool.fetchval("SELECT clock_timestamp()")
             return (now - first).total_seconds() > _IDLE + 1.5
 
-        await wait_for(paused, seconds=_IDLE + 5, what="PostgreSQL's clock did not move")
+        await wait_until(paused, timeout=_IDLE + 5, what="PostgreSQL's clock did not move")
         resumed: dt.datetime = await pg_pool.fetchval("SELECT clock_timestamp()")
         await svc.handle([*chunks, manifest])
         row = await pg_pool.fetchrow(
             "SELECT products, stored_at FROM sales_days WHERE sales_date = $1", days[1]
         )
+        assert row is not None
         assert row["products"] == 600
         assert row["stored_at"] >= resumed, (
             f"stored_at {row['stored_at']} is before the retry began ({resumed}); "

@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Dialog, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, async_playwright
 
 from ..procs import Pipeline
+from .helpers import DESKTOP, Watched
 
 CHROMIUM = os.environ.get("SALES_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -28,8 +28,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -44,38 +42,6 @@ async def browser() -> AsyncIterator[Browser]:
             yield b
         finally:
             await b.close()
-
-
-class Watched:
-    """A page whose JavaScript dialogs, console errors and page errors are recorded."""
-
-    def __init__(self, page: Page, base: str) -> None:
-        self.page = page
-        self.base = base
-        self.dialogs: list[str] = []
-        self.errors: list[str] = []
-        page.on("dialog", self._dialog)
-        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
-        page.on(
-            "console",
-            lambda msg: self.errors.append(f"console: {msg.text}") if msg.type == "error" else None,
-        )
-
-    async def _dialog(self, dialog: Dialog) -> None:
-        self.dialogs.append(dialog.message)
-        await dialog.dismiss()
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-    async def goto(self, path: str) -> Any:
-        return await self.page.goto(self.url(path))
-
-    async def sign_in(self, token: str) -> None:
-        await self.goto("/ui/signin")
-        await self.page.get_by_label("Access token").fill(token)
-        await self.page.get_by_role("button", name="Sign in").click()
-        await self.page.wait_for_url("**/ui/days")
 
 
 @pytest_asyncio.fixture

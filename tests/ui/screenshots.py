@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from ..stack import REPO
-from .test_screenshots import SHOTS_ENV
+from .helpers import SHOTS_ENV
 
 
 def main() -> int:

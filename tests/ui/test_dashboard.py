@@ -4,12 +4,17 @@ regeneration, hostile names shown as text, and nothing without a token."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import httpx
+from playwright.async_api import BrowserContext
 
-from ..conftest import READ_TOKEN, TOKEN, sales_xml
-from .conftest import Watched
+from ..helpers import READ_TOKEN, TOKEN, sales_xml
+from ..kafka_tools import Events
+from ..procs import Pipeline
+from .helpers import Watched
 
 SCRIPT_NAME = "<script>alert(1)</script>"
 # (id, name as written in the XML, quantity, price, category)
@@ -49,7 +54,9 @@ async def _wait_for_report(
         await asyncio.sleep(0.5)
 
 
-async def test_sign_in_upload_and_see_the_day_with_its_charts(ui, api, events, days, tmp_path):
+async def test_sign_in_upload_and_see_the_day_with_its_charts(
+    ui: Watched, api: httpx.AsyncClient, events: Events, days: list[dt.date], tmp_path: Path
+) -> None:
     """Signed in, a file uploaded from the page is stored; its day shows the right chart series,
     the rejected product's reason, and a <script> product name as plain text."""
     before = await api.post(
@@ -111,7 +118,9 @@ async def test_sign_in_upload_and_see_the_day_with_its_charts(ui, api, events, d
     assert ui.dialogs == [] and ui.errors == []
 
 
-async def test_a_rejected_upload_shows_its_reasons(ui, days, tmp_path):
+async def test_a_rejected_upload_shows_its_reasons(
+    ui: Watched, days: list[dt.date], tmp_path: Path
+) -> None:
     """A file whose every product is invalid is rejected; the page and the upload's page list each reason."""
     await ui.sign_in(TOKEN)
     path = tmp_path / "bad.xml"
@@ -129,7 +138,7 @@ async def test_a_rejected_upload_shows_its_reasons(ui, days, tmp_path):
     assert await ui.page.locator("tr[data-status=rejected]").count() >= 1
 
 
-async def test_a_file_refused_at_the_gateway_says_why(ui, tmp_path):
+async def test_a_file_refused_at_the_gateway_says_why(ui: Watched, tmp_path: Path) -> None:
     """Something that is not a sales day is refused at once, with the gateway's reason."""
     await ui.sign_in(TOKEN)
     path = tmp_path / "not.xml"
@@ -142,7 +151,9 @@ async def test_a_file_refused_at_the_gateway_says_why(ui, tmp_path):
     assert "bad_root" in await status.inner_text()
 
 
-async def test_regenerate_writes_a_new_report(ui, api, events, days):
+async def test_regenerate_writes_a_new_report(
+    ui: Watched, api: httpx.AsyncClient, events: Events, days: list[dt.date]
+) -> None:
     """The regenerate button asks for a new report, and the day page then shows it."""
     r = await api.post("/v1/uploads", content=sales_xml(days[0]))
     await events.wait("sales.reports", upload_id=r.json()["upload_id"])
@@ -160,7 +171,9 @@ async def test_regenerate_writes_a_new_report(ui, api, events, days):
     assert (await js.json())["report_id"] == second
 
 
-async def test_read_token_views_but_cannot_upload_or_regenerate(ui, api, events, days):
+async def test_read_token_views_but_cannot_upload_or_regenerate(
+    ui: Watched, api: httpx.AsyncClient, events: Events, days: list[dt.date]
+) -> None:
     """A read-only token sees the day but no regenerate button, and the upload routes refuse it."""
     r = await api.post("/v1/uploads", content=sales_xml(days[0]))
     await events.wait("sales.stored", upload_id=r.json()["upload_id"])
@@ -174,7 +187,9 @@ async def test_read_token_views_but_cannot_upload_or_regenerate(ui, api, events,
     assert refused.status == 403
 
 
-async def test_forms_need_the_sessions_csrf_token(ui, api, events, days):
+async def test_forms_need_the_sessions_csrf_token(
+    ui: Watched, api: httpx.AsyncClient, events: Events, days: list[dt.date]
+) -> None:
     """A regenerate or upload with the session cookie but without its CSRF token is refused."""
     r = await api.post("/v1/uploads", content=sales_xml(days[0]))
     await events.wait("sales.stored", upload_id=r.json()["upload_id"])
@@ -206,7 +221,7 @@ PAGES = [
 ]
 
 
-async def test_no_page_works_without_a_token(ui, pipeline):
+async def test_no_page_works_without_a_token(ui: Watched, pipeline: Pipeline) -> None:
     """Without signing in every page leads to the sign-in form; a bearer token or a wrong token is not a session."""
     for path in PAGES:
         await ui.goto(path)
@@ -231,7 +246,7 @@ async def test_no_page_works_without_a_token(ui, pipeline):
         assert api_root.status_code == 405
 
 
-async def test_sign_out_ends_the_session(ui, context):
+async def test_sign_out_ends_the_session(ui: Watched, context: BrowserContext) -> None:
     """After signing out, the old session cookie opens nothing."""
     await ui.sign_in(TOKEN)
     old = {c["name"]: c["value"] for c in await context.cookies()}["sa_session"]
@@ -245,8 +260,8 @@ async def test_sign_out_ends_the_session(ui, context):
 
 
 async def test_uploads_page_refreshes_itself_while_an_upload_is_received(
-    ui, pipeline, days, tmp_path
-):
+    ui: Watched, pipeline: Pipeline, days: list[dt.date], tmp_path: Path
+) -> None:
     """With ingest stopped an upload stays "received" on the Uploads page; once ingest runs again the
     page turns it "stored" by itself, without a reload."""
     await ui.sign_in(TOKEN)
@@ -270,7 +285,9 @@ async def test_uploads_page_refreshes_itself_while_an_upload_is_received(
     assert await ui.page.locator("#uploads-live[data-refresh]").count() == 0
 
 
-async def test_days_page_shows_missing_days(ui, api, events, days):
+async def test_days_page_shows_missing_days(
+    ui: Watched, api: httpx.AsyncClient, events: Events, days: list[dt.date]
+) -> None:
     """Within a range, the missing days show as gap rows and as "no data" in the calendar."""
     for i in (0, 2):
         r = await api.post("/v1/uploads", content=sales_xml(days[i]))
@@ -295,7 +312,9 @@ async def test_days_page_shows_missing_days(ui, api, events, days):
     assert sorted(titles) == [f"{days[1].isoformat()}: no data", f"{days[3].isoformat()}: no data"]
 
 
-async def test_tokens_typed_into_the_dashboard_are_in_no_log(ui, pipeline):
+async def test_tokens_typed_into_the_dashboard_are_in_no_log(
+    ui: Watched, pipeline: Pipeline
+) -> None:
     """Signing in (with a good token and a wrong one) leaves no token in the gateway's log."""
     await ui.sign_in(READ_TOKEN)
     await ui.goto("/ui/signin")

@@ -6,15 +6,19 @@ in the suite they go to a temporary directory.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
-from ..conftest import TOKEN, sales_xml
-from .conftest import DESKTOP, PHONE, Watched
+import httpx
+from playwright.async_api import ViewportSize
 
-SHOTS_ENV = "SALES_SCREENSHOTS_DIR"
+from ..helpers import TOKEN, sales_xml
+from ..kafka_tools import Events
+from .helpers import DESKTOP, PHONE, SHOTS_ENV, Watched
+
 CATEGORIES = ["Electronics", "Books", "Garden", "Toys", "Food", "Kitchen", "Sports", "Office"]
-README_SIZE = {"width": 1100, "height": 820}
+README_SIZE: ViewportSize = {"width": 1100, "height": 820}
 LONG = "A very long product name that goes on and on, as some shops' names do"
 
 
@@ -35,7 +39,9 @@ def _products(seed: int) -> list[tuple[int, str, int, str, str]]:
     return rows
 
 
-async def test_every_page_fits_desktop_and_phone(ui: Watched, api, events, days, tmp_path):
+async def test_every_page_fits_desktop_and_phone(
+    ui: Watched, api: httpx.AsyncClient, events: Events, days: list[dt.date], tmp_path: Path
+) -> None:
     """Days, a day, uploads, an upload, the upload form and sign-in render without sideways scrolling;
     the day's print view leaves out the navigation and the buttons."""
     out = Path(os.environ.get(SHOTS_ENV) or tmp_path)

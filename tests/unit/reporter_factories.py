@@ -234,3 +234,21 @@ def _history(
         new_products=NameSample(count=len(new), names=[p.name for p in new[:top]]),
         missing_products=NameSample(count=len(gone), names=[p.name for p in gone[:top]]),
     )
+
+
+# Two days the verifier tests (and the LLM policy tests) plant their lies around.
+DAY = dt.date(2024, 3, 10)
+_BEFORE = [
+    Product(1, "Bosch Kettle", "Кухня", 40, Decimal("15.00")),
+    Product(2, "Philips Dryer", "Красота", 50, Decimal("12.00")),
+]
+_NOW = [
+    Product(1, "Bosch Kettle", "Кухня", 28, Decimal("15.00")),
+    Product(2, "Philips Dryer", "Красота", 24, Decimal("11.65")),
+]
+
+# Revenue 1,200.00 → 699.60 (−500.40, −41.7 %); units 90 → 52 (−38, −42.2 %); Bosch Kettle
+# 420.00 and 28 units (−12), Philips Dryer 279.60 and 24 units (−26); shares 60.0 % and 40.0 %.
+FALL = make_facts(DAY, _NOW, earlier={DAY - dt.timedelta(days=1): _BEFORE})
+# The same two days the other way round: revenue +71.5 %.
+RISE = make_facts(DAY, _BEFORE, earlier={DAY - dt.timedelta(days=1): _NOW})

@@ -13,6 +13,9 @@ from service.gateway.breaker import Breaker
 from service.gateway.publisher import RawPublisher
 from service.settings import Settings
 
+from ..helpers import wait_until
+from .helpers import turns
+
 
 class Probe:
     def __init__(self) -> None:
@@ -31,7 +34,7 @@ async def test_slow_publish_with_a_silent_cluster_opens_the_breaker() -> None:
     probe.up = False
     breaker = Breaker(probe, interval=0.05)
     breaker.suspect()
-    await asyncio.sleep(0.02)
+    await wait_until(lambda: breaker.is_open)
     assert breaker.is_open and "KafkaConnectionError" in (breaker.cause or "")
     await breaker.close()
 
@@ -42,7 +45,8 @@ async def test_suspicion_cleared_by_an_answer_keeps_it_closed() -> None:
     breaker = Breaker(probe)
     breaker.suspect()
     breaker.suspect()  # one probe at a time
-    await asyncio.sleep(0.02)
+    await wait_until(lambda: probe.calls)  # the cluster answered the probe
+    await turns()
     assert not breaker.is_open and probe.calls == 1
     await breaker.close()
 
@@ -51,13 +55,12 @@ async def test_open_breaker_closes_when_the_cluster_answers_again() -> None:
     """While open it probes in the background and closes on the first answer."""
     probe = Probe()
     probe.up = False
-    breaker = Breaker(probe, interval=0.05)
+    breaker = Breaker(probe, interval=0.01)
     breaker.trip("test")
-    await asyncio.sleep(0.12)
+    await wait_until(lambda: probe.calls >= 2)  # two probes unanswered
     assert breaker.is_open
     probe.up = True
-    await asyncio.sleep(0.12)
-    assert not breaker.is_open
+    await wait_until(lambda: not breaker.is_open)
     await breaker.close()
 
 
@@ -69,7 +72,7 @@ async def test_a_probe_that_hangs_counts_as_no_answer() -> None:
 
     breaker = Breaker(hang, probe_timeout=0.05)
     breaker.suspect()
-    await asyncio.sleep(0.15)
+    await wait_until(lambda: breaker.is_open)
     assert breaker.is_open and "TimeoutError" in (breaker.cause or "")
     await breaker.close()
 
@@ -90,8 +93,8 @@ class FakeProducer:
 
 
 def publisher(producer: FakeProducer, *, confirm_within: float = 0.2) -> RawPublisher:
-    pub = RawPublisher(Settings(_env_file=None))  # type: ignore[call-arg]
-    pub._producer = producer  # type: ignore[assignment]
+    pub = RawPublisher(Settings(_env_file=None))
+    pub._producer = producer
     pub.confirm_within = confirm_within
     pub.breaker = Breaker(Probe())
     return pub
@@ -102,7 +105,7 @@ async def test_confirmed_publish_returns() -> None:
     producer = FakeProducer()
     pub = publisher(producer)
     task = asyncio.create_task(pub.publish(b"x", key="2024-01-01", headers={}))
-    await asyncio.sleep(0.01)
+    await wait_until(lambda: producer.sent)
     producer.sent[0].set_result(object())
     await task
 
@@ -119,7 +122,7 @@ async def test_delivery_error_after_hand_over_is_unconfirmed_too() -> None:
     producer = FakeProducer()
     pub = publisher(producer)
     task = asyncio.create_task(pub.publish(b"x", key="2024-01-01", headers={}))
-    await asyncio.sleep(0.01)
+    await wait_until(lambda: producer.sent)
     producer.sent[0].set_exception(KafkaConnectionError("reset"))
     with pytest.raises(BusUnconfirmed):
         await task
@@ -145,7 +148,7 @@ async def test_open_breaker_refuses_before_the_producer_sees_the_record() -> Non
 
 async def test_not_connected_refuses_at_once() -> None:
     """No producer yet (Kafka down at start-up): refused, reconnecting in the background."""
-    pub = RawPublisher(Settings(_env_file=None, KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1"))  # type: ignore[call-arg]
+    pub = RawPublisher(Settings(_env_file=None, KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1"))
     with pytest.raises(BusUnavailable) as caught:
         await pub.publish(b"x", key="2024-01-01", headers={})
     assert caught.value.reason == "not_connected"

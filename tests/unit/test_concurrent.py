@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError
 
 from service.concurrent import ConcurrentRunner
+
+from ..helpers import wait_until
+from .helpers import turns
 
 T0 = TopicPartition("t", 0)
 T1 = TopicPartition("t", 1)
@@ -28,8 +33,10 @@ class FakeConsumer:
         self.owned = set(tps) or {T0, T1}
         self.commits: list[dict[TopicPartition, int]] = []
         self.fail_with: Exception | None = None
+        self.attempts = 0
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.attempts += 1
         if self.fail_with is not None:
             raise self.fail_with
         self.commits.append(dict(offsets))
@@ -47,7 +54,7 @@ class FakeConsumer:
         return merged
 
 
-def runner(**kw) -> ConcurrentRunner:
+def runner(**kw: Any) -> ConcurrentRunner:
     retries: list[tuple[Exception, float]] = []
     r = ConcurrentRunner(
         limit=kw.pop("limit", 3),
@@ -64,14 +71,14 @@ def rec(offset: int, key: str | None = None, partition: int = 0) -> Rec:
     return Rec("t", partition, offset, key.encode() if key else None)
 
 
-async def test_at_most_limit_run_at_once_and_submit_waits():
+async def test_at_most_limit_run_at_once_and_submit_waits() -> None:
     """The fourth record waits in submit() while three are in flight (backpressure)."""
     r = runner(limit=3)
     c = FakeConsumer()
     gates = [asyncio.Event() for _ in range(4)]
     running: list[int] = []
 
-    def work(i: int):
+    def work(i: int) -> Callable[[], Awaitable[None]]:
         async def go() -> None:
             running.append(i)
             await gates[i].wait()
@@ -81,7 +88,8 @@ async def test_at_most_limit_run_at_once_and_submit_waits():
     for i in range(3):
         assert await r.submit(rec(i, f"k{i}"), c, work(i))
     fourth = asyncio.create_task(r.submit(rec(3, "k3"), c, work(3)))
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: sorted(running) == [0, 1, 2])
+    await turns()  # the fourth submit has run as far as it can
     assert not fourth.done() and r.in_flight == 3 and sorted(running) == [0, 1, 2]
     gates[1].set()
     assert await asyncio.wait_for(fourth, 1)
@@ -91,13 +99,13 @@ async def test_at_most_limit_run_at_once_and_submit_waits():
     assert c.last() == {T0: 4}
 
 
-async def test_same_key_runs_in_order_other_keys_overlap():
+async def test_same_key_runs_in_order_other_keys_overlap() -> None:
     """Records of one key run one after another in fetch order; another key does not wait."""
     r = runner(limit=4)
     c = FakeConsumer()
     log: list[str] = []
 
-    def work(name: str, delay: float):
+    def work(name: str, delay: float) -> Callable[[], Awaitable[None]]:
         async def go() -> None:
             log.append(f"start {name}")
             await asyncio.sleep(delay)
@@ -105,7 +113,7 @@ async def test_same_key_runs_in_order_other_keys_overlap():
 
         return go
 
-    await r.submit(rec(0, "day"), c, work("a", 0.1))
+    await r.submit(rec(0, "day"), c, work("a", 0.02))
     await r.submit(rec(1, "day"), c, work("b", 0.0))
     await r.submit(rec(2, "other"), c, work("x", 0.0))
     await r.close(2)
@@ -114,7 +122,7 @@ async def test_same_key_runs_in_order_other_keys_overlap():
     assert c.last() == {T0: 3}
 
 
-async def test_commit_waits_for_the_unfinished_earlier_record():
+async def test_commit_waits_for_the_unfinished_earlier_record() -> None:
     """A later record finishing first is not committed until the earlier one finishes."""
     r = runner(limit=4)
     c = FakeConsumer()
@@ -128,15 +136,15 @@ async def test_commit_waits_for_the_unfinished_earlier_record():
 
     await r.submit(rec(0, "a"), c, wait_slow)
     await r.submit(rec(1, "b"), c, quick)
-    await asyncio.sleep(0.1)
+    await wait_until(lambda: r.in_flight == 1)  # the later record has finished
+    assert await r.commit()
     assert c.last() == {}
     slow.set()
-    await asyncio.sleep(0.1)
-    assert c.last() == {T0: 2}
+    await wait_until(lambda: c.last() == {T0: 2})
     await r.close(1)
 
 
-async def test_failures_are_retried_in_place_with_the_hint():
+async def test_failures_are_retried_in_place_with_the_hint() -> None:
     """Work that fails is retried (a retry_after hint raises the delay) until it succeeds, then committed."""
     r = runner()
     c = FakeConsumer()
@@ -159,7 +167,7 @@ async def test_failures_are_retried_in_place_with_the_hint():
     assert c.last() == {T0: 1}
 
 
-async def test_revocation_waits_then_cancels_and_commits_what_finished():
+async def test_revocation_waits_then_cancels_and_commits_what_finished() -> None:
     """On revocation, finished work is committed, stuck work is cancelled after revoke_wait and not committed."""
     r = runner(limit=4, revoke_wait=0.1)
     c = FakeConsumer()
@@ -178,7 +186,7 @@ async def test_revocation_waits_then_cancels_and_commits_what_finished():
     await r.submit(rec(0, "a"), c, quick)
     await r.submit(rec(1, "b"), c, stuck)
     await r.submit(rec(0, "c", partition=1), c, quick)
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: r.in_flight == 1)  # only the stuck one is left
     await r.revoke({T0})
     assert cancelled.is_set()
     assert c.last()[T0] == 1  # offset 1 was never finished
@@ -189,7 +197,7 @@ async def test_revocation_waits_then_cancels_and_commits_what_finished():
     assert c.last() == {T0: 1, T1: 1}
 
 
-async def test_a_reassigned_partition_starts_fresh():
+async def test_a_reassigned_partition_starts_fresh() -> None:
     """After revoke and a new assignment, records of the partition are accepted again."""
     r = runner()
     c = FakeConsumer()
@@ -205,7 +213,7 @@ async def test_a_reassigned_partition_starts_fresh():
     assert c.last() == {T0: 1}
 
 
-async def test_close_stops_admitting_and_cancels_what_is_left():
+async def test_close_stops_admitting_and_cancels_what_is_left() -> None:
     """close() releases a submitter waiting for room, cancels late work and commits the finished prefix."""
     r = runner(limit=1)
     c = FakeConsumer()
@@ -217,17 +225,18 @@ async def test_close_stops_admitting_and_cancels_what_is_left():
         return None
 
     await r.submit(rec(0, "a"), c, quick)
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: c.last() == {T0: 1})
     await r.submit(rec(1, "b"), c, stuck)
     waiting = asyncio.create_task(r.submit(rec(2, "c"), c, quick))
-    await asyncio.sleep(0.05)
+    await turns()  # it waits for room
+    assert not waiting.done()
     await r.close(0.1)
     assert await waiting is False
     assert c.paused == {T0, T1}
     assert c.last() == {T0: 1}
 
 
-async def test_a_refused_commit_forgets_the_partition():
+async def test_a_refused_commit_forgets_the_partition() -> None:
     """A commit the group refuses (rebalanced) drops the partition's state instead of retrying forever."""
     r = runner()
     c = FakeConsumer()
@@ -237,20 +246,21 @@ async def test_a_refused_commit_forgets_the_partition():
         return None
 
     await r.submit(rec(0, "a"), c, quick)
-    await asyncio.sleep(0.1)
+    await wait_until(lambda: c.attempts)  # the group refused the commit
+    await turns()
     c.fail_with = None
     await r.close(1)
     assert c.commits == []
 
 
 @pytest.mark.parametrize("n", [50])
-async def test_many_records_many_keys_all_committed(n):
+async def test_many_records_many_keys_all_committed(n: int) -> None:
     """Many records across keys and partitions: every one runs once, per-key order holds, all committed."""
     r = runner(limit=8)
     c = FakeConsumer()
     seen: dict[str, list[int]] = {}
 
-    def work(key: str, offset: int):
+    def work(key: str, offset: int) -> Callable[[], Awaitable[None]]:
         async def go() -> None:
             await asyncio.sleep(0.001 * (offset % 5))
             seen.setdefault(key, []).append(offset)

@@ -22,7 +22,7 @@ async def _start(res: Resources) -> object:
 
 
 def _app(stage: str, *, maximum: float = 0.01) -> SerialConsumer[object]:
-    settings = Settings(_env_file=None, retry_backoff_max_seconds=maximum)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, retry_backoff_max_seconds=maximum)
     return SerialConsumer(
         settings,
         name=f"test-{stage}",
@@ -52,7 +52,7 @@ async def _fail(exc: Exception) -> None:
 
 
 @pytest.mark.timeout(10)
-async def test_transient_failure_backs_off_and_is_raised_again():
+async def test_transient_failure_backs_off_and_is_raised_again() -> None:
     """A TransientError is counted under its class name and re-raised, so the records come again."""
     app = _app("t1")
     with pytest.raises(CacheUnavailable):
@@ -61,7 +61,7 @@ async def test_transient_failure_backs_off_and_is_raised_again():
 
 
 @pytest.mark.timeout(10)
-async def test_bug_is_retried_as_unexpected():
+async def test_bug_is_retried_as_unexpected() -> None:
     """A failure that is no TransientError (a bug) is retried too, labelled unexpected."""
     app = _app("t2")
     with pytest.raises(KeyError):
@@ -70,7 +70,7 @@ async def test_bug_is_retried_as_unexpected():
 
 
 @pytest.mark.timeout(10)
-async def test_permanent_failure_is_skipped():
+async def test_permanent_failure_is_skipped() -> None:
     """A PermanentError is logged and the message acked: no exception, no retry counted."""
     app = _app("t3")
     await app.run(_msg(), _fail(UnknownDay("gone")))
@@ -80,8 +80,8 @@ async def test_permanent_failure_is_skipped():
 @pytest.mark.timeout(10)
 @pytest.mark.parametrize("retry_after, waited", [(5.0, 5.0), (100.0, 30.0)])
 async def test_retry_after_is_honoured_up_to_the_maximum(
-    monkeypatch: pytest.MonkeyPatch, retry_after, waited
-):
+    monkeypatch: pytest.MonkeyPatch, retry_after: float, waited: float
+) -> None:
     """A transient error's retry_after stretches the backoff, never past RETRY_BACKOFF_MAX_SECONDS."""
     slept: list[float] = []
 
@@ -97,7 +97,7 @@ async def test_retry_after_is_honoured_up_to_the_maximum(
 
 
 @pytest.mark.timeout(10)
-async def test_unreadable_event_is_skipped():
+async def test_unreadable_event_is_skipped() -> None:
     """decode gives None for a body that is not the model (logged, never retried)."""
     app = _app("t5")
     assert app.decode(_msg(b"not json"), ReportRequest) is None
@@ -108,7 +108,7 @@ async def test_unreadable_event_is_skipped():
 
 
 @pytest.mark.timeout(10)
-async def test_service_before_start_is_an_error():
+async def test_service_before_start_is_an_error() -> None:
     """The stage service is there only once the lifespan built it."""
     with pytest.raises(RuntimeError):
         _ = _app("t6").service
@@ -141,10 +141,10 @@ def _record(offset: int, consumer: _Consumer) -> Any:
 
 
 @pytest.mark.timeout(10)
-async def test_concurrent_mode_gives_every_failure_its_fate_and_commits_in_order():
+async def test_concurrent_mode_gives_every_failure_its_fate_and_commits_in_order() -> None:
     """submit(): a transient failure is retried in place, a permanent one skipped, an unreadable
     record (work None) tracked; each partition is committed up to its last finished record."""
-    settings = Settings(_env_file=None, retry_backoff_max_seconds=0.01)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, retry_backoff_max_seconds=0.01)
     app = ConcurrentConsumer(
         settings,
         name="test-c1",
@@ -175,7 +175,7 @@ async def test_concurrent_mode_gives_every_failure_its_fate_and_commits_in_order
 
 
 @pytest.mark.timeout(10)
-async def test_periodic_work_outlives_its_failures():
+async def test_periodic_work_outlives_its_failures() -> None:
     """Work given to every() runs round after round; a failing round is logged, not fatal."""
     app = _app("t9")
     calls: list[int] = []

@@ -22,7 +22,7 @@ NOW = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 UPLOAD = uuid.UUID("00000000-0000-4000-8000-000000000001")
 
 
-def test_generated_contracts_are_up_to_date():
+def test_generated_contracts_are_up_to_date() -> None:
     """JSON Schemas and AsyncAPI documents in contracts/ equal what the code generates."""
     for rel, content in render_contracts().items():
         path = CONTRACTS / rel
@@ -96,7 +96,7 @@ def _events() -> dict[str, object]:
     }
 
 
-def test_events_on_the_wire_validate_against_their_schemas():
+def test_events_on_the_wire_validate_against_their_schemas() -> None:
     """Each event as published (JSON) is valid against contracts/schemas/<topic>.schema.json."""
     for topic, event in _events().items():
         schema = json.loads((CONTRACTS / "schemas" / f"{topic}.schema.json").read_text())
@@ -105,13 +105,13 @@ def test_events_on_the_wire_validate_against_their_schemas():
         assert "upload_id" in payload or topic == "sales.report-requests"
 
 
-def test_money_travels_as_an_exact_string():
+def test_money_travels_as_an_exact_string() -> None:
     """total_revenue is serialised as a decimal string, never a float."""
     payload = json.loads(_events()["sales.stored"].model_dump_json())  # type: ignore[attr-defined]
     assert payload["total_revenue"] == "1500.50"
 
 
-def test_topic_table_lists_every_topic_and_group():
+def test_topic_table_lists_every_topic_and_group() -> None:
     """contracts/topics.md and docs/architecture.md name every topic and consumer group of names.py."""
     table = (CONTRACTS / "topics.md").read_text(encoding="utf-8")
     overview = (CONTRACTS.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
@@ -123,7 +123,7 @@ def test_topic_table_lists_every_topic_and_group():
         assert f"`{name}`" in table and f"`{name}`" in overview, name
 
 
-def test_contract_names_are_stable():
+def test_contract_names_are_stable() -> None:
     """The names others script against keep their values (contracts/topics.md)."""
     n = service.names
     assert (n.TOPIC_RAW, n.TOPIC_STORED, n.TOPIC_REJECTED, n.TOPIC_REPORTS) == (
@@ -136,7 +136,7 @@ def test_contract_names_are_stable():
     assert n.DUPLICATE_DAY_MESSAGE == "Статистика за эту дату уже собрана."
 
 
-def test_error_module_exports_the_documented_tree():
+def test_error_module_exports_the_documented_tree() -> None:
     """service.errors exports exactly the tree drawn in its docstring."""
     assert set(service.errors.__all__) == {
         "SalesAnalyzerError",

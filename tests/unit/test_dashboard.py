@@ -37,7 +37,7 @@ def _day(d: dt.date) -> DayRow:
     )
 
 
-def test_gaps_between_days_and_at_the_range_edges():
+def test_gaps_between_days_and_at_the_range_edges() -> None:
     """Missing days between stored ones, and up to the range's ends, become gap rows."""
     rows = [_day(D), _day(D - dt.timedelta(days=1)), _day(D - dt.timedelta(days=4))]
     out = calendar_rows(rows, upper=D + dt.timedelta(days=2), lower=D - dt.timedelta(days=6))
@@ -52,7 +52,7 @@ def test_gaps_between_days_and_at_the_range_edges():
     assert [g.days for g in out if isinstance(g, Gap)] == [2, 2, 2]
 
 
-def test_no_gaps_without_bounds_and_a_whole_gap_for_an_empty_range():
+def test_no_gaps_without_bounds_and_a_whole_gap_for_an_empty_range() -> None:
     """Open ranges show no edge gaps; a range with nothing stored is one gap."""
     rows = [_day(D), _day(D - dt.timedelta(days=1))]
     assert calendar_rows(rows, upper=None, lower=None) == rows
@@ -61,7 +61,7 @@ def test_no_gaps_without_bounds_and_a_whole_gap_for_an_empty_range():
     ]
 
 
-def test_chart_series_are_the_facts_values_and_labels_are_formatted_like_reports():
+def test_chart_series_are_the_facts_values_and_labels_are_formatted_like_reports() -> None:
     """Chart values come from the facts; what people read is formatted as the reports format money."""
     facts = make_facts(
         D,
@@ -84,7 +84,7 @@ def test_chart_series_are_the_facts_values_and_labels_are_formatted_like_reports
     assert charts["history"]["datasets"][1]["data"] == [None, 400.0]
 
 
-def test_markdown_escapes_html_and_renders_no_images_or_links():
+def test_markdown_escapes_html_and_renders_no_images_or_links() -> None:
     """Raw HTML in a report is shown as text; images and links are not rendered."""
     html = str(
         markdown_html(
@@ -95,14 +95,14 @@ def test_markdown_escapes_html_and_renders_no_images_or_links():
     assert "<strong>bold</strong>" in html and "<img" not in html and "<a " not in html
 
 
-def test_safe_next_refuses_other_sites():
+def test_safe_next_refuses_other_sites() -> None:
     """After sign-in only the dashboard's own paths are followed."""
     assert safe_next("/ui/days/2024-01-01") == "/ui/days/2024-01-01"
     for bad in ("https://evil.example/", "//evil.example/ui/", "/v1/reports", "/ui\\..", None, ""):
         assert safe_next(bad) == "/ui/days"
 
 
-def test_token_digest_identifies_only_configured_tokens():
+def test_token_digest_identifies_only_configured_tokens() -> None:
     """A session's token digest maps back to its principal while the token is configured."""
     table = TokenTable([TokenSpec("shop", "s3cret-token-value", frozenset({"read"}))])
     found = table.identify("s3cret-token-value")
@@ -120,7 +120,7 @@ def test_token_digest_identifies_only_configured_tokens():
     )
 
 
-def test_day_page_escapes_hostile_names_everywhere():
+def test_day_page_escapes_hostile_names_everywhere() -> None:
     """A <script> product name, category and error message appear only escaped, and the chart JSON
     block cannot be closed early."""
     facts = make_facts(
@@ -194,7 +194,7 @@ def test_day_page_escapes_hostile_names_everywhere():
             "regenerated": False,
         },
     )
-    html = page.body.decode()
+    html = bytes(page.body).decode()
     assert HOSTILE not in html and "alert(2)</script>" not in html
     assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 3
     block = re.search(
@@ -206,28 +206,25 @@ def test_day_page_escapes_hostile_names_everywhere():
 
 
 @pytest.mark.parametrize("template", ["signin.html", "missing.html"])
-def test_pages_without_a_session_show_no_navigation(template):
+def test_pages_without_a_session_show_no_navigation(template: str) -> None:
     """Signed-out pages carry no links into the data."""
-    html = (
-        Renderer(language="en")
-        .page(
-            template,
-            {
-                "user": None,
-                "nav": "",
-                "next": "/ui/days",
-                "error": None,
-                "nonce": "n",
-                "what": "x",
-                "problem": None,
-            },
-        )
-        .body.decode()
+    page = Renderer(language="en").page(
+        template,
+        {
+            "user": None,
+            "nav": "",
+            "next": "/ui/days",
+            "error": None,
+            "nonce": "n",
+            "what": "x",
+            "problem": None,
+        },
     )
+    html = bytes(page.body).decode()
     assert "/ui/uploads" not in html and "Sign out" not in html
 
 
-def test_calendar_months_mark_each_day():
+def test_calendar_months_mark_each_day() -> None:
     """Month grids start on Monday; stored days carry their report's state, range days without data are missing."""
     failed = DayRow(
         sales_date=D - dt.timedelta(days=2),

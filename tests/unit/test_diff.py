@@ -23,7 +23,7 @@ def line(
     return SalesLine(pid, name or f"P{pid}", category, quantity, Decimal(price))
 
 
-def test_identical_days_have_an_empty_diff_with_equal_totals():
+def test_identical_days_have_an_empty_diff_with_equal_totals() -> None:
     """The same lines before and after: nothing added, removed or changed; totals equal."""
     lines = [line(1, 2, "1.50"), line(2, 3, "2.25")]
     d = diff_days(lines, lines)
@@ -32,7 +32,7 @@ def test_identical_days_have_an_empty_diff_with_equal_totals():
     assert (d.units_before, d.products_before) == (d.units_after, d.products_after) == (5, 2)
 
 
-def test_changed_price_lists_the_fields_and_both_states():
+def test_changed_price_lists_the_fields_and_both_states() -> None:
     """A new price is a changed product, with before and after states and revenue of each."""
     d = diff_days([line(1, 4, "10.00"), line(2)], [line(1, 4, "12.50"), line(2)])
     assert d.changed.count == 1
@@ -43,7 +43,7 @@ def test_changed_price_lists_the_fields_and_both_states():
     assert (d.revenue_before, d.revenue_after) == (Decimal("50.00"), Decimal("60.00"))
 
 
-def test_added_removed_and_changed_are_told_apart():
+def test_added_removed_and_changed_are_told_apart() -> None:
     """Products only in the new file are added, only in the old removed, in both and different changed."""
     before = [line(1), line(2, 5), line(4, name="Old name")]
     after = [line(2, 6), line(3), line(4, name="New name", category="Other")]
@@ -57,7 +57,7 @@ def test_added_removed_and_changed_are_told_apart():
     assert (d.products_before, d.products_after, d.units_before, d.units_after) == (3, 3, 7, 8)
 
 
-def test_listing_is_capped_but_counts_are_whole():
+def test_listing_is_capped_but_counts_are_whole() -> None:
     """More changes than the limit: the first ones by product id are listed, all are counted."""
     before = [line(i) for i in range(1, 1001)]
     after = [line(i, 2) for i in range(1, 1001)] + [line(i) for i in range(2001, 2301)]
@@ -67,14 +67,14 @@ def test_listing_is_capped_but_counts_are_whole():
     assert d.revenue_after - d.revenue_before == Decimal("13000.00")
 
 
-def test_an_empty_side_makes_everything_added_or_removed():
+def test_an_empty_side_makes_everything_added_or_removed() -> None:
     """A day compared with nothing: every product is added (or removed the other way round)."""
     lines = [line(1), line(2)]
     assert diff_days([], lines).added.count == 2
     assert diff_days(lines, []).removed.count == 2
 
 
-def test_unsorted_input_is_refused_and_by_product_sorts_it():
+def test_unsorted_input_is_refused_and_by_product_sorts_it() -> None:
     """Lines must come by product id; by_product puts a file's lines in that order."""
     shuffled = [line(3), line(1), line(2)]
     with pytest.raises(ValueError):
@@ -82,7 +82,7 @@ def test_unsorted_input_is_refused_and_by_product_sorts_it():
     assert diff_days([], by_product(shuffled)).added.count == 3
 
 
-def test_the_diff_round_trips_through_json_exactly():
+def test_the_diff_round_trips_through_json_exactly() -> None:
     """The stored audit (JSON) reads back to the same diff, money exact."""
     d = diff_days([line(1, 3, "0.10")], [line(1, 3, "0.20"), line(2, 1, "99999999.99")])
     assert DayDiff.model_validate_json(d.model_dump_json()) == d
@@ -93,7 +93,7 @@ async def _stream(lines: list[SalesLine]) -> AsyncIterator[SalesLine]:
         yield ln
 
 
-async def test_the_streaming_diff_equals_the_list_diff():
+async def test_the_streaming_diff_equals_the_list_diff() -> None:
     """diff_streams over two asynchronous streams gives exactly what diff_days gives over the lists."""
     before = [line(i, i % 7 + 1, f"{i % 13}.50") for i in range(1, 400, 2)]
     after = [

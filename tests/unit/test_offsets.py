@@ -7,7 +7,7 @@ import random
 from service.offsets import OffsetTracker
 
 
-def test_nothing_to_commit_before_anything_finishes():
+def test_nothing_to_commit_before_anything_finishes() -> None:
     """Records handed out but unfinished give no commit point."""
     t: OffsetTracker[str] = OffsetTracker()
     t.start("p0", 0)
@@ -16,7 +16,7 @@ def test_nothing_to_commit_before_anything_finishes():
     assert t.in_flight("p0") == 2
 
 
-def test_commit_point_is_the_end_of_the_finished_prefix():
+def test_commit_point_is_the_end_of_the_finished_prefix() -> None:
     """A later record finishing first commits nothing; the gap closing commits up to the last finished one."""
     t: OffsetTracker[str] = OffsetTracker()
     a, b, c = t.start("p0", 10), t.start("p0", 11), t.start("p0", 12)
@@ -29,7 +29,7 @@ def test_commit_point_is_the_end_of_the_finished_prefix():
     assert t.in_flight("p0") == 0
 
 
-def test_offsets_with_gaps():
+def test_offsets_with_gaps() -> None:
     """Offsets need not be consecutive (compaction, transaction markers)."""
     t: OffsetTracker[str] = OffsetTracker()
     a, b = t.start("p0", 5), t.start("p0", 9)
@@ -39,7 +39,7 @@ def test_offsets_with_gaps():
     assert t.to_commit() == {"p0": 10}
 
 
-def test_partitions_are_independent():
+def test_partitions_are_independent() -> None:
     """An unfinished record of one partition does not hold back another partition."""
     t: OffsetTracker[str] = OffsetTracker()
     t.start("p0", 0)
@@ -48,7 +48,7 @@ def test_partitions_are_independent():
     assert t.to_commit() == {"p1": 1}
 
 
-def test_confirmed_commits_are_not_repeated():
+def test_confirmed_commits_are_not_repeated() -> None:
     """Once Kafka confirmed a commit point it is not offered again until it moves."""
     t: OffsetTracker[str] = OffsetTracker()
     a, b = t.start("p0", 0), t.start("p0", 1)
@@ -61,7 +61,7 @@ def test_confirmed_commits_are_not_repeated():
     assert t.to_commit() == {"p0": 2}
 
 
-def test_a_revoked_partition_ignores_late_finishers():
+def test_a_revoked_partition_ignores_late_finishers() -> None:
     """After forget(), a record of the old assignment finishing commits nothing."""
     t: OffsetTracker[str] = OffsetTracker()
     a = t.start("p0", 0)
@@ -75,7 +75,7 @@ def test_a_revoked_partition_ignores_late_finishers():
     assert t.to_commit() == {"p0": 1}
 
 
-def test_a_rewind_starts_the_partition_over():
+def test_a_rewind_starts_the_partition_over() -> None:
     """An offset at or below one already handed out (a position reset) starts a new life."""
     t: OffsetTracker[str] = OffsetTracker()
     old = t.start("p0", 7)
@@ -86,7 +86,7 @@ def test_a_rewind_starts_the_partition_over():
     assert t.to_commit() == {"p0": 8}
 
 
-def test_a_rewind_below_the_commit_point_starts_over():
+def test_a_rewind_below_the_commit_point_starts_over() -> None:
     """A record below the commit point (redelivered after a reset) starts a new life too."""
     t: OffsetTracker[str] = OffsetTracker()
     t.finish(t.start("p0", 3))
@@ -95,7 +95,7 @@ def test_a_rewind_below_the_commit_point_starts_over():
     assert t.to_commit() == {"p0": 3}
 
 
-def test_random_completion_order_never_commits_past_an_unfinished_record():
+def test_random_completion_order_never_commits_past_an_unfinished_record() -> None:
     """Whatever the order records finish in, the commit point never passes an unfinished one."""
     rng = random.Random(7)
     for _ in range(200):

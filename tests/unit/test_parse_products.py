@@ -28,7 +28,7 @@ def test_missing_field(field: str) -> None:
 @pytest.mark.parametrize("field", FIELDS)
 def test_empty_field(field: str) -> None:
     """A field that is empty or blank is empty_field."""
-    parsed = parse_day(day(product(**{field: "  \n "})))  # type: ignore[arg-type]
+    parsed = parse_day(day(product(**{field: "  \n "})))
     assert [(i.code, i.field) for i in parsed.product_issues] == [("empty_field", field)]
 
 
@@ -46,7 +46,7 @@ def test_empty_self_closing_field() -> None:
 @pytest.mark.parametrize("field", ["name", "category"])
 def test_too_long(field: str) -> None:
     """A name or category over 200 characters (after normalization) is too_long."""
-    parsed = parse_day(day(product(**{field: "x" * 201})))  # type: ignore[arg-type]
+    parsed = parse_day(day(product(**{field: "x" * 201})))
     [issue] = parsed.product_issues
     assert (issue.code, issue.field) == ("too_long", field)
     assert "201" in issue.message
@@ -88,7 +88,7 @@ def test_bad_integer_quantity(value: str) -> None:
 )
 def test_not_positive(field: str, value: str) -> None:
     """Zero or negative ids and quantities are not_positive."""
-    parsed = parse_day(day(product(**{field: value})))  # type: ignore[arg-type]
+    parsed = parse_day(day(product(**{field: value})))
     assert [(i.code, i.field) for i in parsed.product_issues] == [("not_positive", field)]
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from service.figures.display import clean_name, integer, money, percent
+from service.figures.display import Language, clean_name, integer, money, percent
 from service.figures.facts import Facts
 from service.reporter.builtin import write_builtin
 from service.reporter.figures import fact_numbers
@@ -63,7 +64,7 @@ def wrong(text: str, facts: Facts) -> list[str]:
 # display
 
 
-def test_money_is_formatted_per_language_and_rounded_half_up():
+def test_money_is_formatted_per_language_and_rounded_half_up() -> None:
     """Money has two decimals, grouped thousands, Russian decimal comma and no-break spaces."""
     assert money(Decimal("1500"), language="en") == "1,500.00"
     assert money(Decimal("1500"), language="ru") == "1\u00a0500,00"
@@ -74,7 +75,7 @@ def test_money_is_formatted_per_language_and_rounded_half_up():
     assert money(None, language="ru") == "н/д" and money(None, language="en") == "n/a"
 
 
-def test_percent_and_integer_formatting():
+def test_percent_and_integer_formatting() -> None:
     """Percents have one decimal ("12,5 %" / "12.5%"); counts have none and group thousands."""
     assert percent(Decimal("12.45"), language="en") == "12.5%"
     assert percent(Decimal("12.45"), language="ru") == "12,5\u00a0%"
@@ -90,7 +91,7 @@ def test_percent_and_integer_formatting():
     )
 
 
-def test_fact_numbers_hold_values_at_display_and_common_roundings():
+def test_fact_numbers_hold_values_at_display_and_common_roundings() -> None:
     """A revenue is accepted to the cent and to the unit; a percent to 0 and 1 decimal; parameters too."""
     facts = with_history()
     numbers = fact_numbers(facts)
@@ -101,7 +102,7 @@ def test_fact_numbers_hold_values_at_display_and_common_roundings():
     assert facts.history is not None and abs(facts.history.revenue_change) in numbers
 
 
-def test_facts_survive_a_json_round_trip():
+def test_facts_survive_a_json_round_trip() -> None:
     """Facts are stored as JSON with the report and read back exactly."""
     facts = with_history()
     assert Facts.model_validate(json.loads(json.dumps(facts.model_dump(mode="json")))) == facts
@@ -112,7 +113,7 @@ def test_facts_survive_a_json_round_trip():
 
 @pytest.mark.parametrize("language", ["ru", "en"])
 @pytest.mark.parametrize("make", [with_history, without_history], ids=["history", "no-history"])
-def test_builtin_report_is_verified(make, language):
+def test_builtin_report_is_verified(make: Callable[[], Facts], language: Language) -> None:
     """The built-in writer's report, with or without history, contains only facts."""
     facts = make()
     text = write_builtin(facts, language=language)
@@ -121,7 +122,7 @@ def test_builtin_report_is_verified(make, language):
 
 
 @pytest.mark.parametrize("language", ["ru", "en"])
-def test_builtin_report_is_verified_for_tricky_facts(language):
+def test_builtin_report_is_verified_for_tricky_facts(language: Language) -> None:
     """Zero revenue, one product, numeric names, a previous day of one product: still only facts."""
     facts = make_facts(
         DAY,
@@ -132,7 +133,7 @@ def test_builtin_report_is_verified_for_tricky_facts(language):
     assert verify(write_builtin(facts, language=language), facts).ok
 
 
-def test_builtin_and_echoed_facts_are_verified_for_random_facts():
+def test_builtin_and_echoed_facts_are_verified_for_random_facts() -> None:
     """Random days (awkward names, zero and huge amounts, gaps): builtin and echoed facts pass."""
     for seed in range(300):
         facts = random_facts(seed)
@@ -147,7 +148,7 @@ def test_builtin_and_echoed_facts_are_verified_for_random_facts():
 
 
 @pytest.mark.parametrize("language", ["ru", "en"])
-def test_a_report_repeating_the_facts_block_is_verified(language):
+def test_a_report_repeating_the_facts_block_is_verified(language: Language) -> None:
     """Every value of the prompt's facts block, copied as given, passes the verifier."""
     facts = with_history()
     _, block, _, _ = facts_json(build_messages(facts, language=language)[1])
@@ -155,7 +156,7 @@ def test_a_report_repeating_the_facts_block_is_verified(language):
     assert verify(text, facts).ok
 
 
-def test_a_wrong_number_is_reported():
+def test_a_wrong_number_is_reported() -> None:
     """A figure that is not among the facts is returned as written."""
     facts = without_history()
     text = write_builtin(facts, language="en") + "\nRevenue was 987,654.32 yesterday.\n"
@@ -164,7 +165,7 @@ def test_a_wrong_number_is_reported():
     assert "987,654.32" in verdict.findings[0].text
 
 
-def test_a_made_up_percentage_is_reported():
+def test_a_made_up_percentage_is_reported() -> None:
     """ "Revenue grew 37%" is not a fact when no such percent was computed."""
     facts = without_history()
     assert not {Decimal(37), Decimal("37.5")} & fact_numbers(facts)
@@ -185,13 +186,13 @@ def test_a_made_up_percentage_is_reported():
         "1,500",
     ],
 )
-def test_numbers_are_read_in_russian_and_english_notation(written):
+def test_numbers_are_read_in_russian_and_english_notation(written: str) -> None:
     """The same amount written in any common notation matches the fact."""
     facts = named("Solo").model_copy(update={"total_revenue": Decimal("1500.00")})
     assert wrong(f"Выручка: {written} руб.", facts) == []
 
 
-def test_signs_and_percent_forms_are_read():
+def test_signs_and_percent_forms_are_read() -> None:
     """ "-3.2", "+15", "12,5 %", "12.5%" are checked as numbers with their sign."""
     facts = with_history()
     h = facts.history
@@ -201,7 +202,7 @@ def test_signs_and_percent_forms_are_read():
     assert wrong("-123456.7 and +999999", facts) == ["-123456.7", "+999999"]
 
 
-def test_list_markers_headings_and_dates_are_not_claims():
+def test_list_markers_headings_and_dates_are_not_claims() -> None:
     """Ordered-list markers, numbered headings and the facts' dates in any notation are ignored."""
     facts = with_history()
     assert facts.history is not None
@@ -214,7 +215,7 @@ def test_list_markers_headings_and_dates_are_not_claims():
     assert wrong(text, facts) == []
 
 
-def test_a_date_that_is_not_a_fact_is_reported():
+def test_a_date_that_is_not_a_fact_is_reported() -> None:
     """An ISO or dotted date the facts do not contain is reported whole."""
     facts = without_history()
     assert wrong("Compared with 2023-12-31 and 31.12.2023.", facts) == ["2023-12-31", "31.12.2023"]
@@ -224,7 +225,7 @@ def test_a_date_that_is_not_a_fact_is_reported():
     }
 
 
-def test_numbers_inside_known_names_are_ignored():
+def test_numbers_inside_known_names_are_ignored() -> None:
     """ "iPhone 15" and "Product A2" are names in the facts, not claims; unknown ones are checked."""
     facts = named("iPhone 15", "Product A2", "Чай №842 «Весна»")
     text = "Лидеры: iPhone 15, product a2 и Чай №842 «Весна»."
@@ -244,7 +245,7 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("language", ["ru", "en"])
-def test_prompt_carries_the_facts_inside_a_delimiter(language):
+def test_prompt_carries_the_facts_inside_a_delimiter(language: Language) -> None:
     """The user prompt holds the facts as JSON between markers with a reproducible nonce."""
     facts = with_history()
     system, user = build_messages(facts, language=language)
@@ -256,13 +257,13 @@ def test_prompt_carries_the_facts_inside_a_delimiter(language):
     assert ("Russian" if language == "ru" else "English") in system
 
 
-def test_prompt_without_history_says_so():
+def test_prompt_without_history_says_so() -> None:
     """A day without earlier days has history null in the facts block."""
     _, block, _, _ = facts_json(build_messages(without_history(), language="en")[1])
     assert block["history"] is None
 
 
-def test_hostile_names_stay_inside_the_block_cleaned_and_escaped():
+def test_hostile_names_stay_inside_the_block_cleaned_and_escaped() -> None:
     """Instructions, fake tags, images and control characters in names are inert data."""
     facts = named(*HOSTILE)
     system, user = build_messages(facts, language="en")
@@ -285,7 +286,7 @@ def test_hostile_names_stay_inside_the_block_cleaned_and_escaped():
     )
 
 
-def test_clean_name_strips_controls_collapses_whitespace_and_caps():
+def test_clean_name_strips_controls_collapses_whitespace_and_caps() -> None:
     """Names lose control characters and line breaks, whitespace is collapsed, length is capped."""
     assert clean_name("  a\r\nb\u2028c\x07d  ") == "a b c d"
     assert len(clean_name("x" * 500)) == 60
@@ -293,7 +294,7 @@ def test_clean_name_strips_controls_collapses_whitespace_and_caps():
 
 
 @pytest.mark.parametrize("language", ["ru", "en"])
-def test_prompt_size_does_not_grow_with_products(language):
+def test_prompt_size_does_not_grow_with_products(language: Language) -> None:
     """100 or 50,000 products: the same prompt length once number widths are masked."""
 
     def masked(n: int) -> str:
@@ -309,7 +310,7 @@ def test_prompt_size_does_not_grow_with_products(language):
     assert len(small) == len(big)
 
 
-def test_correction_lists_the_wrong_numbers():
+def test_correction_lists_the_wrong_numbers() -> None:
     """The follow-up message names every number that was not a fact and asks for a full report."""
     en = build_correction(
         [Finding("not_a_fact", "987654.32"), Finding("not_a_fact", "77.7%")], language="en"
@@ -319,7 +320,7 @@ def test_correction_lists_the_wrong_numbers():
     assert "37 %" in ru and "отчёт" in ru
 
 
-def test_correction_says_what_is_wrong_kind_by_kind():
+def test_correction_says_what_is_wrong_kind_by_kind() -> None:
     """Wrong signs, directions, products, percent forms and a missing revenue each get their own sentence."""
     findings = [
         Finding("wrong_sign", "+41.7%"),

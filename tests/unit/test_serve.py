@@ -40,7 +40,7 @@ def _probe(*, new_session: bool) -> tuple[int, str, str]:
 
 
 @needs_autogroup
-def test_a_background_stage_started_as_a_session_lowers_its_autogroup():
+def test_a_background_stage_started_as_a_session_lowers_its_autogroup() -> None:
     """ingest/reporter started with setsid (deploy/native/up) yield the CPU as a whole session."""
     nice, before, after = _probe(new_session=True)
     if not before:
@@ -49,7 +49,7 @@ def test_a_background_stage_started_as_a_session_lowers_its_autogroup():
 
 
 @needs_autogroup
-def test_a_background_stage_run_from_a_shell_leaves_the_session_alone():
+def test_a_background_stage_run_from_a_shell_leaves_the_session_alone() -> None:
     """Run from a terminal, only the process's own nice changes, never its whole session's."""
     # Also where the caller's session never got an autogroup of its own (a CI runner
     # under PID 1: /proc/self/autogroup is empty there).

@@ -14,20 +14,20 @@ def scopes(**env: str) -> dict[str, set[str]]:
     return {t.name: set(t.scopes) for t in settings.tokens()}
 
 
-def test_access_token_has_every_scope_and_named_tokens_lack_correct_by_default():
+def test_access_token_has_every_scope_and_named_tokens_lack_correct_by_default() -> None:
     """ACCESS_TOKEN: upload, read, correct; a named token without a list: upload and read only."""
     got = scopes(access_token="a" * 20, access_tokens="shop:" + "b" * 20)
     assert got == {"default": {"upload", "read", "correct"}, "shop": {"upload", "read"}}
 
 
-def test_a_named_token_gets_correct_when_listed():
+def test_a_named_token_gets_correct_when_listed() -> None:
     """name:secret:upload+correct grants exactly those."""
     assert scopes(access_tokens="erp:" + "c" * 20 + ":upload+correct") == {
         "erp": {"upload", "correct"}
     }
 
 
-def test_an_unknown_scope_is_refused():
+def test_an_unknown_scope_is_refused() -> None:
     """A typo in a scope list stops the start instead of granting nothing silently."""
     with pytest.raises(ConfigError):
         scopes(access_tokens="erp:" + "c" * 20 + ":corect")
@@ -46,6 +46,6 @@ def test_an_unknown_scope_is_refused():
         (None, False),
     ],
 )
-def test_the_replace_header_values(value, expected):
+def test_the_replace_header_values(value: bytes | None, expected: bool) -> None:
     """x-replace asks for a correction with true, 1 or yes (any case); anything else is a plain upload."""
     assert replace_requested(value) is expected

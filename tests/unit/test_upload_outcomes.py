@@ -16,7 +16,7 @@ from service.gateway.errors import ApiError
 from service.gateway.submission import submit
 from service.names import HEADER_CHUNK_INDEX, HEADER_PART, PART_CHUNK, PART_MANIFEST
 
-from ..conftest import sales_xml
+from ..helpers import sales_xml
 
 DAY = dt.date(2024, 3, 1)
 

@@ -3,35 +3,18 @@ back, a product's figure given to another, made-up numbers; and the true sentenc
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 import pytest
 
-from service.figures.display import money, percent
+from service.figures.display import Language, money, percent
 from service.figures.facts import Facts
 from service.reporter.verify import Finding, Verdict, verify
 
-from .reporter_factories import Product, make_facts
-
-DAY = dt.date(2024, 3, 10)
-_BEFORE = [
-    Product(1, "Bosch Kettle", "Кухня", 40, Decimal("15.00")),
-    Product(2, "Philips Dryer", "Красота", 50, Decimal("12.00")),
-]
-_NOW = [
-    Product(1, "Bosch Kettle", "Кухня", 28, Decimal("15.00")),
-    Product(2, "Philips Dryer", "Красота", 24, Decimal("11.65")),
-]
-
-# Revenue 1,200.00 → 699.60 (−500.40, −41.7 %); units 90 → 52 (−38, −42.2 %); Bosch Kettle
-# 420.00 and 28 units (−12), Philips Dryer 279.60 and 24 units (−26); shares 60.0 % and 40.0 %.
-FALL = make_facts(DAY, _NOW, earlier={DAY - dt.timedelta(days=1): _BEFORE})
-# The same two days the other way round: revenue +71.5 %.
-RISE = make_facts(DAY, _BEFORE, earlier={DAY - dt.timedelta(days=1): _NOW})
+from .reporter_factories import FALL, RISE
 
 
-def test_the_fixture_facts_are_what_the_lies_assume():
+def test_the_fixture_facts_are_what_the_lies_assume() -> None:
     """The two days give the figures the planted lies below are written around."""
     h = FALL.history
     assert h is not None and FALL.total_revenue == Decimal("699.60")
@@ -126,7 +109,9 @@ LIES = [
     LIES,
     ids=[f"{lie[1]}-{lie[3]}-{i}" for i, lie in enumerate(LIES)],
 )
-def test_a_planted_lie_is_caught_with_its_number(facts, language, sentence, kind, number):
+def test_a_planted_lie_is_caught_with_its_number(
+    facts: Facts, language: Language, sentence: str, kind: str, number: str
+) -> None:
     """Each lie yields exactly one finding: its kind, the number as written and the sentence."""
     verdict = check(sentence, facts, language)
     number = number.replace(" %", "\u00a0%") if language == "ru" else number
@@ -170,12 +155,12 @@ TRUTHS = [
 @pytest.mark.parametrize(
     ("facts", "language", "sentence"), TRUTHS, ids=[f"{t[1]}-{i}" for i, t in enumerate(TRUTHS)]
 )
-def test_true_sentences_pass(facts, language, sentence):
+def test_true_sentences_pass(facts: Facts, language: Language, sentence: str) -> None:
     """Signs, directions, levels, shares and figures beside their own product are not flagged."""
     assert check(sentence, facts, language).findings == ()
 
 
-def test_verdict_lists_numbers_once_and_ranks_drafts():
+def test_verdict_lists_numbers_once_and_ranks_drafts() -> None:
     """unverified_numbers holds each finding's label once; a missing revenue outweighs a wrong number."""
     lie = Verdict(
         (Finding("not_a_fact", "77"), Finding("wrong_sign", "77"), Finding("wrong_product", "5"))
@@ -185,7 +170,7 @@ def test_verdict_lists_numbers_once_and_ranks_drafts():
     assert lie.severity == 3 < hollow.severity and Verdict().ok and Verdict().severity == 0
 
 
-def test_a_reply_without_the_revenue_is_not_verified():
+def test_a_reply_without_the_revenue_is_not_verified() -> None:
     """ "HACKED" has no false number, but does not state the day's revenue: not verified."""
     verdict = verify("HACKED", FALL)
     assert [f.kind for f in verdict.findings] == ["missing_revenue"] and verdict.findings[
