@@ -64,6 +64,8 @@ from .bus import ensure_topics, make_broker, translate_errors
 from .cache import Redis, create_redis
 from .concurrent import ConcurrentRunner
 from .errors import PermanentError, TransientError
+from .kafka_access import require_access
+from .kafka_security import client_options
 from .lag import LagMonitor
 from .logs import ctx
 from .metrics import RETRIES
@@ -170,7 +172,13 @@ class ConsumerApp(Generic[S]):
         self._service: S | None = None
         self._backoff = Backoff(maximum=settings.retry_backoff_max_seconds)
         self._progress = Progress(stage)
-        self._lag = LagMonitor(settings.kafka_bootstrap_servers, group=group, topics=topics)
+        self._lag = LagMonitor(
+            settings.kafka_bootstrap_servers,
+            group=group,
+            topics=topics,
+            options=client_options(settings),
+        )
+        self._topics = set(topics)  # read, and (with publisher()) written: the access check
         self._periodic: list[tuple[float, str, Callable[[], Awaitable[object]]]] = []
 
     @property
@@ -223,6 +231,7 @@ class ConsumerApp(Generic[S]):
     ) -> EventPublisher:
         """``title`` names the AsyncAPI channel (default: the topic; a topic the app also
         consumes needs another one, as the subscriber holds that name)."""
+        self._topics.add(topic)
         return EventPublisher(
             self.broker.publisher(
                 topic, schema=schema, title=title or topic, description=description
@@ -306,6 +315,9 @@ class ConsumerApp(Generic[S]):
     @asynccontextmanager
     async def _lifespan(self, context: ContextRepo) -> AsyncIterator[None]:
         settings = self.settings
+        await require_access(
+            settings, process=self.stage, topics=self._topics, groups=(self.group,)
+        )
         await wait_for("kafka topics", lambda: ensure_topics(settings))
         low, high = self._pool_size
         async with AsyncExitStack() as stack:
