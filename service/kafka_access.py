@@ -58,6 +58,10 @@ def refusal(exc: BaseException, *, broker: str, settings: Settings) -> str | Non
     broker was just not there (refused TCP connection, timeout, closed socket)."""
     who = principal(settings)
     ca = settings.kafka_ssl_cafile or "the system's CAs"
+    if not isinstance(exc, ssl.SSLError) and isinstance(exc.__cause__, ssl.SSLError):
+        # the broker's alert (e.g. our client certificate refused) arrives as a closed
+        # connection at the first request, caused by the TLS error
+        exc = exc.__cause__
     if isinstance(exc, ssl.SSLCertVerificationError):
         return (
             f"Kafka broker {broker} failed TLS verification: {exc.verify_message} "
@@ -65,8 +69,13 @@ def refusal(exc: BaseException, *, broker: str, settings: Settings) -> str | Non
         )
     if isinstance(exc, ssl.SSLError):
         reason = exc.reason or str(exc)
+        hint = (
+            "the broker wants a client certificate its CA signed"
+            if "ALERT" in reason and "CERTIFICATE" in reason
+            else "is the listener TLS?"
+        )
         return (
-            f"Kafka broker {broker} refused the TLS handshake of {who}: {reason} "
+            f"Kafka broker {broker} refused the TLS handshake of {who}: {reason}; {hint} "
             f"(KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol}, "
             f"KAFKA_SSL_CERTFILE={settings.kafka_ssl_certfile or 'none'})"
         )

@@ -239,6 +239,9 @@ print_kafka_security() {
     printf 'export KAFKA_SASL_USERNAME=%s\n' "$who"
     printf 'export KAFKA_SASL_PASSWORD_FILE=%s\n' "$SECURE_DIR/passwords/$who"
     printf 'export KAFKA_SSL_CAFILE=%s\n' "$SECURE_DIR/ca.pem"
+    # the brokers require a client certificate from the CA as well (mTLS)
+    printf 'export KAFKA_SSL_CERTFILE=%s\n' "$SECURE_DIR/$who.pem"
+    printf 'export KAFKA_SSL_KEYFILE=%s\n' "$SECURE_DIR/$who.key"
     # only the admin step creates topics on a secured cluster
     if [[ $who != admin ]]; then
         printf 'export KAFKA_CREATE_TOPICS=false\n'

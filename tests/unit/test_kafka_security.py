@@ -203,3 +203,16 @@ def test_every_secret_is_a_secretstr() -> None:
     for env_name in SECRET_SETTINGS:
         _, field = by_alias[env_name]
         assert field.annotation is not None and "SecretStr" in str(field.annotation), env_name
+
+
+def test_client_certificate_refused_is_one_line() -> None:
+    """The broker's alert, seen as a closed connection caused by a TLS error, is a refusal."""
+    s = _sasl(kafka_security_protocol="SASL_SSL", kafka_ssl_certfile="/other.pem")
+    closed = ConnectionResetError("Connection at b:9093 closed")
+    alert = ssl.SSLError(1, "sslv3 alert certificate unknown")
+    alert.reason = "SSLV3_ALERT_CERTIFICATE_UNKNOWN"  # type: ignore[misc]
+    closed.__cause__ = alert
+    line = refusal(closed, broker="b:9093", settings=s)
+    assert line is not None
+    assert "refused the TLS handshake" in line and "client certificate" in line
+    assert "KAFKA_SSL_CERTFILE=/other.pem" in line
