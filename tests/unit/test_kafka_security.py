@@ -216,3 +216,32 @@ def test_client_certificate_refused_is_one_line() -> None:
     assert line is not None
     assert "refused the TLS handshake" in line and "client certificate" in line
     assert "KAFKA_SSL_CERTFILE=/other.pem" in line
+
+
+def test_grants_are_least_privilege() -> None:
+    """Each process's ACLs name only our topics and its own group; the gateway reads nothing."""
+    from service.kafka_admin import GRANTS
+    from service.names import ALL_TOPICS, GROUP_INGEST, GROUP_REPORTS, TOPIC_RAW, TOPIC_REPORTS
+
+    assert set(GRANTS) == {"gateway", "ingest", "reporter", "cli"}
+    for grants in GRANTS.values():
+        for g in grants:
+            assert g.name in (ALL_TOPICS if g.kind == "topic" else (GROUP_INGEST, GROUP_REPORTS))
+    assert all(g.operation == "write" for g in GRANTS["gateway"])
+    groups = {u: {g.name for g in gs if g.kind == "group"} for u, gs in GRANTS.items()}
+    assert groups == {
+        "gateway": set(),
+        "ingest": {GROUP_INGEST},
+        "reporter": {GROUP_REPORTS},
+        "cli": set(),
+    }
+    writers_of_raw = {
+        u for u, gs in GRANTS.items() for g in gs if (g.name, g.operation) == (TOPIC_RAW, "write")
+    }
+    readers_of_reports = {
+        u
+        for u, gs in GRANTS.items()
+        for g in gs
+        if (g.name, g.operation) == (TOPIC_REPORTS, "read")
+    }
+    assert writers_of_raw == {"gateway", "cli"} and readers_of_reports == {"cli"}
