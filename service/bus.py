@@ -26,6 +26,7 @@ from aiokafka.errors import (
 from faststream.kafka import KafkaBroker
 
 from .errors import BusUnavailable
+from .kafka_security import broker_security, client_options
 from .names import ALL_TOPICS, MAX_RECORD_BYTES, TOPIC_RAW
 from .settings import Settings
 
@@ -146,16 +147,21 @@ def make_broker(settings: Settings, *, client_id: str, **kwargs: object) -> Kafk
         **options,
         # FastStream's own messages go through our handlers (JSON, redaction).
         logger=logging.getLogger("sales_analyzer.kafka"),
+        security=broker_security(settings),
         **kwargs,  # type: ignore[arg-type]
     )
 
 
 async def ensure_topics(settings: Settings, *, timeout: float = 60.0) -> list[str]:
-    """Create missing topics with our partitions and configs; return the ones created."""
+    """Create missing topics with our partitions and configs; return the ones created.
+    Nothing when KAFKA_CREATE_TOPICS is off (an admin creates them: a secured cluster)."""
+    if not settings.kafka_create_topics:
+        return []
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id="sales-analyzer-admin",
         request_timeout_ms=15_000,
+        **client_options(settings),
     )
     try:
         with translate_errors("topic provisioning"):

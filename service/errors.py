@@ -2,6 +2,7 @@
 
     SalesAnalyzerError
     ├── ConfigError            settings that must not start a process
+    │   └── KafkaRefused           Kafka refused this process: TLS, credentials or ACLs
     ├── TransientError         worth retrying later: the message is not acked
     │   ├── StorageUnavailable     PostgreSQL unreachable or failing (from asyncpg)
     │   ├── CacheUnavailable       Redis unreachable (from redis-py)
@@ -26,6 +27,7 @@ __all__ = [
     "CacheUnavailable",
     "ConfigError",
     "DayChanged",
+    "KafkaRefused",
     "LLMRejected",
     "LLMUnavailable",
     "PermanentError",
@@ -42,6 +44,11 @@ class SalesAnalyzerError(Exception):
 
 class ConfigError(SalesAnalyzerError):
     """A setting is missing or unsafe."""
+
+
+class KafkaRefused(ConfigError):
+    """Kafka refused this process (TLS, SASL credentials or ACLs): retrying cannot help.
+    The message is one line: what failed, which broker, which principal."""
 
 
 class TransientError(SalesAnalyzerError):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -19,9 +21,17 @@ log = logging.getLogger("sales_analyzer.lag")
 
 class LagMonitor:
     def __init__(
-        self, bootstrap: str, *, group: str, topics: tuple[str, ...], every: float = 10.0
+        self,
+        bootstrap: str,
+        *,
+        group: str,
+        topics: tuple[str, ...],
+        every: float = 10.0,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
+        """``options``: the clients' security options (kafka_security.client_options)."""
         self._bootstrap = bootstrap
+        self._options = dict(options or {})
         self._group = group
         self._topics = topics
         self._every = every
@@ -37,9 +47,11 @@ class LagMonitor:
         """Created once and kept; dropped and made again after a failure."""
         if self._admin is None or self._consumer is None:
             admin = AIOKafkaAdminClient(
-                bootstrap_servers=self._bootstrap, client_id=f"{self._group}-lag"
+                bootstrap_servers=self._bootstrap, client_id=f"{self._group}-lag", **self._options
             )
-            consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._bootstrap, enable_auto_commit=False, **self._options
+            )
             try:
                 await admin.start()
                 await consumer.start()

@@ -7,18 +7,62 @@ NAME_OF_API_MODEL, CACHE_LIFE_PERIOD, OPENAI_API_KEY).
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from .errors import ConfigError
 
-__all__ = ["Settings", "TokenSpec", "get_settings"]
+__all__ = ["SECRET_SETTINGS", "Settings", "TokenSpec", "get_settings"]
 
 # Placeholder values a real deployment must never keep.
 _UNSAFE_TOKENS = {"", "changeme", "change-me", "token", "secret", "dev-token"}
+
+# Every secret setting, by its environment name: each may instead be given as NAME_FILE,
+# the path of a file holding it (the Docker and Kubernetes secrets convention).
+SECRET_SETTINGS = (
+    "ACCESS_TOKEN",
+    "ACCESS_TOKENS",
+    "OPENAI_API_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "KAFKA_SASL_PASSWORD",
+    "KAFKA_SSL_KEY_PASSWORD",
+)
+
+
+class _SecretFiles(PydanticBaseSettingsSource):
+    """NAME_FILE in the environment: the secret NAME is the file's text (without its
+    trailing line break). Setting both NAME and NAME_FILE is refused: which one wins
+    would be a guess. The error names the variable and the path, never the content."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads the environment itself
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name in SECRET_SETTINGS:
+            path = os.environ.get(f"{name}_FILE")
+            if not path:
+                continue
+            if os.environ.get(name):
+                raise ConfigError(f"both {name} and {name}_FILE are set: set only one")
+            try:
+                found[name] = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise ConfigError(
+                    f"{name}_FILE={path}: cannot read it ({exc.strerror or type(exc).__name__})"
+                ) from None
+        return found
 
 
 class TokenSpec:
@@ -56,6 +100,29 @@ class Settings(BaseSettings):
         SecretStr("redis://127.0.0.1:6379/0"),
         validation_alias=AliasChoices("REDIS_URL", "REDIS_CONNECT_URL"),
     )
+
+    # --- Kafka security (names as aiokafka and FastStream call them; docs/operations.md,
+    # "Secured Kafka"). PLAINTEXT adds nothing to any client. Each process has its own
+    # credentials: they come from that process's environment.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", validation_alias="KAFKA_SECURITY_PROTOCOL"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", validation_alias="KAFKA_SASL_MECHANISM"
+    )
+    kafka_sasl_username: str = Field("", validation_alias="KAFKA_SASL_USERNAME")
+    kafka_sasl_password: SecretStr = Field(SecretStr(""), validation_alias="KAFKA_SASL_PASSWORD")
+    # The CA that signed the brokers' certificates (PEM); empty: the system's CAs.
+    kafka_ssl_cafile: str = Field("", validation_alias="KAFKA_SSL_CAFILE")
+    # A client certificate and its key (PEM) for brokers that ask for one (mTLS).
+    kafka_ssl_certfile: str = Field("", validation_alias="KAFKA_SSL_CERTFILE")
+    kafka_ssl_keyfile: str = Field("", validation_alias="KAFKA_SSL_KEYFILE")
+    kafka_ssl_key_password: SecretStr = Field(
+        SecretStr(""), validation_alias="KAFKA_SSL_KEY_PASSWORD"
+    )
+    # Whether processes create missing topics at start. Off on a secured cluster, where
+    # an admin creates them and the processes' principals may not (deploy/native/up).
+    kafka_create_topics: bool = Field(True, validation_alias="KAFKA_CREATE_TOPICS")
 
     # --- Kafka topology (applied when topics are created) ---
     kafka_partitions: int = Field(6, ge=1, le=1000, validation_alias="KAFKA_PARTITIONS")
@@ -133,10 +200,40 @@ class Settings(BaseSettings):
     ingest_metrics_port: int = Field(9101, validation_alias="INGEST_METRICS_PORT")
     reporter_metrics_port: int = Field(9102, validation_alias="REPORTER_METRICS_PORT")
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            _SecretFiles(settings_cls),
+            env_settings,
+            dotenv_settings,
+            file_secret_settings,
+        )
+
     @field_validator("log_level")
     @classmethod
     def _upper(cls, v: str) -> str:
         return v.upper()
+
+    @model_validator(mode="after")
+    def _kafka_security_complete(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password.get_secret_value()
+        ):
+            raise ConfigError(
+                f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE)"
+            )
+        if self.kafka_ssl_keyfile and not self.kafka_ssl_certfile:
+            raise ConfigError("KAFKA_SSL_KEYFILE needs KAFKA_SSL_CERTFILE")
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:

@@ -118,10 +118,14 @@ def _ports_in_use() -> dict[str, int]:
 
 def stop_native(*, purge: bool = False) -> None:
     """Stop the tests' native stack; with purge, delete its data too (what .ci/run does at the end).
-    A three-broker cluster an interrupted run left behind is always deleted."""
+    A three-broker cluster or a secured broker an interrupted run left behind is always deleted."""
     _native(_ports_in_use(), "services", "purge" if purge else "down", check=True, timeout=120)
     if CLUSTER_STATE.exists():
         _native({}, "services", "purge", state=CLUSTER_STATE, brokers=3, check=True, timeout=180)
+    from .secure_stack import SECURE_STATE  # the secured broker an interrupted run left
+
+    if SECURE_STATE.exists():
+        _native({}, "services", "purge", state=SECURE_STATE, check=True, timeout=180)
 
 
 @dataclass(frozen=True)

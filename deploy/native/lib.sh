@@ -14,6 +14,11 @@
 #   SALES_REDIS_PORT             Redis port              (default 6379)
 #   SALES_KAFKA_VERSION          Kafka jars to use       (default 4.4.0)
 #   XDG_CACHE_HOME               jar cache root          (default ~/.cache)
+#   SALES_SECURE                 1: secured Kafka: only a SASL_SSL listener (SCRAM-SHA-512,
+#                                certificates from a CA made under $STATE/secure),
+#                                StandardAuthorizer, a user and ACLs per process, topics
+#                                made by an admin step; remembered in $STATE/kafka/secure
+#                                (docs/operations.md, "Secured Kafka")
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 STATE="${SALES_STATE_DIR:-$REPO/.state}"
@@ -27,12 +32,21 @@ if [[ -z ${SALES_KAFKA_BROKERS:-} && -s $STATE/kafka/brokers ]]; then
     SALES_KAFKA_BROKERS="$(cat "$STATE/kafka/brokers")"
 fi
 SALES_KAFKA_BROKERS="${SALES_KAFKA_BROKERS:-1}"
+# unset: as this state's Kafka was made (kafka/secure), else plaintext
+if [[ -z ${SALES_SECURE:-} && -f $STATE/kafka/secure ]]; then
+    SALES_SECURE=1
+fi
+[[ ${SALES_SECURE:-0} == 1 ]] && SALES_SECURE=1 || SALES_SECURE=0
+# certificates, keys and the Kafka users' passwords of a secured stack (mode 700)
+SECURE_DIR="$STATE/secure"
+# the Kafka users of a secured stack: the admin (super user), one per process, the CLI's
+SECURE_USERS=(admin gateway ingest reporter cli)
 LOG_DIR="$STATE/logs"
 RUN_DIR="$STATE/run"
 # the access token deploy/native/up generates when none is configured
 TOKEN_FILE="$STATE/access_token"
 export REPO STATE LOG_DIR RUN_DIR TOKEN_FILE SALES_KAFKA_PORT SALES_KAFKA_CONTROLLER_PORT \
-    SALES_PG_PORT SALES_REDIS_PORT SALES_KAFKA_VERSION SALES_KAFKA_BROKERS
+    SALES_PG_PORT SALES_REDIS_PORT SALES_KAFKA_VERSION SALES_KAFKA_BROKERS SALES_SECURE SECURE_DIR
 
 case $SALES_KAFKA_BROKERS in
     1 | 3) ;;
@@ -200,7 +214,8 @@ ensure_venv() {
     touch "$stamp"
 }
 
-# Write the environment the service reads, as `export` lines.
+# print_env [WHO] — the environment the service reads, as `export` lines. On a secured
+# stack, WHO (gateway, ingest, reporter, cli (default) or admin) picks the Kafka user.
 print_env() {
     printf 'export KAFKA_BOOTSTRAP_SERVERS=%s\n' "$NATIVE_KAFKA_BOOTSTRAP_SERVERS"
     if ((SALES_KAFKA_BROKERS > 1)); then
@@ -208,6 +223,29 @@ print_env() {
     fi
     printf 'export DATABASE_URL=%s\n' "$NATIVE_DATABASE_URL"
     printf 'export REDIS_URL=%s\n' "$NATIVE_REDIS_URL"
+    if ((SALES_SECURE)); then
+        print_kafka_security "${1:-cli}"
+    fi
+}
+
+# print_kafka_security WHO — the Kafka security settings of user WHO on the secured stack
+# (the password as a file: it is never printed).
+print_kafka_security() {
+    local who=$1 known=0 u
+    for u in "${SECURE_USERS[@]}"; do [[ $u == "$who" ]] && known=1; done
+    ((known)) || die "no Kafka user '$who' (one of: ${SECURE_USERS[*]})"
+    printf 'export KAFKA_SECURITY_PROTOCOL=SASL_SSL\n'
+    printf 'export KAFKA_SASL_MECHANISM=SCRAM-SHA-512\n'
+    printf 'export KAFKA_SASL_USERNAME=%s\n' "$who"
+    printf 'export KAFKA_SASL_PASSWORD_FILE=%s\n' "$SECURE_DIR/passwords/$who"
+    printf 'export KAFKA_SSL_CAFILE=%s\n' "$SECURE_DIR/ca.pem"
+    # the brokers require a client certificate from the CA as well (mTLS)
+    printf 'export KAFKA_SSL_CERTFILE=%s\n' "$SECURE_DIR/$who.pem"
+    printf 'export KAFKA_SSL_KEYFILE=%s\n' "$SECURE_DIR/$who.key"
+    # only the admin step creates topics on a secured cluster
+    if [[ $who != admin ]]; then
+        printf 'export KAFKA_CREATE_TOPICS=false\n'
+    fi
 }
 
 # The token's sources, in the order deploy/native/up (and deploy/native/env) use them:

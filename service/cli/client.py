@@ -317,6 +317,7 @@ async def _tail(settings: Settings, *, from_beginning: bool, count: int) -> int:
 
     from ..bus import start_pinned, translate_errors
     from ..errors import BusUnavailable
+    from ..kafka_security import client_options
 
     servers = settings.kafka_bootstrap_servers
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # we say what went wrong ourselves
@@ -326,6 +327,7 @@ async def _tail(settings: Settings, *, from_beginning: bool, count: int) -> int:
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
+        **client_options(settings),
     )
     printed = 0
     try:

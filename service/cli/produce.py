@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaProducer
 from ..bus import ensure_topics, producer_options, translate_errors
 from ..chunking import ChunkSender, StreamRefused, stream_day, utf8_body
 from ..errors import BusUnavailable
+from ..kafka_security import client_options
 from ..names import HEADER_CONTENT_TYPE, HEADER_SENDER, HEADER_UPLOAD_ID, TOPIC_RAW
 from ..settings import Settings
 from ..xmlhead import HeadRefused, precheck
@@ -36,7 +37,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     except BusUnavailable as exc:
         print(f"Kafka not reachable at {settings.kafka_bootstrap_servers}: {exc}", file=sys.stderr)
         return 2
-    producer = AIOKafkaProducer(client_id="sales-analyzer-produce", **producer_options(settings))
+    producer = AIOKafkaProducer(
+        client_id="sales-analyzer-produce", **producer_options(settings), **client_options(settings)
+    )
     await producer.start()
     failed = 0
     try:

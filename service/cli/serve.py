@@ -18,6 +18,7 @@ from typing import Any
 
 import uvicorn
 
+from ..kafka_access import EXIT_REFUSED
 from ..logs import setup_logging
 from ..settings import Settings
 
@@ -89,7 +90,7 @@ def _serve_gateway(settings: Settings) -> int:
 def _supervise_workers(settings: Settings) -> int:
     ctx = multiprocessing.get_context("fork")  # before any event loop or client exists
     workers: dict[int, Any] = {}
-    stopping = False
+    stopping = refused = False
 
     def start(i: int) -> None:
         proc = ctx.Process(target=_gateway_worker, args=(i, settings), name=f"gateway-{i}")
@@ -110,6 +111,10 @@ def _supervise_workers(settings: Settings) -> int:
     while True:
         time.sleep(0.5)
         for i, proc in list(workers.items()):
+            if not proc.is_alive() and not stopping and proc.exitcode == EXIT_REFUSED:
+                # Kafka refused the gateway (its one line is logged): a restart cannot help
+                stop(signal.SIGTERM, None)
+                refused = True
             if not proc.is_alive() and not stopping:
                 from prometheus_client import multiprocess
 
@@ -119,7 +124,7 @@ def _supervise_workers(settings: Settings) -> int:
         if stopping:
             for proc in workers.values():
                 proc.join(timeout=40)
-            return 0
+            return EXIT_REFUSED if refused else 0
 
 
 def yield_cpu(nice: int) -> None:

@@ -19,6 +19,8 @@ from prometheus_client import REGISTRY
 from pydantic import BaseModel, ValidationError
 
 from ..bus import make_broker
+from ..kafka_access import require_access
+from ..kafka_security import client_options
 from ..lag import LagMonitor
 from ..logs import ctx
 from ..runtime import Progress, health_routes
@@ -68,7 +70,13 @@ class ConsumerApp(Generic[S]):
         self._service: S | None = None
         self._fates = Fates(stage)
         self._progress = Progress(stage)
-        self._lag = LagMonitor(settings.kafka_bootstrap_servers, group=group, topics=topics)
+        self._lag = LagMonitor(
+            settings.kafka_bootstrap_servers,
+            group=group,
+            topics=topics,
+            options=client_options(settings),
+        )
+        self._topics = set(topics)  # read, and (with publisher()) written: the access check
         self._periodic: list[Periodic] = []
 
     @property
@@ -112,6 +120,7 @@ class ConsumerApp(Generic[S]):
     ) -> EventPublisher:
         """``title`` names the AsyncAPI channel (default: the topic; a topic the app also
         consumes needs another one, as the subscriber holds that name)."""
+        self._topics.add(topic)
         return EventPublisher(
             self.broker.publisher(
                 topic, schema=schema, title=title or topic, description=description
@@ -135,6 +144,9 @@ class ConsumerApp(Generic[S]):
 
     @asynccontextmanager
     async def _lifespan(self, context: ContextRepo) -> AsyncIterator[None]:
+        await require_access(
+            self.settings, process=self.stage, topics=self._topics, groups=(self.group,)
+        )
         async with stage_lifespan(
             self.settings,
             start=self._start,

@@ -14,7 +14,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp
 
 from ..cache import DayCache, create_redis
+from ..kafka_access import require_access
 from ..metrics import exposition
+from ..names import TOPIC_RAW, TOPIC_REPORT_REQUESTS
 from ..runtime import wait_for
 from ..settings import Settings, get_settings
 from ..storage.db import create_pool
@@ -52,6 +54,14 @@ def create_fastapi(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Kafka refusing the gateway ends it here; Kafka away does not (reads go on).
+        await require_access(
+            settings,
+            process="gateway",
+            topics=(TOPIC_RAW, TOPIC_REPORT_REQUESTS),
+            wait=False,
+            check_timeout=5.0,
+        )
         pool = await wait_for(
             "postgresql",
             lambda: create_pool(settings.database_url.get_secret_value(), min_size=2, max_size=16),

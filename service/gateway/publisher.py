@@ -33,6 +33,7 @@ from aiokafka.client import AIOKafkaClient
 
 from ..bus import KAFKA_ERRORS, ensure_topics, producer_options
 from ..errors import BusUnavailable, BusUnconfirmed
+from ..kafka_security import client_options
 from ..names import TOPIC_RAW
 from ..settings import Settings
 from .breaker import Breaker
@@ -68,13 +69,15 @@ class RawPublisher:
         async with self._lock:
             if self._producer is not None:
                 return True
+            security = client_options(self._settings)
             producer = AIOKafkaProducer(
-                client_id="sales-gateway", **producer_options(self._settings)
+                client_id="sales-gateway", **producer_options(self._settings), **security
             )
             probe = AIOKafkaClient(
                 bootstrap_servers=self._settings.kafka_bootstrap_servers,
                 client_id="sales-gateway-probe",
                 request_timeout_ms=5_000,
+                **security,
             )
             try:
                 await ensure_topics(self._settings, timeout=_CONNECT_TIMEOUT)

@@ -141,6 +141,7 @@ def test_error_module_exports_the_documented_tree() -> None:
     assert set(service.errors.__all__) == {
         "SalesAnalyzerError",
         "ConfigError",
+        "KafkaRefused",
         "TransientError",
         "StorageUnavailable",
         "CacheUnavailable",
