@@ -47,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -63,9 +64,16 @@ from pydantic import BaseModel, ValidationError
 from .bus import ensure_topics, make_broker, translate_errors
 from .cache import Redis, create_redis
 from .concurrent import ConcurrentRunner
-from .errors import PermanentError, TransientError
+from .errors import (
+    BusUnavailable,
+    BusUnconfirmed,
+    CacheUnavailable,
+    PermanentError,
+    StorageUnavailable,
+    TransientError,
+)
 from .lag import LagMonitor
-from .logs import ctx
+from .logs import ctx, recovered
 from .metrics import RETRIES
 from .names import HEADER_EVENT_ID
 from .retry import Backoff
@@ -81,6 +89,38 @@ log = logging.getLogger("sales_analyzer.consumer")
 # How long a stopping consumer in concurrent mode lets the work in flight finish
 # (below the broker's graceful timeout); the rest is cancelled and redone later.
 _DRAIN_SECONDS = 20.0
+
+# The dependency a transient failure says is away: its retries are one outage in the logs
+# (service/logs.py), and it is tried again every RETRY_PROBE_SECONDS, not after a backoff
+# of up to RETRY_BACKOFF_MAX_SECONDS, so the work resumes within a second of its return.
+_DEPENDENCIES: tuple[tuple[type[TransientError], str], ...] = (
+    (StorageUnavailable, "postgresql"),
+    (CacheUnavailable, "redis"),
+    (BusUnavailable, "kafka"),
+    (BusUnconfirmed, "kafka"),
+)
+
+
+def dependency_of(exc: BaseException) -> str | None:
+    """The dependency a failure says is away (None: not a dependency outage)."""
+    for kind, name in _DEPENDENCIES:
+        if isinstance(exc, kind):
+            return name
+    return None
+
+
+def group_instance_id(settings: Settings, *, stage: str, topic: str) -> str | None:
+    """The consumer's static group membership id (KIP-345), or None when it is off.
+
+    Stable across restarts of the same process (INSTANCE_NAME, default the host's name),
+    distinct between the processes of a group and between one process's subscribers:
+    a consumer restarted after a kill -9 takes its partitions back at once instead of
+    waiting out its old member's session.
+    """
+    if not settings.kafka_static_membership:
+        return None
+    return f"{settings.instance_name or socket.gethostname()}:{stage}:{topic}"
+
 
 S = TypeVar("S")
 E = TypeVar("E", bound=BaseModel)
@@ -162,6 +202,9 @@ class ConsumerApp(Generic[S]):
                 limit=concurrency,
                 on_retry=self._retrying,
                 backoff_max=settings.retry_backoff_max_seconds,
+                probe_every=settings.retry_probe_seconds,
+                is_outage=lambda exc: dependency_of(exc) is not None,
+                on_success=recovered,
             )
             if concurrency
             else None
@@ -209,8 +252,9 @@ class ConsumerApp(Generic[S]):
             group_id=self.group,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
-            session_timeout_ms=30_000,
+            session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=3_000,
+            group_instance_id=group_instance_id(self.settings, stage=self.stage, topic=topic),
         )
         if self._runner is not None:  # the runner commits, and hears of rebalances
             defaults |= dict(ack_policy=AckPolicy.MANUAL, listener=self._runner.listener())
@@ -249,11 +293,14 @@ class ConsumerApp(Generic[S]):
             # A dependency down (TransientError) or a bug of ours: keep the records,
             # back off, and let NACK_ON_ERROR seek back.
             delay = self._backoff.next(exc.retry_after if isinstance(exc, TransientError) else None)
+            if dependency_of(exc) is not None:
+                delay = min(delay, self.settings.retry_probe_seconds)
             self._note_retry(exc, delay, _where(msg))
             await asyncio.sleep(delay)
             raise
         self._backoff.reset()
         self._progress.mark()
+        recovered()
 
     @property
     def in_flight(self) -> int:
@@ -294,7 +341,9 @@ class ConsumerApp(Generic[S]):
             logging.WARNING if transient else logging.ERROR,
             "will be retried",
             exc_info=not transient,
-            extra=ctx(error=str(exc), retry_in=round(delay, 2), **where),
+            extra=ctx(
+                error=str(exc), retry_in=round(delay, 2), dependency=dependency_of(exc), **where
+            ),
         )
 
     async def drain(self) -> None:
@@ -321,7 +370,7 @@ class ConsumerApp(Generic[S]):
             stack.push_async_callback(pool.close)
             await migrate(pool)
             self._service = await self._start(Resources(settings, pool, stack))
-            self._lag.start()
+            self._lag.start(on_answer=lambda: recovered("kafka"))
             stack.push_async_callback(self._lag.stop)
             for seconds, what, work in self._periodic:
                 stack.push_async_callback(
