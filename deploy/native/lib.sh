@@ -14,6 +14,10 @@
 #   SALES_REDIS_PORT             Redis port              (default 6379)
 #   SALES_KAFKA_VERSION          Kafka jars to use       (default 4.4.0)
 #   XDG_CACHE_HOME               jar cache root          (default ~/.cache)
+#   SALES_LOG_MAX_MB             a log in $STATE/logs over this is rotated (default 50;
+#                                deploy/native/logcap, started by `services up`)
+#   SALES_LOG_KEEP               rotated copies kept per log (default 2)
+#   SALES_LOG_CHECK_SECONDS      how often logcap looks (default 30)
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 STATE="${SALES_STATE_DIR:-$REPO/.state}"
