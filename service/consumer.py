@@ -82,7 +82,15 @@ from .settings import Settings
 from .storage.db import Pool, create_pool
 from .storage.migrate import migrate
 
-__all__ = ["ConsumerApp", "Event", "EventPublisher", "Resources"]
+__all__ = [
+    "ConsumerApp",
+    "Event",
+    "EventPublisher",
+    "Resources",
+    "dependency_of",
+    "group_instance_id",
+    "instance_name",
+]
 
 log = logging.getLogger("sales_analyzer.consumer")
 
@@ -109,6 +117,11 @@ def dependency_of(exc: BaseException) -> str | None:
     return None
 
 
+def instance_name(settings: Settings) -> str:
+    """This process's name among the service's processes: INSTANCE_NAME, else the host's."""
+    return settings.instance_name or socket.gethostname()
+
+
 def group_instance_id(settings: Settings, *, stage: str, topic: str) -> str | None:
     """The consumer's static group membership id (KIP-345), or None when it is off.
 
@@ -119,7 +132,7 @@ def group_instance_id(settings: Settings, *, stage: str, topic: str) -> str | No
     """
     if not settings.kafka_static_membership:
         return None
-    return f"{settings.instance_name or socket.gethostname()}:{stage}:{topic}"
+    return f"{instance_name(settings)}:{stage}:{topic}"
 
 
 S = TypeVar("S")
