@@ -6,9 +6,9 @@ looks like a bearer token or an API key is masked.
 
 **A dependency going away is a few lines, not one per retry** (:class:`Outages`).
 A record is about a dependency when it carries ``extra={"dependency": "postgresql"}``
-(our retries, see consumer.py) or comes from aiokafka's loggers at WARNING or above
-(then: "kafka"; aiokafka logs a line per failed request, thousands a minute while a
-broker is down). The first such record of a dependency passes and opens its outage;
+(our retries, see consumer.py), comes from aiokafka's loggers at WARNING or above, or
+carries an aiokafka exception (FastStream's "Kafka error occurred"): then "kafka";
+aiokafka logs a line per failed request, thousands a minute while a broker is down. The first such record of a dependency passes and opens its outage;
 later ones are counted, not written, and every ``summary_seconds`` one of them
 passes as a summary (``outage_seconds``, ``suppressed``). :func:`recovered` closes
 the outage with one INFO line ("kafka is back after 14.2 s, 312 lines suppressed"):
@@ -62,6 +62,12 @@ class Outages(logging.Filter):
             return named
         if record.name.startswith("aiokafka") and record.levelno >= logging.WARNING:
             return "kafka"
+        if record.exc_info and record.levelno >= logging.WARNING:
+            # FastStream's "Kafka error occurred" (every 5 s per subscriber), and any line
+            # carrying an aiokafka error
+            exc = record.exc_info[1]
+            if exc is not None and type(exc).__module__.startswith("aiokafka"):
+                return "kafka"
         return None
 
     def filter(self, record: logging.LogRecord) -> bool:

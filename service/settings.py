@@ -86,9 +86,10 @@ class Settings(BaseSettings):
     # set it per process when running several of one stage on a host (e.g. "ingest-2").
     instance_name: str = Field("", validation_alias="INSTANCE_NAME")
     # How long the group waits for a silent consumer before giving its partitions to
-    # the others (and, with static membership, the longest restart that keeps them).
+    # the others: a consumer dead (or, with static membership, stopped) for good costs
+    # its partitions this long; a restart within it keeps them with no rebalance.
     kafka_session_timeout_ms: int = Field(
-        30_000, ge=6_000, le=300_000, validation_alias="KAFKA_SESSION_TIMEOUT_MS"
+        10_000, ge=6_000, le=300_000, validation_alias="KAFKA_SESSION_TIMEOUT_MS"
     )
 
     # --- gateway ---

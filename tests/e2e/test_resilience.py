@@ -110,6 +110,8 @@ async def test_ingest_resumes_within_2_s_after_postgres_returns(
     # an ingest with the default backoff (the session's pipeline caps it at 1 s)
     env = {k: v for k, v in pipeline.env.items() if k != "RETRY_BACKOFF_MAX_SECONDS"}
     own = Pipeline.create(env, tmp_path)
+    # the session's ingest's name: a static member stopped for good would hold its partitions
+    own.env["INSTANCE_NAME"] = pipeline.env["INSTANCE_NAME"]
     pipeline.stop("ingest")
     own.start("ingest")
     try:
