@@ -109,10 +109,18 @@ _DEPENDENCIES: tuple[tuple[type[TransientError], str], ...] = (
 )
 
 
+# A library's own error that reached us untranslated (periodic work, say): whose it is.
+_LIBRARIES = (("aiokafka", "kafka"), ("asyncpg", "postgresql"), ("redis", "redis"))
+
+
 def dependency_of(exc: BaseException) -> str | None:
     """The dependency a failure says is away (None: not a dependency outage)."""
     for kind, name in _DEPENDENCIES:
         if isinstance(exc, kind):
+            return name
+    module = type(exc).__module__
+    for prefix, name in _LIBRARIES:
+        if module.startswith(prefix):
             return name
     return None
 
@@ -255,7 +263,11 @@ class ConsumerApp(Generic[S]):
             try:
                 await work()
             except Exception as exc:  # a dependency down or a bug: try again next round, never die
-                log.warning("%s failed", what, extra=ctx(error=f"{type(exc).__name__}: {exc}"))
+                log.warning(
+                    "%s failed",
+                    what,
+                    extra=ctx(error=f"{type(exc).__name__}: {exc}", dependency=dependency_of(exc)),
+                )
 
     def subscriber(self, topic: str, *, title: str, description: str, **options: Any) -> Any:
         """A subscriber of the group, committing only after the work returned (NACK_ON_ERROR
