@@ -60,8 +60,11 @@ class Outages(logging.Filter):
         named = getattr(record, "dependency", None)
         if isinstance(named, str):
             return named
-        if record.name.startswith("aiokafka") and record.levelno >= logging.WARNING:
-            return "kafka"
+        if record.levelno >= logging.WARNING:
+            if record.name.startswith("aiokafka"):
+                return "kafka"
+            if record.name.startswith("asyncpg"):  # the pool's "failed to restore the floor"
+                return "postgresql"
         if record.exc_info and record.levelno >= logging.WARNING:
             # FastStream's "Kafka error occurred" (every 5 s per subscriber), and any line
             # carrying an aiokafka error
@@ -161,8 +164,10 @@ def setup_logging(
     # aiokafka's INFO lines reach the filter only to be dropped (kept under DEBUG); its
     # warnings and errors are what the filter counts.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("openai").setLevel(logging.WARNING)
+    # the HTTP client's line per request (the openai client's is "httpx2"): a report's own
+    # INFO line says what matters
+    for name in ("httpx", "httpx2", "openai"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def ctx(**fields: Any) -> dict[str, Any]:
