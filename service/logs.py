@@ -62,7 +62,8 @@ class Outages(logging.Filter):
             return named
         if record.levelno >= logging.WARNING:
             if record.name.startswith("aiokafka"):
-                return "kafka"
+                # a group rebalancing is the group's normal work, not Kafka away
+                return None if "rebalanc" in str(record.msg) else "kafka"
             if record.name.startswith("asyncpg"):  # the pool's "failed to restore the floor"
                 return "postgresql"
         if record.exc_info and record.levelno >= logging.WARNING:

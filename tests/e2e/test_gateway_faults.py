@@ -218,6 +218,7 @@ async def test_kafka_outage_of_15_s_with_the_service_idle_is_a_few_log_lines(sta
     if stack.kind != "native":
         pytest.skip("killing Kafka is scripted for the native stack only")
     names = ("gateway", "ingest", "reporter")
+    await _caught_up(pipeline)  # idle, and Kafka answered each consumer's lag monitor
     before = {n: len(pipeline.log_lines(n)) for n in names}
     await asyncio.to_thread(stack.kill_kafka)
     try:
