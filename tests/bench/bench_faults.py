@@ -153,7 +153,7 @@ async def consumer_restart(stack: Stack, logs: Path) -> None:
     llm = FakeLLM(latency=0.5).start()  # reports in flight when the reporter dies
     pipe = start_pipeline(stack, llm, logs / "consumer")
     try:
-        await drain(stack.kafka, "sales-ingest", "sales-reporter")
+        await drain(stack.kafka, "sales-ingest", "sales-reports")
         base = await fresh_base(stack.database_url, 600)
         watch = EventWatch(stack.kafka, "sales.stored", "sales.reports")
         await watch.start()
