@@ -295,11 +295,11 @@ async def cluster_loss(
         pipe.stop_all()
 
 
-async def run(only: tuple[str, ...]) -> None:
+async def run(only: tuple[str, ...], keep_logs: str | None) -> None:
     with provide_stack() as stack, tempfile.TemporaryDirectory() as tmp:
-        logs = Path(tmp)
+        logs = Path(keep_logs or tmp)
         for sub in ("consumer", "single", "logs"):
-            (logs / sub).mkdir()
+            (logs / sub).mkdir(parents=True, exist_ok=True)
         print(
             f"# open loop {RATE:g} uploads/s for {DURATION:g} s; fault {FAULT_AT:g}-{RESTORE_AT:g} s"
         )
@@ -326,8 +326,9 @@ async def run(only: tuple[str, ...]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default=",".join(SCENARIOS), help=f"of {','.join(SCENARIOS)}")
+    ap.add_argument("--keep-logs", help="a directory for the processes' logs (default: deleted)")
     args = ap.parse_args()
-    asyncio.run(run(tuple(args.only.split(","))))
+    asyncio.run(run(tuple(args.only.split(",")), args.keep_logs))
 
 
 if __name__ == "__main__":
