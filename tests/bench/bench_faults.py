@@ -27,6 +27,7 @@ import datetime as dt
 import json
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -151,7 +152,7 @@ def report(name: str, answers: list[Answer]) -> None:
 
 async def consumer_restart(stack: Stack, logs: Path) -> None:
     llm = FakeLLM(latency=0.5).start()  # reports in flight when the reporter dies
-    pipe = start_pipeline(stack, llm, logs / "consumer")
+    pipe = start_pipeline(stack, llm, logs / "consumer", LOG_LEVEL="INFO")
     try:
         await drain(stack.kafka, "sales-ingest", "sales-reports")
         base = await fresh_base(stack.database_url, 600)
@@ -160,13 +161,20 @@ async def consumer_restart(stack: Stack, logs: Path) -> None:
         killed: dict[str, float] = {}
         restarted: dict[str, float] = {}
 
+        def restart(name: str) -> None:
+            restarted[name] = time.time()  # its process starts now
+            pipe.start(name)
+
         def fault() -> None:
             for name in ("ingest", "reporter"):
                 killed[name] = time.time()
                 pipe.stop(name, kill=True)
-            for name in ("ingest", "reporter"):
-                restarted[name] = time.time()  # its process starts now
-                pipe.start(name)
+            # each restarted by its own supervisor (systemd, compose): at once, side by side
+            both = [threading.Thread(target=restart, args=(n,)) for n in ("ingest", "reporter")]
+            for t in both:
+                t.start()
+            for t in both:
+                t.join()
 
         collect = asyncio.create_task(watch.until(lambda ev: False, 1e9))
         answers, _ = await open_loop(pipe.gateway_url, base, fault=fault, restore=None)
