@@ -87,9 +87,11 @@ class Settings(BaseSettings):
     instance_name: str = Field("", validation_alias="INSTANCE_NAME")
     # How long the group waits for a silent consumer before giving its partitions to
     # the others: a consumer dead (or, with static membership, stopped) for good costs
-    # its partitions this long; a restart within it keeps them with no rebalance.
+    # its partitions this long; a restart within it keeps them with no rebalance (a
+    # process starts in ~3-10 s on a busy host, and the reporter's three consumers join
+    # one after the other: a short session turns a restart into rebalances).
     kafka_session_timeout_ms: int = Field(
-        10_000, ge=6_000, le=300_000, validation_alias="KAFKA_SESSION_TIMEOUT_MS"
+        30_000, ge=6_000, le=300_000, validation_alias="KAFKA_SESSION_TIMEOUT_MS"
     )
 
     # --- gateway ---
