@@ -59,6 +59,9 @@ _CONFIRM_WITHIN = 20.0
 
 
 _FIRST = asyncio.FIRST_COMPLETED
+# How long send() may wait to take a record (a full partition buffer, metadata): past
+# it the record was never taken, and the upload is refused (503) rather than held.
+_TAKE_WITHIN = 2.0
 
 
 async def _accepts(host: str, port: int) -> bool:
@@ -149,25 +152,25 @@ class RawPublisher:
                 retry_after=breaker.retry_after,
             )
         sent: asyncio.Future[object] | None = None
+        slow = asyncio.get_running_loop().call_later(breaker.suspect_after, breaker.suspect)
         try:
             async with asyncio.timeout(
                 self.confirm_within
             ):  # no extra task per upload, unlike wait_for
                 # send() only queues the record (it waits only when the partition's buffer is
-                # full); a failure or timeout before it returns means nothing was handed over.
-                sent = await producer.send(
-                    topic,
-                    value,
-                    key=key.encode(),
-                    headers=[(k, v.encode()) for k, v in headers.items()],
-                )
-                slow = asyncio.get_running_loop().call_later(breaker.suspect_after, breaker.suspect)
-                try:
-                    if not sent.done():
-                        # the acknowledgement, or the breaker opening: whichever comes first
-                        await asyncio.wait((sent, breaker.opened()), return_when=_FIRST)
-                finally:
-                    slow.cancel()
+                # full, or for metadata); a failure or timeout before it returns means nothing
+                # was handed over: aiokafka appends the record with no await after it, so
+                # cancelling send() in a wait never leaves the record half taken.
+                async with asyncio.timeout(_TAKE_WITHIN):
+                    sent = await producer.send(
+                        topic,
+                        value,
+                        key=key.encode(),
+                        headers=[(k, v.encode()) for k, v in headers.items()],
+                    )
+                if not sent.done():
+                    # the acknowledgement, or the breaker opening: whichever comes first
+                    await asyncio.wait((sent, breaker.opened()), return_when=_FIRST)
                 if not sent.done():
                     raise BusUnconfirmed(
                         "Kafka did not confirm the record: the cluster stopped answering "
@@ -186,6 +189,8 @@ class RawPublisher:
                 f"Kafka did not confirm the record within {self.confirm_within:g} s "
                 f"({cause}); the producer keeps retrying it"
             ) from exc
+        finally:
+            slow.cancel()
 
     async def _probe(self) -> None:
         """Returns when the cluster can take an acks=all write: it answers a metadata
