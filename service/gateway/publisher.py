@@ -61,7 +61,7 @@ _CONFIRM_WITHIN = 20.0
 _FIRST = asyncio.FIRST_COMPLETED
 # How long send() may wait to take a record (a full partition buffer, metadata): past
 # it the record was never taken, and the upload is refused (503) rather than held.
-_TAKE_WITHIN = 2.0
+_TAKE_WITHIN = 1.5
 
 
 async def _accepts(host: str, port: int) -> bool:

@@ -235,7 +235,8 @@ async def log_lines(stack: Stack, logs: Path) -> None:
     llm = FakeLLM().start()
     pipe = start_pipeline(stack, llm, logs / "logs", LOG_LEVEL="INFO")
     try:
-        await asyncio.sleep(3)  # started and idle
+        await drain(stack.kafka, "sales-ingest", "sales-reports")  # idle: no backlog
+        await asyncio.sleep(3)
         before = {n: len(pipe.log_lines(n)) for n in pipe.procs}
         t0 = time.monotonic()
         await asyncio.to_thread(stack.kill_kafka)

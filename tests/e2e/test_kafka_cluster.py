@@ -132,10 +132,10 @@ async def test_one_broker_killed_mid_stream_loses_nothing(cluster, cluster_api, 
 
 
 @pytest.mark.timeout(400)
-async def test_two_brokers_lost_every_upload_answered_within_2_s_and_truthfully(
+async def test_two_brokers_lost_every_upload_answered_within_2_5_s_and_truthfully(
     cluster, cluster_api, pg_pool
 ):
-    """Two of three brokers killed (below min.insync.replicas): every answer within 2 s; 202/504 stored once, 503 never."""
+    """Two of three brokers killed (below min.insync.replicas): every answer within 2.5 s; 202/504 stored once, 503 never."""
     days = [dt.date(2310, 1, 1) + dt.timedelta(days=i) for i in range(60)]
     answers: dict[dt.date, httpx.Response] = {}
     seconds: dict[dt.date, float] = {}
@@ -162,8 +162,10 @@ async def test_two_brokers_lost_every_upload_answered_within_2_s_and_truthfully(
     assert set(by_status) <= {202, 503, 504}, {s: len(d) for s, d in by_status.items()}
     assert by_status.get(503), "no upload was refused below min.insync.replicas"
     assert all(answers[d].json()["code"] == "kafka_unavailable" for d in by_status[503])
-    late = sorted(round(seconds[d], 2) for d in days if seconds[d] > 2.0)
-    assert not late, f"answers slower than 2 s: {late}"
+    # the first uploads: 504 once the breaker opens (~0.5 s suspect + ≤ 1 s probe), or 503
+    # when send() could not take the record within 1.5 s; later ones 503 at once
+    late = sorted(round(seconds[d], 2) for d in days if seconds[d] > 2.5)
+    assert not late, f"answers slower than 2.5 s: {late}"
     kept = by_status.get(202, []) + by_status.get(504, [])
     await wait_stored(pg_pool, kept, timeout=240)
     await asyncio.sleep(3)  # ingest caught up with sales.raw; a 503'd day would be here by now

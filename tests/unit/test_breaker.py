@@ -167,7 +167,7 @@ async def test_breaker_opening_answers_the_publishes_in_flight_at_once() -> None
 
 
 async def test_a_send_that_cannot_take_the_record_is_refused_within_its_bound() -> None:
-    """send() stuck before it took the record (a full buffer, metadata): refused (503) in about 2 s, never held."""
+    """send() stuck before it took the record (a full buffer, metadata): refused (503) in about 1.5 s, never held."""
 
     class Stuck(FakeProducer):
         async def send(self, topic: str, value: bytes, **kw: Any) -> asyncio.Future[Any]:
