@@ -36,6 +36,7 @@ __all__ = [
     "commit_offsets",
     "ensure_topics",
     "make_broker",
+    "min_insync_replicas",
     "producer_options",
     "start_pinned",
     "topic_configs",
@@ -102,12 +103,17 @@ _RECORD_OVERHEAD = 64 * 1024
 PRODUCER_MAX_REQUEST_SIZE = MAX_RECORD_BYTES + _RECORD_OVERHEAD
 
 
+def min_insync_replicas(settings: Settings) -> int:
+    """How many replicas an acks=all write needs: 2 of 3 (1 with fewer replicas)."""
+    return max(1, min(2, settings.kafka_replication_factor - 1))
+
+
 def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
     """Per-topic configs. sales.raw holds whole files; the rest hold small JSON events."""
     raw_limit = str(PRODUCER_MAX_REQUEST_SIZE)
     # acks=all waits for min.insync.replicas copies: 2 of 3 replicas lets one broker die
     # without losing an acknowledged record or refusing writes (1 with fewer replicas).
-    min_isr = max(1, min(2, settings.kafka_replication_factor - 1))
+    min_isr = min_insync_replicas(settings)
     common = {"compression.type": "producer", "min.insync.replicas": str(min_isr)}
     configs = {t: dict(common) for t in ALL_TOPICS}
     # The broker checks max.message.bytes against the compressed batch; allowing the
@@ -145,9 +151,12 @@ def make_broker(settings: Settings, *, client_id: str, **kwargs: object) -> Kafk
         allow_auto_create_topics=False,
         graceful_timeout=30.0,
         **options,
-        # FastStream's own messages go through our handlers (JSON, redaction).
+        # FastStream's own messages go through our handlers (JSON, redaction); its line per
+        # message ("Received", "Processed") is DEBUG: each stage logs one line of its own
+        # per upload or report, with what matters.
         logger=logging.getLogger("sales_analyzer.kafka"),
         security=broker_security(settings),
+        log_level=logging.DEBUG,
         **kwargs,  # type: ignore[arg-type]
     )
 

@@ -66,12 +66,21 @@ class ConcurrentRunner:
         limit: int,
         on_retry: RetryHook,
         backoff_max: float = 30.0,
+        probe_every: float = 1.0,
+        is_outage: Callable[[Exception], bool] = lambda exc: False,
+        on_success: Callable[[], None] = lambda: None,
         revoke_wait: float = 10.0,
         commit_linger: float = 0.05,
     ) -> None:
+        """``is_outage``: the failure says a dependency is away; its retries then wait at
+        most ``probe_every`` seconds (no longer backoff), so work resumes soon after the
+        dependency returns. ``on_success`` is called after each piece of work that succeeded."""
         self.limit = limit
         self._on_retry = on_retry
         self._backoff_max = backoff_max
+        self._probe_every = probe_every
+        self._is_outage = is_outage
+        self._on_success = on_success
         self._revoke_wait = revoke_wait
         self._linger = commit_linger
         self._tracker: OffsetTracker[TopicPartition] = OffsetTracker()
@@ -138,8 +147,11 @@ class ConcurrentRunner:
                     break
                 except Exception as exc:
                     delay = backoff.next(getattr(exc, "retry_after", None))
+                    if self._is_outage(exc):  # a dependency away: try again soon after its return
+                        delay = min(delay, self._probe_every)
                     self._on_retry(exc, record, delay)
                     await asyncio.sleep(delay)
+            self._on_success()
             if self._tracker.finish(ticket):
                 self._dirty.set()
         finally:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -36,6 +36,7 @@ class LagMonitor:
         self._topics = topics
         self._every = every
         self._task: asyncio.Task[None] | None = None
+        self._on_answer: Callable[[], None] | None = None
         self._admin: AIOKafkaAdminClient | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self.total: int | None = None  # None: not measured (yet, or Kafka unreachable)
@@ -90,16 +91,20 @@ class LagMonitor:
         while True:
             try:
                 await self.measure()
+                if self._on_answer is not None:
+                    self._on_answer()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self.total = None  # unknown: /healthz then judges by progress alone
-                log.warning("lag not measured: %s", exc)
+                log.warning("lag not measured: %s", exc, extra={"dependency": "kafka"})
                 await self._close(self._admin, self._consumer)
                 self._admin = self._consumer = None
             await asyncio.sleep(self._every)
 
-    def start(self) -> None:
+    def start(self, *, on_answer: Callable[[], None] | None = None) -> None:
+        """Measure every few seconds; ``on_answer`` is called after each measure Kafka answered."""
+        self._on_answer = on_answer
         self._task = asyncio.create_task(self._loop())
 
     async def stop(self) -> None:

@@ -142,6 +142,25 @@ class Settings(BaseSettings):
         1024 * 1024, ge=4096, le=16 * 1024 * 1024, validation_alias="UPLOAD_CHUNK_BYTES"
     )
 
+    # Static group membership (KIP-345): each consumer joins its group with a stable
+    # instance id, "<INSTANCE_NAME>:<stage>:<topic>", so a consumer restarted (even after
+    # kill -9) within KAFKA_SESSION_TIMEOUT_MS gets its partitions back at once, with no
+    # rebalance. The cost: a consumer stopped for good keeps its partitions until the
+    # session times out (a static member does not leave its group on shutdown).
+    kafka_static_membership: bool = Field(True, validation_alias="KAFKA_STATIC_MEMBERSHIP")
+    # Names this process among the service's processes (default: the host's name). Two
+    # live consumers of one stage must never share it (the later fences the earlier):
+    # set it per process when running several of one stage on a host (e.g. "ingest-2").
+    instance_name: str = Field("", validation_alias="INSTANCE_NAME")
+    # How long the group waits for a silent consumer before giving its partitions to
+    # the others: a consumer dead (or, with static membership, stopped) for good costs
+    # its partitions this long; a restart within it keeps them with no rebalance (a
+    # process starts in ~3-10 s on a busy host, and the reporter's three consumers join
+    # one after the other: a short session turns a restart into rebalances).
+    kafka_session_timeout_ms: int = Field(
+        30_000, ge=6_000, le=300_000, validation_alias="KAFKA_SESSION_TIMEOUT_MS"
+    )
+
     # --- gateway ---
     gateway_host: str = Field("127.0.0.1", validation_alias="GATEWAY_HOST")
     gateway_port: int = Field(8000, validation_alias="GATEWAY_PORT")
@@ -172,6 +191,11 @@ class Settings(BaseSettings):
     retry_backoff_max_seconds: float = Field(
         30.0, gt=0, validation_alias="RETRY_BACKOFF_MAX_SECONDS"
     )
+    # While a dependency (PostgreSQL, Redis, Kafka) is away, a consumer tries its work
+    # again at least this often (not after a backoff of up to RETRY_BACKOFF_MAX_SECONDS),
+    # so it resumes within about this long of the dependency's return. The retries are
+    # one outage in the logs, not a line each (LOG_OUTAGE_SUMMARY_SECONDS).
+    retry_probe_seconds: float = Field(1.0, gt=0, le=60, validation_alias="RETRY_PROBE_SECONDS")
     # Nice value ingest and reporter give themselves (0 = none): when the host is busy,
     # the gateway, which clients wait on, gets the CPU first; Kafka buffers the work.
     background_nice: int = Field(10, ge=0, le=19, validation_alias="BACKGROUND_NICE")
@@ -197,6 +221,12 @@ class Settings(BaseSettings):
     # --- observability ---
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
     log_format: Literal["json", "text"] = Field("json", validation_alias="LOG_FORMAT")
+    # While a dependency is away its errors and retries are not logged one by one: one
+    # line when it goes, then one summary (how long, how many lines suppressed) at most
+    # this often, and one line when it is back.
+    log_outage_summary_seconds: float = Field(
+        10.0, gt=0, validation_alias="LOG_OUTAGE_SUMMARY_SECONDS"
+    )
     ingest_metrics_port: int = Field(9101, validation_alias="INGEST_METRICS_PORT")
     reporter_metrics_port: int = Field(9102, validation_alias="REPORTER_METRICS_PORT")
 

@@ -113,6 +113,9 @@ def pipeline(
         "LLM_MAX_RETRIES": "1",
         "LLM_MAX_ATTEMPTS": "4",
         "RETRY_BACKOFF_MAX_SECONDS": "1",
+        # processes of this session are replaced by others (a second reporter, an ingest
+        # with other settings): a static member gone for good holds its partitions this long
+        "KAFKA_SESSION_TIMEOUT_MS": "10000",
         "LOG_FORMAT": "json",
         "RATE_LIMIT_PER_MINUTE": "100000",
         "CACHE_LIFE_PERIOD": "3600",

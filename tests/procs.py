@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -16,6 +17,10 @@ import httpx
 from .fake_llm import free_port
 from .stack import REPO
 
+# A benchmark's or a before/after comparison's other checkout: whose `service` the processes run.
+_SERVICE_REPO = Path(os.environ.get("SALES_SERVICE_REPO") or REPO)
+_pipelines = itertools.count(1)
+
 
 @dataclass
 class Pipeline:
@@ -23,7 +28,7 @@ class Pipeline:
     log_dir: Path
     gateway_url: str = ""
     repo: Path = (
-        REPO  # whose `service` package runs (a benchmark's A/B points it at another checkout)
+        _SERVICE_REPO  # whose `service` package runs (SALES_SERVICE_REPO: another checkout)
     )
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: dict[str, BinaryIO] = field(default_factory=dict)
@@ -37,6 +42,9 @@ class Pipeline:
             "GATEWAY_PORT": str(port),
             "INGEST_METRICS_PORT": str(free_port()),
             "REPORTER_METRICS_PORT": str(free_port()),
+            # each pipeline's consumers are other members of their groups than another
+            # pipeline's (static membership ids), and the same ones across its restarts
+            "INSTANCE_NAME": f"test-{os.getpid()}-{next(_pipelines)}",
         }
         return cls(env=env, log_dir=log_dir, gateway_url=f"http://127.0.0.1:{port}")
 
@@ -71,6 +79,11 @@ class Pipeline:
                 pass
             time.sleep(0.2)
         raise RuntimeError(f"{name} did not become healthy in {timeout}s")
+
+    def log_lines(self, name: str) -> list[str]:
+        """The lines process ``name`` has written to its log so far (every run of it)."""
+        path = self.log_dir / f"{name}.log"
+        return path.read_text(errors="replace").splitlines() if path.exists() else []
 
     def stop(self, name: str, *, kill: bool = False) -> None:
         proc = self.procs.pop(name, None)

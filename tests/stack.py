@@ -155,6 +155,31 @@ class Stack:
             timeout=120,
         )
 
+    def stop_postgres(self) -> None:
+        if self.kind != "native":
+            raise RuntimeError("stopping PostgreSQL is only scripted for the native stack")
+        _native(
+            _ports_in_use(),
+            "services",
+            "down",
+            "postgres",
+            capture_output=True,
+            check=True,
+            timeout=120,
+        )
+
+    def start_postgres(self) -> None:
+        """Start PostgreSQL again (after stop_postgres); returns once it answers."""
+        _native(
+            _ports_in_use(),
+            "services",
+            "up",
+            "postgres",
+            capture_output=True,
+            check=True,
+            timeout=120,
+        )
+
     def restart_redis(self) -> None:
         if self.kind != "native":
             raise RuntimeError("restarting Redis is only scripted for the native stack")
@@ -201,6 +226,20 @@ class Cluster:
         os.kill(
             int((CLUSTER_STATE / "run" / f"kafka-{node}.pid").read_text().split()[0]),
             signal.SIGKILL,
+        )
+
+    def revive(self) -> None:
+        """Start every broker that is not running (after kill); returns once they listen."""
+        _native(
+            self.ports,
+            "services",
+            "up",
+            "kafka",
+            state=CLUSTER_STATE,
+            brokers=3,
+            capture_output=True,
+            check=True,
+            timeout=600,
         )
 
     def purge(self) -> None:

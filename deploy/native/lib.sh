@@ -19,6 +19,10 @@
 #                                StandardAuthorizer, a user and ACLs per process, topics
 #                                made by an admin step; remembered in $STATE/kafka/secure
 #                                (docs/operations.md, "Secured Kafka")
+#   SALES_LOG_MAX_MB             a log in $STATE/logs over this is rotated (default 50;
+#                                deploy/native/logcap, started by `services up`)
+#   SALES_LOG_KEEP               rotated copies kept per log (default 2)
+#   SALES_LOG_CHECK_SECONDS      how often logcap looks (default 30)
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 STATE="${SALES_STATE_DIR:-$REPO/.state}"

@@ -55,7 +55,12 @@ def _gateway_worker(index: int, settings: Settings) -> None:
     """One gateway worker: its own SO_REUSEPORT socket, its own event loop and clients."""
     from ..gateway.app import create_app
 
-    setup_logging(level=settings.log_level, fmt=settings.log_format, process=f"gateway-{index}")
+    setup_logging(
+        level=settings.log_level,
+        fmt=settings.log_format,
+        process=f"gateway-{index}",
+        outage_summary_seconds=settings.log_outage_summary_seconds,
+    )
     sock = _reuseport_socket(settings.gateway_host, settings.gateway_port)
     config = uvicorn.Config(
         create_app(settings), log_config=None, access_log=False, timeout_graceful_shutdown=30
@@ -187,7 +192,12 @@ _M_ARENA_MAX = -8
 
 
 def serve(process: str, settings: Settings) -> int:
-    setup_logging(level=settings.log_level, fmt=settings.log_format, process=process)
+    setup_logging(
+        level=settings.log_level,
+        fmt=settings.log_format,
+        process=process,
+        outage_summary_seconds=settings.log_outage_summary_seconds,
+    )
     if process == "gateway":
         return _serve_gateway(settings)
     from ..runtime import serve_asgi

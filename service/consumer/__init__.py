@@ -50,6 +50,7 @@ from __future__ import annotations
 
 from .app import ConsumerApp
 from .delivery import ConcurrentConsumer, SerialConsumer
+from .membership import dependency_of, group_instance_id, instance_name
 from .publishing import Event, EventPublisher
 from .resources import Resources
 
@@ -60,4 +61,7 @@ __all__ = [
     "EventPublisher",
     "Resources",
     "SerialConsumer",
+    "dependency_of",
+    "group_instance_id",
+    "instance_name",
 ]

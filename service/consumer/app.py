@@ -27,6 +27,7 @@ from ..runtime import Progress, health_routes
 from ..settings import Settings
 from .fates import Fates, where
 from .lifespan import Periodic, stage_lifespan
+from .membership import group_instance_id
 from .publishing import EventPublisher
 from .resources import Resources
 
@@ -107,8 +108,9 @@ class ConsumerApp(Generic[S]):
         defaults: dict[str, Any] = dict(
             group_id=self.group,
             auto_offset_reset="earliest",
-            session_timeout_ms=30_000,
+            session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=3_000,
+            group_instance_id=group_instance_id(self.settings, stage=self.stage, topic=topic),
         )
         defaults |= self._delivery_options()
         return self.broker.subscriber(

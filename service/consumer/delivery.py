@@ -12,10 +12,12 @@ from faststream.kafka.annotations import KafkaMessage
 
 from ..concurrent import ConcurrentRunner
 from ..errors import PermanentError, TransientError
+from ..logs import recovered
 from ..retry import Backoff
 from ..settings import Settings
 from .app import ConsumerApp
 from .fates import where
+from .membership import dependency_of
 from .resources import Resources
 
 __all__ = ["ConcurrentConsumer", "SerialConsumer"]
@@ -48,11 +50,14 @@ class SerialConsumer(ConsumerApp[S]):
             # A dependency down (TransientError) or a bug of ours: keep the records,
             # back off, and let NACK_ON_ERROR seek back.
             delay = self._backoff.next(exc.retry_after if isinstance(exc, TransientError) else None)
+            if dependency_of(exc) is not None:  # probe a dependency every RETRY_PROBE_SECONDS
+                delay = min(delay, self.settings.retry_probe_seconds)
             self._fates.retrying(exc, delay, where(msg))
             await asyncio.sleep(delay)
             raise
         self._backoff.reset()
         self._progress.mark()
+        recovered()
 
 
 class ConcurrentConsumer(ConsumerApp[S]):
@@ -89,6 +94,9 @@ class ConcurrentConsumer(ConsumerApp[S]):
             limit=concurrency,
             on_retry=self._retrying,
             backoff_max=settings.retry_backoff_max_seconds,
+            probe_every=settings.retry_probe_seconds,
+            is_outage=lambda exc: dependency_of(exc) is not None,
+            on_success=recovered,
         )
 
     def _delivery_options(self) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from faststream.kafka.annotations import KafkaMessage
 from ..errors import PermanentError, TransientError
 from ..logs import ctx
 from ..metrics import RETRIES
+from .membership import dependency_of
 
 __all__ = ["Fates", "where"]
 
@@ -43,7 +44,9 @@ class Fates:
             logging.WARNING if transient else logging.ERROR,
             "will be retried",
             exc_info=not transient,
-            extra=ctx(error=str(exc), retry_in=round(delay, 2), **where),
+            extra=ctx(
+                error=str(exc), retry_in=round(delay, 2), dependency=dependency_of(exc), **where
+            ),
         )
 
 

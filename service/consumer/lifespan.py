@@ -12,11 +12,12 @@ from typing import Any, TypeVar
 
 from ..bus import ensure_topics
 from ..lag import LagMonitor
-from ..logs import ctx
+from ..logs import ctx, recovered
 from ..runtime import Progress, wait_for
 from ..settings import Settings
 from ..storage.db import create_pool
 from ..storage.migrate import migrate
+from .membership import dependency_of
 from .resources import Resources
 
 __all__ = ["Periodic", "repeat", "stage_lifespan"]
@@ -57,7 +58,7 @@ async def stage_lifespan(
         stack.push_async_callback(pool.close)
         await migrate(pool)
         started(await start(Resources(settings, pool, stack)))
-        lag.start()
+        lag.start(on_answer=lambda: recovered("kafka"))
         stack.push_async_callback(lag.stop)
         for seconds, what, work in periodic:
             stack.push_async_callback(_cancel, asyncio.create_task(repeat(seconds, what, work)))
@@ -72,7 +73,11 @@ async def repeat(seconds: float, what: str, work: Callable[[], Awaitable[object]
         try:
             await work()
         except Exception as exc:  # a dependency down or a bug: try again next round, never die
-            log.warning("%s failed", what, extra=ctx(error=f"{type(exc).__name__}: {exc}"))
+            log.warning(
+                "%s failed",
+                what,
+                extra=ctx(error=f"{type(exc).__name__}: {exc}", dependency=dependency_of(exc)),
+            )
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

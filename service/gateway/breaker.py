@@ -7,6 +7,11 @@ upload is then refused before its record reaches the producer, so the refusal is
 certain and immediate. While open, a background task probes every ``interval``
 seconds and closes the breaker as soon as the cluster answers.
 
+Opening also ends the wait of the publishes in flight (:meth:`Breaker.opened`): their
+records were handed to the producer, so they are answered "unconfirmed" (504) at once
+rather than after the publisher's whole confirmation wait. With Kafka gone, an upload
+is answered within about ``suspect_after`` + ``probe_timeout`` seconds, whichever way.
+
 Hand-written rather than a library's: the decisions (what opens it, that a refusal
 must happen before the record is handed to the producer) are the point, and the
 breaker libraries on PyPI count failures of calls, while a publish to a dead
@@ -20,6 +25,8 @@ import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable
+
+from ..logs import recovered
 
 __all__ = ["Breaker"]
 
@@ -44,6 +51,7 @@ class Breaker:
         self.cause: str | None = None  # why it is open; None while closed
         self._check: asyncio.Task[None] | None = None
         self._recover: asyncio.Task[None] | None = None
+        self._opened: asyncio.Future[None] | None = None
 
     @property
     def is_open(self) -> bool:
@@ -53,6 +61,15 @@ class Breaker:
     def retry_after(self) -> int:
         """Seconds a refused client should wait: the next probe, rounded up."""
         return max(1, math.ceil(self._interval))
+
+    def opened(self) -> asyncio.Future[None]:
+        """A future that is done when the breaker opens next (a publish waits on it beside
+        its record's acknowledgement)."""
+        if self._opened is None or self._opened.done():
+            self._opened = asyncio.get_running_loop().create_future()
+            if self.is_open:  # opened already: nothing to wait for
+                self._opened.set_result(None)
+        return self._opened
 
     def suspect(self) -> None:
         """A publish is slow: ask the cluster once (unless a probe runs or the breaker is open)."""
@@ -68,6 +85,8 @@ class Breaker:
                 extra={"cause": cause},
             )
         self.cause = cause
+        if self._opened is not None and not self._opened.done():
+            self._opened.set_result(None)
         if self._recover is None or self._recover.done():
             self._recover = asyncio.create_task(self._until_answered())
 
@@ -95,6 +114,7 @@ class Breaker:
                     "kafka circuit closed: the cluster answers again", extra={"cause": self.cause}
                 )
                 self.cause = None
+                recovered("kafka")
 
     async def close(self) -> None:
         for task in (self._check, self._recover):

@@ -14,7 +14,14 @@ upload must be the record's fate:
   producer never expires a batch) until the broker confirms it. Dropping the
   producer's queue would not make a refusal true either: aiokafka's stop()
   flushes pending batches rather than dropping them, and a request already sent
-  cannot be called back. So this case is never answered 503.
+  cannot be called back. So this case is never answered 503. It is answered as
+  soon as the circuit breaker opens (the cluster stopped answering, or fewer brokers
+  answer than a write needs), else after ``confirm_within`` seconds.
+
+The breaker's probe asks for the cluster's metadata, then counts the brokers that
+accept a connection: fewer than ``min.insync.replicas`` means no acks=all write can
+succeed (two of three brokers lost), so uploads are refused at once (503) instead of
+each being held until it is answered 504.
 
 It uses aiokafka's producer directly rather than a FastStream broker: the
 gateway only produces, and on the upload hot path FastStream's publish layer
@@ -31,7 +38,7 @@ import logging
 from aiokafka import AIOKafkaProducer
 from aiokafka.client import AIOKafkaClient
 
-from ..bus import KAFKA_ERRORS, ensure_topics, producer_options
+from ..bus import KAFKA_ERRORS, ensure_topics, min_insync_replicas, producer_options
 from ..errors import BusUnavailable, BusUnconfirmed
 from ..kafka_security import client_options
 from ..names import TOPIC_RAW
@@ -52,6 +59,24 @@ _CONNECT_TIMEOUT = 5.0
 _CONFIRM_WITHIN = 20.0
 
 
+_FIRST = asyncio.FIRST_COMPLETED
+# How long send() may wait to take a record (a full partition buffer, metadata): past
+# it the record was never taken, and the upload is refused (503) rather than held.
+_TAKE_WITHIN = 1.5
+
+
+async def _accepts(host: str, port: int) -> bool:
+    """Whether a TCP connection to host:port opens (within the breaker's probe timeout)."""
+    try:
+        _, writer = await asyncio.open_connection(host, port)
+    except OSError:
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
 class RawPublisher:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -63,6 +88,7 @@ class RawPublisher:
         self._lock = asyncio.Lock()
         self._retry: asyncio.Task[None] | None = None
         self.breaker = Breaker(self._probe)
+        self._needed = min_insync_replicas(settings)
         self.confirm_within = max(1.0, min(_CONFIRM_WITHIN, settings.request_timeout_seconds - 2.0))
 
     async def connect(self) -> bool:
@@ -129,23 +155,31 @@ class RawPublisher:
                 retry_after=breaker.retry_after,
             )
         sent: asyncio.Future[object] | None = None
+        slow = asyncio.get_running_loop().call_later(breaker.suspect_after, breaker.suspect)
         try:
             async with asyncio.timeout(
                 self.confirm_within
             ):  # no extra task per upload, unlike wait_for
                 # send() only queues the record (it waits only when the partition's buffer is
-                # full); a failure or timeout before it returns means nothing was handed over.
-                sent = await producer.send(
-                    topic,
-                    value,
-                    key=key.encode(),
-                    headers=[(k, v.encode()) for k, v in headers.items()],
-                )
-                slow = asyncio.get_running_loop().call_later(breaker.suspect_after, breaker.suspect)
-                try:
-                    await sent
-                finally:
-                    slow.cancel()
+                # full, or for metadata); a failure or timeout before it returns means nothing
+                # was handed over: aiokafka appends the record with no await after it, so
+                # cancelling send() in a wait never leaves the record half taken.
+                async with asyncio.timeout(_TAKE_WITHIN):
+                    sent = await producer.send(
+                        topic,
+                        value,
+                        key=key.encode(),
+                        headers=[(k, v.encode()) for k, v in headers.items()],
+                    )
+                if not sent.done():
+                    # the acknowledgement, or the breaker opening: whichever comes first
+                    await asyncio.wait((sent, breaker.opened()), return_when=_FIRST)
+                if not sent.done():
+                    raise BusUnconfirmed(
+                        "Kafka did not confirm the record: the cluster stopped answering "
+                        f"({breaker.cause}); the producer keeps retrying it"
+                    )
+                sent.result()
         except KAFKA_ERRORS as exc:
             cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             if sent is None:
@@ -158,11 +192,24 @@ class RawPublisher:
                 f"Kafka did not confirm the record within {self.confirm_within:g} s "
                 f"({cause}); the producer keeps retrying it"
             ) from exc
+        finally:
+            slow.cancel()
 
     async def _probe(self) -> None:
+        """Returns when the cluster can take an acks=all write: it answers a metadata
+        request and at least min.insync.replicas of its brokers accept a connection."""
         if self._probe_client is None:
             raise BusUnavailable("the producer is not connected")
-        await self._probe_client.fetch_all_metadata()
+        metadata = await self._probe_client.fetch_all_metadata()
+        brokers = list(metadata.brokers())
+        if self._needed <= 1:
+            return  # the broker that answered is enough
+        up = sum(await asyncio.gather(*(_accepts(b.host, b.port) for b in brokers)))
+        if up < self._needed:
+            raise BusUnavailable(
+                f"{up} of {len(brokers)} Kafka brokers reachable; a write needs "
+                f"{self._needed} (min.insync.replicas)"
+            )
 
     async def ping(self) -> bool:
         try:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from faststream.asgi import AsgiFastStream
 from faststream.kafka.annotations import KafkaMessage
 
-from ..consumer import ConcurrentConsumer, Resources
+from ..consumer import ConcurrentConsumer, Resources, instance_name
 from ..events import ReportEvent, ReportRequest, SalesCorrected, SalesStored
 from ..metrics import REPORTS_IN_FLIGHT
 from ..names import (
@@ -25,6 +25,7 @@ from ..storage.db import keep_session
 from ..storage.facts_sql import FACTS_SERVER_SETTINGS
 from .corrections import StaleReports
 from .handler import ReporterService
+from .lease import ReportLeases
 from .llm import LLMClient
 
 __all__ = ["build_reporter"]
@@ -59,6 +60,7 @@ def build_reporter(settings: Settings) -> AsgiFastStream:
                 language=settings.report_language,
                 max_attempts=settings.llm_max_attempts,
                 tuned=True,
+                leases=ReportLeases(res.redis(), instance=f"{instance_name(settings)}:reporter"),
             ),
             stale=StaleReports(pool=res.pool, request=request, language=settings.report_language),
         )

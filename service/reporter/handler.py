@@ -7,6 +7,7 @@ re-publishes it: no second LLM bill, no second report.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import time
@@ -30,6 +31,7 @@ from ..storage.reports import (
     save_report,
 )
 from ..storage.uploads import day_owner
+from .lease import ReportLeases
 from .llm import LLMClient
 from .llm_gate import CallTally
 from .prompt import PROMPT_VERSION, build_messages
@@ -70,8 +72,11 @@ class ReporterService:
         language: Literal["ru", "en"],
         max_attempts: int,
         tuned: bool = False,
+        leases: ReportLeases | None = None,
     ) -> None:
-        """``tuned``: the pool's connections carry FACTS_SERVER_SETTINGS."""
+        """``tuned``: the pool's connections carry FACTS_SERVER_SETTINGS. ``leases``: who is
+        writing which report (None: no coordination between reporters)."""
+        self._leases = leases
         self._pool = pool
         self._tuned = tuned
         self._llm = llm
@@ -103,7 +108,27 @@ class ReporterService:
     async def produce(
         self, report_id: uuid.UUID, sales_date: dt.date, upload_id: uuid.UUID
     ) -> ReportEvent:
+        """The report, written once: replayed when stored already; while another live
+        reporter holds its lease (lease.py), waited for rather than paid for again."""
         started = time.perf_counter()
+        leases = self._leases
+        if leases is None:
+            return await self._produce(report_id, sales_date, upload_id, started)
+        waiting = False
+        while (holder := await leases.holder(report_id)) is not None:
+            if not waiting:
+                waiting = True
+                log.info(
+                    "report being written by another reporter: waiting for it",
+                    extra=ctx(report_id=report_id, sales_date=sales_date, holder=holder),
+                )
+            await asyncio.sleep(1.0)
+        async with leases.held(report_id):
+            return await self._produce(report_id, sales_date, upload_id, started)
+
+    async def _produce(
+        self, report_id: uuid.UUID, sales_date: dt.date, upload_id: uuid.UUID, started: float
+    ) -> ReportEvent:
         done = await get_report(self._pool, report_id)
         if done is not None and done.status != "pending":
             event = event_of(done)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import json
 import time
 import uuid
 
@@ -72,6 +73,10 @@ async def test_broker_killed_mid_stream_every_answer_is_true(
     assert refused, "no upload was refused while the broker was down"
     slow = [round(answers[d][1], 2) for d in refused if answers[d][1] > 1.0]
     assert not slow, f"refusals slower than 1 s: {slow}"
+    # the first uploads after the kill were handed to the producer: answered 504 once the
+    # breaker opens, not after the whole confirmation wait
+    late = sorted(round(t, 2) for _, t in answers.values() if t > 5.0)
+    assert not late, f"answers slower than 5 s: {late}"
     assert all(
         answers[d][0].json()["code"] == "kafka_unavailable"
         and answers[d][0].headers.get("Retry-After")
@@ -218,3 +223,76 @@ async def test_same_key_retry_of_a_stored_upload_answers_200_stored(
     body = retry.json()
     assert (body["upload_id"], body["status"]) == (first.json()["upload_id"], "stored")
     assert body == (await api.get(first.json()["status_url"])).json()
+
+
+def _outage_lines(lines: list[str]) -> tuple[bool, bool]:
+    """(a line said Kafka went away, a line said it is back) among JSON log lines."""
+    went = back = False
+    for line in lines:
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if rec.get("dependency") == "kafka":
+            went |= rec.get("outage") == "began"
+            back |= rec.get("outage") == "ended"
+    return went, back
+
+
+@pytest.mark.timeout(300)
+async def test_kafka_outage_of_15_s_with_the_service_idle_is_a_few_log_lines(stack, pipeline, api):
+    """Kafka killed 15 s, the service idle: each process writes ≤ 20 log lines, one saying Kafka went and one that it is back."""
+    if stack.kind != "native":
+        pytest.skip("killing Kafka is scripted for the native stack only")
+    names = ("gateway", "ingest", "reporter")
+    await _caught_up(pipeline)  # idle, and Kafka answered each consumer's lag monitor
+    before = {n: len(pipeline.log_lines(n)) for n in names}
+    await asyncio.to_thread(stack.kill_kafka)
+    try:
+        await asyncio.sleep(15)  # the outage
+        # the gateway notices only when asked: one upload during the outage
+        r, _ = await post(api, fresh_days(1)[0])
+        assert r.status_code in (503, 504), r.text
+    finally:
+        await asyncio.to_thread(stack.start_kafka)
+    # the consumers say Kafka is back once their lag monitor (every 10 s) reaches it
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 60
+    while loop.time() < end:
+        new = {n: pipeline.log_lines(n)[before[n] :] for n in names}
+        if all(_outage_lines(new[n])[1] for n in ("ingest", "reporter")):
+            break
+        await asyncio.sleep(0.5)
+    # the outage's lines: up to the one saying Kafka is back (work done after it is not the outage's)
+    written = {n: _until_back(lines) for n, lines in new.items()}
+    try:
+        assert all(count <= 20 for count in written.values()), written
+        for n in ("ingest", "reporter"):
+            assert _outage_lines(new[n]) == (True, True), (n, new[n][:5])
+    finally:
+        await _caught_up(pipeline)  # the next tests start from no backlog
+
+
+def _until_back(lines: list[str]) -> int:
+    """How many lines up to and including the first saying Kafka is back (all without one)."""
+    for i, line in enumerate(lines):
+        if '"outage": "ended"' in line and '"dependency": "kafka"' in line:
+            return i + 1
+    return len(lines)
+
+
+async def _caught_up(pipeline, *, timeout: float = 180.0) -> None:
+    """Until ingest and the reporter report no lag (their lag monitors measure every 10 s)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    async with httpx.AsyncClient(timeout=5) as client:
+        for name in ("ingest", "reporter"):
+            while True:
+                try:
+                    if (await client.get(pipeline.health_url(name))).json().get("lag") == 0:
+                        break
+                except (httpx.HTTPError, ValueError):
+                    pass
+                if loop.time() > end:
+                    raise AssertionError(f"{name} still has a backlog")
+                await asyncio.sleep(1.0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import secrets
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -106,19 +107,74 @@ async def test_one_broker_killed_mid_stream_loses_nothing(
     """kill -9 of one of three brokers mid-stream: every upload accepted, every accepted day stored once."""
     days = [dt.date(2300, 1, 1) + dt.timedelta(days=i) for i in range(60)]
     answers: dict[dt.date, httpx.Response] = {}
+    seconds: dict[dt.date, float] = {}
 
     async def one(day: dt.date) -> None:
+        started = time.monotonic()
         answers[day] = await cluster_api.post("/v1/uploads", content=sales_xml(day))
+        seconds[day] = time.monotonic() - started
 
     pending = []
-    for i, day in enumerate(days):
-        if i == 15:
-            cluster.kill(2)
-        pending.append(asyncio.create_task(one(day)))
-        await asyncio.sleep(0.1)
-    await asyncio.gather(*pending)
+    try:
+        for i, day in enumerate(days):
+            if i == 15:
+                cluster.kill(2)
+            pending.append(asyncio.create_task(one(day)))
+            await asyncio.sleep(0.1)
+        await asyncio.gather(*pending)
+    finally:
+        await asyncio.to_thread(cluster.revive)
     codes = [r.status_code for r in answers.values()]
     assert codes == [202] * len(days), {c: codes.count(c) for c in set(codes)}
     await wait_stored(pg_pool, days, timeout=180)
     counts = await stored_count(pg_pool, days)
     assert all(counts[d] == 1 for d in days)
+    # The loss costs the uploads of its first seconds the time the cluster takes to fence
+    # the dead broker (1.5 s session) and move its leaders and ISRs: 2.9-3.3 s p99 measured
+    # at load ~10 on 2 cores (issue 19's target is 2 s; Kafka's 9 s default gave 8.6 s).
+    during = sorted(seconds[d] for d in days[15:])
+    p99 = during[min(len(during) - 1, int(0.99 * len(during)))]
+    assert p99 <= 3.5, f"upload p99 {p99:.2f} s with one broker lost; slowest {during[-5:]}"
+
+
+@pytest.mark.timeout(400)
+async def test_two_brokers_lost_every_upload_answered_within_2_5_s_and_truthfully(
+    cluster, cluster_api, pg_pool
+):
+    """Two of three brokers killed (below min.insync.replicas): every answer within 2.5 s; 202/504 stored once, 503 never."""
+    days = [dt.date(2310, 1, 1) + dt.timedelta(days=i) for i in range(60)]
+    answers: dict[dt.date, httpx.Response] = {}
+    seconds: dict[dt.date, float] = {}
+
+    async def one(day: dt.date) -> None:
+        started = time.monotonic()
+        answers[day] = await cluster_api.post("/v1/uploads", content=sales_xml(day))
+        seconds[day] = time.monotonic() - started
+
+    pending = []
+    try:
+        for i, day in enumerate(days):
+            if i == 10:
+                cluster.kill(2)
+                cluster.kill(3)
+            pending.append(asyncio.create_task(one(day)))
+            await asyncio.sleep(0.1)
+        await asyncio.gather(*pending)
+    finally:
+        await asyncio.to_thread(cluster.revive)
+    by_status: dict[int, list[dt.date]] = {}
+    for day, r in answers.items():
+        by_status.setdefault(r.status_code, []).append(day)
+    assert set(by_status) <= {202, 503, 504}, {s: len(d) for s, d in by_status.items()}
+    assert by_status.get(503), "no upload was refused below min.insync.replicas"
+    assert all(answers[d].json()["code"] == "kafka_unavailable" for d in by_status[503])
+    # the first uploads: 504 once the breaker opens (~0.5 s suspect + ≤ 1 s probe), or 503
+    # when send() could not take the record within 1.5 s; later ones 503 at once
+    late = sorted(round(seconds[d], 2) for d in days if seconds[d] > 2.5)
+    assert not late, f"answers slower than 2.5 s: {late}"
+    kept = by_status.get(202, []) + by_status.get(504, [])
+    await wait_stored(pg_pool, kept, timeout=240)
+    await asyncio.sleep(3)  # ingest caught up with sales.raw; a 503'd day would be here by now
+    counts = await stored_count(pg_pool, days)
+    assert all(counts.get(d) == 1 for d in kept), {d: counts.get(d) for d in kept}
+    assert not [d for d in by_status[503] if d in counts], "a day answered 503 was stored"

@@ -153,3 +153,34 @@ async def test_not_connected_refuses_at_once() -> None:
         await pub.publish(b"x", key="2024-01-01", headers={})
     assert caught.value.reason == "not_connected"
     await pub.close()
+
+
+async def test_breaker_opening_answers_the_publishes_in_flight_at_once() -> None:
+    """A publish waiting for its acknowledgement is answered unconfirmed as soon as the breaker opens."""
+    producer = FakeProducer()
+    pub = publisher(producer, confirm_within=30.0)
+    task = asyncio.create_task(pub.publish(b"x", key="2024-01-01", headers={}))
+    await asyncio.sleep(0.01)
+    started = asyncio.get_running_loop().time()
+    pub.breaker.trip("test: the cluster stopped answering")
+    with pytest.raises(BusUnconfirmed, match="stopped answering"):
+        await task
+    assert asyncio.get_running_loop().time() - started < 1.0
+    await pub.breaker.close()
+
+
+async def test_a_send_that_cannot_take_the_record_is_refused_within_its_bound() -> None:
+    """send() stuck before it took the record (a full buffer, metadata): refused (503) in about 1.5 s, never held."""
+
+    class Stuck(FakeProducer):
+        async def send(self, topic: str, value: bytes, **kw: Any) -> asyncio.Future[Any]:
+            await asyncio.sleep(60)
+            raise AssertionError("unreachable")
+
+    pub = publisher(Stuck(), confirm_within=30.0)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(BusUnavailable) as caught:
+        await pub.publish(b"x", key="2024-01-01", headers={})
+    assert caught.value.reason == "not_taken"
+    assert asyncio.get_running_loop().time() - started < 3.0
+    await pub.breaker.close()
