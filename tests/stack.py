@@ -199,6 +199,14 @@ class Stack:
             raise RuntimeError("killing Kafka is only scripted for the native stack")
         os.kill(int((TEST_STATE / "run" / "kafka.pid").read_text().split()[0]), signal.SIGKILL)
 
+    def freeze_kafka(self, frozen: bool = True) -> None:
+        """SIGSTOP (or SIGCONT) the broker: its connections stay open and nothing is answered,
+        so a publish handed to it is neither refused nor confirmed."""
+        if self.kind != "native":
+            raise RuntimeError("freezing Kafka is only scripted for the native stack")
+        pid = int((TEST_STATE / "run" / "kafka.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGSTOP if frozen else signal.SIGCONT)
+
     def start_kafka(self) -> None:
         """Start the broker again (after kill_kafka); returns once it listens."""
         _native(
