@@ -36,8 +36,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from ..helpers import sales_xml
 from ..fake_llm import FakeLLM
+from ..helpers import sales_xml
 from ..stack import Cluster, Stack, provide_stack, start_cluster
 from ._harness import TOKEN, EventWatch, drain, fresh_base, pct, start_pipeline
 
