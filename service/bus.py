@@ -11,6 +11,7 @@ FastStream's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from types import TracebackType
 from typing import Any
@@ -188,10 +189,9 @@ async def ensure_topics(settings: Settings, *, timeout: float = 60.0) -> list[st
                     )
                     for t in missing
                 ]
-                try:
+                # another process may win the race; fine
+                with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics(new, validate_only=False)
-                except TopicAlreadyExistsError:
-                    pass  # another process won the race; fine
                 log.info("created topics", extra={"topics": missing})
             return missing
     finally:

@@ -79,7 +79,7 @@ class SecureKafka:
             kafka_ssl_keyfile=str(self.secrets / f"{user}.key"),
             kafka_create_topics=False,
         )
-        return Settings(_env_file=None, **(values | changes))  # type: ignore[call-arg]
+        return Settings(_env_file=None, **(values | changes))
 
     def options(self, user: str, **changes: Any) -> dict[str, Any]:
         """aiokafka client options of ``user``, bootstrap servers included."""

@@ -107,6 +107,29 @@ async def backfill(
         + (" (missing or failed only)" if only_missing else "")
     )
     started = time.monotonic()
+    problems = await _request_days(client, wanted, out=out)
+    requested = len(wanted) - len(problems)
+    if not wait or not requested:
+        return 1 if problems else 0
+    progress = await _follow(
+        client,
+        date_from=date_from,
+        date_to=date_to,
+        requested=requested,
+        started=started,
+        timeout=timeout,
+        out=out,
+    )
+    if progress is None:
+        return 1
+    out("done: " + progress_line(progress, requested, time.monotonic() - started))
+    return 1 if problems or progress["failed"] else 0
+
+
+async def _request_days(
+    client: httpx.AsyncClient, wanted: list[str], *, out: Callable[[str], None]
+) -> list[tuple[str, str]]:
+    """Ask for each day's report, a few at once; the days not requested, each with why."""
     gate = asyncio.Semaphore(_REQUESTS_AT_ONCE)
 
     async def one(day: str) -> tuple[str, str | None]:
@@ -116,9 +139,20 @@ async def backfill(
     problems = [(d, p) for d, p in await asyncio.gather(*(one(d) for d in wanted)) if p is not None]
     for day, problem in problems:
         out(f"{day}: not requested: {problem}")
-    requested = len(wanted) - len(problems)
-    if not wait or not requested:
-        return 1 if problems else 0
+    return problems
+
+
+async def _follow(
+    client: httpx.AsyncClient,
+    *,
+    date_from: dt.date,
+    date_to: dt.date,
+    requested: int,
+    started: float,
+    timeout: float,
+    out: Callable[[str], None],
+) -> dict[str, int] | None:
+    """Poll the range's progress until nothing is pending or missing; None on timeout."""
     deadline = started + timeout
     shown = ""
     while True:
@@ -126,9 +160,9 @@ async def backfill(
             out(
                 f"timeout after {timeout:.0f} s: the reporter goes on; follow it with GET /v1/reports"
             )
-            return 1
+            return None
         try:
-            progress = (
+            progress: dict[str, int] = (
                 await _get(
                     client, {"from": date_from.isoformat(), "to": date_to.isoformat(), "limit": 1}
                 )
@@ -142,7 +176,5 @@ async def backfill(
             out(line)
             shown = line
         if progress["pending"] == 0 and progress["missing"] == 0:
-            break
+            return progress
         await asyncio.sleep(_POLL_SECONDS)
-    out("done: " + progress_line(progress, requested, time.monotonic() - started))
-    return 1 if problems or progress["failed"] else 0

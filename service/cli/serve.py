@@ -13,7 +13,7 @@ import signal
 import socket
 import tempfile
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import uvicorn
@@ -115,21 +115,40 @@ def _supervise_workers(settings: Settings) -> int:
         start(i)
     while True:
         time.sleep(0.5)
-        for i, proc in list(workers.items()):
-            if not proc.is_alive() and not stopping and proc.exitcode == EXIT_REFUSED:
-                # Kafka refused the gateway (its one line is logged): a restart cannot help
-                stop(signal.SIGTERM, None)
-                refused = True
-            if not proc.is_alive() and not stopping:
-                from prometheus_client import multiprocess
-
-                if proc.pid is not None:
-                    multiprocess.mark_process_dead(proc.pid)  # type: ignore[no-untyped-call]  # its live gauges go
-                start(i)  # a crashed worker is replaced; the others keep serving
+        if _replace_dead(
+            workers,
+            start=start,
+            stopping=lambda: stopping,
+            stop_all=lambda: stop(signal.SIGTERM, None),
+        ):
+            refused = True
         if stopping:
             for proc in workers.values():
                 proc.join(timeout=40)
             return EXIT_REFUSED if refused else 0
+
+
+def _replace_dead(
+    workers: dict[int, Any],
+    *,
+    start: Callable[[int], None],
+    stopping: Callable[[], bool],
+    stop_all: Callable[[], None],
+) -> bool:
+    """Start a new worker for each that died; True when Kafka refused one (then all stop)."""
+    refused = False
+    for i, proc in list(workers.items()):
+        if not proc.is_alive() and not stopping() and proc.exitcode == EXIT_REFUSED:
+            # Kafka refused the gateway (its one line is logged): a restart cannot help
+            stop_all()
+            refused = True
+        if not proc.is_alive() and not stopping():
+            from prometheus_client import multiprocess
+
+            if proc.pid is not None:
+                multiprocess.mark_process_dead(proc.pid)  # type: ignore[no-untyped-call]  # its live gauges go
+            start(i)  # a crashed worker is replaced; the others keep serving
+    return refused
 
 
 def yield_cpu(nice: int) -> None:

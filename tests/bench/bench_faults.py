@@ -36,8 +36,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from ..helpers import sales_xml
 from ..fake_llm import FakeLLM
+from ..helpers import sales_xml
 from ..stack import Cluster, Stack, provide_stack, start_cluster
 from ._harness import TOKEN, EventWatch, drain, fresh_base, pct, start_pipeline
 
@@ -275,6 +275,12 @@ async def log_lines(stack: Stack, logs: Path) -> None:
 # --- scenarios on a three-broker cluster of their own ---------------------------------------
 
 
+def kill_all(cluster: Cluster, nodes: tuple[int, ...]) -> None:
+    """kill -9 of each broker in ``nodes``."""
+    for n in nodes:
+        cluster.kill(n)
+
+
 async def cluster_loss(
     stack: Stack, logs: Path, cluster: Cluster, *, lost: tuple[int, ...]
 ) -> None:
@@ -290,7 +296,7 @@ async def cluster_loss(
         answers, _ = await open_loop(
             pipe.gateway_url,
             base,
-            fault=lambda: [cluster.kill(n) for n in lost] and None,
+            fault=lambda: kill_all(cluster, lost),
             restore=cluster.revive,
         )
         result = await check_stored(stack.database_url, answers)

@@ -7,14 +7,20 @@ import asyncio
 import codecs
 import datetime as dt
 import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from service.names import DUPLICATE_DAY_MESSAGE
+from service.storage.db import Pool
 
 from ..encoded_days import day_text, encoded_day, names_for
-from ..stack import REPO
+from ..kafka_tools import Events
+from ..procs import Pipeline
+from ..stack import REPO, Stack
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -22,7 +28,7 @@ pytestmark = pytest.mark.timeout(300)
 SIX = ["utf-8", "utf-8-bom", "windows-1251", "koi8-r", "utf-16le-bom", "utf-16be-bom"]
 
 
-async def stored_names(pg_pool, day: dt.date) -> list[bytes]:
+async def stored_names(pg_pool: Pool, day: dt.date) -> list[bytes]:
     """The stored names as PostgreSQL holds them, as bytes (UTF-8), by product id."""
     rows = await pg_pool.fetch(
         "SELECT convert_to(name, 'UTF8') AS name, convert_to(category, 'UTF8') AS category "
@@ -33,7 +39,9 @@ async def stored_names(pg_pool, day: dt.date) -> list[bytes]:
     return [r["name"] for r in rows]
 
 
-async def send(route: str, api, producer, body: bytes, day: dt.date):
+async def send(
+    route: str, api: httpx.AsyncClient, producer: AIOKafkaProducer, body: bytes, day: dt.date
+) -> httpx.Response | None:
     """Upload ``body`` by ``route``; returns the HTTP answer (None for Kafka)."""
     if route == "kafka":
         await producer.send_and_wait("sales.raw", body, key=day.isoformat().encode())
@@ -42,7 +50,7 @@ async def send(route: str, api, producer, body: bytes, day: dt.date):
 
 
 @pytest.fixture
-async def producer(stack):
+async def producer(stack: Stack) -> AsyncIterator[AIOKafkaProducer]:
     producer = AIOKafkaProducer(bootstrap_servers=stack.kafka)
     await producer.start()
     try:
@@ -52,7 +60,14 @@ async def producer(stack):
 
 
 @pytest.mark.parametrize("route", ["/", "/v1/uploads", "kafka"])
-async def test_six_encodings_store_the_original_names(route, api, events, pg_pool, producer, days):
+async def test_six_encodings_store_the_original_names(
+    route: str,
+    api: httpx.AsyncClient,
+    events: Events,
+    pg_pool: Pool,
+    producer: AIOKafkaProducer,
+    days: list[dt.date],
+) -> None:
     """UTF-8, UTF-8 with BOM, windows-1251, KOI8-R, UTF-16LE/BE with BOM: stored, names
     byte-for-byte the UTF-8 of the original text; the duplicate answer is unchanged."""
     for name, day in zip(SIX, days, strict=False):
@@ -67,8 +82,10 @@ async def test_six_encodings_store_the_original_names(route, api, events, pg_poo
 
         again = await send(route, api, producer, body, day)
         if route == "/":
+            assert again is not None
             assert again.status_code == 200 and again.json() == {"message": DUPLICATE_DAY_MESSAGE}
         elif route == "/v1/uploads":
+            assert again is not None
             assert again.status_code == 409 and again.json()["code"] == "duplicate_day"
             assert again.json()["message"] == DUPLICATE_DAY_MESSAGE
         else:
@@ -78,7 +95,9 @@ async def test_six_encodings_store_the_original_names(route, api, events, pg_poo
             assert dup["status"] == "duplicate"
 
 
-async def test_big_day_in_windows_1251_is_chunked_and_stored(api, events, pg_pool, days):
+async def test_big_day_in_windows_1251_is_chunked_and_stored(
+    api: httpx.AsyncClient, events: Events, pg_pool: Pool, days: list[dt.date]
+) -> None:
     """A day over UPLOAD_CHUNK_BYTES in windows-1251 streams in chunks like any other."""
     names = [f"Товар №{i} «Уют»" for i in range(1, 15_001)]
     body = encoded_day("windows-1251", date=days[0].isoformat(), names=names)
@@ -91,7 +110,9 @@ async def test_big_day_in_windows_1251_is_chunked_and_stored(api, events, pg_poo
     assert stored == [n.encode() for n in names]
 
 
-async def test_utf16_bytes_spelling_end_tags_do_not_split_products(api, events, pg_pool, days):
+async def test_utf16_bytes_spelling_end_tags_do_not_split_products(
+    api: httpx.AsyncClient, events: Events, pg_pool: Pool, days: list[dt.date]
+) -> None:
     """A big UTF-16LE day whose names' bytes read «</product>» is cut at real products only."""
     trick = b"</product>".decode("utf-16-le")
     names = [f"{trick}{i}" for i in range(1, 12_001)]
@@ -104,7 +125,13 @@ async def test_utf16_bytes_spelling_end_tags_do_not_split_products(api, events, 
     assert await stored_names(pg_pool, days[1]) == [n.encode() for n in names]
 
 
-async def test_undecodable_bodies_are_refused_with_offset(api, events, pg_pool, producer, days):
+async def test_undecodable_bodies_are_refused_with_offset(
+    api: httpx.AsyncClient,
+    events: Events,
+    pg_pool: Pool,
+    producer: AIOKafkaProducer,
+    days: list[dt.date],
+) -> None:
     """A byte windows-1251 lacks: 400 bad_encoding naming it and its offset; straight from
     Kafka, rejected with the same message; nothing stored."""
     body = encoded_day("windows-1251", date=days[2].isoformat()).replace(b"\xd7", b"\x98", 1)
@@ -128,8 +155,8 @@ async def test_undecodable_bodies_are_refused_with_offset(api, events, pg_pool, 
 
 
 async def test_charset_of_content_type_decodes_a_body_without_declaration(
-    api, events, pg_pool, days
-):
+    api: httpx.AsyncClient, events: Events, pg_pool: Pool, days: list[dt.date]
+) -> None:
     """No declaration: Content-Type's charset names the encoding."""
     body = day_text(None, date=days[3].isoformat()).encode("cp1251")
     r = await api.post(
@@ -142,7 +169,9 @@ async def test_charset_of_content_type_decodes_a_body_without_declaration(
     assert await stored_names(pg_pool, days[3]) == [n.encode() for n in names_for("windows-1251")]
 
 
-async def test_cli_produce_decodes_before_it_cuts(pipeline, events, pg_pool, days, tmp_path):
+async def test_cli_produce_decodes_before_it_cuts(
+    pipeline: Pipeline, events: Events, pg_pool: Pool, days: list[dt.date], tmp_path: Path
+) -> None:
     """`sales-analyzer produce` sends a KOI8-R day and a big windows-1251 day (chunks) as UTF-8."""
     small = tmp_path / "koi8.xml"
     small.write_bytes(encoded_day("koi8-r", date=days[4].isoformat()))

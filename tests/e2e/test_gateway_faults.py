@@ -271,7 +271,9 @@ def _outage_lines(lines: list[str]) -> tuple[bool, bool]:
 
 
 @pytest.mark.timeout(300)
-async def test_kafka_outage_of_15_s_with_the_service_idle_is_a_few_log_lines(stack, pipeline, api):
+async def test_kafka_outage_of_15_s_with_the_service_idle_is_a_few_log_lines(
+    stack: Stack, pipeline: Pipeline, api: httpx.AsyncClient
+) -> None:
     """Kafka killed 15 s, the service idle: each process writes ≤ 20 log lines, one saying Kafka went and one that it is back."""
     if stack.kind != "native":
         pytest.skip("killing Kafka is scripted for the native stack only")
@@ -312,7 +314,7 @@ def _until_back(lines: list[str]) -> int:
     return len(lines)
 
 
-async def _caught_up(pipeline, *, timeout: float = 180.0) -> None:
+async def _caught_up(pipeline: Pipeline, *, timeout: float = 180.0) -> None:
     """Until ingest and the reporter report no lag (their lag monitors measure every 10 s)."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout

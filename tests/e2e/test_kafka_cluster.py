@@ -139,8 +139,8 @@ async def test_one_broker_killed_mid_stream_loses_nothing(
 
 @pytest.mark.timeout(400)
 async def test_two_brokers_lost_every_upload_answered_within_2_5_s_and_truthfully(
-    cluster, cluster_api, pg_pool
-):
+    cluster: Cluster, cluster_api: httpx.AsyncClient, pg_pool: Pool
+) -> None:
     """Two of three brokers killed (below min.insync.replicas): every answer within 2.5 s; 202/504 stored once, 503 never."""
     days = [dt.date(2310, 1, 1) + dt.timedelta(days=i) for i in range(60)]
     answers: dict[dt.date, httpx.Response] = {}

@@ -3,10 +3,17 @@ that never exceed their cap."""
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 import httpx
 import pytest
 
+from service.storage.db import Pool
+
 from ..encoded_days import encoded_day
+from ..kafka_tools import Events
+from ..procs import Pipeline
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -23,9 +30,9 @@ LINE_FIELDS = {
 }
 
 
-async def all_pages(api, path: str, *, limit: int) -> list[dict]:
+async def all_pages(api: httpx.AsyncClient, path: str, *, limit: int) -> list[dict[str, Any]]:
     """Every item of a get-all route, page by page (X-Next-Offset while there may be more)."""
-    items: list[dict] = []
+    items: list[dict[str, Any]] = []
     offset = 0
     while True:
         r = await api.get(path, params={"limit": limit, "offset": offset})
@@ -38,7 +45,9 @@ async def all_pages(api, path: str, *, limit: int) -> list[dict]:
         offset = int(r.headers["X-Next-Offset"])
 
 
-async def test_old_read_routes_answer_with_the_old_fields(api, events, pg_pool, days):
+async def test_old_read_routes_answer_with_the_old_fields(
+    api: httpx.AsyncClient, events: Events, pg_pool: Pool, days: list[dt.date]
+) -> None:
     """get-all and get-one of reports and sales lines: old fields, integer ids, the stored data."""
     r = await api.post("/", content=encoded_day("windows-1251", date=days[0].isoformat()))
     upload_id = r.json()["task_id"]
@@ -69,7 +78,7 @@ async def test_old_read_routes_answer_with_the_old_fields(api, events, pg_pool, 
     assert set(one) == REPORT_FIELDS
 
 
-async def test_unknown_ids_answer_the_old_404_messages(api):
+async def test_unknown_ids_answer_the_old_404_messages(api: httpx.AsyncClient) -> None:
     """An unknown id: 404 with the original service's message in detail and message."""
     r = await api.get("/api/report/get-one/999999999999")
     assert r.status_code == 404
@@ -80,7 +89,9 @@ async def test_unknown_ids_answer_the_old_404_messages(api):
     assert r.status_code == 404
 
 
-async def test_get_all_never_returns_more_than_its_cap(api, events, days):
+async def test_get_all_never_returns_more_than_its_cap(
+    api: httpx.AsyncClient, events: Events, days: list[dt.date]
+) -> None:
     """No limit: at most 100; limit over 1000: 422; pages never exceed their limit."""
     names = [f"Товар {i}" for i in range(1, 1_201)]
     r = await api.post(
@@ -97,7 +108,7 @@ async def test_get_all_never_returns_more_than_its_cap(api, events, days):
     assert len(ids) == len(set(ids)) >= 1_200
 
 
-async def test_old_routes_need_the_token(api, pipeline):
+async def test_old_routes_need_the_token(api: httpx.AsyncClient, pipeline: Pipeline) -> None:
     """Without the bearer token the old read routes answer 401."""
     async with httpx.AsyncClient(base_url=pipeline.gateway_url) as anonymous:
         assert (await anonymous.get("/api/report/get-all")).status_code == 401

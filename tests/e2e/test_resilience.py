@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
+from pathlib import Path
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -75,8 +77,13 @@ async def test_ingest_killed_mid_stream_loses_and_doubles_nothing(
     ("process", "topic"), [("ingest", "sales.stored"), ("reporter", "sales.reports")]
 )
 async def test_consumer_restarted_after_kill_takes_its_partitions_back_within_10_s(
-    pipeline, api, events, days, process, topic
-):
+    pipeline: Pipeline,
+    api: httpx.AsyncClient,
+    events: Events,
+    days: list[dt.date],
+    process: str,
+    topic: str,
+) -> None:
     """kill -9 of ingest or the reporter, restarted at once: an upload sent then is worked on within 10 s of the restart."""
     day = days[0] if process == "ingest" else days[1]
     # the process works (its group settled) before it is killed
@@ -96,8 +103,8 @@ async def test_consumer_restarted_after_kill_takes_its_partitions_back_within_10
 
 @pytest.mark.timeout(240)
 async def test_ingest_resumes_within_2_s_after_postgres_returns(
-    stack, pipeline, pg_pool, days, tmp_path
-):
+    stack: Stack, pipeline: Pipeline, pg_pool: Pool, days: list[dt.date], tmp_path: Path
+) -> None:
     """PostgreSQL stopped 12 s under a waiting backlog (default backoff settings): ingest stores it within 2 s of its return."""
     if stack.kind != "native":
         pytest.skip("stopping PostgreSQL is scripted for the native stack only")

@@ -109,7 +109,9 @@ async def test_stored_at_is_the_commit_time_after_a_pause(
         await svc.close()
 
 
-async def test_an_open_day_as_a_context_manager_commits_or_rolls_back(pg_pool, days):
+async def test_an_open_day_as_a_context_manager_commits_or_rolls_back(
+    pg_pool: Pool, days: list[dt.date]
+) -> None:
     """``async with OpenDay``: lines added and committed are the day; leaving the block without
     a commit leaves nothing, and the connection goes back to the pool either way."""
     before = pg_pool.get_idle_size()

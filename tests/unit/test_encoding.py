@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -266,7 +267,7 @@ def test_utf16_bytes_that_spell_end_tags_cannot_split_a_product() -> None:
 
 def test_direct_record_is_decoded_where_ingest_takes_its_bytes() -> None:
     """A whole-day record in windows-1251 is UTF-8 in RawUpload; a chunk record is left as it came."""
-    common = {"topic": "sales.raw", "partition": 0, "offset": 1, "timestamp": 1}
+    common: dict[str, Any] = {"topic": "sales.raw", "partition": 0, "offset": 1, "timestamp": 1}
     raw = raw_upload(value=BODIES["windows-1251"], headers=[], **common)
     assert raw.data == to_utf8(BODIES["windows-1251"])
     chunk = raw_upload(

@@ -26,7 +26,7 @@ from service.settings import SECRET_SETTINGS, Settings
 
 
 def _settings(**values: Any) -> Settings:
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 def _sasl(**more: Any) -> Settings:
@@ -210,7 +210,7 @@ def test_client_certificate_refused_is_one_line() -> None:
     s = _sasl(kafka_security_protocol="SASL_SSL", kafka_ssl_certfile="/other.pem")
     closed = ConnectionResetError("Connection at b:9093 closed")
     alert = ssl.SSLError(1, "sslv3 alert certificate unknown")
-    alert.reason = "SSLV3_ALERT_CERTIFICATE_UNKNOWN"  # type: ignore[misc]
+    alert.reason = "SSLV3_ALERT_CERTIFICATE_UNKNOWN"
     closed.__cause__ = alert
     line = refusal(closed, broker="b:9093", settings=s)
     assert line is not None

@@ -15,7 +15,7 @@ ROUTES = {
 
 def test_old_read_routes_are_deprecated_and_name_their_successor() -> None:
     """OpenAPI lists the four old routes as deprecated GETs whose summary names the /v1 route."""
-    app = create_fastapi(Settings(_env_file=None))  # type: ignore[call-arg]
+    app = create_fastapi(Settings(_env_file=None))
     paths = app.openapi()["paths"]
     for path, successor in ROUTES.items():
         get = paths[path]["get"]
@@ -25,7 +25,7 @@ def test_old_read_routes_are_deprecated_and_name_their_successor() -> None:
 
 def test_get_all_is_capped() -> None:
     """get-all takes limit (default 100, at most 1000) and offset."""
-    app = create_fastapi(Settings(_env_file=None))  # type: ignore[call-arg]
+    app = create_fastapi(Settings(_env_file=None))
     params = {
         p["name"]: p["schema"]
         for p in app.openapi()["paths"]["/api/sales/get-all"]["get"]["parameters"]

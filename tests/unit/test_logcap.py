@@ -9,7 +9,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_a_log_over_the_cap_is_rotated_and_truncated_in_place(tmp_path):
+def test_a_log_over_the_cap_is_rotated_and_truncated_in_place(tmp_path: Path) -> None:
     """A 3 MB log with a 1 MB cap: copied to .log.1 (the older copy to .log.2), emptied in place; a small log untouched."""
     logs = tmp_path / "logs"
     logs.mkdir()
