@@ -239,6 +239,7 @@ async def test_same_key_retry_of_a_stored_upload_answers_200_stored(
         every=0.5,
         what="the gateway accepting an upload",
     )
+    assert first is not None
     await wait_stored(pg_pool, [day])
     retry, _ = await post(api, day, headers={"Idempotency-Key": key})
     assert retry.status_code == 200, retry.text
