@@ -392,8 +392,16 @@ def _passed(f: Figure, r: _Reading, h: Hedge, factor: Decimal) -> tuple[str, str
     return form, template.format(fig=show(f), src=f.source)
 
 
-def _best(figs: list[Figure], r: _Reading) -> Figure:
-    return min(figs, key=lambda f: (abs(abs(f.value) - r.value), len(f.owners)))
+def _best(pairs: list[tuple[_Reading, Figure]], owners: frozenset[str]) -> tuple[_Reading, Figure]:
+    """The likeliest source: a copy before a rounding, the named subject's before another's,
+    then the nearest."""
+
+    def score(rf: tuple[_Reading, Figure]) -> tuple[bool, bool, Decimal]:
+        r, f = rf
+        gap = abs(abs(f.value) - r.value) / r.value if r.value else abs(f.value)
+        return (not _copied(f, r), not (f.owners & owners), gap)
+
+    return min(pairs, key=score)
 
 
 def _expected(table: FigureTable, value: Decimal, c: _Context) -> str:
@@ -531,8 +539,7 @@ class _Reader:
             elif not pairs and not more and t.body and _two_numbers(t.body, base):
                 return None  # "top 3 500 units": two numbers, each a fact
         if problem is None:
-            r, f = next((r, f) for r, f in pairs if f in passed)
-            f = _best([g for rr, g in pairs if g in passed and rr == r], r)
+            r, f = _best([(r, f) for r, f in pairs if f in passed], ctx.owners)
             form, rule = _passed(f, r, h, factor)
             return Check(t.start, end, written, True, form, rule, (f.source,))
         value = readings[0].value if readings else Decimal(0)
@@ -564,8 +571,7 @@ class _Reader:
         pairs = [(r, f) for r in readings for f in _near(table, r, h)]
         problem, passed = _judge_multiple([f for _, f in pairs], ctx, way or ctx.claim.way)
         if problem is None:
-            r = next(r for r, f in pairs if f in passed)
-            f = _best(passed, r)
+            r, f = _best([(r, f) for r, f in pairs if f in passed], ctx.owners)
             return Check(
                 start, end, written, True, "multiple", f"{f.source} = {show(f)}", (f.source,)
             )
@@ -631,6 +637,8 @@ class _Reader:
             return self.judged_rank(
                 t.start, t.end, written, [_Reading(w.value, _ONE, 0)], rank, ctx
             )
+        if w.kind == "count":
+            return self.judged_count(t, written, w.value, ctx)
         factor, used = scale(after)
         r = _Reading(w.value * factor, _TENTH * factor if factor != _ONE else _ONE, 1)
         token = _Token(t.start, t.end + used)
@@ -638,11 +646,24 @@ class _Reader:
             token, t.end + used, self.text[t.start : t.end + used], [r], h, ctx, factor
         )
         assert check is not None
-        if w.kind == "count" and check.ok:
-            return Check(
-                check.start, check.end, check.written, True, "count", check.rule, check.sources
-            )
         return check
+
+    def judged_count(self, t: _Token, written: str, value: Decimal, ctx: _Context) -> Check:
+        """ "три товара": a count of the facts (not a rank, an id or a part of a date)."""
+        figs = [
+            f
+            for f in self.figures.base.lookup([value])
+            if f.count
+            and not f.source.startswith(("rank ", "date "))
+            and not f.source.endswith(".id")
+        ]
+        problem, passed = _judge(figs, ctx)
+        if problem is None:
+            f = passed[0]
+            return Check(
+                t.start, t.end, written, True, "count", f"the count {f.source}", (f.source,)
+            )
+        return Check(t.start, t.end, written, False, "count", _WHY[problem], (), problem, "")
 
 
 _WHY: dict[Problem, str] = {
