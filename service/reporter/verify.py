@@ -167,6 +167,7 @@ _PERCENT_WORD = re.compile(
 _SENTENCE_END = re.compile(r"[.!?…](?=\s)|[;\n]")
 _CLAUSE_END = re.compile(r"[.!?…,:](?=\s)|[;\n()\[\]]|\s[—–-]\s")
 
+_BY_ONLY = re.compile(r"^[\s\-—–:*]*(?:на|by)\s*$", re.I)
 _SPACES = re.compile(r"\s+")  # \s takes the no-break and thin spaces too
 _ONE = Decimal(1)
 _TENTH = Decimal("0.1")
@@ -221,8 +222,7 @@ def _near(table: FigureTable, r: _Reading, h: Hedge) -> list[Figure]:
         c = min(u, v / 10)
         return [f for f in table.between(v - c, v) if abs(f.value) < v]
     if h.bound:
-        c = max(u, v / 10)
-        lo, hi = (v, v + c) if h.bound > 0 else (v - c, v)
+        lo, hi = (v, v + u) if h.bound > 0 else (v - u, v)
         return [f for f in table.between(lo, hi, closed=True) if h.inclusive or abs(f.value) != v]
     return table.between(v - u / 2, v + u / 2)
 
@@ -243,6 +243,18 @@ def _owners(entities: list[Entity], starts: list[int], start: int, end: int) -> 
     """Whose names stand in text[start:end] (`starts`: the entities' positions, ascending)."""
     lo, hi = bisect.bisect_left(starts, start), bisect.bisect_left(starts, end)
     return frozenset(o for e in entities[lo:hi] for o in e.owners)
+
+
+def _owned(f: Figure, owners: frozenset[str]) -> bool:
+    """A figure fits the names of its clause: the day's always; a product's only when that
+    product is named (or, no product named, its category); a category's when it is named."""
+    if not f.owners:
+        return True
+    products = {o for o in f.owners if o.startswith("p:")}
+    named = {o for o in owners if o.startswith("p:")}
+    if products and named:
+        return bool(products & named)
+    return bool(f.owners & owners)
 
 
 def _agrees(f: Figure, sign: int) -> bool:
@@ -270,7 +282,7 @@ def _judge(figs: list[Figure], c: _Context) -> tuple[Problem | None, list[Figure
     if not figs:
         return "percent_mismatch", []
     if c.owners:
-        figs = [f for f in figs if not f.owners or f.owners & c.owners]
+        figs = [f for f in figs if _owned(f, c.owners)]
         if not figs:
             return "wrong_product", []
     if c.sign:
@@ -302,7 +314,7 @@ def _judge_multiple(
     if not figs:
         return "not_a_fact", []
     if c.owners:
-        figs = [f for f in figs if not f.owners or f.owners & c.owners]
+        figs = [f for f in figs if _owned(f, c.owners)]
         if not figs:
             return "wrong_product", []
     if way:
@@ -411,7 +423,7 @@ def _expected(table: FigureTable, value: Decimal, c: _Context) -> str:
         for f in table.figures
         if f.percent == c.percent
         and not f.source.startswith(("date ", "rank ", "parameters."))
-        and (not c.owners or not f.owners or f.owners & c.owners)
+        and (not c.owners or _owned(f, c.owners))
     ]
     if not pool or value <= 0:
         return ""
@@ -501,6 +513,11 @@ class _Reader:
         mult = is_multiple(before, rest)
         end = t.end + used + max(mult, 0)
         claim = direction(before, rest)
+        if not claim.way and _BY_ONLY.match(before):
+            # "Сильнее всего упали продажи X: на 523 шт.": the clause is only "на"; its
+            # sentence says which way.
+            s_start = self.sentences.around(t.start)[0]
+            claim = direction(self.masked[s_start : t.start], rest)
         if h.bound and not re.search(r"(?:\bна|\bby)\s*$", before, re.I):
             claim = Claim(0)  # "превысила 4,7 млн": a bound on a level, not a change
         ctx = _Context(
@@ -576,7 +593,7 @@ class _Reader:
                 start, end, written, True, "multiple", f"{f.source} = {show(f)}", (f.source,)
             )
         value = readings[0].value if readings else Decimal(0)
-        pool = [f for f in table.figures if not ctx.owners or not f.owners or f.owners & ctx.owners]
+        pool = [f for f in table.figures if not ctx.owners or _owned(f, ctx.owners)]
         best = min(pool, key=lambda f: abs(f.value - value), default=None)
         expected = f"{show(best)} ({best.source})" if best is not None else ""
         return Check(start, end, written, False, "multiple", _WHY[problem], (), problem, expected)
