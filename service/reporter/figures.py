@@ -45,6 +45,8 @@ class Figure:
     value: Decimal = Decimal(0)  # exact, unrounded, signed
     source: str = ""  # where it comes from: "total_revenue", "ratio of A and B", …
     count: bool = False  # a whole count (products, units, days): what "три товара" may state
+    pair: bool = False  # of two products or categories: both must be named in its sentence
+    past: bool = False  # an earlier day's or the average's: its sentence must say so
 
 
 @dataclass(slots=True)
@@ -67,6 +69,8 @@ class FigureTable:
         owners: Iterable[str] = (),
         trend: Decimal | int | None = None,
         count: bool = False,
+        pair: bool = False,
+        past: bool = False,
     ) -> None:
         keys = frozenset(owners)
         towards = None if trend is None else (trend > 0) - (trend < 0)
@@ -84,6 +88,8 @@ class FigureTable:
                 value=v,
                 source=source,
                 count=whole,
+                pair=pair,
+                past=past,
             )
             self._pending.append((abs(v), fig))
 
@@ -177,12 +183,13 @@ def _history(t: FigureTable, facts: Facts) -> None:
         [
             ("history.previous_revenue", h.previous_revenue),
             ("history.trailing_window.average_revenue", h.trailing_avg_revenue),
-            ("history.trailing_window.average_units", h.trailing_avg_units),
-        ]
+        ],
+        past=True,
     )
+    t.add([("history.trailing_window.average_units", h.trailing_avg_units)], past=True, count=True)
+    t.add([("history.previous_units", h.previous_units)], count=True, past=True)
     t.add(
         [
-            ("history.previous_units", h.previous_units),
             ("history.trailing_window.stored_days", h.trailing_days),
             ("history.new_products.count", h.new_products.count),
             ("history.missing_products.count", h.missing_products.count),
@@ -211,9 +218,8 @@ def _history(t: FigureTable, facts: Facts) -> None:
         owner = (f"p:{m.product_id}",)
         where = f"history.movers[{clean_name(m.name)}]"
         t.name(m.name, owner[0])
-        t.add(
-            [(f"{where}.id", m.product_id), (f"{where}.units_before", m.units_before)], owners=owner
-        )
+        t.add([(f"{where}.id", m.product_id)], owners=owner)
+        t.add([(f"{where}.units_before", m.units_before)], owners=owner, past=True)
         t.add([(f"{where}.units_now", m.units_now)], owners=owner, trend=m.change)
         t.add([(f"{where}.change", m.change)], change=True, owners=owner)
     for n in (*h.new_products.names, *h.missing_products.names):
@@ -271,6 +277,7 @@ def _derived(facts: Facts) -> FigureTable:
             ],
             change=True,
             owners=both,
+            pair=True,
         )
     named = [c for c in facts.categories if not c.is_other]
     for ca, cb in combinations(named, 2):
@@ -280,6 +287,7 @@ def _derived(facts: Facts) -> FigureTable:
             [(f"difference of the revenue of {pair}", abs(ca.revenue - cb.revenue))],
             change=True,
             owners=ckeys,
+            pair=True,
         )
         if ca.share_of_revenue is not None and cb.share_of_revenue is not None:
             t.add(
@@ -292,6 +300,7 @@ def _derived(facts: Facts) -> FigureTable:
                 percent=True,
                 change=True,
                 owners=ckeys,
+                pair=True,
             )
     if (h := facts.history) is not None:
         for m in (*h.movers_up, *h.movers_down):
@@ -331,6 +340,7 @@ def _ratios(facts: Facts) -> FigureTable:
             change=directed,
             owners=owners,
             trend=way if directed else None,
+            pair=not directed,
         )
 
     if (h := facts.history) is not None:

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -68,6 +69,8 @@ Problem = Literal[
     "wrong_direction",
     "wrong_product",
     "wrong_rank",
+    "wrong_unit",
+    "wrong_day",
     "wrong_date",
     "missing_revenue",
 ]
@@ -163,9 +166,29 @@ _PERCENT_WORD = re.compile(
 )
 
 # Sentences end at . ! ? … before a space, at ; and at line ends; clauses also at
-# a comma or colon before a space, brackets, and a dash between spaces.
-_SENTENCE_END = re.compile(r"[.!?…](?=\s)|[;\n]")
-_CLAUSE_END = re.compile(r"[.!?…,:](?=\s)|[;\n()\[\]]|\s[—–-]\s")
+# a comma or colon before a space, brackets, and a dash between spaces. The point of
+# an abbreviation ("шт.", "руб.", "тыс.") ends one only before a capital letter.
+_ABBR = r"(?<!шт)(?<!руб)(?<!тыс)(?<!млн)(?<!млрд)(?<!\bед)(?<!\bп)"
+_SENTENCE_END = re.compile(rf"{_ABBR}[.!?…](?=\s)|\.(?=\s+[A-ZА-ЯЁ#*\d])|[;\n]")
+_CLAUSE_END = re.compile(
+    rf"{_ABBR}[.!?…,:](?=\s)|\.(?=\s+[A-ZА-ЯЁ#*\d])|[,:;\n()\[\]](?=\s)|[;\n()\[\]]|\s[—–-]\s"
+)
+
+_PAST = re.compile(
+    r"вчера|накануне|прошл|предыдущ|предшеств|ранее|средн|недел|\bдо\b|previous|yesterday|"
+    r"before|earlier|prior|average|trailing|week|\bto\b|compared|сравнени|against",
+    re.I,
+)
+_FROM = re.compile(r"(?:\bс|\bсо|\bот|\bfrom)\s*$", re.I)
+_COUNT_UNIT = re.compile(r"\s*(?:шт\b|штук|единиц|ед\.|units?\b|pcs\b|items?\b)", re.I)
+_MONEY_UNIT = re.compile(r"\s*(?:руб|₽|rub\b|rubles?\b|roubles?\b)", re.I)
+
+
+def _unit_of(after: str) -> str:
+    if _COUNT_UNIT.match(after):
+        return "count"
+    return "money" if _MONEY_UNIT.match(after) else ""
+
 
 _BY_ONLY = re.compile(r"^[\s\-—–:*]*(?:на|by)\s*$", re.I)
 _SPACES = re.compile(r"\s+")  # \s takes the no-break and thin spaces too
@@ -219,7 +242,7 @@ def _near(table: FigureTable, r: _Reading, h: Hedge) -> list[Figure]:
     """The figures that make the reading true under its hedge."""
     v, u = r.value, r.unit
     if h.almost:
-        c = min(u, v / 10)
+        c = min(u, v / 20)
         return [f for f in table.between(v - c, v) if abs(f.value) < v]
     if h.bound:
         lo, hi = (v, v + u) if h.bound > 0 else (v - u, v)
@@ -245,16 +268,27 @@ def _owners(entities: list[Entity], starts: list[int], start: int, end: int) -> 
     return frozenset(o for e in entities[lo:hi] for o in e.owners)
 
 
-def _owned(f: Figure, owners: frozenset[str]) -> bool:
+def _owned(f: Figure, owners: frozenset[str], sentence: frozenset[str] = frozenset()) -> bool:
     """A figure fits the names of its clause: the day's always; a product's only when that
-    product is named (or, no product named, its category); a category's when it is named."""
+    product is named (or, no product named, its category); a category's when it is named;
+    one of two products or categories (a difference, a multiple) when both are named in
+    its sentence."""
     if not f.owners:
         return True
+    if f.pair:
+        keys = {o for o in f.owners if o.startswith("p:")} or f.owners
+        return keys <= sentence
+    if not owners:
+        return True  # no name around it: anyone's
     products = {o for o in f.owners if o.startswith("p:")}
     named = {o for o in owners if o.startswith("p:")}
     if products and named:
         return bool(products & named)
     return bool(f.owners & owners)
+
+
+def _named(f: Figure, sentence: frozenset[str]) -> bool:
+    return not f.owners or bool(f.owners & sentence)
 
 
 def _agrees(f: Figure, sign: int) -> bool:
@@ -272,23 +306,26 @@ class _Context:
     owners: frozenset[str]
     sign: int
     claim: Claim
+    sentence: frozenset[str] = frozenset()  # every name in its sentence
+    unit: str = ""  # "count" after "шт."/"units", "money" after "руб."/"RUB", else ""
+    past: bool = True  # its sentence speaks of an earlier day or the average
 
 
 def _judge(figs: list[Figure], c: _Context) -> tuple[Problem | None, list[Figure]]:
     """The first rule the candidates all break, or None and those that pass every rule."""
     if not figs:
         return "not_a_fact", []
-    figs = [f for f in figs if f.percent == c.percent]
-    if not figs:
-        return "percent_mismatch", []
-    if c.owners:
-        figs = [f for f in figs if _owned(f, c.owners)]
+    steps: list[tuple[Problem, Callable[[Figure], bool]]] = [
+        ("percent_mismatch", lambda f: f.percent == c.percent),
+        ("wrong_unit", lambda f: not c.unit or f.count == (c.unit == "count")),
+        ("wrong_day", lambda f: c.past or not f.past),
+        ("wrong_product", lambda f: _owned(f, c.owners, c.sentence)),
+        ("wrong_sign", lambda f: not c.sign or _agrees(f, c.sign)),
+    ]
+    for problem, keep in steps:
+        figs = [f for f in figs if keep(f)]
         if not figs:
-            return "wrong_product", []
-    if c.sign:
-        figs = [f for f in figs if _agrees(f, c.sign)]
-        if not figs:
-            return "wrong_sign", []
+            return problem, []
     if c.claim.way:
         figs = _direction_fits(figs, c.claim)
         if not figs:
@@ -313,10 +350,10 @@ def _judge_multiple(
     """A multiple: a ratio of facts of the named subject, of the claimed direction."""
     if not figs:
         return "not_a_fact", []
-    if c.owners:
-        figs = [f for f in figs if _owned(f, c.owners)]
-        if not figs:
-            return "wrong_product", []
+    # A product's multiple needs its name in the sentence.
+    figs = [f for f in figs if _owned(f, c.owners, c.sentence) and _named(f, c.sentence)]
+    if not figs:
+        return "wrong_product", []
     if way:
         figs = [f for f in figs if f.trend in (way, 0, None)]
         if not figs:
@@ -327,7 +364,9 @@ def _judge_multiple(
 def _two_numbers(body: str, table: FigureTable) -> bool:
     """ "3 500" may be two numbers ("top 3 500 units") rather than 3500."""
     pieces = re.split(f"[{SPACE}]", body)
-    return len(pieces) > 1 and all(table.lookup(r.value for r in _readings(p)) for p in pieces)
+    if len(pieces) != 2 or pieces[1].startswith("0"):
+        return False  # "3 000 000" is one number
+    return all(table.lookup(r.value for r in _readings(p)) for p in pieces)
 
 
 def _sentence(text: str, bounds: tuple[int, int]) -> str:
@@ -423,7 +462,7 @@ def _expected(table: FigureTable, value: Decimal, c: _Context) -> str:
         for f in table.figures
         if f.percent == c.percent
         and not f.source.startswith(("date ", "rank ", "parameters."))
-        and (not c.owners or _owned(f, c.owners))
+        and _owned(f, c.owners, c.sentence)
     ]
     if not pool or value <= 0:
         return ""
@@ -492,6 +531,16 @@ class _Reader:
             or _owners(e, s, s_start, s_end)
         )
 
+    def past(self, pos: int, before: str) -> bool:
+        """Does the number's sentence speak of an earlier day or the average ("накануне",
+        "с 1 200 до", "previous", "average")?"""
+        s_start, s_end = self.sentences.around(pos)
+        return bool(_PAST.search(self.masked, s_start, s_end) or _FROM.search(before))
+
+    def sentence_owners(self, pos: int) -> frozenset[str]:
+        s_start, s_end = self.sentences.around(pos)
+        return _owners(self.entities, self.starts, s_start, s_end)
+
     def read(self) -> list[Check]:
         tokens = _tokens(self.masked)
         for i in range(len(tokens)):
@@ -525,6 +574,11 @@ class _Reader:
             owners=self.owners_at(tokens, i),
             sign={"": 0, "+": 1}.get(t.sign, -1) or _sign_word(before),
             claim=claim,
+            sentence=self.sentence_owners(t.start),
+            unit=_unit_of(rest),
+            # Loose forms ("около", "более", a scale word) could fit an earlier day's
+            # figure as well: that one must be said to be of an earlier day.
+            past=not (h.loose or factor != _ONE) or self.past(t.start, before),
         )
         readings = _readings(t.body, loose=h.loose, factor=factor)
         written = self.text[t.start : end].strip()
@@ -588,12 +642,12 @@ class _Reader:
         pairs = [(r, f) for r in readings for f in _near(table, r, h)]
         problem, passed = _judge_multiple([f for _, f in pairs], ctx, way or ctx.claim.way)
         if problem is None:
-            r, f = _best([(r, f) for r, f in pairs if f in passed], ctx.owners)
+            _r, f = _best([(r, f) for r, f in pairs if f in passed], ctx.owners)
             return Check(
                 start, end, written, True, "multiple", f"{f.source} = {show(f)}", (f.source,)
             )
         value = readings[0].value if readings else Decimal(0)
-        pool = [f for f in table.figures if not ctx.owners or _owned(f, ctx.owners)]
+        pool = [f for f in table.figures if _owned(f, ctx.owners, ctx.sentence)]
         best = min(pool, key=lambda f: abs(f.value - value), default=None)
         expected = f"{show(best)} ({best.source})" if best is not None else ""
         return Check(start, end, written, False, "multiple", _WHY[problem], (), problem, expected)
@@ -644,7 +698,13 @@ class _Reader:
         self, t: _Token, w: WordNumber, before: str, after: str, owners: frozenset[str]
     ) -> Check:
         written = self.text[t.start : t.end]
-        ctx = _Context(percent=False, owners=owners, sign=0, claim=direction(before, after))
+        ctx = _Context(
+            percent=False,
+            owners=owners,
+            sign=0,
+            claim=direction(before, after),
+            sentence=self.sentence_owners(t.start),
+        )
         h = hedge(before)
         if w.kind == "multiple":
             r = _Reading(w.value, _TENTH, 1)
@@ -690,6 +750,8 @@ _WHY: dict[Problem, str] = {
     "wrong_direction": "the direction differs from the fact's",
     "wrong_product": "it is not a figure of the product or category it is given to",
     "wrong_rank": "the product named does not hold that rank",
+    "wrong_unit": "units given as money, or money as units",
+    "wrong_day": "a figure of an earlier day or of the average, given as this day's",
     "wrong_date": "not a date of the facts",
     "missing_revenue": "the day's total revenue is not stated",
 }

@@ -39,7 +39,7 @@ def judge(entry: dict[str, Any]) -> Verdict:
 def _same(listed: str, lie: str) -> bool:
     """The listed number is the lie as written (with its scale or multiple word, if any)."""
     a, b = listed.replace(_NBSP, " ").strip(), lie.replace(_NBSP, " ").strip()
-    return a == b or a.startswith(b + " ") or a.startswith(b) and not a[len(b)].isdigit()
+    return a == b or a.startswith(b + " ") or (a.startswith(b) and not a[len(b)].isdigit())
 
 
 @dataclass
@@ -65,7 +65,9 @@ def tally() -> Tally:
             t.passed["(all honest reports)"] += v.ok
             t.figures += len(v.claims)
             t.accepted += sum(c.ok for c in v.claims)
-            t.rejected += [f"{c.written!r} {c.problem}: {e['text'][:80]!r}" for c in v.claims if not c.ok]
+            t.rejected += [
+                f"{c.written!r} {c.problem}: {e['text'][:80]!r}" for c in v.claims if not c.ok
+            ]
             continue
         lie = e["lie"]
         key = f"lie:{lie['form']}/{lie['kind']}"

@@ -26,6 +26,7 @@ forms of its figures), and for a lie ``lie`` = {"written": the lying figure as w
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -133,30 +134,21 @@ class Truths:
     ratios: list[Decimal] = field(default_factory=list)
 
 
-def truths(facts: Facts) -> Truths:
-    """Every value in the facts, and what follows from two of them: shares of the totals,
-    differences and ratios of two products' (or categories') figures of one kind, a
-    mover's percent change and ratio, the day against the previous day and the average."""
-    vals: list[Decimal] = []
+def _leaves(o: Any, into: list[Decimal]) -> None:
+    """Every number in a JSON value (numbers and numeric strings), as magnitudes."""
+    if isinstance(o, dict):
+        o = list(o.values())
+    if isinstance(o, list):
+        for v in o:
+            _leaves(v, into)
+    elif isinstance(o, (int, float, str)) and not isinstance(o, bool):
+        with contextlib.suppress(ArithmeticError, ValueError):
+            into.append(abs(Decimal(str(o))))
 
-    def walk(o: Any) -> None:
-        if isinstance(o, dict):
-            for v in o.values():
-                walk(v)
-        elif isinstance(o, list):
-            for v in o:
-                walk(v)
-        elif isinstance(o, (int, float)) and not isinstance(o, bool):
-            vals.append(abs(Decimal(str(o))))
-        elif isinstance(o, str):
-            try:
-                vals.append(abs(Decimal(o)))
-            except Exception:
-                pass
 
-    walk(facts.model_dump(mode="json"))
-    t = Truths(sorted({v for v in vals if v > 0}))
-    prods = {p.product_id: p for p in (*facts.top_by_units, *facts.top_by_revenue)}.values()
+def _pairs(facts: Facts, t: Truths) -> None:
+    """Differences of two products' (or categories') figures of one kind; shares of totals."""
+    prods = list({p.product_id: p for p in (*facts.top_by_units, *facts.top_by_revenue)}.values())
     cats = [c for c in facts.categories if not c.is_other]
     kinds: list[list[Decimal]] = [
         [p.revenue for p in prods],
@@ -165,34 +157,46 @@ def truths(facts: Facts) -> Truths:
         [Decimal(c.units) for c in cats],
         [c.share_of_revenue for c in cats if c.share_of_revenue is not None],
     ]
-    for group in kinds:
-        for a, b in combinations(group, 2):
-            t.values.append(abs(a - b))
-            if a > 0 and b > 0:
-                t.ratios.append(max(a, b) / min(a, b))
-    for p in prods:
-        t.values += [p.revenue / facts.total_revenue * 100, Decimal(p.units) / facts.total_units * 100]
-        if p.units:
-            t.values.append(p.revenue / p.units)
-    for c in facts.categories:
-        t.values.append(Decimal(c.units) / facts.total_units * 100)
+    t.values += [abs(a - b) for group in kinds for a, b in combinations(group, 2)]
+    t.values += [p.revenue / facts.total_revenue * 100 for p in prods]
+    t.values += [Decimal(p.units) / facts.total_units * 100 for p in prods]
+    t.values += [p.revenue / p.units for p in prods if p.units]
+    t.values += [Decimal(c.units) / facts.total_units * 100 for c in facts.categories]
     running = Decimal(0)
     for p in facts.top_by_revenue:
         running += p.revenue
         t.values.append(running / facts.total_revenue * 100)
-    if (h := facts.history) is not None:
-        for m in (*h.movers_up, *h.movers_down):
-            if m.units_before and m.units_now:
-                t.values.append(abs(Decimal(m.change)) / m.units_before * 100)
-                t.ratios.append(Decimal(max(m.units_now, m.units_before)) / min(m.units_now, m.units_before))
-        for now, before in (
-            (facts.total_revenue, h.previous_revenue),
-            (Decimal(facts.total_units), Decimal(h.previous_units)),
-            (facts.total_revenue, h.trailing_avg_revenue),
-            (Decimal(facts.total_units), h.trailing_avg_units),
-        ):
-            if now and before:
-                t.ratios.append(max(now, before) / min(now, before))
+
+
+def _history(facts: Facts, t: Truths) -> None:
+    """A mover's percent change; the day against the previous day and the average."""
+    h = facts.history
+    if h is None:
+        return
+    t.values += [
+        abs(Decimal(m.change)) / m.units_before * 100
+        for m in (*h.movers_up, *h.movers_down)
+        if m.units_before
+    ]
+    for now, before in (
+        (facts.total_revenue, h.previous_revenue),
+        (Decimal(facts.total_units), Decimal(h.previous_units)),
+        (facts.total_revenue, h.trailing_avg_revenue),
+        (Decimal(facts.total_units), h.trailing_avg_units),
+    ):
+        if now and before:
+            t.ratios.append(max(now, before) / min(now, before))
+
+
+def truths(facts: Facts) -> Truths:
+    """Every value in the facts, and what follows from two of them: shares of the totals,
+    differences of two products' (or categories') figures of one kind, a mover's percent
+    change, the day's multiples against the previous day and the average."""
+    vals: list[Decimal] = []
+    _leaves(facts.model_dump(mode="json"), vals)
+    t = Truths(sorted({v for v in vals if v > 0}))
+    _pairs(facts, t)
+    _history(facts, t)
     return t
 
 
@@ -219,7 +223,9 @@ def _prod(f: Facts, i: int) -> Any:
     return f.top_by_revenue[i]
 
 
-def s_copied(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Sentence, Sentence | None]:
+def s_copied(
+    f: Facts, lang: str, rng: random.Random, t: Truths
+) -> tuple[Sentence, Sentence | None]:
     r = num(f.total_revenue, 2, lang)
     text = (
         f"Выручка за день составила {r} {rub(lang)}, продано {plain(Decimal(f.total_units), lang)} шт."
@@ -234,11 +240,13 @@ def s_copied(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Senten
     return Sentence(text, "copied"), Sentence(lie, "copied", {"written": w, "kind": "made_up"})
 
 
-def s_rounded(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Sentence, Sentence | None]:
+def s_rounded(
+    f: Facts, lang: str, rng: random.Random, t: Truths
+) -> tuple[Sentence, Sentence | None]:
     p = _prod(f, 0)
     r = num(p.revenue, 0, lang)
     text = (
-        f"Лидер по выручке — {p.name}: {r} {rub(lang)}."
+        f"Лидер по выручке — {p.name}: {r} {rub(lang)}"
         if lang == "ru"
         else f"The revenue leader is {p.name} with {r} {rub(lang)}."
     )
@@ -251,19 +259,25 @@ def s_rounded(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Sente
     )
 
 
-def s_scaled(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Sentence, Sentence | None]:
+def s_scaled(
+    f: Facts, lang: str, rng: random.Random, t: Truths
+) -> tuple[Sentence, Sentence | None]:
     w, unit = scaled(f.total_revenue, lang)
     hedge = rng.choice(["около ", "примерно ", ""] if lang == "ru" else ["about ", "roughly ", ""])
     form = "approximate" if hedge else "scaled"
     text = (
-        f"Итого выручка — {hedge}{w} {rub(lang)}."
+        f"Итого выручка — {hedge}{w} {rub(lang)}"
         if lang == "ru"
         else f"Total revenue came to {hedge}{w} {rub(lang)}."
     )
     kind = rng.choice(["wrong_rounding", "wrong_scale"])
     if kind == "wrong_scale":
         factor = Decimal(1000) if f.total_revenue < 10**6 else Decimal(10**6)
-        other = ("млн" if factor == 1000 else "тыс.") if lang == "ru" else ("M" if factor == 1000 else "k")
+        other = (
+            ("млн" if factor == 1000 else "тыс.")
+            if lang == "ru"
+            else ("M" if factor == 1000 else "k")
+        )
         word = w.split(NB)[-1] if lang == "ru" else w[-1]
         lw = w[: -len(word)] + other
         lie_value = f.total_revenue * (Decimal(1000) if factor == 1000 else Decimal("0.001"))
@@ -273,13 +287,20 @@ def s_scaled(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Senten
         lw, lu = scaled(lie_value, lang)
     if not clear(lie_value, lu, t.values):
         return Sentence(text, form), None
-    return Sentence(text, form), Sentence(text.replace(w, lw, 1), form, {"written": lw, "kind": kind})
+    return Sentence(text, form), Sentence(
+        text.replace(w, lw, 1), form, {"written": lw, "kind": kind}
+    )
 
 
-def s_almost(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Sentence, Sentence | None]:
+def s_almost(
+    f: Facts, lang: str, rng: random.Random, t: Truths
+) -> tuple[Sentence, Sentence | None]:
     x = f.total_revenue
     unit = sig_unit(x, 2)
     n = step(x, unit, ROUND_CEILING)
+    if n - x > n / 20:  # "almost" is close: a digit more
+        unit = sig_unit(x, 3)
+        n = step(x, unit, ROUND_CEILING)
     if n == x:
         n += unit
     w = plain(n, lang)
@@ -308,11 +329,7 @@ def s_bound(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Sentenc
     if low == x:
         low -= unit
     w = plain(low, lang)
-    text = (
-        f"Продано более {w} шт. товаров."
-        if lang == "ru"
-        else f"More than {w} units were sold."
-    )
+    text = f"Продано более {w} шт. товаров." if lang == "ru" else f"More than {w} units were sold."
     high = step(x, unit, ROUND_CEILING)
     if high == x:
         high += unit
@@ -324,7 +341,9 @@ def s_bound(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Sentenc
     )
 
 
-def s_multiple(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Sentence, Sentence | None]:
+def s_multiple(
+    f: Facts, lang: str, rng: random.Random, t: Truths
+) -> tuple[Sentence, Sentence | None]:
     h = f.history
     if h is None:
         return s_share(f, lang, rng, t)
@@ -349,9 +368,14 @@ def s_multiple(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Sent
             if lang == "ru"
             else f"{a.name} sold {w} times as many units as {b.name}."
         )
-    fake = r + Decimal(rng.choice(["0.8", "1.3", "-0.6"])) if r > Decimal("1.9") else r + Decimal("0.9")
+    fake = (
+        r + Decimal(rng.choice(["0.8", "1.3", "-0.6"]))
+        if r > Decimal("1.9")
+        else r + Decimal("0.9")
+    )
     lw = num(fake, 1, lang)
-    if not clear(fake, Decimal("0.1"), t.ratios):
+    # Multiples of the day (unnamed) and of the subject named: what the sentence may state.
+    if not clear(fake, Decimal("0.1"), [*t.ratios, r]):
         return Sentence(text, "multiple"), None
     return Sentence(text, "multiple"), Sentence(
         text.replace(f" {w} ", f" {lw} ", 1).replace(f" {w}x", f" {lw}x", 1),
@@ -360,7 +384,9 @@ def s_multiple(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Sent
     )
 
 
-def s_word_multiple(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Sentence, Sentence | None]:
+def s_word_multiple(
+    f: Facts, lang: str, rng: random.Random, t: Truths
+) -> tuple[Sentence, Sentence | None]:
     h = f.history
     if h is None or h.previous_revenue <= 0:
         return s_rank(f, lang, rng, t)
@@ -390,7 +416,7 @@ def s_word_multiple(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple
         (
             (ru, en)
             for k, (ru, en) in words.items()
-            if abs(r - k) > Decimal("0.3") and clear(Decimal(k), Decimal("0.1"), t.ratios)
+            if abs(r - k) > Decimal("0.3") and clear(Decimal(k), Decimal("0.1"), [*t.ratios, r])
         ),
         None,
     )
@@ -408,7 +434,9 @@ def s_word_multiple(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple
     )
 
 
-def s_difference(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Sentence, Sentence | None]:
+def s_difference(
+    f: Facts, lang: str, rng: random.Random, t: Truths
+) -> tuple[Sentence, Sentence | None]:
     a, b = f.top_by_units[0], f.top_by_units[1] if len(f.top_by_units) > 1 else None
     if b is None or a.units == b.units:
         return s_rounded(f, lang, rng, t)
@@ -424,7 +452,9 @@ def s_difference(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Se
     if not clear(fake, Decimal(1), t.values):
         return Sentence(text, "difference"), None
     return Sentence(text, "difference"), Sentence(
-        text.replace(f" {w} ", f" {lw} ", 1), "difference", {"written": lw, "kind": "wrong_difference"}
+        text.replace(f" {w} ", f" {lw} ", 1),
+        "difference",
+        {"written": lw, "kind": "wrong_difference"},
     )
 
 
@@ -450,7 +480,9 @@ def s_share(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Sentenc
                 if lang == "ru"
                 else f"{q.name} accounted for {hedge}{lw} of revenue."
             )
-            return Sentence(text, "share"), Sentence(lie, "share", {"written": lw, "kind": "wrong_owner"})
+            return Sentence(text, "share"), Sentence(
+                lie, "share", {"written": lw, "kind": "wrong_owner"}
+            )
     fake = share + Decimal(rng.choice([-6, 5, 9]))
     lw = pct(fake, places, lang)
     if fake <= 0 or not clear(fake, Decimal(1).scaleb(-places), t.values):
@@ -478,11 +510,15 @@ def s_pp(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Sentence, 
     if not clear(fake, Decimal("0.1"), t.values):
         return Sentence(text, "percentage_points"), None
     return Sentence(text, "percentage_points"), Sentence(
-        text.replace(f" {w} ", f" {lw} ", 1), "percentage_points", {"written": lw, "kind": "wrong_share"}
+        text.replace(f" {w} ", f" {lw} ", 1),
+        "percentage_points",
+        {"written": lw, "kind": "wrong_share"},
     )
 
 
-def s_change(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Sentence, Sentence | None]:
+def s_change(
+    f: Facts, lang: str, rng: random.Random, t: Truths
+) -> tuple[Sentence, Sentence | None]:
     h = f.history
     if h is None or h.revenue_change_pct is None or h.revenue_change == 0:
         return s_scaled(f, lang, rng, t)
@@ -502,7 +538,9 @@ def s_change(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Senten
     ):
         return Sentence(text, "percent_change"), None  # another percent of that size
     if kind == "wrong_direction":
-        lie = text.replace(verb_ru if lang == "ru" else verb_en, anti_ru if lang == "ru" else anti_en)
+        lie = text.replace(
+            verb_ru if lang == "ru" else verb_en, anti_ru if lang == "ru" else anti_en
+        )
         lw = w
     elif kind == "wrong_sign":
         lw = ("-" if up else "+") + w
@@ -518,7 +556,9 @@ def s_change(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Senten
             if lang == "ru"
             else f"Compared with the previous day, revenue {verb_en} by {lw} {rub(lang)}."
         )
-    return Sentence(text, "percent_change"), Sentence(lie, "percent_change", {"written": lw, "kind": kind})
+    return Sentence(text, "percent_change"), Sentence(
+        lie, "percent_change", {"written": lw, "kind": kind}
+    )
 
 
 def s_rank(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Sentence, Sentence | None]:
@@ -528,11 +568,7 @@ def s_rank(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Sentence
     k = rng.randint(2, n)
     p = f.top_by_revenue[k - 1]
     word = _ORD_RU[k] if lang == "ru" else _ORD_EN[k]
-    text = (
-        f"{p.name} — {word} по выручке."
-        if lang == "ru"
-        else f"{p.name} is {word} by revenue."
-    )
+    text = f"{p.name} — {word} по выручке." if lang == "ru" else f"{p.name} is {word} by revenue."
     wrong = rng.choice([j for j in range(1, n + 1) if j != k])
     lw = _ORD_RU[wrong] if lang == "ru" else _ORD_EN[wrong]
     return Sentence(text, "rank"), Sentence(
@@ -551,16 +587,31 @@ def s_count(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Sentenc
         else f"Sales came from {w} categories of products."
     )
     counts = {
-        f.distinct_products, f.distinct_categories, f.total_units, len(f.top_by_units),
-        len(f.top_by_revenue), len(f.categories), *f.parameters.model_dump().values(),
-        *(p.units for p in (*f.top_by_units, *f.top_by_revenue)), *(c.units for c in f.categories),
+        f.distinct_products,
+        f.distinct_categories,
+        f.total_units,
+        len(f.top_by_units),
+        len(f.top_by_revenue),
+        len(f.categories),
+        *f.parameters.model_dump().values(),
+        *(p.units for p in (*f.top_by_units, *f.top_by_revenue)),
+        *(c.units for c in f.categories),
     }
     if f.history is not None:
         h = f.history
-        counts |= {h.previous_units, h.trailing_days, h.new_products.count, h.missing_products.count,
-                   len(h.movers_up), len(h.movers_down), len(h.new_products.names), len(h.missing_products.names),
-                   *(m.units_now for m in (*h.movers_up, *h.movers_down)), *(m.units_before for m in (*h.movers_up, *h.movers_down)),
-                   *(abs(m.change) for m in (*h.movers_up, *h.movers_down))}
+        counts |= {
+            h.previous_units,
+            h.trailing_days,
+            h.new_products.count,
+            h.missing_products.count,
+            len(h.movers_up),
+            len(h.movers_down),
+            len(h.new_products.names),
+            len(h.missing_products.names),
+            *(m.units_now for m in (*h.movers_up, *h.movers_down)),
+            *(m.units_before for m in (*h.movers_up, *h.movers_down)),
+            *(abs(m.change) for m in (*h.movers_up, *h.movers_down)),
+        }
     wrong = [k for k in _CARD_RU if k not in counts]
     if not wrong:
         return Sentence(text, "count_word"), None
@@ -597,11 +648,15 @@ def s_date(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Sentence
     wrong = d + dt.timedelta(days=rng.choice([20, 40, 400]))
     lw = wrong.strftime("%d.%m.%Y") if lang == "ru" else wrong.isoformat()
     return Sentence(text, "date"), Sentence(
-        text.replace(w if lang == "ru" else d.isoformat(), lw), "date", {"written": lw, "kind": "wrong_date"}
+        text.replace(w if lang == "ru" else d.isoformat(), lw),
+        "date",
+        {"written": lw, "kind": "wrong_date"},
     )
 
 
-def s_mover_change(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[Sentence, Sentence | None]:
+def s_mover_change(
+    f: Facts, lang: str, rng: random.Random, t: Truths
+) -> tuple[Sentence, Sentence | None]:
     h = f.history
     if h is None or not h.movers_down:
         return s_difference(f, lang, rng, t)
@@ -612,19 +667,51 @@ def s_mover_change(f: Facts, lang: str, rng: random.Random, t: Truths) -> tuple[
         if lang == "ru"
         else f"The biggest fall was {m.name}, down {w} units."
     )
-    lie = text.replace("упали", "выросли") if lang == "ru" else text.replace("fall", "rise").replace("down", "up")
-    return Sentence(text, "copied"), Sentence(lie, "copied", {"written": w, "kind": "wrong_direction"})
+    lie = (
+        text.replace("упали", "выросли")
+        if lang == "ru"
+        else text.replace("fall", "rise").replace("down", "up")
+    )
+    return Sentence(text, "copied"), Sentence(
+        lie, "copied", {"written": w, "kind": "wrong_direction"}
+    )
 
 
 MAKERS: list[Maker] = [
-    s_copied, s_rounded, s_scaled, s_almost, s_bound, s_multiple, s_word_multiple, s_difference,
-    s_share, s_pp, s_change, s_rank, s_count, s_range, s_date, s_mover_change,
+    s_copied,
+    s_rounded,
+    s_scaled,
+    s_almost,
+    s_bound,
+    s_multiple,
+    s_word_multiple,
+    s_difference,
+    s_share,
+    s_pp,
+    s_change,
+    s_rank,
+    s_count,
+    s_range,
+    s_date,
+    s_mover_change,
 ]
 
 
 def _heading(lang: str, n: int) -> str:
-    ru = ["Итоги дня", "Лидеры продаж", "Категории", "Сравнение с предыдущими днями", "Рекомендации"]
-    en = ["Summary", "Top products", "Categories", "Comparison with previous days", "Recommendations"]
+    ru = [
+        "Итоги дня",
+        "Лидеры продаж",
+        "Категории",
+        "Сравнение с предыдущими днями",
+        "Рекомендации",
+    ]
+    en = [
+        "Summary",
+        "Top products",
+        "Categories",
+        "Comparison with previous days",
+        "Recommendations",
+    ]
     return f"## {n}. {(ru if lang == 'ru' else en)[n - 1]}"
 
 
@@ -674,7 +761,13 @@ def _facts(seed: int, lang: str) -> Facts:
     earlier = None
     if rng.random() < 0.85:
         before = [
-            Product(p.product_id, p.name, p.category, max(1, int(p.quantity * rng.uniform(0.2, 2.5))), p.price)
+            Product(
+                p.product_id,
+                p.name,
+                p.category,
+                max(1, int(p.quantity * rng.uniform(0.2, 2.5))),
+                p.price,
+            )
             for p in now
             if rng.random() < 0.9
         ]
@@ -700,18 +793,29 @@ def build(days: int = 48, seed: int = 20) -> list[dict[str, Any]]:
             if all(h.text != head.text for h in honest):
                 honest.insert(0, head)
             out.append(
-                {"facts": js, "language": lang, "honest": True, "forms": [h.form for h in honest],
-                 "text": report(honest, lang, rng)}
+                {
+                    "facts": js,
+                    "language": lang,
+                    "honest": True,
+                    "forms": [h.form for h in honest],
+                    "text": report(honest, lang, rng),
+                }
             )
             lies = [(i, lie) for i, (_, lie) in enumerate(made) if lie is not None]
-            for i, lie in rng.sample(lies, min(len(lies), 2)):
+            for i, lie in rng.sample(lies, min(len(lies), 3)):
                 parts = list(honest)
                 j = parts.index(made[i][0])
                 parts[j] = lie
                 assert lie.lie is not None
                 out.append(
-                    {"facts": js, "language": lang, "honest": False, "forms": [p.form for p in parts],
-                     "lie": {**lie.lie, "form": lie.form}, "text": report(parts, lang, rng)}
+                    {
+                        "facts": js,
+                        "language": lang,
+                        "honest": False,
+                        "forms": [p.form for p in parts],
+                        "lie": {**lie.lie, "form": lie.form},
+                        "text": report(parts, lang, rng),
+                    }
                 )
     return out
 
