@@ -18,7 +18,7 @@ from ..errors import LLMRejected, LLMUnavailable, UnknownDay
 from ..ids import report_id_for_request, report_id_for_upload
 from ..logs import ctx
 from ..metrics import REPORTS, STAGE_SECONDS
-from ..models import ReportEvent
+from ..models import ReportClaim, ReportEvent
 from ..storage.db import Pool, translate_errors
 from ..storage.reports import (
     ReportInput,
@@ -57,6 +57,7 @@ def event_of(row: ReportRow) -> ReportEvent:
         facts=row.facts or {},
         error=row.error,
         created_at=row.updated_at,
+        claims=[ReportClaim.model_validate(c) for c in row.claims],
     )
 
 
@@ -165,6 +166,7 @@ class ReporterService:
                     unverified_numbers=draft.unverified_numbers,
                     attempts=prior + tally.calls,
                     error=None,
+                    claims=draft.verdict.claims_json(),
                 ),
             )
         event = event_of(row)

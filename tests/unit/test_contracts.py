@@ -17,6 +17,7 @@ from service.ingest.diff import diff_days
 from service.models import (
     Issue,
     KafkaPosition,
+    ReportClaim,
     ReportEvent,
     ReportRequest,
     SalesCorrected,
@@ -79,6 +80,17 @@ def _events() -> dict[str, object]:
             attempts=1,
             facts={"a": "1"},
             created_at=NOW,
+            claims=[
+                ReportClaim(
+                    start=0,
+                    end=8,
+                    text="4,75 млн",
+                    verified=True,
+                    form="scaled",
+                    rule="4752113.20 (total_revenue) with a scale word, rounded as written",
+                    sources=["total_revenue"],
+                )
+            ],
         ),
         "sales.report-requests": ReportRequest(
             request_id=UPLOAD, sales_date=dt.date(2024, 1, 1), requested_at=NOW
