@@ -450,7 +450,8 @@ def _best(pairs: list[tuple[_Reading, Figure]], owners: frozenset[str]) -> tuple
     def score(rf: tuple[_Reading, Figure]) -> tuple[bool, bool, Decimal]:
         r, f = rf
         gap = abs(abs(f.value) - r.value) / r.value if r.value else abs(f.value)
-        return (not _copied(f, r), not (f.owners & owners), gap)
+        foreign = not (f.owners & owners) if owners else bool(f.owners)
+        return (not _copied(f, r), foreign, gap)
 
     return min(pairs, key=score)
 
