@@ -30,7 +30,7 @@ NOW = [
 HUMAN_LIES = {
     "rounding": "3,38\u00a0млн",
     "scale": "3,28\u00a0тыс.",
-    "multiple": "6,6 раза".replace("6,6", "7,6"),
+    "multiple": "7,6 раза",
     "share": "85\u00a0%",
 }
 
