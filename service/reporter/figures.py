@@ -21,12 +21,16 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property, lru_cache
 from itertools import combinations
 
-from .display import clean_name, fact_dates, round_money, round_one
+from .display import clean_name as _clean_name
+from .display import fact_dates, round_money, round_one
 from .facts import Facts, percent_change, percent_of, ratio
 
 _WHOLE = Decimal(1)
+# Names recur in every report of a day and day after day: each is cleaned once.
+clean_name = lru_cache(maxsize=8192)(_clean_name)
 
 __all__ = ["Figure", "FigureTable", "Figures", "fact_numbers", "figure_table"]
 
@@ -115,12 +119,21 @@ class FigureTable:
         return [f for s in sizes for f in self.between(s, s, closed=True)]
 
 
-@dataclass(slots=True)
 class Figures:
-    base: FigureTable
-    derived: FigureTable
-    ratios: FigureTable
-    facts: Facts
+    """The three tables of a day; the derived ones are built when first asked for (most
+    numbers are facts as they stand)."""
+
+    def __init__(self, facts: Facts) -> None:
+        self.facts = facts
+        self.base = _base(facts)
+
+    @cached_property
+    def derived(self) -> FigureTable:
+        return _derived(self.facts)
+
+    @cached_property
+    def ratios(self) -> FigureTable:
+        return _ratios(self.facts)
 
     @property
     def owners(self) -> dict[str, set[str]]:
@@ -404,7 +417,7 @@ def _ratios(facts: Facts) -> FigureTable:
 
 def figure_table(facts: Facts) -> Figures:
     """The day's figures; those of a named product or category carry its owner key."""
-    return Figures(base=_base(facts), derived=_derived(facts), ratios=_ratios(facts), facts=facts)
+    return Figures(facts)
 
 
 def _date_parts(d: dt.date) -> tuple[int, int, int]:
