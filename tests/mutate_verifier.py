@@ -1,0 +1,219 @@
+"""Mutation testing of the verifier's rules, on demand (not in CI):
+
+    .venv/bin/python -m tests.mutate_verifier                  # all three files
+    .venv/bin/python -m tests.mutate_verifier --files claims.py --jobs 2
+
+A mutant is the source of service/reporter/{verify,claims,figures}.py with one change:
+a comparison flipped (== !=, < <=, > >=, in / not in, is / is not), ``and``/``or``
+swapped, a ``not`` dropped, + and - swapped, a whole-number constant off by one (0 → 1,
+1 → 0, n → n + 1) or a True/False flipped. Each is written into a copy of the checkout
+(service/ and tests/ under a temporary directory, so the working tree is never touched)
+and the verifier's unit tests (``TESTS``: the planted lies and true sentences, the forms,
+the corpus) run against it; a mutant is killed when they fail (or run
+past ``--timeout``). Printed: killed / total per file and every survivor with its line,
+to be judged equivalent or killed by a new test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FILES = ("verify.py", "claims.py", "figures.py")
+TESTS = (
+    "tests/unit/test_verify_lies.py",
+    "tests/unit/test_verify_forms.py",
+    "tests/unit/test_verifier_corpus.py",
+)
+_FLIP: dict[type, type] = {
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.Lt: ast.LtE,
+    ast.LtE: ast.Lt,
+    ast.Gt: ast.GtE,
+    ast.GtE: ast.Gt,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
+    ast.Is: ast.IsNot,
+    ast.IsNot: ast.Is,
+}
+
+
+@dataclass(frozen=True)
+class Mutant:
+    file: str
+    index: int  # which mutation point of the file
+    line: int
+    what: str
+
+
+def _points(tree: ast.AST) -> Iterator[tuple[ast.AST, str]]:
+    """Every node a mutation changes, with what it does; docstrings and annotations aside."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            for i, op in enumerate(node.ops):
+                if type(op) in _FLIP:
+                    yield node, f"compare:{i}:{type(op).__name__}"
+        elif isinstance(node, ast.BoolOp):
+            yield node, f"boolop:{type(node.op).__name__}"
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            yield node, "not"
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+            yield node, f"binop:{type(node.op).__name__}"
+        elif isinstance(node, ast.Constant) and type(node.value) is bool:
+            yield node, f"bool:{node.value}"
+        elif isinstance(node, ast.Constant) and type(node.value) is int:
+            yield node, f"int:{node.value}"
+
+
+def _apply(node: ast.AST, what: str) -> ast.AST | None:
+    """Change the node in place (or return the node that replaces it)."""
+    kind, _, rest = what.partition(":")
+    if kind == "compare":
+        assert isinstance(node, ast.Compare)
+        i = int(rest.partition(":")[0])
+        node.ops[i] = _FLIP[type(node.ops[i])]()
+    elif kind == "boolop":
+        assert isinstance(node, ast.BoolOp)
+        node.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+    elif kind == "not":
+        assert isinstance(node, ast.UnaryOp)
+        return node.operand
+    elif kind == "binop":
+        assert isinstance(node, ast.BinOp)
+        node.op = ast.Sub() if isinstance(node.op, ast.Add) else ast.Add()
+    elif kind == "bool":
+        assert isinstance(node, ast.Constant)
+        node.value = not node.value
+    elif kind == "int":
+        assert isinstance(node, ast.Constant)
+        node.value = {0: 1, 1: 0}.get(node.value, node.value + 1)
+    return None
+
+
+class _Replace(ast.NodeTransformer):
+    def __init__(self, target: ast.AST, replacement: ast.AST) -> None:
+        self.target, self.replacement = target, replacement
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        if node is self.target:
+            return self.replacement
+        return super().generic_visit(node)
+
+
+def _skip(tree: ast.Module) -> set[int]:
+    """ids of nodes not worth mutating: docstrings, annotations, __all__, regex text."""
+    out: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for arg in [*node.args.args, *node.args.kwonlyargs]:
+                if arg.annotation is not None:
+                    out |= {id(n) for n in ast.walk(arg.annotation)}
+            if node.returns is not None:
+                out |= {id(n) for n in ast.walk(node.returns)}
+        if isinstance(node, ast.AnnAssign):
+            out |= {id(n) for n in ast.walk(node.annotation)}
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+            if node.value.id in ("Literal", "tuple", "dict", "list", "set", "frozenset"):
+                out |= {id(n) for n in ast.walk(node.slice)}
+    return out
+
+
+def mutants(file: str) -> list[Mutant]:
+    source = (REPO / "service" / "reporter" / file).read_text()
+    tree = ast.parse(source)
+    skip = _skip(tree)
+    return [
+        Mutant(file, i, getattr(node, "lineno", 0), what)
+        for i, (node, what) in enumerate(p for p in _points(tree) if id(p[0]) not in skip)
+    ]
+
+
+def mutated_source(m: Mutant) -> str:
+    tree = ast.parse((REPO / "service" / "reporter" / m.file).read_text())
+    skip = _skip(tree)
+    node, what = [p for p in _points(tree) if id(p[0]) not in skip][m.index]
+    replacement = _apply(node, what)
+    if replacement is not None:
+        tree = _Replace(node, replacement).visit(tree)
+    return ast.unparse(ast.fix_missing_locations(tree))
+
+
+def _copy(into: Path) -> None:
+    shutil.copytree(REPO / "service", into / "service")
+    shutil.copytree(
+        REPO / "tests", into / "tests", ignore=shutil.ignore_patterns("__pycache__", "*.png")
+    )
+    shutil.copy(REPO / "pyproject.toml", into / "pyproject.toml")
+
+
+def run(m: Mutant, work: Path, *, timeout: float) -> bool:
+    """True when the tests kill the mutant."""
+    target = work / "service" / "reporter" / m.file
+    original = target.read_text()
+    target.write_text(mutated_source(m))
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *TESTS],
+            cwd=work,
+            capture_output=True,
+            timeout=timeout,
+        )
+        return done.returncode != 0
+    except subprocess.TimeoutExpired:
+        return True
+    finally:
+        target.write_text(original)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--files", nargs="*", default=list(FILES))
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--timeout", type=float, default=120)
+    ap.add_argument("--only", nargs="*", help="file:index of mutants to run (the survivors)")
+    args = ap.parse_args()
+    todo = [m for f in args.files for m in mutants(f)]
+    if args.only:
+        todo = [m for m in todo if f"{m.file}:{m.index}" in set(args.only)]
+    with tempfile.TemporaryDirectory(prefix="mutate-verifier-") as tmp:
+        works = [Path(tmp) / f"w{j}" for j in range(args.jobs)]
+        for w in works:
+            _copy(w)
+        slots = {j: works[j] for j in range(args.jobs)}
+
+        def one(pair: tuple[int, Mutant]) -> tuple[Mutant, bool]:
+            i, m = pair
+            return m, run(m, slots[i % args.jobs], timeout=args.timeout)
+
+        # each job owns a copy: mutants i, i + jobs, … run there one after another
+        results: list[tuple[Mutant, bool]] = []
+        with ThreadPoolExecutor(args.jobs) as pool:
+            batches = [
+                [(i, m) for i, m in enumerate(todo) if i % args.jobs == j] for j in range(args.jobs)
+            ]
+            for out in pool.map(lambda b: [one(p) for p in b], batches):
+                results += out
+    for f in args.files:
+        mine = [(m, k) for m, k in results if m.file == f]
+        killed = sum(k for _, k in mine)
+        print(f"{f}: {killed}/{len(mine)} killed")
+        for m, k in sorted(mine, key=lambda mk: mk[0].line):
+            if not k:
+                print(f"  survived: {f}:{m.index} line {m.line} {m.what}")
+    total = len(results)
+    killed = sum(k for _, k in results)
+    print(f"total: {killed}/{total} killed ({100 * killed / max(total, 1):.1f} %)")
+
+
+if __name__ == "__main__":
+    main()
