@@ -122,9 +122,12 @@ def _skip(tree: ast.Module) -> set[int]:
                 out |= {id(n) for n in ast.walk(node.returns)}
         if isinstance(node, ast.AnnAssign):
             out |= {id(n) for n in ast.walk(node.annotation)}
-        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
-            if node.value.id in ("Literal", "tuple", "dict", "list", "set", "frozenset"):
-                out |= {id(n) for n in ast.walk(node.slice)}
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in ("Literal", "tuple", "dict", "list", "set", "frozenset")
+        ):
+            out |= {id(n) for n in ast.walk(node.slice)}
     return out
 
 

@@ -608,6 +608,8 @@ class _Reader:
             second, passed_derived = _judge([f for _, f in more], ctx)
             if second is None:
                 problem, passed, pairs = None, passed_derived, more
+            elif problem == "not_a_fact" and second != "not_a_fact":
+                problem, pairs = second, more  # a derived figure, said of the wrong subject
             elif not pairs and not more and t.body and _two_numbers(t.body, base):
                 return None  # "top 3 500 units": two numbers, each a fact
         if problem is None:
@@ -623,7 +625,10 @@ class _Reader:
     ) -> str:
         if problem in ("wrong_sign", "wrong_direction") and figs:
             f = figs[0]
-            way = "a rise" if f.sign > 0 else "a fall" if f.sign < 0 else "a level"
+            if not f.change and f.trend is not None:
+                way = "a rise" if f.trend > 0 else "a fall" if f.trend < 0 else "no change"
+                return f"{show(f)} ({f.source}, reached by {way})"
+            way = "a rise" if f.sign > 0 else "a fall" if f.sign < 0 else "no change"
             return f"{show(f)} ({f.source}, {way if f.change else 'a level'})"
         if problem == "wrong_product" and figs:
             return f"{show(figs[0])} is {figs[0].source}"

@@ -1,0 +1,237 @@
+"""The verifier reads figures as people write them (issue 20): each form, true and told
+wrong, the tolerance rules, the provenance it records, and the correction it asks for."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from service.reporter.claims import Hedge, direction, hedge, is_multiple, rank_list, scale
+from service.reporter.facts import Facts
+from service.reporter.prompt import build_correction
+from service.reporter.verify import Check, verify
+
+from .reporter_factories import Product, make_facts
+
+DAY = dt.date(2024, 3, 10)
+_BEFORE = [
+    Product(1, "Чайник Bosch", "Кухня", 10, Decimal("1500.00")),
+    Product(2, "Фен Philips", "Красота", 50, Decimal("32000.50")),
+    Product(3, "Блендер Braun", "Кухня", 30, Decimal("41000.00")),
+]
+_NOW = [
+    Product(1, "Чайник Bosch", "Кухня", 66, Decimal("1500.00")),
+    Product(2, "Фен Philips", "Красота", 45, Decimal("32000.50")),
+    Product(3, "Блендер Braun", "Кухня", 80, Decimal("41000.00")),
+]
+# Revenue 2 845 025,00 → 4 819 022,50 (+69,4 %); units 90 → 191 (+101); Чайник Bosch 10 → 66
+# (×6,6), Блендер Braun 30 → 80, Фен Philips 50 → 45; Кухня 70,1 % of revenue, Красота 29,9 %.
+RISE = make_facts(DAY, _NOW, earlier={DAY - dt.timedelta(days=1): _BEFORE})
+FALL = make_facts(DAY, _BEFORE, earlier={DAY - dt.timedelta(days=1): _NOW})
+
+
+def test_the_fixture_facts_are_what_the_sentences_assume():
+    """Revenue 4 819 022,50 after 2 845 025,00; the mover and the shares as the comments say."""
+    h = RISE.history
+    assert h is not None and RISE.total_revenue == Decimal("4819022.50")
+    assert h.previous_revenue == Decimal("2845025.00") and RISE.total_units == 191
+    assert [(m.name, m.units_before, m.units_now) for m in h.movers_up][0] == (
+        "Чайник Bosch",
+        10,
+        66,
+    )
+    assert [c.name for c in RISE.categories] == ["Кухня", "Красота"]
+
+
+def claims(text: str, facts: Facts) -> list[Check]:
+    return [c for c in verify(text, facts).claims if c.form != "date"]
+
+
+def one(text: str, facts: Facts = RISE) -> Check:
+    found = claims(text, facts)
+    assert len(found) == 1, found
+    return found[0]
+
+
+TRUE = [
+    # (sentence, form, a source it must name)
+    ("Выручка — около 4,82 млн руб.", "approximate", "total_revenue"),
+    ("Выручка — 4,82 млн руб.", "scaled", "total_revenue"),
+    ("Revenue was about 4.8M.", "approximate", "total_revenue"),
+    ("Revenue: 4,819k.", "scaled", "total_revenue"),
+    ("Выручка — 4 819 022,50 руб.", "copied", "total_revenue"),
+    ("Выручка — 4 819 023 руб.", "rounded", "total_revenue"),
+    ("Выручка составила почти 4,9 млн руб.", "almost", "total_revenue"),
+    ("Выручка превысила 4,8 млн руб.", "bound", "total_revenue"),
+    ("Продано более 190 шт.", "bound", "total_units"),
+    ("Продано не более 191 шт.", "bound", "total_units"),
+    ("Sold more than 190 units.", "bound", "total_units"),
+    ("Продано менее 200 шт.", "bound", "total_units"),
+    ("Кухня дала около 70 % выручки.", "approximate", "categories[Кухня].share_of_revenue"),
+    ("Продажи Чайник Bosch выросли в 6,6 раза.", "multiple", "Чайник Bosch"),
+    ("Sales of Чайник Bosch grew 6.6x.", "multiple", "Чайник Bosch"),
+    ("Sales of Чайник Bosch grew ×6.6.", "multiple", "Чайник Bosch"),
+    ("Выручка выросла примерно в 1,7 раза.", "multiple", "previous_revenue"),
+    ("Продажи в штуках выросли в 2,1 раза.", "multiple", "total_units"),
+    ("Фен Philips и Блендер Braun: выручка различается в 2,3 раза.", "multiple", "revenue of"),
+    ("Фен Philips — второй по выручке.", "rank", "top_by_revenue"),
+    ("Фен Philips is 3rd by units.", "rank", "top_by_units"),
+    ("Продажи шли в двух категориях.", "count", "distinct_categories"),
+    ("В продаже три товара.", "count", "distinct_products"),
+    ("Блендер Braun продан на 14 шт. больше, чем Чайник Bosch.", "difference", "units of"),
+    ("На Блендер Braun пришлось около 68 % выручки.", "share", "share of Блендер Braun"),
+    ("Доля Кухня на 40,2 п.п. выше, чем у Красота.", "difference", "shares of"),
+    ("Чайник Bosch: рост продаж на 560 %.", "percent_change", "percent change"),
+]
+
+
+@pytest.mark.parametrize(("sentence", "form", "source"), TRUE, ids=[t[1] for t in TRUE])
+def test_a_true_figure_in_each_form_is_verified_with_its_source(sentence, form, source):
+    """Each form people write is accepted, and its provenance names the fact(s) and the form."""
+    c = one(sentence)
+    assert c.ok and c.form == form and any(source in s for s in c.sources), c
+    assert c.rule and c.problem is None and sentence[c.start : c.end] == c.written
+
+
+LIES = [
+    # (sentence, facts, the number as listed, problem)
+    ("Выручка — около 4,72 млн руб.", RISE, "4,72 млн", "not_a_fact"),  # wrong rounding
+    ("Выручка — около 4,82 тыс. руб.", RISE, "4,82 тыс.", "not_a_fact"),  # wrong scale
+    ("Выручка — около 48,2 млн руб.", RISE, "48,2 млн", "not_a_fact"),  # ten times too big
+    ("Выручка составила почти 4,8 млн руб.", RISE, "4,8 млн", "not_a_fact"),  # "почти" above
+    ("Выручка превысила 4,9 млн руб.", RISE, "4,9 млн", "not_a_fact"),  # bound wrong side
+    ("Продано более 200 шт.", RISE, "200", "not_a_fact"),
+    ("Продано менее 190 шт.", RISE, "190", "not_a_fact"),
+    ("Продажи Чайник Bosch выросли в 7,6 раза.", RISE, "7,6 раза", "not_a_fact"),
+    ("Продажи Фен Philips выросли в 6,6 раза.", RISE, "6,6 раза", "wrong_product"),
+    ("Продажи Чайник Bosch упали в 6,6 раза.", RISE, "6,6 раза", "wrong_direction"),
+    ("Выручка выросла втрое.", RISE, "втрое", "not_a_fact"),
+    ("Выручка снизилась вдвое.", RISE, "вдвое", "not_a_fact"),
+    ("Фен Philips — первый по выручке.", RISE, "первый", "wrong_rank"),
+    ("Фен Philips — шестой по выручке.", RISE, "шестой", "wrong_rank"),
+    ("Их было восемь категорий.", RISE, "восемь", "not_a_fact"),
+    ("Блендер Braun продан на 24 шт. больше, чем Чайник Bosch.", RISE, "24", "percent_mismatch"),
+    ("Блендер Braun продан на 17 шт. больше, чем Чайник Bosch.", RISE, "17", "not_a_fact"),
+    ("На Фен Philips пришлось около 68 % выручки.", RISE, "68 %", "wrong_product"),
+    ("Выручка выросла на 69,4 руб.", RISE, "69,4", "percent_mismatch"),
+    ("Выручка упала на 69,4 %.", RISE, "69,4 %", "wrong_direction"),
+    ("Выручка: −4 819 022,50 руб.", RISE, "−4 819 022,50", "wrong_sign"),
+    ("Revenue: -4,819,022.50.", RISE, "-4,819,022.50", "wrong_sign"),
+    ("Продано 191 руб.", RISE, "191", "wrong_unit"),
+    ("Выручка — примерно 2,85 млн руб.", RISE, "2,85 млн", "wrong_day"),
+    ("Продажи Фен Philips выросли на 5 шт.", RISE, "5", "wrong_direction"),
+]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "facts", "number", "problem"),
+    LIES,
+    ids=[f"{i}-{t[3]}" for i, t in enumerate(LIES)],
+)
+def test_a_figure_told_wrong_in_each_form_is_caught(sentence, facts, number, problem):
+    """A wrong rounding, scale word, bound, multiple, rank, count, difference, share, sign,
+    unit or day is listed with its problem and the fact it most likely meant."""
+    found = [c for c in claims(sentence, facts) if not c.ok]
+    assert [(c.written.replace("\u00a0", " "), c.problem) for c in found] == [(number, problem)], (
+        claims(sentence, facts)
+    )
+
+
+def test_a_minus_before_a_level_is_a_lie_and_a_plus_is_not():
+    """A level (revenue, units) takes "+" but never "−"; a change takes its own sign only."""
+    assert one("Выручка: +4 819 022,50 руб.").ok
+    assert one("Продано +191 шт.").ok
+    assert one("Продано −191 шт.").problem == "wrong_sign"
+    assert one("Изменение продаж: +101 шт.").ok
+    assert one("Изменение продаж: −101 шт.").problem == "wrong_sign"
+    assert one("Изменение продаж: −101 шт.", FALL).ok
+    assert one("Изменение продаж: +101 шт.", FALL).problem == "wrong_sign"
+
+
+def test_comparatives_after_a_number_claim_a_direction_before_it_they_bound_it():
+    """ "на 101 шт. больше" claims a rise; "больше 190 шт." is a bound, not a change."""
+    assert one("Продано на 101 шт. больше, чем накануне.").ok
+    assert one("Продано на 101 шт. меньше, чем накануне.").problem == "wrong_direction"
+    assert one("Продано на 101 шт. меньше, чем накануне.", FALL).ok
+    assert one("Продано больше 190 шт.").ok and one("Продано больше 190 шт.").form == "bound"
+    assert direction("Продано на", " шт. больше").way == 1
+    assert direction("Продано больше", " шт.").way == 0
+
+
+def test_a_level_reached_claims_the_direction_of_its_change():
+    """ "выросла до 4 819 022,50" is true on a rise, false on a fall; "с … до" pairs too."""
+    assert one("Выручка выросла до 4 819 022,50 руб.").ok
+    fall = one("Выручка упала до 4 819 022,50 руб.")
+    assert fall.problem == "wrong_direction" and "reached by a rise" in fall.expected
+    text = "Выручка выросла с 2 845 025,00 до 4 819 022,50 руб."
+    assert all(c.ok for c in claims(text, RISE))
+    assert [c.ok for c in claims(text.replace("выросла", "упала"), RISE)] == [True, False]
+
+
+def test_hedges_scale_words_multiples_and_ranks_are_read():
+    """The readers of the words around a number, one by one."""
+    assert hedge("около") == Hedge(approx=True) and hedge("почти") == Hedge(almost=True)
+    assert hedge("более чем") == Hedge(bound=1) and hedge("не более") == Hedge(
+        bound=-1, inclusive=True
+    )
+    assert hedge("at least") == Hedge(bound=1, inclusive=True)
+    assert hedge("up to") == Hedge(bound=-1, inclusive=True)
+    assert hedge("less than") == Hedge(bound=-1) and hedge("more") == Hedge()
+    assert hedge("выросла более чем на") == Hedge(bound=1) and hedge("не менее") == Hedge(
+        bound=1, inclusive=True
+    )
+    assert not Hedge().loose and Hedge(bound=-1).loose
+    assert scale(" млн руб.") == (Decimal(10**6), 4) and scale("k") == (Decimal(1000), 1)
+    assert scale(" млрд") == (Decimal(10**9), 5) and scale(" шт.") == (Decimal(1), 0)
+    assert is_multiple("в", " раза") == 5 and is_multiple("", "x") == 1
+    assert is_multiple("×", "") == -1 and is_multiple("", " шт.") == 0
+    assert rank_list("-й по выручке") == "top_by_revenue"
+    assert rank_list("rd by units") == "top_by_units" and rank_list(" шт.") is None
+
+
+def test_trailing_zeros_are_precision_only_after_a_hedge():
+    """ "около 4 800 000" takes 4 819 022,50; a bare "4 800 000" does not."""
+    assert one("Выручка — около 4 800 000 руб.").ok
+    assert one("Выручка — 4 800 000 руб.").problem == "not_a_fact"
+    assert one("Выручка — около 4 820 000 руб.").ok
+
+
+def test_list_and_section_numbers_and_dates_are_not_claims():
+    """Numbered lists and headings, "Рекомендация 2", "пункт 3", "(1)" and the facts' dates."""
+    text = (
+        "## 1. Итоги\n1. Первое.\n2) Второе.\n- **3.** Третье.\nРекомендация 4: см. пункт 5 и шаг 6.\n"
+        "Recommendation 7 (see section 8). (9) Done. Report for 2024-03-10, 10.03.2024."
+    )
+    assert claims(text, RISE) == []
+    assert [c.form for c in verify(text, RISE).claims] == ["date", "date"]
+
+
+def test_a_product_pair_needs_both_named_and_a_mover_its_own_name():
+    """A difference or multiple of two products holds only when its sentence names both."""
+    assert one("Блендер Braun продан на 14 шт. больше.").problem == "wrong_product"
+    assert one("Продажи выросли в 6,6 раза.").problem == "wrong_product"
+    assert one("Блендер Braun sold 1.8 times as many units as Фен Philips.").ok
+
+
+def test_every_number_has_provenance_and_the_revenue_may_be_rounded():
+    """verify() records a check per number, in text order; a rounded revenue states it."""
+    text = "Выручка — около 4,82 млн руб., продано 191 шт., Фен Philips — второй по выручке."
+    verdict = verify(text, RISE)
+    assert verdict.ok and [c.written for c in verdict.claims] == ["4,82 млн", "191", "второй"]
+    js = verdict.claims_json()[0]
+    assert js["verified"] and js["sources"] == ["total_revenue"] and js["problem"] is None
+    assert js["start"] == text.index("4,82") and js["form"] == "approximate"
+    assert [f.kind for f in verify("Продано 191 шт.", RISE).findings] == ["missing_revenue"]
+
+
+def test_the_correction_names_each_wrong_figure_and_its_true_value():
+    """The correction prompt lists the wrong figure with the fact it most likely meant."""
+    verdict = verify("Выручка — около 4,72 млн руб. Продано 191 шт.", RISE)
+    finding = verdict.findings[0]
+    assert finding.number == "4,72 млн" and "4819022.50 (total_revenue)" in finding.expected
+    ru = build_correction(verdict.findings, language="ru")
+    assert "4,72 млн → 4819022.50 (total_revenue)" in ru and "В фактах" in ru
+    en = build_correction(verdict.findings, language="en")
+    assert "In the facts" in en and "total_revenue" in en
