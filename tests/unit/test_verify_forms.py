@@ -37,11 +37,8 @@ def test_the_fixture_facts_are_what_the_sentences_assume():
     h = RISE.history
     assert h is not None and RISE.total_revenue == Decimal("4819022.50")
     assert h.previous_revenue == Decimal("2845025.00") and RISE.total_units == 191
-    assert [(m.name, m.units_before, m.units_now) for m in h.movers_up][0] == (
-        "Чайник Bosch",
-        10,
-        66,
-    )
+    first = h.movers_up[0]
+    assert (first.name, first.units_before, first.units_now) == ("Чайник Bosch", 10, 66)
     assert [c.name for c in RISE.categories] == ["Кухня", "Красота"]
 
 
