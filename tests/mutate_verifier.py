@@ -131,8 +131,17 @@ def _skip(tree: ast.Module) -> set[int]:
     return out
 
 
+_SOURCES: dict[str, str] = {}  # each file as it was when the run began
+
+
+def _source(file: str) -> str:
+    if file not in _SOURCES:
+        _SOURCES[file] = (REPO / "service" / "reporter" / file).read_text()
+    return _SOURCES[file]
+
+
 def mutants(file: str) -> list[Mutant]:
-    source = (REPO / "service" / "reporter" / file).read_text()
+    source = _source(file)
     tree = ast.parse(source)
     skip = _skip(tree)
     return [
@@ -142,7 +151,7 @@ def mutants(file: str) -> list[Mutant]:
 
 
 def mutated_source(m: Mutant) -> str:
-    tree = ast.parse((REPO / "service" / "reporter" / m.file).read_text())
+    tree = ast.parse(_source(m.file))
     skip = _skip(tree)
     node, what = [p for p in _points(tree) if id(p[0]) not in skip][m.index]
     replacement = _apply(node, what)
@@ -153,6 +162,8 @@ def mutated_source(m: Mutant) -> str:
 
 def _copy(into: Path) -> None:
     shutil.copytree(REPO / "service", into / "service")
+    for file in FILES:  # the sources the mutants are made from
+        (into / "service" / "reporter" / file).write_text(_source(file))
     shutil.copytree(
         REPO / "tests", into / "tests", ignore=shutil.ignore_patterns("__pycache__", "*.png")
     )
@@ -196,7 +207,12 @@ def main() -> None:
 
         def one(pair: tuple[int, Mutant]) -> tuple[Mutant, bool]:
             i, m = pair
-            return m, run(m, slots[i % args.jobs], timeout=args.timeout)
+            killed = run(m, slots[i % args.jobs], timeout=args.timeout)
+            print(
+                f"{m.file}:{m.index} line {m.line} {m.what}: {'killed' if killed else 'SURVIVED'}",
+                flush=True,
+            )
+            return m, killed
 
         # each job owns a copy: mutants i, i + jobs, … run there one after another
         results: list[tuple[Mutant, bool]] = []
