@@ -262,7 +262,7 @@ def provide_stack() -> Iterator[Stack]:
         from testcontainers.redis import RedisContainer
 
         with (
-            KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka,
+            KafkaContainer("apache/kafka:4.4.0").with_kraft() as kafka,
             PostgresContainer("postgres:17", driver=None) as pg,
             RedisContainer("redis:7") as redis,
         ):

@@ -9,7 +9,7 @@ Kafka's acknowledgement → answer with the upload id. The gateway never parses 
 whole file and never waits for ingest. A day larger than UPLOAD_CHUNK_BYTES is
 published in chunks while it streams in, then its manifest (stream.py), never held whole.
 
-What the answers mean (README, "How it keeps its promises"): 202 = the record (a big
+What the answers mean (docs/guarantees.md): 202 = the record (a big
 day's manifest) is in Kafka; 409 duplicate_day = the day is stored; 409 day_in_progress
 = another upload of the day is in flight (it may still be rejected: retry later); 503 =
 the record (a big day's manifest) certainly never reached Kafka, so nothing of the

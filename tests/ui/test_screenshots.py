@@ -82,7 +82,7 @@ async def test_every_page_fits_desktop_and_phone(ui: Watched, api, events, days,
     await ui.page.wait_for_timeout(150)
     await ui.page.screenshot(
         path=str(out / "readme-day.png")
-    )  # the one in README.md (tests/ui/screenshot-day.png)
+    )  # the one in docs/dashboard.md (tests/ui/screenshot-day.png)
     await ui.page.emulate_media(media="print")
     assert not await ui.page.locator("header.top").is_visible(), (
         "the print view still shows the navigation"

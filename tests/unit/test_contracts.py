@@ -132,15 +132,15 @@ def test_money_travels_as_an_exact_string():
 
 
 def test_topic_table_lists_every_topic_and_group():
-    """contracts/topics.md and README.md name every topic and consumer group of names.py."""
+    """contracts/topics.md and docs/architecture.md name every topic and consumer group of names.py."""
     table = (CONTRACTS / "topics.md").read_text(encoding="utf-8")
-    readme = (CONTRACTS.parent / "README.md").read_text(encoding="utf-8")
+    overview = (CONTRACTS.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
     for name in (
         *service.names.ALL_TOPICS,
         service.names.GROUP_INGEST,
         service.names.GROUP_REPORTS,
     ):
-        assert f"`{name}`" in table and f"`{name}`" in readme, name
+        assert f"`{name}`" in table and f"`{name}`" in overview, name
 
 
 def test_contract_names_are_stable():
