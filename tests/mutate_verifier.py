@@ -120,6 +120,9 @@ def _skip(tree: ast.Module) -> set[int]:
                     out |= {id(n) for n in ast.walk(arg.annotation)}
             if node.returns is not None:
                 out |= {id(n) for n in ast.walk(node.returns)}
+        if isinstance(node, (ast.Dict, ast.List, ast.Set, ast.Tuple)):
+            # word tables ("три": 3): data, not rules
+            out |= {id(n) for n in ast.walk(node) if isinstance(n, ast.Constant)}
         if isinstance(node, ast.AnnAssign):
             out |= {id(n) for n in ast.walk(node.annotation)}
         if (
@@ -170,23 +173,96 @@ def _copy(into: Path) -> None:
     shutil.copy(REPO / "pyproject.toml", into / "pyproject.toml")
 
 
-def run(m: Mutant, work: Path, *, timeout: float) -> bool:
-    """True when the tests kill the mutant."""
-    target = work / "service" / "reporter" / m.file
-    original = target.read_text()
-    target.write_text(mutated_source(m))
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *TESTS],
-            cwd=work,
-            capture_output=True,
-            timeout=timeout,
+def worker(work: str, timeout: int) -> None:
+    """Run mutants read from stdin ("file index" lines) in this process, in the copy
+    `work`: each is written there, the verifier's modules and tests are imported
+    afresh and pytest runs in-process (no interpreter start per mutant)."""
+    import os
+    import signal
+
+    import pytest
+
+    os.chdir(work)
+    sys.path.insert(0, work)
+
+    def alarm(*_: object) -> None:
+        raise TimeoutError("mutant ran too long")
+
+    signal.signal(signal.SIGALRM, alarm)
+    # The control: the copy as it is must pass, or every mutant would look killed.
+    code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *TESTS])
+    print(f"CONTROL {int(code)}", flush=True)
+    for line in sys.stdin:
+        file, index = line.split()
+        m = mutants(file)[int(index)]
+        target = Path(work) / "service" / "reporter" / file
+        original = target.read_text()
+        target.write_text(mutated_source(m))
+        for name in [n for n in sys.modules if n.startswith(("service.reporter", "tests.unit"))]:
+            del sys.modules[name]
+        signal.alarm(timeout)
+        try:
+            code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *TESTS])
+        except TimeoutError:
+            code = 1
+        finally:
+            signal.alarm(0)
+            target.write_text(original)
+        print(f"RESULT {file} {index} {int(code != 0)}", flush=True)
+
+
+def run_all(todo: list[Mutant], works: list[Path], *, timeout: float) -> list[tuple[Mutant, bool]]:
+    """The mutants spread over one worker process per copy; results as they come."""
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.mutate_verifier",
+                "--worker",
+                str(w),
+                "--timeout",
+                str(int(timeout)),
+            ],
+            cwd=w,  # the copy's own tests and sources
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
-        return done.returncode != 0
-    except subprocess.TimeoutExpired:
-        return True
-    finally:
-        target.write_text(original)
+        for w in works
+    ]
+    batches = [todo[j :: len(works)] for j in range(len(works))]
+    results: list[tuple[Mutant, bool]] = []
+
+    def drive(j: int) -> list[tuple[Mutant, bool]]:
+        p, out = procs[j], []
+        assert p.stdin is not None and p.stdout is not None
+        while not (line := p.stdout.readline()).startswith("CONTROL"):
+            if not line:
+                raise RuntimeError("a worker died")
+        if line.split()[1] != "0":
+            raise RuntimeError("the unmutated tests fail in the copy: nothing to measure")
+        for m in batches[j]:
+            p.stdin.write(f"{m.file} {m.index}\n")
+            p.stdin.flush()
+            while not (line := p.stdout.readline()).startswith("RESULT"):
+                if not line:
+                    raise RuntimeError("a worker died")
+            killed = line.split()[3] == "1"
+            print(
+                f"{m.file}:{m.index} line {m.line} {m.what}: {'killed' if killed else 'SURVIVED'}",
+                flush=True,
+            )
+            out.append((m, killed))
+        p.stdin.close()
+        p.wait()
+        return out
+
+    with ThreadPoolExecutor(len(works)) as pool:
+        for out in pool.map(drive, range(len(works))):
+            results += out
+    return results
 
 
 def main() -> None:
@@ -195,7 +271,11 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=120)
     ap.add_argument("--only", nargs="*", help="file:index of mutants to run (the survivors)")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker:
+        worker(args.worker, int(args.timeout))
+        return
     todo = [m for f in args.files for m in mutants(f)]
     if args.only:
         todo = [m for m in todo if f"{m.file}:{m.index}" in set(args.only)]
@@ -203,25 +283,7 @@ def main() -> None:
         works = [Path(tmp) / f"w{j}" for j in range(args.jobs)]
         for w in works:
             _copy(w)
-        slots = {j: works[j] for j in range(args.jobs)}
-
-        def one(pair: tuple[int, Mutant]) -> tuple[Mutant, bool]:
-            i, m = pair
-            killed = run(m, slots[i % args.jobs], timeout=args.timeout)
-            print(
-                f"{m.file}:{m.index} line {m.line} {m.what}: {'killed' if killed else 'SURVIVED'}",
-                flush=True,
-            )
-            return m, killed
-
-        # each job owns a copy: mutants i, i + jobs, … run there one after another
-        results: list[tuple[Mutant, bool]] = []
-        with ThreadPoolExecutor(args.jobs) as pool:
-            batches = [
-                [(i, m) for i, m in enumerate(todo) if i % args.jobs == j] for j in range(args.jobs)
-            ]
-            for out in pool.map(lambda b: [one(p) for p in b], batches):
-                results += out
+        results = run_all(todo, works, timeout=args.timeout)
     for f in args.files:
         mine = [(m, k) for m, k in results if m.file == f]
         killed = sum(k for _, k in mine)
