@@ -775,6 +775,104 @@ def _facts(seed: int, lang: str) -> Facts:
     return make_facts(day, now, earlier=earlier)
 
 
+def _hand_facts() -> Facts:
+    """The issue's day: revenue 4 752 113,20; Чайник Bosch 224 999,94 and 10 → 66 units;
+    Красота 13,2 % of revenue; revenue +13,7 %, units +81 against the day before."""
+    day = dt.date(2025, 6, 10)
+    now = [
+        Product(1, "Чайник Bosch", "Кухня", 66, Decimal("3409.09")),
+        Product(2, "Фен Philips", "Красота", 200, Decimal("3136.39")),
+        Product(3, "Ноутбук Lenovo", "Электроника", 49, Decimal("79588.47")),
+        Product(4, "Кабель USB", "Электроника", 1, Decimal("0.23")),
+    ]
+    before = [
+        Product(1, "Чайник Bosch", "Кухня", 10, Decimal("3409.09")),
+        Product(2, "Фен Philips", "Красота", 180, Decimal("3136.39")),
+        Product(3, "Ноутбук Lenovo", "Электроника", 45, Decimal("79588.47")),
+    ]
+    return make_facts(day, now, earlier={day - dt.timedelta(days=1): before})
+
+
+_ISSUE_RU = (
+    "## 1. Итоги дня\n"
+    "Выручка за 10.06.2025 составила около 4,75 млн руб., что на 13,7 % больше, чем накануне; "
+    "продано 316 шт. (на 81 шт. больше).\n"
+    "## 2. Лидеры продаж\n"
+    "1. Ноутбук Lenovo — первый по выручке: примерно 3,9 млн руб.\n"
+    "2. Фен Philips — второй по выручке, около 627 тыс. руб.\n"
+    "3. Чайник Bosch — третий по выручке, примерно 225 тыс. руб.\n"
+    "## 3. Категории\n"
+    "Электроника дала более 80 % выручки, Красота — около 13 %.\n"
+    "## 4. Сравнение с предыдущими днями\n"
+    "Продажи Чайник Bosch выросли с 10 до 66 шт., то есть примерно в 6,6 раза.\n"
+    "## 5. Рекомендации\n"
+    "1. Пополнить запасы Чайник Bosch.\n"
+    "2. Рекомендация 2: продвигать категорию Красота."
+)
+_ISSUE_EN = (
+    "## Summary\n"
+    "Revenue on 2025-06-10 was about 4.75M RUB, up 13.7% on the previous day, with 316 units sold "
+    "(81 more).\n"
+    "## Top products\n"
+    "Ноутбук Lenovo led with roughly 3.9M RUB; Фен Philips is second by revenue (about 627k RUB) "
+    "and Чайник Bosch third by revenue (around 225k).\n"
+    "## Categories\n"
+    "Электроника brought more than 80% of revenue, Красота about 13%.\n"
+    "## Comparison with previous days\n"
+    "Sales of Чайник Bosch rose from 10 to 66 units, about 6.6 times as many; the top three "
+    "products made almost 100% of revenue.\n"
+    "## Recommendations\n"
+    "1. Restock Чайник Bosch.\n"
+    "2) Promote Красота (see step 1)."
+)
+# Hand-written lies in the issue's forms: (language, replace this, with this, lie as written, form, kind)
+_HAND_LIES = [
+    ("ru", "около 4,75 млн", "около 4,57 млн", "4,57 млн", "approximate", "wrong_rounding"),
+    ("ru", "около 4,75 млн", "около 47,5 млн", "47,5 млн", "approximate", "ten_times"),
+    ("ru", "около 4,75 млн", "около 4,75 тыс.", "4,75 тыс.", "approximate", "wrong_scale"),
+    ("ru", "примерно в 6,6 раза", "примерно в 5,6 раза", "5,6 раза", "multiple", "wrong_multiple"),
+    ("ru", "Красота — около 13 %", "Красота — около 18 %", "18 %", "share", "wrong_share"),
+    ("ru", "на 13,7 % больше", "на 13,7 % меньше", "13,7 %", "percent_change", "wrong_direction"),
+    ("ru", "Фен Philips — второй", "Фен Philips — третий", "третий", "rank", "wrong_rank"),
+    ("ru", "примерно 225 тыс.", "примерно 252 тыс.", "252 тыс.", "scaled", "wrong_rounding"),
+    ("en", "about 4.75M", "about 4.85M", "4.85M", "approximate", "wrong_rounding"),
+    ("en", "about 6.6 times", "about 6.6 times fewer", "6.6 times", "multiple", "wrong_direction"),
+    ("en", "Красота about 13%", "Красота about 31%", "31%", "share", "wrong_share"),
+    ("en", "(81 more)", "(81 fewer)", "81", "difference", "wrong_direction"),
+    ("en", "almost 100%", "almost 90%", "90%", "almost", "almost_above"),
+]
+_HAND_FORMS = ["approximate", "scaled", "multiple", "share", "rank", "bound", "percent_change"]
+
+
+def hand() -> list[dict[str, Any]]:
+    """The issue's report, written by hand in Russian and English, and lies in its forms."""
+    js = _hand_facts().model_dump(mode="json")
+    texts = {"ru": _ISSUE_RU, "en": _ISSUE_EN}
+    out: list[dict[str, Any]] = [
+        {"facts": js, "language": lang, "honest": True, "forms": _HAND_FORMS, "text": text}
+        for lang, text in texts.items()
+    ]
+    for lang, old, new, written, form, kind in _HAND_LIES:
+        assert old in texts[lang], old
+        out.append(
+            {
+                "facts": js,
+                "language": lang,
+                "honest": False,
+                "forms": _HAND_FORMS,
+                "lie": {
+                    "written": written.replace(" ", NB)
+                    if lang == "ru" and "%" in written
+                    else written,
+                    "form": form,
+                    "kind": kind,
+                },
+                "text": texts[lang].replace(old, new, 1),
+            }
+        )
+    return out
+
+
 def build(days: int = 48, seed: int = 20) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     out: list[dict[str, Any]] = []
@@ -821,7 +919,7 @@ def build(days: int = 48, seed: int = 20) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    corpus = build()
+    corpus = build() + hand()
     OUT.write_text(json.dumps(corpus, ensure_ascii=False, indent=1) + "\n")
     honest = sum(e["honest"] for e in corpus)
     print(f"{len(corpus)} reports: {honest} honest, {len(corpus) - honest} lying -> {OUT}")
