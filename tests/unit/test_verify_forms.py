@@ -232,3 +232,46 @@ def test_the_correction_names_each_wrong_figure_and_its_true_value():
     assert "4,72 млн → 4819022.50 (total_revenue)" in ru and "В фактах" in ru
     en = build_correction(verdict.findings, language="en")
     assert "In the facts" in en and "total_revenue" in en
+
+
+def test_copied_and_rounded_are_told_apart():
+    """A figure as the facts block shows it is "copied"; at another precision "rounded"."""
+    assert [one(t).form for t in ("Продано 191 шт.", "Продано 191,0 шт.")] == ["copied", "rounded"]
+    assert one("Выручка выросла на 69,4 %.").form == "copied"
+    assert one("Выручка выросла на 69 %.").form == "rounded"
+    assert one("Выручка — 4 819 022,5 руб.").form == "rounded"
+    assert one("Выручка — 4 819 022 руб.").problem == "not_a_fact"  # 4 819 022,50 rounds up
+
+
+def test_a_category_named_takes_its_products_figures_and_a_product_named_only_its_own():
+    """Beside a category's name a product of it may be meant; beside a product's, only it."""
+    assert one("Категория Кухня: лидер принёс 3 280 000,00 руб.").ok
+    assert one("Категория Красота: лидер принёс 3 280 000,00 руб.").problem == "wrong_product"
+    wrong = one("Фен Philips принёс 3 280 000,00 руб.")
+    assert wrong.problem == "wrong_product"
+    assert wrong.expected == "3280000.00 is top_by_units[Блендер Braun].revenue"
+
+
+def test_a_change_figure_said_to_be_reached_is_a_change():
+    """ "came to 69.4%" of an increase: a change figure read as the change, with its sign."""
+    assert one("The increase in revenue came to 69.4%.").ok
+    assert one("The decrease in revenue came to 69.4%.").problem == "wrong_direction"
+
+
+def test_a_direction_in_an_earlier_clause_does_not_reach_a_level():
+    """ "Продажи выросли: 191 шт." — the clause of 191 claims nothing; only a bare "на" reaches back."""
+    assert one("Продажи выросли: 191 шт.").ok
+    assert one("Продажи упали: на 101 шт.").problem == "wrong_direction"
+
+
+def test_what_a_wrong_figure_most_likely_meant_is_shown_as_the_facts_give_it():
+    """The expected value: counts whole, money with cents, percents with one decimal, ratios short."""
+    assert one("Продано 199 шт.").expected == "191 (total_units)"
+    assert one("Выручка выросла на 66,4 %.").expected == "69.4% (history.revenue_change_percent)"
+    assert one("Выручка — 4 900 000,00 руб.").expected == "4819022.50 (total_revenue)"
+    sign = one("Изменение продаж: −101 шт.")
+    assert sign.expected == "101 (history.units_change, a rise)"
+    ratio = one("Продажи Чайник Bosch выросли в 7,6 раза.")
+    assert ratio.expected.startswith("6.6 (ratio of Чайник Bosch")
+    assert one("Продажи Чайник Bosch выросли в 6,6 раза.").rule.endswith("= 6.6")
+    assert one("Продажи в штуках выросли в 2,1 раза.").rule.endswith("= 2.12")
