@@ -275,3 +275,20 @@ def test_what_a_wrong_figure_most_likely_meant_is_shown_as_the_facts_give_it():
     assert ratio.expected.startswith("6.6 (ratio of Чайник Bosch")
     assert one("Продажи Чайник Bosch выросли в 6,6 раза.").rule.endswith("= 6.6")
     assert one("Продажи в штуках выросли в 2,1 раза.").rule.endswith("= 2.12")
+
+
+def test_a_number_word_with_a_scale_and_ambiguous_separators():
+    """ "почти полтора млн" is a scaled number; "19,1" is not 191; "2 191" may be two numbers."""
+    c = one("Фен Philips принёс почти полтора млн руб.")
+    assert c.ok and c.written == "полтора млн" and "Фен Philips" in c.sources[0]
+    assert one("Продано 19,1 шт.").problem == "not_a_fact"
+    assert claims("Лидеры 2 191 шт.", RISE) == []  # "2" and "191", each a fact
+    assert one("Продано 1 910 шт.").problem == "not_a_fact"
+
+
+def test_the_provenance_json_of_a_wrong_figure_says_what_was_meant():
+    """claims_json: a wrong figure carries its problem and the fact it most likely meant."""
+    js = verify("Выручка — 4 819 022,50 руб. Продано 199 шт.", RISE).claims_json()
+    assert [c["verified"] for c in js] == [True, False]
+    assert js[0]["expected"] is None and js[1]["expected"] == "191 (total_units)"
+    assert js[1]["problem"] == "not_a_fact" and js[1]["text"] == "199"
