@@ -48,6 +48,20 @@ _FLIP: dict[type, type] = {
 }
 
 
+# Survivors judged equivalent (no input tells them apart), keyed by the mutated line's
+# text and the mutation, with why. Decorator flags (``@dataclass(frozen=True, slots=True)``)
+# are equivalent too and counted as such without being listed here.
+EQUIVALENT: dict[tuple[str, str], str] = {}
+
+
+def equivalent(m: Mutant) -> str | None:
+    """Why a mutant is equivalent, or None."""
+    line = _source(m.file).splitlines()[m.line - 1].strip()
+    if line.startswith("@"):
+        return "a decorator flag (frozen, slots): no behaviour"
+    return EQUIVALENT.get((line, m.what))
+
+
 @dataclass(frozen=True)
 class Mutant:
     file: str
@@ -284,16 +298,24 @@ def main() -> None:
         for w in works:
             _copy(w)
         results = run_all(todo, works, timeout=args.timeout)
+    total_killed = total_counted = 0
     for f in args.files:
         mine = [(m, k) for m, k in results if m.file == f]
         killed = sum(k for _, k in mine)
-        print(f"{f}: {killed}/{len(mine)} killed")
+        same = [m for m, k in mine if not k and equivalent(m)]
+        counted = len(mine) - len(same)
+        total_killed, total_counted = total_killed + killed, total_counted + counted
+        print(
+            f"{f}: {killed}/{counted} non-equivalent mutants killed "
+            f"({len(mine)} made, {len(same)} equivalent)"
+        )
         for m, k in sorted(mine, key=lambda mk: mk[0].line):
             if not k:
-                print(f"  survived: {f}:{m.index} line {m.line} {m.what}")
-    total = len(results)
-    killed = sum(k for _, k in results)
-    print(f"total: {killed}/{total} killed ({100 * killed / max(total, 1):.1f} %)")
+                why = equivalent(m)
+                tag = f"equivalent: {why}" if why else "SURVIVED"
+                print(f"  {f}:{m.index} line {m.line} {m.what}: {tag}")
+    share = 100 * total_killed / max(total_counted, 1)
+    print(f"total: {total_killed}/{total_counted} non-equivalent killed ({share:.1f} %)")
 
 
 if __name__ == "__main__":
