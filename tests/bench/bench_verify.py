@@ -32,7 +32,8 @@ def main() -> None:
     from service.reporter.facts import Facts
     from service.reporter.verify import verify
 
-    entries = json.loads(CORPUS.read_text())
+    data = json.loads(CORPUS.read_text())
+    entries = [{**e, "facts": data["facts"][e["facts"]]} for e in data["reports"]]
     cases = [(e["text"], Facts.model_validate(e["facts"])) for e in entries]
     times: list[float] = []
     verified = 0

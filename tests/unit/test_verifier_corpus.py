@@ -14,17 +14,15 @@ from typing import Any
 from service.reporter.facts import Facts
 from service.reporter.verify import Verdict, verify
 
+from .verifier_corpus.build import load
+
 CORPUS = Path(__file__).with_name("verifier_corpus") / "corpus.json"
 _NBSP = "\u00a0"
 
 
 @cache
 def corpus() -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = json.loads(CORPUS.read_text())
-    hand = CORPUS.with_name("hand.json")
-    if hand.exists():
-        entries += json.loads(hand.read_text())
-    return entries
+    return load(CORPUS.read_text())
 
 
 @cache

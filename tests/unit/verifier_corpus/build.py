@@ -19,7 +19,8 @@ or share of two of them, within two units of the last digit written) says no rea
 true, so the corpus does not depend on the verifier it tests. A few hand-written reports
 (``HAND``) are added as they are.
 
-Every entry: ``facts`` (Facts as JSON), ``language``, ``text``, ``honest``, ``forms`` (the
+Stored (``dump``/``load``): each day's facts once, then one report a line. Every report:
+``facts`` (Facts as JSON), ``language``, ``text``, ``honest``, ``forms`` (the
 forms of its figures), and for a lie ``lie`` = {"written": the lying figure as written,
 "form": its form, "kind": how it lies}.
 """
@@ -918,9 +919,30 @@ def build(days: int = 48, seed: int = 20) -> list[dict[str, Any]]:
     return out
 
 
+def dump(corpus: list[dict[str, Any]]) -> str:
+    """The corpus as stored: each day's facts once, each report on a line referring to them."""
+    days: list[str] = []
+    lines = []
+    for e in corpus:
+        key = json.dumps(e["facts"], ensure_ascii=False, sort_keys=True)
+        if key not in days:
+            days.append(key)
+        lines.append(json.dumps({**e, "facts": days.index(key)}, ensure_ascii=False))
+    return (
+        '{"facts": [\n' + ",\n".join(days) + '\n],\n"reports": [\n' + ",\n".join(lines) + "\n]}\n"
+    )
+
+
+def load(text: str) -> list[dict[str, Any]]:
+    """The reports of a stored corpus, each with its facts."""
+    data = json.loads(text)
+    return [{**e, "facts": data["facts"][e["facts"]]} for e in data["reports"]]
+
+
 def main() -> None:
     corpus = build() + hand()
-    OUT.write_text(json.dumps(corpus, ensure_ascii=False, indent=1) + "\n")
+    OUT.write_text(dump(corpus))
+    assert load(OUT.read_text()) == corpus
     honest = sum(e["honest"] for e in corpus)
     print(f"{len(corpus)} reports: {honest} honest, {len(corpus) - honest} lying -> {OUT}")
 
