@@ -292,3 +292,56 @@ def test_the_provenance_json_of_a_wrong_figure_says_what_was_meant():
     assert [c["verified"] for c in js] == [True, False]
     assert js[0]["expected"] is None and js[1]["expected"] == "191 (total_units)"
     assert js[1]["problem"] == "not_a_fact" and js[1]["text"] == "199"
+
+
+def test_direction_words_reach_only_so_far():
+    """Six words between a direction word and "на"; three before "of"; four before a copula."""
+    reach = "выросла по итогам очень долгого трудного на"  # five words between
+    assert direction(reach, " %").way == 1
+    assert direction(reach.replace("очень", "очень уж"), " %").way == 0  # six between
+    assert direction("a drop in revenue of", "%").way == -1
+    assert direction("a drop in the revenue of", "%").way == 0
+    assert direction("рост выручки за день составил", " %").way == 1
+    assert direction("рост выручки за этот день составил", " %").way == 0
+
+
+def test_direction_readers_keep_their_switches():
+    """Comparatives count before "на" but not before "of"; a number or a phrasal "make up"
+    claims nothing; a sign word is read apart; only three words after are looked at."""
+    assert direction("выше на", " %").way == 1 and direction("more of", "%").way == 0
+    assert direction("итого 12", " шт.").way == 0
+    assert direction("makes up", "% of revenue").way == 0
+    assert direction("выросла на плюс", " %").way == 1
+    assert direction("", " шт. руб. ед. больше").way == 0
+    assert direction("", " шт. больше").way == 1
+    assert one("Выручка изменилась минус 69,4 %.").problem == "wrong_sign"
+    assert one("Продажи Фен Philips упали на 5 шт.").ok
+
+
+def test_a_word_count_needs_a_counted_noun():
+    """ "восемь слов" is no figure; "восемь товаров" is a count to check."""
+    assert claims("Скажу восемь слов.", RISE) == []
+    assert one("Было восемь товаров.").problem == "not_a_fact"
+
+
+_HALF_BEFORE = [Product(1, "Чайник Bosch", "Кухня", 10, Decimal("100.00"))]
+_HALF_NOW = [Product(1, "Чайник Bosch", "Кухня", 5, Decimal("100.00"))]
+HALF = make_facts(DAY, _HALF_NOW, earlier={DAY - dt.timedelta(days=1): _HALF_BEFORE})
+DOUBLE = make_facts(DAY, _HALF_BEFORE, earlier={DAY - dt.timedelta(days=1): _HALF_NOW})
+
+
+def test_halved_and_doubled_have_their_direction():
+    """Revenue 1 000,00 → 500,00: "вдвое меньше", "halved", "by half" are true, "вдвое" up is not."""
+    assert one("Выручка снизилась вдвое.", HALF).ok
+    assert one("Revenue halved.", HALF).ok and one("Revenue fell by half.", HALF).ok
+    assert one("Выручка выросла вдвое.", HALF).problem == "wrong_direction"
+    assert one("Revenue halved.", DOUBLE).problem == "wrong_direction"
+    assert one("Выручка выросла вдвое.", DOUBLE).ok and one("Revenue doubled.", DOUBLE).ok
+    assert one("Выручка выросла втрое.", DOUBLE).problem == "not_a_fact"
+
+
+def test_a_day_without_revenue_is_checked_without_shares():
+    """Every price zero: no shares or ratios to compute, and the zero revenue is stated."""
+    free = [Product(1, "A", "X", 5, Decimal(0)), Product(2, "B", "Y", 3, Decimal(0))]
+    facts = make_facts(DAY, free, earlier={DAY - dt.timedelta(days=1): free})
+    assert verify("Выручка — 0,00 руб., продано 8 шт.", facts).ok
