@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import shutil
 import subprocess
 import sys
@@ -286,9 +287,16 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=120)
     ap.add_argument("--only", nargs="*", help="file:index of mutants to run (the survivors)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--out", default="mutate-verifier.json", help="where the results are kept")
+    ap.add_argument("--summary", help="print the score of kept results (after judging survivors)")
     args = ap.parse_args()
     if args.worker:
         worker(args.worker, int(args.timeout))
+        return
+    if args.summary:
+        kept = json.loads(Path(args.summary).read_text())
+        index = {(m.file, m.index): m for f in FILES for m in mutants(f)}
+        summary([(index[(f, i)], k) for f, i, k in kept], list(FILES))
         return
     todo = [m for f in args.files for m in mutants(f)]
     if args.only:
@@ -298,8 +306,20 @@ def main() -> None:
         for w in works:
             _copy(w)
         results = run_all(todo, works, timeout=args.timeout)
+    out = Path(args.out)
+    if args.only and out.exists():  # a rerun of survivors: the rest of the last run stands
+        index = {(m.file, m.index): m for f in FILES for m in mutants(f)}
+        again = {(m.file, m.index) for m, _ in results}
+        kept = json.loads(out.read_text())
+        results = [(index[(f, i)], k) for f, i, k in kept if (f, i) not in again] + results
+    out.write_text(json.dumps([[m.file, m.index, k] for m, k in results]))
+    summary(results, list(FILES) if args.only else args.files)
+
+
+def summary(results: list[tuple[Mutant, bool]], files: list[str]) -> None:
+    """Killed / non-equivalent per file, and every survivor with its verdict."""
     total_killed = total_counted = 0
-    for f in args.files:
+    for f in files:
         mine = [(m, k) for m, k in results if m.file == f]
         killed = sum(k for _, k in mine)
         same = [m for m, k in mine if not k and equivalent(m)]

@@ -306,9 +306,9 @@ class _Context:
     owners: frozenset[str]
     sign: int
     claim: Claim
-    sentence: frozenset[str] = frozenset()  # every name in its sentence
+    sentence: frozenset[str]  # every name in its sentence
+    past: bool  # its sentence speaks of an earlier day or the average (or it is exact)
     unit: str = ""  # "count" after "шт."/"units", "money" after "руб."/"RUB", else ""
-    past: bool = True  # its sentence speaks of an earlier day or the average
 
 
 def _judge(figs: list[Figure], c: _Context) -> tuple[Problem | None, list[Figure]]:
@@ -704,14 +704,16 @@ class _Reader:
         self, t: _Token, w: WordNumber, before: str, after: str, owners: frozenset[str]
     ) -> Check:
         written = self.text[t.start : t.end]
+        h = hedge(before)
         ctx = _Context(
             percent=False,
             owners=owners,
             sign=0,
             claim=direction(before, after),
             sentence=self.sentence_owners(t.start),
+            # a number in words is a rounded one: an earlier day's must be said to be
+            past=self.past(t.start, before),
         )
-        h = hedge(before)
         if w.kind == "multiple":
             r = _Reading(w.value, _TENTH, 1)
             return self.judged_multiple(t.start, t.end, written, [r], h, ctx, w.way)

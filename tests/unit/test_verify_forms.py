@@ -345,3 +345,34 @@ def test_a_day_without_revenue_is_checked_without_shares():
     free = [Product(1, "A", "X", 5, Decimal(0)), Product(2, "B", "Y", 3, Decimal(0))]
     facts = make_facts(DAY, free, earlier={DAY - dt.timedelta(days=1): free})
     assert verify("Выручка — 0,00 руб., продано 8 шт.", facts).ok
+
+
+SAME = make_facts(DAY, _HALF_BEFORE, earlier={DAY - dt.timedelta(days=1): _HALF_BEFORE})
+_FROM_ONE = make_facts(
+    DAY,
+    [Product(1, "Чайник Bosch", "Кухня", 5, Decimal("100.00"))],
+    earlier={
+        DAY - dt.timedelta(days=1): [Product(1, "Чайник Bosch", "Кухня", 1, Decimal("100.00"))]
+    },
+)
+
+
+def test_an_unchanged_day_has_no_direction_and_zero_takes_any_sign():
+    """A level reached with no change fits any direction word; a zero change any sign."""
+    assert one("Выручка выросла до 1 000,00 руб.", SAME).ok
+    assert one("Изменение выручки: −0,00 руб.", SAME).ok
+    assert one("Изменение выручки: +0,00 руб.", SAME).ok
+
+
+def test_derived_figures_of_categories_and_products_keep_their_rules():
+    """Category differences are changes of two named categories; a product pair's multiple
+    has no direction; the top two's share; a trailing average of units is a count; a mover
+    from one unit has its multiple."""
+    assert one("Кухня принесла на 1 938 977,50 руб. больше, чем Красота.").ok
+    assert one("Кухня принесла на 1 938 977,50 руб. больше.").problem == "wrong_product"
+    assert one("Доля Кухня на 40,2 п.п. выше.").problem == "wrong_product"
+    assert one("Фен Philips продал в 1,8 раза меньше штук, чем Блендер Braun.").ok
+    assert one("Два лидера по выручке дали около 98 % выручки.").ok
+    assert one("В среднем за прошлую неделю продавали 90 шт.").ok
+    assert one("Продажи Чайник Bosch выросли в 5 раз.", _FROM_ONE).ok
+    assert one("Топ-4 товара не набралось.").problem == "not_a_fact"
