@@ -52,7 +52,153 @@ _FLIP: dict[type, type] = {
 # Survivors judged equivalent (no input tells them apart), keyed by the mutated line's
 # text and the mutation, with why. Decorator flags (``@dataclass(frozen=True, slots=True)``)
 # are equivalent too and counted as such without being listed here.
-EQUIVALENT: dict[tuple[str, str], str] = {}
+EQUIVALENT: dict[tuple[str, str], str] = {
+    (
+        "if decimals or not loose or v == 0:",
+        "int:0",
+    ): "v == 1 without decimals has no trailing zeros either: the same exponent",
+    (
+        "def _readings(body: str, *, loose: bool = False, factor: Decimal = _ONE) -> list[_Reading]:",
+        "bool:False",
+    ): "only _two_numbers uses the default, and it compares exact values",
+    (
+        'point = "," if plain.rfind(",") > plain.rfind(".") else "."',
+        "compare:0:Gt",
+    ): "with both separators present their positions differ",
+    (
+        "return [f for f in table.between(v - c, v) if abs(f.value) < v]",
+        "compare:0:Lt",
+    ): "between(v - c, v) is half-open: no figure equals v",
+    (
+        "lo, hi = (v, v + u) if h.bound > 0 else (v - u, v)",
+        "compare:0:Gt",
+    ): "inside `if h.bound`: the bound is never 0",
+    ("return sign > 0 or f.sign == 0", "compare:0:Gt"): "called only with a sign of +1 or -1",
+    (
+        'if f.count or (v == v.to_integral_value() and f.source.endswith((".units", "units_now"))):',
+        "compare:0:Eq",
+    ): "every whole-number figure is a count (ints are counts), so the first test decides",
+    (
+        "return r.decimals == 1 and round_one(v) == r.value",
+        "boolop:And",
+    ): "a percent accepted with one decimal always equals its rounding to one decimal",
+    (
+        "pct: bool = False",
+        "bool:False",
+    ): "_Token.pct is read only for digit tokens, which always set it",
+    (
+        "if not any(s < w.end and w.start < e for s, e in taken):",
+        "compare:0:Lt",
+    ): "a number word cannot touch digits (its pattern needs a non-word boundary)",
+    (
+        "last_end = tokens[i - 1].end if i else 0",
+        "int:0",
+    ): "a name at offset 0 is found again by the sentence rule",
+    (
+        "value = readings[0].value if readings else Decimal(0)",
+        "int:0",
+    ): "a matched number always has a reading",
+    (
+        'way = "a rise" if f.trend > 0 else "a fall" if f.trend < 0 else "no change"',
+        "compare:0:Gt",
+    ): "a level reached with no change (trend 0) never fails: its text is never made",
+    (
+        'way = "a rise" if f.trend > 0 else "a fall" if f.trend < 0 else "no change"',
+        "compare:0:Lt",
+    ): "likewise",
+    (
+        'way = "a rise" if f.sign > 0 else "a fall" if f.sign < 0 else "no change"',
+        "compare:0:Gt",
+    ): "a zero change takes any sign and direction: never fails",
+    (
+        'way = "a rise" if f.sign > 0 else "a fall" if f.sign < 0 else "no change"',
+        "compare:0:Lt",
+    ): "likewise",
+    (
+        "r = _Reading(w.value, _TENTH, 1)",
+        "int:1",
+    ): "the decimals of a multiple in words are not read again",
+    (
+        "r = _Reading(w.value * factor, _TENTH * factor if factor != _ONE else _ONE, 1)",
+        "int:1",
+    ): "the decimals of a number in words are not read again (never copied)",
+    (
+        "if i < 0 or words[i].isdigit():",
+        "boolop:Or",
+    ): "i < 0 never reaches it; a digit has no direction either way",
+    (
+        'if words[i] in ("up", "down") and i > 0 and words[i - 1] in _PHRASAL:',
+        "compare:0:Gt",
+    ): "at i = 0, words[-1] is the word itself, never a phrasal verb",
+    (
+        "return _word_direction(w, comparatives=False)",
+        "bool:False",
+    ): "only nouns reach it, and no noun is a comparative",
+    (
+        "words = _HEDGE_WORD.findall(before.lower())[-4:]",
+        "int:4",
+    ): "after popping на/by and чем/than, only the last two words are read",
+    (
+        'if "than" not in before.lower()[-12:]:',
+        "int:12",
+    ): "the width of the window that looks for 'than' right before",
+    (
+        'way: int = 0  # "halved": the multiple is a fall',
+        "int:0",
+    ): "every WordNumber is made with its way",
+    (
+        "_WHOLE = Decimal(1)",
+        "int:1",
+    ): "quantize to Decimal(0) and Decimal(1) give the same exponent",
+    ("clean_name = lru_cache(maxsize=8192)(_clean_name)", "int:8192"): "a cache size",
+    (
+        "value: Decimal = Decimal(0)  # exact, unrounded, signed",
+        "int:0",
+    ): "every Figure is made with its value",
+    (
+        'count: bool = False  # a whole count (products, units, days): what "три товара" may state',
+        "bool:False",
+    ): "every Figure is made with count",
+    (
+        "pair: bool = False  # of two products or categories: both must be named in its sentence",
+        "bool:False",
+    ): "every Figure is made with pair",
+    (
+        "past: bool = False  # an earlier day's or the average's: its sentence must say so",
+        "bool:False",
+    ): "every Figure is made with past",
+    (
+        't.add([("total_units", facts.total_units)], trend=h.units_change if h else None, count=True)',
+        "bool:True",
+    ): "an int is a count anyway",
+    ("count=True,", "bool:True"): "ints are counts anyway",
+    (
+        't.add([(f"rank {r}", r) for r in range(1, longest + 1)], count=True)',
+        "bool:True",
+    ): "ranks are ints: counts anyway",
+    (
+        't.add([("history.previous_units", h.previous_units)], count=True, past=True)',
+        "bool:True",
+    ): "an int is a count anyway",
+    (
+        "running = Decimal(0)",
+        "int:0",
+    ): "one rouble more in a running sum of revenues moves no share at one decimal",
+    (
+        "if now is None or before is None or now <= 0 or before <= 0:",
+        "compare:0:LtE",
+    ): "a zero denominator gives no ratio (ratio() is None and is skipped)",
+    (
+        "if now is None or before is None or now <= 0 or before <= 0:",
+        "boolop:Or",
+    ): "None or non-positive sides give no ratio either way (ratio() None, skipped)",
+    (
+        "way = ((now > before) - (now < before)) if directed else 0",
+        "compare:0:Gt",
+    ): "equal sides give a ratio of 1, which no writer states as a multiple",
+    ("way = ((now > before) - (now < before)) if directed else 0", "compare:0:Lt"): "likewise",
+    ("way = ((now > before) - (now < before)) if directed else 0", "int:0"): "likewise",
+}
 
 
 def equivalent(m: Mutant) -> str | None:
@@ -287,7 +433,7 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=120)
     ap.add_argument("--only", nargs="*", help="file:index of mutants to run (the survivors)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
-    ap.add_argument("--out", default="mutate-verifier.json", help="where the results are kept")
+    ap.add_argument("--out", default="/tmp/mutate-verifier.json", help="where the results are kept")
     ap.add_argument("--summary", help="print the score of kept results (after judging survivors)")
     args = ap.parse_args()
     if args.worker:

@@ -376,3 +376,27 @@ def test_derived_figures_of_categories_and_products_keep_their_rules():
     assert one("В среднем за прошлую неделю продавали 90 шт.").ok
     assert one("Продажи Чайник Bosch выросли в 5 раз.", _FROM_ONE).ok
     assert one("Топ-4 товара не набралось.").problem == "not_a_fact"
+
+
+def test_mutation_pins_more_of_the_rules():
+    """Thousands separators, the 5 % of "почти", a level with no recorded direction, the reach
+    of names after a number, "с" before a past figure, exact copies of earlier days, a
+    category pair's multiple, and where dates stand."""
+    assert one("Выручка: 1,000 руб.", SAME).ok
+    near = make_facts(DAY, [Product(1, "A", "X", 1, Decimal("4755000.00"))])
+    assert one("Выручка — почти 5 млн руб.", near).ok  # 4,9 % below: within 5 %
+    assert one("Средняя цена выросла до 25 230,48 руб.").ok
+    assert all(c.ok for c in claims("45 units went to Фен Philips, 80 to Блендер Braun.", RISE))
+    assert one("Выручка выросла с 2,85 млн руб.").ok
+    assert one("Выручка — 2 845 025,00 руб.").ok  # an exact copy is not asked whose day it is
+    assert one("Кухня принесла в 2,3 раза больше, чем Красота.").ok
+    assert one("Красота принесла в 2,3 раза меньше, чем Кухня.").ok
+    assert one("Кухня принесла в 2,3 раза больше.").problem == "wrong_product"
+    text = "Отчёт за 2024-03-10, сравнение с 2023-01-01."
+    dates = verify(text, RISE).claims
+    assert [(c.ok, c.end - c.start, c.problem) for c in dates] == [
+        (True, 10, None),
+        (False, 10, "wrong_date"),
+    ]
+    long = "Выручка " + "очень " * 60 + "выросла на 66,4 %."
+    assert len(verify(long, RISE).findings[0].text) == 300
