@@ -54,6 +54,30 @@ _FLIP: dict[type, type] = {
 # are equivalent too and counted as such without being listed here.
 EQUIVALENT: dict[tuple[str, str], str] = {
     (
+        'way = "a rise" if f.trend > 0 else "a fall" if f.trend < 0 else "no change"',
+        "int:0",
+    ): "f.trend < 1 differs at trend 0 only, and a level reached with no change never fails",
+    (
+        'way = "a rise" if f.sign > 0 else "a fall" if f.sign < 0 else "no change"',
+        "int:0",
+    ): "f.sign < 1 differs at sign 0 only, and a zero change never fails",
+    (
+        "token = _Token(t.start, t.end + used)",
+        "binop:Add",
+    ): "the token's end is not read (the check's end is given apart)",
+    (
+        "if rank_list(text[m.end() : m.end() + 40]) is None:",
+        "int:40",
+    ): "the width of the look-ahead for 'по выручке' after an ordinal",
+    (
+        "rest = text[m.end() : m.end() + 30]",
+        "int:30",
+    ): "the width of the look-ahead for a counted noun after a number word",
+    (
+        "if ca.share_of_revenue is not None and cb.share_of_revenue is not None:",
+        "boolop:And",
+    ): "shares are all None (a day without revenue) or none is",
+    (
         "if decimals or not loose or v == 0:",
         "int:0",
     ): "v == 1 without decimals has no trailing zeros either: the same exponent",

@@ -400,3 +400,56 @@ def test_mutation_pins_more_of_the_rules():
     ]
     long = "Выручка " + "очень " * 60 + "выросла на 66,4 %."
     assert len(verify(long, RISE).findings[0].text) == 300
+
+
+def _day(now: list[tuple[int, int, str]], before: list[tuple[int, int, str]]) -> Facts:
+    """Facts of products (id, units, price) against a day before."""
+    names = {1: ("Чайник Bosch", "Кухня"), 2: ("Фен Philips", "Красота")}
+
+    def products(rows: list[tuple[int, int, str]]) -> list[Product]:
+        return [Product(i, *names[i][:1], names[i][1], u, Decimal(p)) for i, u, p in rows]
+
+    return make_facts(DAY, products(now), earlier={DAY - dt.timedelta(days=1): products(before)})
+
+
+def test_mutation_pins_the_last_rules():
+    """Readings, the likeliest source, expected values, ranks, words with signs and scales,
+    halves, zero trends, small changes and multiples from or to one unit, and the tables."""
+    from service.reporter.figures import figure_table
+
+    million = make_facts(DAY, [Product(1, "A", "X", 1, Decimal("1000000.00"))])
+    assert one("Выручка: 1000,000 руб.", million).problem == "not_a_fact"
+    twelve = make_facts(
+        DAY, [Product(1, "A", "X", 12, Decimal("1.50")), Product(2, "B", "Y", 1, Decimal("12.40"))]
+    )
+    assert one("Лидер по штукам — 12.", twelve).sources[0].endswith(".units")
+    assert one("Выручка выросла на 1 %.").expected != ""
+    assert one("Выручка выросла на 0 %.").expected == ""
+    text = "45 units went to Фен Philips, 80 to Блендер Braun, 66 to Чайник Bosch."
+    assert all(c.ok for c in claims(text, RISE))
+    assert " is " not in one("Выручка выросла на 69,4 руб.").expected
+    assert one("Фен Philips — 2,5-й по выручке.").expected == "top_by_revenue has 3 products"
+    assert one("Чайник Bosch — 0-й по выручке.").problem == "wrong_rank"
+    assert one("Блендер Braun — первый по выручке.").ok
+    assert one("Фен Philips is third by units.").ok
+    assert one("Выручка снизилась примерно на два млн руб.", FALL).ok
+    c = one("Фен Philips принёс почти полтора млн руб.")
+    assert c.end - c.start == len("полтора млн")
+    assert one("Revenue was cut in half.", HALF).ok
+    assert one("Revenue was cut in half.", DOUBLE).problem == "wrong_direction"
+    assert one("Выручка упала до 1 000,00 руб.", SAME).ok
+    plus_one = _day([(1, 6, "10.00"), (2, 10, "5.00")], [(1, 5, "10.00"), (2, 10, "5.00")])
+    assert one("Изменение продаж: −1 шт.", plus_one).problem == "wrong_sign"
+    up = _day([(1, 5, "10.00"), (2, 10, "5.00")], [(1, 1, "10.00"), (2, 10, "5.00")])
+    down = _day([(1, 1, "10.00"), (2, 10, "5.00")], [(1, 5, "10.00"), (2, 10, "5.00")])
+    assert one("Продажи Чайник Bosch выросли в 5 раз.", up).ok
+    assert one("Продажи Чайник Bosch упали в 5 раз.", down).ok
+    table = figure_table(RISE).base.figures
+    assert {f.source for f in table if f.source.startswith("rank ")} == {
+        "rank 1",
+        "rank 2",
+        "rank 3",
+    }
+    average = next(f for f in table if f.source.endswith("average_units"))
+    before = [f for f in table if f.source.endswith("units_before")]
+    assert average.count and average.past and before and all(f.past for f in before)
