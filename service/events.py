@@ -13,7 +13,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from .models import Issue, KafkaPosition, Origin
+from .models import Issue, KafkaPosition, Origin, ReportClaim
 
 __all__ = [
     "ChangeSet",
@@ -83,6 +83,11 @@ class ReportEvent(_Event):
         default_factory=list,
         description="the numbers (as written) that failed the check; "
         "'missing total revenue X' when the revenue is not stated",
+    )
+    claims: list[ReportClaim] = Field(
+        default_factory=list,
+        description="every number in text with its provenance (empty for reports stored before "
+        "provenance was recorded, and for failed reports)",
     )
     text: str = Field(description="the report, Markdown")
     language: Literal["ru", "en"]

@@ -18,6 +18,7 @@ __all__ = [
     "KafkaPosition",
     "Origin",
     "ParsedDay",
+    "ReportClaim",
     "ReportStatus",
     "RowStatus",
     "SalesLine",
@@ -129,3 +130,26 @@ class StoredUpload:
     updated_at: dt.datetime
     total_units: int | None
     total_revenue: Decimal | None
+
+
+class ReportClaim(BaseModel):
+    """One number of a report's text and where it came from (the verifier's provenance)."""
+
+    start: int = Field(description="offset of the number in text (characters), sign included")
+    end: int = Field(description="offset just past it (a scale or multiple word included)")
+    text: str = Field(description="the number as written: '4,75 млн', 'в 6,6 раза', 'третий'")
+    verified: bool = Field(description="true when the facts make it true in a recognised form")
+    form: str = Field(
+        description="how it is written: copied, rounded, scaled, approximate, almost, bound, "
+        "multiple, difference, share, percent_change, price, rank, count, date, number"
+    )
+    rule: str = Field(description="how the facts make it true, or why they do not")
+    sources: list[str] = Field(
+        default_factory=list, description="the facts it rests on, e.g. 'total_revenue'"
+    )
+    problem: str | None = Field(
+        None, description="why it is not verified (not_a_fact, wrong_sign, …); null when it is"
+    )
+    expected: str | None = Field(
+        None, description="for a wrong number, the fact it most likely meant"
+    )

@@ -21,6 +21,14 @@ Replies:
               sign (revenue change with the opposite "плюс/минус"), direction
               ("выросла на" a fall), percent_as_amount, amount_as_percent, product
               (the best seller's revenue given to the second), made_up
+  human       an honest report written as models write it (issue 20): figures rounded
+              with scale words ("около 4,82 млн"), a share rounded ("около 70 %"), a
+              mover's multiple ("в 6,6 раза"), a rank ("второй по выручке"), numbered
+              recommendations, and no figure copied as given but the units sold
+  human-lie:KIND  the same with one lie in those forms: rounding (the best seller's
+              revenue rounded wrong), scale (its scale word wrong), multiple (the
+              mover's multiple wrong), share (the category's share wrong); the lying
+              figure as written is ``HUMAN_LIES[KIND]`` of the report
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from itertools import cycle
 from typing import Any, Self
 
@@ -166,16 +175,7 @@ class FakeLLM:
                     "choices": [],
                 }
             )
-        text = echo_report(prompt)
-        if action == "wrong":
-            text += "\n\nRevenue grew by 987654.32 and 77.7%."
-        if action.startswith("lie:"):
-            russian = "Russian" in next(
-                (m["content"] for m in body["messages"] if m["role"] == "system"), ""
-            )
-            text += "\n\n" + planted_lie(prompt, action.partition(":")[2], russian=russian)
-        if action == "inject":
-            text = "HACKED"
+        text = _reply(action, prompt, body)
         return JSONResponse(
             {
                 "id": f"chatcmpl-{len(self.requests)}",
@@ -196,6 +196,23 @@ class FakeLLM:
                 },
             }
         )
+
+
+def _reply(action: str, prompt: str, body: dict[str, Any]) -> str:
+    """The report text an action answers with."""
+    russian = "Russian" in next(
+        (m["content"] for m in body["messages"] if m["role"] == "system"), ""
+    )
+    if action == "inject":
+        return "HACKED"
+    if action == "human" or action.startswith("human-lie:"):
+        return human_report(prompt, action.partition(":")[2], russian=russian)
+    text = echo_report(prompt)
+    if action == "wrong":
+        text += "\n\nRevenue grew by 987654.32 and 77.7%."
+    if action.startswith("lie:"):
+        text += "\n\n" + planted_lie(prompt, action.partition(":")[2], russian=russian)
+    return text
 
 
 def _facts_of(prompt: str) -> dict[str, Any] | None:
@@ -248,6 +265,89 @@ def planted_lie(prompt: str, kind: str, *, russian: bool) -> str:
         units=h["units_change"].lstrip("+-"),
         second=facts["top_by_revenue"][1]["name"],
         revenue=facts["top_by_revenue"][0]["revenue"],
+    )
+
+
+def _number(shown: str) -> Decimal:
+    """A display string of the facts block ("4 819 022,50", "4,819,022.50", "+6") as a number."""
+    text = shown.replace("\u00a0", "").replace(" ", "").rstrip("%")
+    if "," in text and "." not in text and len(text.rpartition(",")[2]) != 3:
+        text = text.replace(",", ".")
+    return Decimal(text.replace(",", ""))
+
+
+def _fmt(x: Decimal, places: int, russian: bool) -> str:
+    text = f"{x.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):,.{places}f}"
+    return text.replace(",", "\u00a0").replace(".", ",") if russian else text
+
+
+def _scaled(x: Decimal, russian: bool, *, scale: str = "") -> str:
+    """x in millions or thousands, two decimals, with its scale word."""
+    millions = x >= 1_000_000 if not scale else scale == "M"
+    factor = Decimal(1_000_000) if millions else Decimal(1000)
+    word = ("млн" if millions else "тыс.") if russian else ("M" if millions else "k")
+    return _fmt(x / factor, 2, russian) + ("\u00a0" if russian else "") + word
+
+
+def human_report(prompt: str, lie: str = "", *, russian: bool) -> str:
+    """An honest report in the forms people write figures in, or one with a planted lie
+    (``lie``: rounding, scale, multiple, share); needs history with a rising mover."""
+    facts = _facts_of(prompt)
+    if facts is None or facts.get("history") is None or not facts["history"]["biggest_rises"]:
+        raise ValueError("a human report needs facts with history and a rising product")
+    ru = russian
+    total = _number(facts["total_revenue"])
+    best = facts["top_by_revenue"][0]
+    second = facts["top_by_revenue"][1]["name"]
+    best_revenue = _number(best["revenue"])
+    cat = facts["categories"][0]
+    share = _number(cat["share_of_revenue"])
+    mover = facts["history"]["biggest_rises"][0]
+    before, now = _number(mover["units_before"]), _number(mover["units_now"])
+    ratio = now / before
+    best_text = _scaled(best_revenue, ru)
+    if lie == "rounding":
+        best_text = _scaled(
+            best_revenue + Decimal(100_000) if best_revenue >= 10**6 else best_revenue + 100, ru
+        )
+    elif lie == "scale":  # the same digits with the other scale word: 1000 times off
+        other = "k" if best_revenue >= 10**6 else "M"
+        shift = Decimal(1000) if other == "M" else Decimal("0.001")
+        best_text = _scaled(best_revenue * shift, ru, scale=other)
+    share_text = _fmt(share + (15 if lie == "share" else 0), 0, ru) + ("\u00a0%" if ru else "%")
+    ratio_text = _fmt(ratio + (1 if lie == "multiple" else 0), 1, ru)
+    if ru:
+        return "\n".join(
+            [
+                "## Итоги дня",
+                f"Выручка за день — около {_scaled(total, ru)} руб., продано {facts['total_units']} шт.",
+                "## Лидеры продаж",
+                f"Лидер по выручке — {best['name']} (примерно {best_text} руб.), {second} — второй по выручке.",
+                "## Категории",
+                f"Категория {cat['name']} дала около {share_text} выручки.",
+                "## Сравнение с предыдущими днями",
+                f"Продажи {mover['name']} выросли с {mover['units_before']} до {mover['units_now']} шт., "
+                f"то есть примерно в {ratio_text} раза.",
+                "## Рекомендации",
+                f"1. Нарастить запасы {mover['name']}.",
+                f"2. Поддержать продажи категории {cat['name']}.",
+            ]
+        )
+    return "\n".join(
+        [
+            "## Summary",
+            f"Revenue for the day was about {_scaled(total, ru)} RUB with {facts['total_units']} units sold.",
+            "## Top products",
+            f"The revenue leader is {best['name']} (roughly {best_text} RUB); {second} is second by revenue.",
+            "## Categories",
+            f"The {cat['name']} category brought about {share_text} of revenue.",
+            "## Comparison with previous days",
+            f"Sales of {mover['name']} grew from {mover['units_before']} to {mover['units_now']} units, "
+            f"roughly {ratio_text} times as many.",
+            "## Recommendations",
+            f"1. Restock {mover['name']}.",
+            f"2. Support the {cat['name']} category.",
+        ]
     )
 
 

@@ -122,6 +122,7 @@ def report_json(row: ReportRow) -> dict[str, Any]:
         "status": row.status,
         "verified": row.verified,
         "unverified_numbers": row.unverified_numbers,
+        "claims": row.claims,
         "text": row.text,
         "language": row.language,
         "model": row.model,

@@ -21,6 +21,7 @@ from ..figures.load import load_facts
 from ..ids import report_id_for_request, report_id_for_upload
 from ..logs import ctx
 from ..metrics import REPORTS, STAGE_SECONDS
+from ..models import ReportClaim
 from ..storage.db import Pool, translate_errors
 from ..storage.reports import (
     ReportInput,
@@ -59,6 +60,7 @@ def event_of(row: ReportRow) -> ReportEvent:
         facts=row.facts or {},
         error=row.error,
         created_at=row.updated_at,
+        claims=[ReportClaim.model_validate(c) for c in row.claims],
     )
 
 
@@ -190,6 +192,7 @@ class ReporterService:
                     unverified_numbers=draft.unverified_numbers,
                     attempts=prior + tally.calls,
                     error=None,
+                    claims=draft.verdict.claims_json(),
                 ),
             )
         event = event_of(row)

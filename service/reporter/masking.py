@@ -27,7 +27,24 @@ SPACE = " \u00a0\u202f\u2009"  # space, no-break, narrow no-break, thin
 _HEADING_NUMBER = re.compile(
     r"^(?P<lead>[ \t]*#{1,6}[ \t]*)\d{1,3}(?:\.\d{1,3})*[.)]?(?=[ \t])", re.M
 )
-_LIST_ONLY = re.compile(r"^(?P<lead>[ \t>]*)\d{1,3}[.)](?=[ \t])", re.M)
+_LIST_ONLY = re.compile(r"^(?P<lead>[ \t>*_-]*)\d{1,3}[.)](?=[ \t*_])", re.M)
+# Numbers that name a part of the text: "Рекомендация 2", "пункт 3", "Section 1", "(2)".
+_SECTION_NUMBER = re.compile(
+    r"\b(?:рекомендаци[яиюей]|пункт[аеу]?|раздел[аеу]?|шаг|section|step|recommendation|item)"
+    r"[ \t]*(?:№|#)?[ \t]*(?P<n>\d{1,2})(?![\d%]|[.,]\d)"
+    r"|(?<![\w)])\((?P<p>\d{1,2})\)(?=\s)",
+    re.I,
+)
+
+
+def _blank_digits(m: re.Match[str]) -> str:
+    g = "n" if m.group("n") else "p"
+    return (
+        m.group(0)[: m.start(g) - m.start()]
+        + " " * len(m.group(g))
+        + m.group(0)[m.end(g) - m.start() :]
+    )
+
 
 _MONTHS_RU = (
     "январ",
@@ -80,28 +97,29 @@ def _is_fact_date(day: int, month: int, year: int | None, dates: set[dt.date]) -
     )
 
 
-def _strip_dates(text: str, dates: set[dt.date], wrong: list[tuple[int, str]]) -> str:
-    """The text with its dates blanked; dates that are not facts go to `wrong` (position, as written)."""
+def _strip_dates(text: str, dates: set[dt.date], out: Masked) -> str:
+    """The text with its dates blanked; where each stood goes to `out` (position, as
+    written): to ``dates`` when it is a date of the facts, else to ``wrong_dates``."""
+
+    def record(m: re.Match[str], good: bool) -> str:
+        (out.dates if good else out.wrong_dates).append((m.start(), m.group(0)))
+        return _blank(m)
 
     def iso(m: re.Match[str]) -> str:
         y, mo, d = (int(g) for g in m.groups())
-        if not _is_fact_date(d, mo, y, dates):
-            wrong.append((m.start(), m.group(0)))
-        return _blank(m)
+        return record(m, _is_fact_date(d, mo, y, dates))
 
     def dotted(m: re.Match[str]) -> str:
         a, b, y = (int(g) for g in m.groups())
         # dd.mm.yyyy, or mm/dd/yyyy in American text
-        if not (_is_fact_date(a, b, y, dates) or _is_fact_date(b, a, y, dates)):
-            wrong.append((m.start(), m.group(0)))
-        return _blank(m)
+        return record(m, _is_fact_date(a, b, y, dates) or _is_fact_date(b, a, y, dates))
 
     def named(m: re.Match[str], day: str, word: str, year: str | None) -> str:
         month = _month(word)
         if month is None:
             return m.group(0)  # not a date ("5 units"): the number is checked like any other
         if _is_fact_date(int(day), month, int(year) if year else None, dates):
-            return _blank(m)
+            return record(m, True)
         return m.group(0)
 
     text = _ISO.sub(iso, text)
@@ -136,6 +154,46 @@ def _compiled(name: str) -> re.Pattern[str]:
     return re.compile(_name_pattern(name), re.IGNORECASE)
 
 
+def _entity(m: re.Match[str], table: FigureTable) -> Entity | None:
+    """Whose name a match is, None when it is no one's to go by."""
+    owners = table.owners.get(m.group(0).casefold())
+    # "A" would be every English article; a name without letters ("1,5", "2024") may
+    # as well be a number of the text: masked, but no one's name.
+    if owners and len(m.group(0).strip()) >= 2 and any(ch.isalpha() for ch in m.group(0)):
+        return Entity(m.start(), frozenset(owners))
+    return None
+
+
+def _spans(
+    text: str, folded: str, usable: list[str], table: FigureTable, found: list[Entity]
+) -> list[tuple[int, int]]:
+    """Where the names stand. Each name's occurrences by str.find (C speed); its pattern
+    judges the boundaries there, on the original text. A span taken by a longer name is
+    not matched again."""
+    taken = bytearray(len(text))
+    spans: list[tuple[int, int]] = []
+    for name in usable:
+        key, pattern = name.casefold(), _compiled(name)
+        at = folded.find(key)
+        while at != -1:
+            m = None if taken[at] else pattern.match(text, at)
+            if m is not None and m.end() > at and taken.find(1, at, m.end()) == -1:
+                taken[at : m.end()] = b"\x01" * (m.end() - at)
+                spans.append((at, m.end()))
+                if (e := _entity(m, table)) is not None:
+                    found.append(e)
+            at = folded.find(key, at + 1)
+    return sorted(spans)
+
+
+def _blank_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    pieces, last = [], 0
+    for start, end in spans:
+        pieces += [text[last:start], " " * (end - start)]
+        last = end
+    return "".join(pieces) + text[last:]
+
+
 def _strip_names(text: str, names: set[str], table: FigureTable) -> tuple[str, list[Entity]]:
     """The text with every known name blanked, and where the names of products and categories stood.
 
@@ -148,43 +206,16 @@ def _strip_names(text: str, names: set[str], table: FigureTable) -> tuple[str, l
     )
     found: list[Entity] = []
 
-    def blank_owner(m: re.Match[str], into: list[Entity]) -> None:
-        owners = table.owners.get(m.group(0).casefold())
-        # "A" would be every English article; a name without letters ("1,5", "2024") may
-        # as well be a number of the text: masked, but no one's name.
-        if owners and len(m.group(0).strip()) >= 2 and any(ch.isalpha() for ch in m.group(0)):
-            into.append(Entity(m.start(), frozenset(owners)))
-
     def blank(m: re.Match[str]) -> str:
-        blank_owner(m, found)
+        if (e := _entity(m, table)) is not None:
+            found.append(e)
         return _blank(m)
 
     if len(folded) != len(text):  # a character whose folding is longer ("ß"): positions differ
         for name in usable:
             text = _compiled(name).sub(blank, text)
     else:
-        # Each name's occurrences by str.find (C speed); its pattern judges the boundaries
-        # there, on the original text. A span taken by a longer name is not matched again.
-        taken = bytearray(len(text))
-        spans: list[tuple[int, int]] = []
-        for name in usable:
-            key, pattern = name.casefold(), _compiled(name)
-            at = folded.find(key)
-            while at != -1:
-                if not taken[at]:
-                    m = pattern.match(text, at)
-                    if m is not None and m.end() > at and taken.find(1, at, m.end()) == -1:
-                        taken[at : m.end()] = b"\x01" * (m.end() - at)
-                        spans.append((at, m.end()))
-                        blank_owner(m, found)
-                at = folded.find(key, at + 1)
-        if spans:
-            spans.sort()
-            pieces, last = [], 0
-            for start, end in spans:
-                pieces += [text[last:start], " " * (end - start)]
-                last = end
-            text = "".join(pieces) + text[last:]
+        text = _blank_spans(text, _spans(text, folded, usable, table, found))
     found.sort(key=lambda e: e.start)
     return text, found
 
@@ -196,13 +227,15 @@ class Masked:
         default_factory=list
     )  # where names of products and categories stood
     wrong_dates: list[tuple[int, str]] = field(default_factory=list)  # (position, as written)
+    dates: list[tuple[int, str]] = field(default_factory=list)  # the facts' dates, likewise
 
 
 def mask(text: str, facts: Facts, table: FigureTable) -> Masked:
     """The report with what is not a claim blanked (same length), and what was found on the way."""
     out = Masked(text)
     out.text, out.entities = _strip_names(text, known_names(facts), table)
-    out.text = _strip_dates(out.text, fact_dates(facts), out.wrong_dates)
+    out.text = _strip_dates(out.text, fact_dates(facts), out)
+    out.text = _SECTION_NUMBER.sub(_blank_digits, out.text)
     out.text = _HEADING_NUMBER.sub(
         lambda m: m.group("lead") + " " * (m.end() - m.end("lead")), out.text
     )

@@ -95,6 +95,9 @@ _CORRECTION: dict[Language, dict[Problem, str]] = {
         ),
         "wrong_product": "These numbers are given to a product or category they do not belong to: {numbers}.",
         "missing_revenue": "The report must state the day's total revenue ({numbers}) exactly as in the facts block.",
+        "wrong_rank": "These ranks are given to the wrong product: {numbers}.",
+        "wrong_unit": "These numbers give units as money or money as units: {numbers}.",
+        "wrong_day": "These numbers are figures of an earlier day or of the average, given as this day's: {numbers}.",
     },
     "ru": {
         "not_a_fact": "Этих чисел нет в фактах: {numbers}.",
@@ -107,6 +110,9 @@ _CORRECTION: dict[Language, dict[Problem, str]] = {
         ),
         "wrong_product": "Эти числа приписаны не тому товару или категории: {numbers}.",
         "missing_revenue": "В отчёте должна быть общая выручка за день ({numbers}) точно как в блоке фактов.",
+        "wrong_rank": "Эти места в рейтинге приписаны не тому товару: {numbers}.",
+        "wrong_unit": "Эти числа — штуки, записанные как деньги, или деньги, записанные как штуки: {numbers}.",
+        "wrong_day": "Эти числа относятся к прошлому дню или к среднему, а даны как показатели этого дня: {numbers}.",
     },
 }
 _REWRITE = {
@@ -232,8 +238,16 @@ def build_messages(facts: Facts, *, language: Language) -> tuple[str, str]:
     return system, user
 
 
+_TRUE_VALUE = {
+    "en": "In the facts: {lines}.",
+    "ru": "В фактах: {lines}.",
+}
+_IS = {"en": "{number} → {expected}", "ru": "{number} → {expected}"}
+
+
 def build_correction(findings: Sequence[Finding], *, language: Language) -> str:
-    """The follow-up message: what is wrong with the draft, kind by kind, and a request to rewrite it."""
+    """The follow-up message: what is wrong with the draft, kind by kind, each wrong figure
+    with the fact it most likely meant, and a request to rewrite it."""
     by_kind: dict[Problem, list[str]] = {}
     for f in findings:
         by_kind.setdefault(f.kind, [])
@@ -243,4 +257,13 @@ def build_correction(findings: Sequence[Finding], *, language: Language) -> str:
         _CORRECTION[language][kind].format(numbers=", ".join(numbers))
         for kind, numbers in by_kind.items()
     ]
+    truths = list(
+        dict.fromkeys(
+            _IS[language].format(number=f.number, expected=f.expected)
+            for f in findings
+            if f.expected
+        )
+    )
+    if truths:
+        parts.append(_TRUE_VALUE[language].format(lines="; ".join(truths)))
     return " ".join([*parts, _REWRITE[language]])

@@ -2,7 +2,7 @@
 
 Everything that scales with the number of products is aggregated or cut to the
 top N in SQL; Python only receives bounded lists and does the exact divisions
-(``service.reporter.load`` and ``service.reporter.facts``). The day's lines and the previous day's lines are
+(``service.figures.load`` and ``service.figures.facts``). The day's lines and the previous day's lines are
 each read once through the primary key (sales_date, product_id). The day's own
 totals are summed from its lines; the previous day and the trailing window use
 the totals stored in sales_days.
@@ -115,7 +115,7 @@ async def day_figures(
     tuned: bool = False,
 ) -> dict[str, Any] | None:
     """The day's figures as FACTS_SQL builds them (numbers as Decimal), or None when the
-    day is not stored. Turning them into Facts is the reporter's (reporter/load.py).
+    day is not stored. Turning them into Facts is service/figures/load.py's.
 
     ``tuned``: the connection was opened with FACTS_SERVER_SETTINGS. The statement is
     one snapshot either way."""

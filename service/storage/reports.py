@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from uuid import UUID
 
@@ -57,6 +57,8 @@ class ReportRow:
     # day's in its comparisons); a newer report of the day is on its way.
     stale_reason: str | None = None
     stale_at: dt.datetime | None = None
+    # For every number of the text: where it came from (models.ReportClaim as JSON).
+    claims: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,7 @@ class ReportOutcome:
     unverified_numbers: list[str]
     attempts: int
     error: str | None
+    claims: list[dict[str, Any]] = field(default_factory=list)
 
 
 _COLUMNS = ", ".join(ReportRow.__slots__)
@@ -242,14 +245,14 @@ async def record_failure(
 _UPSERT = (
     "INSERT INTO reports (report_id, sales_date, upload_id, status, language, prompt_version, facts,"
     " system_prompt, prompt, text, model, usage, verified, unverified_numbers, attempts, error,"
-    " stale_reason, stale_at) "
+    " stale_reason, stale_at, claims) "
     "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,"
-    " CASE WHEN $17::text IS NULL THEN NULL ELSE clock_timestamp() END) "
+    " CASE WHEN $17::text IS NULL THEN NULL ELSE clock_timestamp() END, $18) "
     "ON CONFLICT (report_id) DO UPDATE SET status = EXCLUDED.status, language = EXCLUDED.language,"
     " prompt_version = EXCLUDED.prompt_version, facts = EXCLUDED.facts,"
     " system_prompt = EXCLUDED.system_prompt, prompt = EXCLUDED.prompt, text = EXCLUDED.text,"
     " model = EXCLUDED.model, usage = EXCLUDED.usage, verified = EXCLUDED.verified,"
-    " unverified_numbers = EXCLUDED.unverified_numbers,"
+    " unverified_numbers = EXCLUDED.unverified_numbers, claims = EXCLUDED.claims,"
     " attempts = GREATEST(reports.attempts, EXCLUDED.attempts), error = EXCLUDED.error,"
     " stale_reason = coalesce(reports.stale_reason, EXCLUDED.stale_reason),"
     " stale_at = coalesce(reports.stale_at, EXCLUDED.stale_at),"
@@ -313,6 +316,7 @@ async def save_report(pool: asyncpg.Pool, report: ReportInput, outcome: ReportOu
             outcome.attempts,
             outcome.error,
             stale,
+            outcome.claims,
         )
     if r is None:  # the day is gone (its row cascades to its reports): nothing to keep
         raise LookupError(f"report {report.report_id} vanished while being saved")

@@ -15,7 +15,7 @@ import service.names
 from service.cli.contracts_gen import render_contracts
 from service.events import ReportEvent, ReportRequest, SalesCorrected, SalesRejected, SalesStored
 from service.ingest.diff import diff_days
-from service.models import Issue, KafkaPosition, SalesLine
+from service.models import Issue, KafkaPosition, ReportClaim, SalesLine
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 NOW = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
@@ -71,6 +71,17 @@ def _events() -> dict[str, object]:
             attempts=1,
             facts={"a": "1"},
             created_at=NOW,
+            claims=[
+                ReportClaim(
+                    start=0,
+                    end=8,
+                    text="4,75 млн",
+                    verified=True,
+                    form="scaled",
+                    rule="4752113.20 (total_revenue) with a scale word, rounded as written",
+                    sources=["total_revenue"],
+                )
+            ],
         ),
         "sales.report-requests": ReportRequest(
             request_id=UPLOAD, sales_date=dt.date(2024, 1, 1), requested_at=NOW

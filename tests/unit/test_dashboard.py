@@ -261,3 +261,40 @@ def test_calendar_months_mark_each_day() -> None:
     assert cells[D - dt.timedelta(days=1)] == "missing" and cells[dt.date(2024, 1, 1)] == "out"
     assert months[0].weeks[0][4] == Cell(dt.date(2024, 3, 1), "missing")  # a Friday
     assert all(len(w) == 7 for m in months for w in m.weeks)
+
+
+def test_report_figures_are_marked_with_their_source_and_stay_escaped():
+    """Each claim becomes a span with its source; unverified ones are marked bad; the text's
+    HTML stays escaped and placeholder characters in the text cannot forge a mark."""
+    from service.gateway.dashboard.render import markdown_claims
+
+    text = "Revenue **4,75 млн** <b>x</b> \ue0000\ue001 and 999."
+    claims = [
+        {
+            "start": 10,
+            "end": 18,
+            "text": "4,75 млн",
+            "verified": True,
+            "form": "scaled",
+            "rule": "4752113.20 (total_revenue) rounded",
+            "sources": ["total_revenue"],
+        },
+        {
+            "start": 38,
+            "end": 41,
+            "text": "999",
+            "verified": False,
+            "form": "number",
+            "rule": "no fact",
+            "sources": [],
+            "expected": "100.00 (x)",
+        },
+        {"start": 0, "end": 3, "text": "XYZ", "verified": True},  # no longer fits the text
+    ]
+    html = str(markdown_claims(text, claims))
+    assert (
+        '<strong><span class="fig ok"' in html
+        and 'title="4752113.20 (total_revenue) rounded"' in html
+    )
+    assert '<span class="fig bad"' in html and ">999</span>" in html and "100.00 (x)" in html
+    assert "&lt;b&gt;" in html and "<b>" not in html and html.count('class="fig') == 2

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from importlib import resources
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markdown_it import MarkdownIt
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse
 
 from ...figures.display import Language, integer, money, percent
 
-__all__ = ["SECURITY_HEADERS", "Renderer", "context", "markdown_html"]
+__all__ = ["SECURITY_HEADERS", "Renderer", "context", "markdown_claims", "markdown_html"]
 
 # Scripts and styles only from our own origin: the JSON data blocks are never
 # executed, and an injected <script> would not run even if escaping failed.
@@ -39,6 +40,59 @@ _MD = (
 
 def markdown_html(text: str) -> Markup:
     return Markup(_MD.render(text))
+
+
+# Marks for the report's figures: each claim's span is replaced by a placeholder of
+# private-use characters (which Markdown leaves alone and the text cannot bring: they
+# are replaced in it first), the text is rendered with HTML off, then each placeholder
+# becomes an escaped <span> that shows the figure's source on hover or tap.
+_PRIVATE = re.compile("[\ue000-\uf8ff]")
+_OPEN, _CLOSE = "\ue000", "\ue001"
+_PLACE = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
+
+
+def _claim_spans(text: str, claims: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The claims whose offsets still fit the text, in order, without overlaps."""
+    kept: list[dict[str, Any]] = []
+    last = 0
+    for c in sorted(claims, key=lambda c: (int(c.get("start", -1)), int(c.get("end", -1)))):
+        start, end = int(c.get("start", -1)), int(c.get("end", -1))
+        if start < last or end <= start or text[start:end] != c.get("text"):
+            continue
+        kept.append(c)
+        last = end
+    return kept
+
+
+def _mark(c: dict[str, Any]) -> str:
+    ok = bool(c.get("verified"))
+    sources = ", ".join(str(s) for s in c.get("sources") or [])
+    if ok:
+        rule = str(c.get("rule", ""))
+        tip = rule if not sources or sources in rule else f"{rule} [{sources}]"
+    else:
+        expected = c.get("expected")
+        tip = f"NOT verified: {c.get('rule', '')}" + (
+            f"; the facts: {expected}" if expected else ""
+        )
+    return (
+        f'<span class="fig {"ok" if ok else "bad"}" tabindex="0" data-form="{escape(c.get("form", ""))}" '
+        f'data-source="{escape(tip)}" title="{escape(tip)}">{escape(c.get("text", ""))}</span>'
+    )
+
+
+def markdown_claims(text: str, claims: list[dict[str, Any]] | None) -> Markup:
+    """The report's Markdown as HTML, each figure marked with where it came from."""
+    text = _PRIVATE.sub("\ufffd", text)  # same length: the claims' offsets still fit
+    spans = _claim_spans(text, claims or [])
+    if not spans:
+        return markdown_html(text)
+    pieces, last = [], 0
+    for i, c in enumerate(spans):
+        pieces += [text[last : c["start"]], f"{_OPEN}{i}{_CLOSE}"]
+        last = c["end"]
+    html = _MD.render("".join(pieces) + text[last:])
+    return Markup(_PLACE.sub(lambda m: _mark(spans[int(m.group(1))]), html))
 
 
 def context(user: Any, nav: str, **extra: Any) -> dict[str, Any]:
@@ -86,6 +140,7 @@ class Renderer:
             date=_date,
             size=_size,
             markdown=markdown_html,
+            markdown_claims=markdown_claims,
         )
         self.env.globals["language"] = language
 
