@@ -280,7 +280,7 @@ def _apply(node: ast.AST, what: str) -> ast.AST | None:
         assert isinstance(node, ast.Constant)
         node.value = not node.value
     elif kind == "int":
-        assert isinstance(node, ast.Constant)
+        assert isinstance(node, ast.Constant) and isinstance(node.value, int)
         node.value = {0: 1, 1: 0}.get(node.value, node.value + 1)
     return None
 

@@ -4,14 +4,18 @@ in those forms ends verified=false with that figure, and only it, listed."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from ..fake_llm import FakeLLM
 from ..helpers import sales_xml
+from ..kafka_tools import Events
+from ..procs import Pipeline
 from .test_llm_faults import quiet
 
 # Revenue 2 845 025,00 → 4 819 022,50; Чайник Bosch 10 → 66 units (6,6×); Кухня 70,1 % of
@@ -42,7 +46,9 @@ def llm(pipeline_llm: FakeLLM) -> Iterator[FakeLLM]:
     pipeline_llm.reset()
 
 
-async def _second_day(api: Any, events: Any, llm: FakeLLM, days: list[Any], i: int) -> Any:
+async def _second_day(
+    api: httpx.AsyncClient, events: Events, llm: FakeLLM, days: list[dt.date], i: int
+) -> bytes:
     """Stores days[i] (the day before) with its report; returns the upload for days[i + 1]."""
     r = await api.post("/v1/uploads", content=sales_xml(days[i], BEFORE))
     await events.wait("sales.reports", upload_id=r.json()["upload_id"], timeout=60)
@@ -51,11 +57,11 @@ async def _second_day(api: Any, events: Any, llm: FakeLLM, days: list[Any], i: i
 
 
 async def test_honest_reports_in_human_forms_are_verified_with_one_call_each(
-    pipeline, api, events, llm, days
-):
+    pipeline: Pipeline, api: httpx.AsyncClient, events: Events, llm: FakeLLM, days: list[dt.date]
+) -> None:
     """Three honest reports with rounded, scaled, multiple and rank figures: each published
     verified=true after exactly one LLM call, with every figure's source in `claims`."""
-    reports = []
+    reports: list[dict[str, Any]] = []
     for i in (0, 3, 6):
         content = await _second_day(api, events, llm, days, i)
         start = len(llm.calls)
@@ -81,8 +87,13 @@ async def test_honest_reports_in_human_forms_are_verified_with_one_call_each(
 
 @pytest.mark.parametrize("kind", sorted(HUMAN_LIES))
 async def test_a_lie_in_human_forms_is_the_only_number_listed(
-    pipeline, api, events, llm, days, kind
-):
+    pipeline: Pipeline,
+    api: httpx.AsyncClient,
+    events: Events,
+    llm: FakeLLM,
+    days: list[dt.date],
+    kind: str,
+) -> None:
     """The same report with one lie (wrong rounding, wrong scale word, wrong multiple, wrong
     share) in both drafts: verified=false, that figure and only it listed, with its claim."""
     content = await _second_day(api, events, llm, days, 0)

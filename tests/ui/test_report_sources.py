@@ -3,14 +3,17 @@ rounded figure and a ratio figure show their sources on hover and on tap (focus)
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from ..e2e.test_llm_faults import quiet
 from ..e2e.test_report_forms import BEFORE, NOW
 from ..fake_llm import FakeLLM
 from ..helpers import TOKEN, sales_xml
+from ..kafka_tools import Events
 from .helpers import Watched
 
 _AFTER = "el => getComputedStyle(el, '::after').content"
@@ -22,7 +25,9 @@ def llm(pipeline_llm: FakeLLM) -> Iterator[FakeLLM]:
     pipeline_llm.reset()
 
 
-async def test_rounded_and_ratio_figures_show_their_source(ui: Watched, api, events, llm, days):
+async def test_rounded_and_ratio_figures_show_their_source(
+    ui: Watched, api: httpx.AsyncClient, events: Events, llm: FakeLLM, days: list[dt.date]
+) -> None:
     """ "около 4,82 млн" shows total_revenue, "в 6,6 раза" the ratio of Чайник Bosch's units,
     on hover and on focus; no figure is marked unverified; nothing ran."""
     r = await api.post("/v1/uploads", content=sales_xml(days[0], BEFORE))

@@ -263,7 +263,7 @@ def test_calendar_months_mark_each_day() -> None:
     assert all(len(w) == 7 for m in months for w in m.weeks)
 
 
-def test_report_figures_are_marked_with_their_source_and_stay_escaped():
+def test_report_figures_are_marked_with_their_source_and_stay_escaped() -> None:
     """Each claim becomes a span with its source; unverified ones are marked bad; the text's
     HTML stays escaped and placeholder characters in the text cannot forge a mark."""
     from service.gateway.dashboard.render import markdown_claims

@@ -78,7 +78,7 @@ def tally() -> Tally:
     return t
 
 
-def test_corpus_is_large_and_in_both_languages():
+def test_corpus_is_large_and_in_both_languages() -> None:
     """At least 200 reports, in Russian and English, honest and lying."""
     entries = corpus()
     assert len(entries) >= 200
@@ -86,7 +86,7 @@ def test_corpus_is_large_and_in_both_languages():
     assert {e["honest"] for e in entries} == {True, False}
 
 
-def test_every_lie_is_caught_and_honest_reports_are_verified():
+def test_every_lie_is_caught_and_honest_reports_are_verified() -> None:
     """0 false "verified" (each lie listed with its figure), >= 98 % of honest reports
     verified, >= 99 % of honest figures accepted; counts by form are printed."""
     t = tally()

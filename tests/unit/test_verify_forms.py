@@ -32,7 +32,7 @@ RISE = make_facts(DAY, _NOW, earlier={DAY - dt.timedelta(days=1): _BEFORE})
 FALL = make_facts(DAY, _BEFORE, earlier={DAY - dt.timedelta(days=1): _NOW})
 
 
-def test_the_fixture_facts_are_what_the_sentences_assume():
+def test_the_fixture_facts_are_what_the_sentences_assume() -> None:
     """Revenue 4 819 022,50 after 2 845 025,00; the mover and the shares as the comments say."""
     h = RISE.history
     assert h is not None and RISE.total_revenue == Decimal("4819022.50")
@@ -85,7 +85,9 @@ TRUE = [
 
 
 @pytest.mark.parametrize(("sentence", "form", "source"), TRUE, ids=[t[1] for t in TRUE])
-def test_a_true_figure_in_each_form_is_verified_with_its_source(sentence, form, source):
+def test_a_true_figure_in_each_form_is_verified_with_its_source(
+    sentence: str, form: str, source: str
+) -> None:
     """Each form people write is accepted, and its provenance names the fact(s) and the form."""
     c = one(sentence)
     assert c.ok and c.form == form and any(source in s for s in c.sources), c
@@ -127,7 +129,9 @@ LIES = [
     LIES,
     ids=[f"{i}-{t[3]}" for i, t in enumerate(LIES)],
 )
-def test_a_figure_told_wrong_in_each_form_is_caught(sentence, facts, number, problem):
+def test_a_figure_told_wrong_in_each_form_is_caught(
+    sentence: str, facts: Facts, number: str, problem: str
+) -> None:
     """A wrong rounding, scale word, bound, multiple, rank, count, difference, share, sign,
     unit or day is listed with its problem and the fact it most likely meant."""
     found = [c for c in claims(sentence, facts) if not c.ok]
@@ -136,7 +140,7 @@ def test_a_figure_told_wrong_in_each_form_is_caught(sentence, facts, number, pro
     )
 
 
-def test_a_minus_before_a_level_is_a_lie_and_a_plus_is_not():
+def test_a_minus_before_a_level_is_a_lie_and_a_plus_is_not() -> None:
     """A level (revenue, units) takes "+" but never "−"; a change takes its own sign only."""
     assert one("Выручка: +4 819 022,50 руб.").ok
     assert one("Продано +191 шт.").ok
@@ -147,7 +151,7 @@ def test_a_minus_before_a_level_is_a_lie_and_a_plus_is_not():
     assert one("Изменение продаж: +101 шт.", FALL).problem == "wrong_sign"
 
 
-def test_comparatives_after_a_number_claim_a_direction_before_it_they_bound_it():
+def test_comparatives_after_a_number_claim_a_direction_before_it_they_bound_it() -> None:
     """ "на 101 шт. больше" claims a rise; "больше 190 шт." is a bound, not a change."""
     assert one("Продано на 101 шт. больше, чем накануне.").ok
     assert one("Продано на 101 шт. меньше, чем накануне.").problem == "wrong_direction"
@@ -157,7 +161,7 @@ def test_comparatives_after_a_number_claim_a_direction_before_it_they_bound_it()
     assert direction("Продано больше", " шт.").way == 0
 
 
-def test_a_level_reached_claims_the_direction_of_its_change():
+def test_a_level_reached_claims_the_direction_of_its_change() -> None:
     """ "выросла до 4 819 022,50" is true on a rise, false on a fall; "с … до" pairs too."""
     assert one("Выручка выросла до 4 819 022,50 руб.").ok
     fall = one("Выручка упала до 4 819 022,50 руб.")
@@ -167,7 +171,7 @@ def test_a_level_reached_claims_the_direction_of_its_change():
     assert [c.ok for c in claims(text.replace("выросла", "упала"), RISE)] == [True, False]
 
 
-def test_hedges_scale_words_multiples_and_ranks_are_read():
+def test_hedges_scale_words_multiples_and_ranks_are_read() -> None:
     """The readers of the words around a number, one by one."""
     assert hedge("около") == Hedge(approx=True) and hedge("почти") == Hedge(almost=True)
     assert hedge("более чем") == Hedge(bound=1) and hedge("не более") == Hedge(
@@ -188,14 +192,14 @@ def test_hedges_scale_words_multiples_and_ranks_are_read():
     assert rank_list("rd by units") == "top_by_units" and rank_list(" шт.") is None
 
 
-def test_trailing_zeros_are_precision_only_after_a_hedge():
+def test_trailing_zeros_are_precision_only_after_a_hedge() -> None:
     """ "около 4 800 000" takes 4 819 022,50; a bare "4 800 000" does not."""
     assert one("Выручка — около 4 800 000 руб.").ok
     assert one("Выручка — 4 800 000 руб.").problem == "not_a_fact"
     assert one("Выручка — около 4 820 000 руб.").ok
 
 
-def test_list_and_section_numbers_and_dates_are_not_claims():
+def test_list_and_section_numbers_and_dates_are_not_claims() -> None:
     """Numbered lists and headings, "Рекомендация 2", "пункт 3", "(1)" and the facts' dates."""
     text = (
         "## 1. Итоги\n1. Первое.\n2) Второе.\n- **3.** Третье.\nРекомендация 4: см. пункт 5 и шаг 6.\n"
@@ -205,14 +209,14 @@ def test_list_and_section_numbers_and_dates_are_not_claims():
     assert [c.form for c in verify(text, RISE).claims] == ["date", "date"]
 
 
-def test_a_product_pair_needs_both_named_and_a_mover_its_own_name():
+def test_a_product_pair_needs_both_named_and_a_mover_its_own_name() -> None:
     """A difference or multiple of two products holds only when its sentence names both."""
     assert one("Блендер Braun продан на 14 шт. больше.").problem == "wrong_product"
     assert one("Продажи выросли в 6,6 раза.").problem == "wrong_product"
     assert one("Блендер Braun sold 1.8 times as many units as Фен Philips.").ok
 
 
-def test_every_number_has_provenance_and_the_revenue_may_be_rounded():
+def test_every_number_has_provenance_and_the_revenue_may_be_rounded() -> None:
     """verify() records a check per number, in text order; a rounded revenue states it."""
     text = "Выручка — около 4,82 млн руб., продано 191 шт., Фен Philips — второй по выручке."
     verdict = verify(text, RISE)
@@ -223,7 +227,7 @@ def test_every_number_has_provenance_and_the_revenue_may_be_rounded():
     assert [f.kind for f in verify("Продано 191 шт.", RISE).findings] == ["missing_revenue"]
 
 
-def test_the_correction_names_each_wrong_figure_and_its_true_value():
+def test_the_correction_names_each_wrong_figure_and_its_true_value() -> None:
     """The correction prompt lists the wrong figure with the fact it most likely meant."""
     verdict = verify("Выручка — около 4,72 млн руб. Продано 191 шт.", RISE)
     finding = verdict.findings[0]
@@ -234,7 +238,7 @@ def test_the_correction_names_each_wrong_figure_and_its_true_value():
     assert "In the facts" in en and "total_revenue" in en
 
 
-def test_copied_and_rounded_are_told_apart():
+def test_copied_and_rounded_are_told_apart() -> None:
     """A figure as the facts block shows it is "copied"; at another precision "rounded"."""
     assert [one(t).form for t in ("Продано 191 шт.", "Продано 191,0 шт.")] == ["copied", "rounded"]
     assert one("Выручка выросла на 69,4 %.").form == "copied"
@@ -243,7 +247,7 @@ def test_copied_and_rounded_are_told_apart():
     assert one("Выручка — 4 819 022 руб.").problem == "not_a_fact"  # 4 819 022,50 rounds up
 
 
-def test_a_category_named_takes_its_products_figures_and_a_product_named_only_its_own():
+def test_a_category_named_takes_its_products_figures_and_a_product_named_only_its_own() -> None:
     """Beside a category's name a product of it may be meant; beside a product's, only it."""
     assert one("Категория Кухня: лидер принёс 3 280 000,00 руб.").ok
     assert one("Категория Красота: лидер принёс 3 280 000,00 руб.").problem == "wrong_product"
@@ -252,19 +256,19 @@ def test_a_category_named_takes_its_products_figures_and_a_product_named_only_it
     assert wrong.expected == "3280000.00 is top_by_units[Блендер Braun].revenue"
 
 
-def test_a_change_figure_said_to_be_reached_is_a_change():
+def test_a_change_figure_said_to_be_reached_is_a_change() -> None:
     """ "came to 69.4%" of an increase: a change figure read as the change, with its sign."""
     assert one("The increase in revenue came to 69.4%.").ok
     assert one("The decrease in revenue came to 69.4%.").problem == "wrong_direction"
 
 
-def test_a_direction_in_an_earlier_clause_does_not_reach_a_level():
+def test_a_direction_in_an_earlier_clause_does_not_reach_a_level() -> None:
     """ "Продажи выросли: 191 шт." — the clause of 191 claims nothing; only a bare "на" reaches back."""
     assert one("Продажи выросли: 191 шт.").ok
     assert one("Продажи упали: на 101 шт.").problem == "wrong_direction"
 
 
-def test_what_a_wrong_figure_most_likely_meant_is_shown_as_the_facts_give_it():
+def test_what_a_wrong_figure_most_likely_meant_is_shown_as_the_facts_give_it() -> None:
     """The expected value: counts whole, money with cents, percents with one decimal, ratios short."""
     assert one("Продано 199 шт.").expected == "191 (total_units)"
     assert one("Выручка выросла на 66,4 %.").expected == "69.4% (history.revenue_change_percent)"
@@ -277,7 +281,7 @@ def test_what_a_wrong_figure_most_likely_meant_is_shown_as_the_facts_give_it():
     assert one("Продажи в штуках выросли в 2,1 раза.").rule.endswith("= 2.12")
 
 
-def test_a_number_word_with_a_scale_and_ambiguous_separators():
+def test_a_number_word_with_a_scale_and_ambiguous_separators() -> None:
     """ "почти полтора млн" is a scaled number; "19,1" is not 191; "2 191" may be two numbers."""
     c = one("Фен Philips принёс почти полтора млн руб.")
     assert c.ok and c.written == "полтора млн" and "Фен Philips" in c.sources[0]
@@ -286,7 +290,7 @@ def test_a_number_word_with_a_scale_and_ambiguous_separators():
     assert one("Продано 1 910 шт.").problem == "not_a_fact"
 
 
-def test_the_provenance_json_of_a_wrong_figure_says_what_was_meant():
+def test_the_provenance_json_of_a_wrong_figure_says_what_was_meant() -> None:
     """claims_json: a wrong figure carries its problem and the fact it most likely meant."""
     js = verify("Выручка — 4 819 022,50 руб. Продано 199 шт.", RISE).claims_json()
     assert [c["verified"] for c in js] == [True, False]
@@ -294,7 +298,7 @@ def test_the_provenance_json_of_a_wrong_figure_says_what_was_meant():
     assert js[1]["problem"] == "not_a_fact" and js[1]["text"] == "199"
 
 
-def test_direction_words_reach_only_so_far():
+def test_direction_words_reach_only_so_far() -> None:
     """Six words between a direction word and "на"; three before "of"; four before a copula."""
     reach = "выросла по итогам очень долгого трудного на"  # five words between
     assert direction(reach, " %").way == 1
@@ -305,7 +309,7 @@ def test_direction_words_reach_only_so_far():
     assert direction("рост выручки за этот день составил", " %").way == 0
 
 
-def test_direction_readers_keep_their_switches():
+def test_direction_readers_keep_their_switches() -> None:
     """Comparatives count before "на" but not before "of"; a number or a phrasal "make up"
     claims nothing; a sign word is read apart; only three words after are looked at."""
     assert direction("выше на", " %").way == 1 and direction("more of", "%").way == 0
@@ -318,7 +322,7 @@ def test_direction_readers_keep_their_switches():
     assert one("Продажи Фен Philips упали на 5 шт.").ok
 
 
-def test_a_word_count_needs_a_counted_noun():
+def test_a_word_count_needs_a_counted_noun() -> None:
     """ "восемь слов" is no figure; "восемь товаров" is a count to check."""
     assert claims("Скажу восемь слов.", RISE) == []
     assert one("Было восемь товаров.").problem == "not_a_fact"
@@ -330,7 +334,7 @@ HALF = make_facts(DAY, _HALF_NOW, earlier={DAY - dt.timedelta(days=1): _HALF_BEF
 DOUBLE = make_facts(DAY, _HALF_BEFORE, earlier={DAY - dt.timedelta(days=1): _HALF_NOW})
 
 
-def test_halved_and_doubled_have_their_direction():
+def test_halved_and_doubled_have_their_direction() -> None:
     """Revenue 1 000,00 → 500,00: "вдвое меньше", "halved", "by half" are true, "вдвое" up is not."""
     assert one("Выручка снизилась вдвое.", HALF).ok
     assert one("Revenue halved.", HALF).ok and one("Revenue fell by half.", HALF).ok
@@ -340,7 +344,7 @@ def test_halved_and_doubled_have_their_direction():
     assert one("Выручка выросла втрое.", DOUBLE).problem == "not_a_fact"
 
 
-def test_a_day_without_revenue_is_checked_without_shares():
+def test_a_day_without_revenue_is_checked_without_shares() -> None:
     """Every price zero: no shares or ratios to compute, and the zero revenue is stated."""
     free = [Product(1, "A", "X", 5, Decimal(0)), Product(2, "B", "Y", 3, Decimal(0))]
     facts = make_facts(DAY, free, earlier={DAY - dt.timedelta(days=1): free})
@@ -357,14 +361,14 @@ _FROM_ONE = make_facts(
 )
 
 
-def test_an_unchanged_day_has_no_direction_and_zero_takes_any_sign():
+def test_an_unchanged_day_has_no_direction_and_zero_takes_any_sign() -> None:
     """A level reached with no change fits any direction word; a zero change any sign."""
     assert one("Выручка выросла до 1 000,00 руб.", SAME).ok
     assert one("Изменение выручки: −0,00 руб.", SAME).ok
     assert one("Изменение выручки: +0,00 руб.", SAME).ok
 
 
-def test_derived_figures_of_categories_and_products_keep_their_rules():
+def test_derived_figures_of_categories_and_products_keep_their_rules() -> None:
     """Category differences are changes of two named categories; a product pair's multiple
     has no direction; the top two's share; a trailing average of units is a count; a mover
     from one unit has its multiple."""
@@ -378,7 +382,7 @@ def test_derived_figures_of_categories_and_products_keep_their_rules():
     assert one("Топ-4 товара не набралось.").problem == "not_a_fact"
 
 
-def test_mutation_pins_more_of_the_rules():
+def test_mutation_pins_more_of_the_rules() -> None:
     """Thousands separators, the 5 % of "почти", a level with no recorded direction, the reach
     of names after a number, "с" before a past figure, exact copies of earlier days, a
     category pair's multiple, and where dates stand."""
@@ -412,7 +416,7 @@ def _day(now: list[tuple[int, int, str]], before: list[tuple[int, int, str]]) ->
     return make_facts(DAY, products(now), earlier={DAY - dt.timedelta(days=1): products(before)})
 
 
-def test_mutation_pins_the_last_rules():
+def test_mutation_pins_the_last_rules() -> None:
     """Readings, the likeliest source, expected values, ranks, words with signs and scales,
     halves, zero trends, small changes and multiples from or to one unit, and the tables."""
     from service.reporter.figures import figure_table
