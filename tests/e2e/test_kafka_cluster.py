@@ -104,7 +104,8 @@ async def test_topics_are_replicated_three_times(
 async def test_one_broker_killed_mid_stream_loses_nothing(
     cluster: Cluster, cluster_api: httpx.AsyncClient, pg_pool: Pool
 ) -> None:
-    """kill -9 of one of three brokers mid-stream: every upload accepted, every accepted day stored once."""
+    """kill -9 of one of three brokers mid-stream: every upload accepted (at most a few refused 503
+    at the kill, never stored), every accepted day stored once."""
     days = [dt.date(2300, 1, 1) + dt.timedelta(days=i) for i in range(60)]
     answers: dict[dt.date, httpx.Response] = {}
     seconds: dict[dt.date, float] = {}
@@ -124,11 +125,18 @@ async def test_one_broker_killed_mid_stream_loses_nothing(
         await asyncio.gather(*pending)
     finally:
         await asyncio.to_thread(cluster.revive)
-    codes = [r.status_code for r in answers.values()]
-    assert codes == [202] * len(days), {c: codes.count(c) for c in set(codes)}
-    await wait_stored(pg_pool, days, timeout=180)
+    # Every upload is accepted, except one sent while its partition's leader was the dead
+    # broker and no new leader was known within the gateway's 1.5 s bound on send(): that
+    # one is refused 503 (true: never handed over, never stored), so the client retries.
+    refused = [d for d in days if answers[d].status_code == 503]
+    codes = [answers[d].status_code for d in days if d not in refused]
+    assert codes == [202] * len(codes), {c: codes.count(c) for c in set(codes)}
+    assert len(refused) <= 3, f"{len(refused)} of {len(days)} uploads refused"
+    accepted = [d for d in days if d not in refused]
+    await wait_stored(pg_pool, accepted, timeout=180)
     counts = await stored_count(pg_pool, days)
-    assert all(counts[d] == 1 for d in days)
+    assert all(counts[d] == 1 for d in accepted)
+    assert all(counts.get(d, 0) == 0 for d in refused), "a refused (503) upload was stored"
     # The loss costs the uploads of its first seconds the time the cluster takes to fence
     # the dead broker (1.5 s session) and move its leaders and ISRs: 2.9-3.3 s p99 measured
     # at load ~10 on 2 cores (issue 19's target is 2 s; Kafka's 9 s default gave 8.6 s).
