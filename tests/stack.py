@@ -142,70 +142,32 @@ class Stack:
             "REDIS_URL": self.redis_url,
         }
 
-    def restart_postgres(self) -> None:
+    def _service(self, action: str, name: str, *, what: str) -> None:
+        """``deploy/native/services ACTION NAME`` on this stack (native only)."""
         if self.kind != "native":
-            raise RuntimeError("restarting PostgreSQL is only scripted for the native stack")
+            raise RuntimeError(f"{what} is only scripted for the native stack")
         _native(
-            _ports_in_use(),
-            "services",
-            "restart",
-            "postgres",
-            capture_output=True,
-            check=True,
-            timeout=120,
+            _ports_in_use(), "services", action, name, capture_output=True, check=True, timeout=120
         )
 
+    def restart_postgres(self) -> None:
+        self._service("restart", "postgres", what="restarting PostgreSQL")
+
     def stop_postgres(self) -> None:
-        if self.kind != "native":
-            raise RuntimeError("stopping PostgreSQL is only scripted for the native stack")
-        _native(
-            _ports_in_use(),
-            "services",
-            "down",
-            "postgres",
-            capture_output=True,
-            check=True,
-            timeout=120,
-        )
+        self._service("down", "postgres", what="stopping PostgreSQL")
 
     def start_postgres(self) -> None:
         """Start PostgreSQL again (after stop_postgres); returns once it answers."""
-        _native(
-            _ports_in_use(),
-            "services",
-            "up",
-            "postgres",
-            capture_output=True,
-            check=True,
-            timeout=120,
-        )
+        self._service("up", "postgres", what="starting PostgreSQL")
 
     def restart_redis(self) -> None:
-        if self.kind != "native":
-            raise RuntimeError("restarting Redis is only scripted for the native stack")
-        _native(
-            _ports_in_use(),
-            "services",
-            "restart",
-            "redis",
-            capture_output=True,
-            check=True,
-            timeout=120,
-        )
+        self._service("restart", "redis", what="restarting Redis")
 
     def kill_kafka(self) -> None:
         """kill -9 of the (single) broker."""
         if self.kind != "native":
             raise RuntimeError("killing Kafka is only scripted for the native stack")
         os.kill(int((TEST_STATE / "run" / "kafka.pid").read_text().split()[0]), signal.SIGKILL)
-
-    def freeze_kafka(self, frozen: bool = True) -> None:
-        """SIGSTOP (or SIGCONT) the broker: its connections stay open and nothing is answered,
-        so a publish handed to it is neither refused nor confirmed."""
-        if self.kind != "native":
-            raise RuntimeError("freezing Kafka is only scripted for the native stack")
-        pid = int((TEST_STATE / "run" / "kafka.pid").read_text().split()[0])
-        os.kill(pid, signal.SIGSTOP if frozen else signal.SIGCONT)
 
     def start_kafka(self) -> None:
         """Start the broker again (after kill_kafka); returns once it listens."""
